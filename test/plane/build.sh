@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok) from the official Go modules, into a cache outside the git tree keyed by version.
+# Prints the bin directory on its last line. A second run with the same versions is a no-op.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+cache_root=${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}
+key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
+bin="$cache_root/plane/$key/bin"
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+
+log() { printf '[plane-build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+all_present() { for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
+if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
+
+command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
+mkdir -p "$bin"
+work="$cache_root/plane/$key/src"
+mkdir -p "$work"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+start=$SECONDS
+
+build_kubernetes() {
+  local dir="$work/kubernetes" minor staging gomod
+  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local staging_version="v0.${KUBERNETES_VERSION#v1.}"
+  mkdir -p "$dir"
+  log "resolving k8s.io/kubernetes@$KUBERNETES_VERSION"
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths;
+  # pin each to its published release instead.
+  staging=$(sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}')
+  {
+    echo "module modelship.local/plane/kubernetes"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo
+    echo "replace ("
+    for m in $staging; do echo "	$m => $m $staging_version"; done
+    echo ")"
+  } >"$dir/go.mod"
+  cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+GO
+  log "downloading Kubernetes modules (first time: a few minutes)"
+  (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true; cd "$dir" && go mod download)
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    log "building $cmd (first time: several minutes on 2 cores)"
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
+    mv "$bin/$cmd.tmp" "$bin/$cmd"
+  done
+}
+
+build_etcd() {
+  local dir="$work/etcd" gomod
+  mkdir -p "$dir"
+  log "resolving go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+  gomod=$(go mod download -json "go.etcd.io/etcd/server/v3@$ETCD_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  {
+    echo "module modelship.local/plane/etcd"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require go.etcd.io/etcd/server/v3 $ETCD_VERSION"
+    echo
+    echo "replace ("
+    # etcd's server module replaces its sibling modules with local paths; pin them to the release.
+    sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\./ {print "\t" $1 " => " $1 " '"$ETCD_VERSION"'"}'
+    echo ")"
+  } >"$dir/go.mod"
+  cat >"$dir/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+GO
+  log "building etcd"
+  (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true; cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$bin/etcd.tmp" "$bin/etcd"
+}
+
+build_kwok() {
+  log "building kwok $KWOK_VERSION"
+  local dir="$work/kwok"
+  mkdir -p "$dir"
+  (cd "$dir" && GOBIN="$dir/gobin" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+  mv "$dir/gobin/kwok" "$bin/kwok"
+}
+
+[ -x "$bin/etcd" ] || build_etcd
+[ -x "$bin/kwok" ] || build_kwok
+[ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kube-scheduler" ] && [ -x "$bin/kubectl" ] || build_kubernetes
+all_present || { log "build incomplete in $bin"; exit 1; }
+log "done in $((SECONDS - start))s: $bin"
+echo "$bin"
