@@ -1,4 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { RunningPlane } from '../plane/plane.ts';
 
 /** What integration tests get from the shared control plane started once per mocha run. */
 export interface PlaneContext {
@@ -9,6 +10,8 @@ export interface PlaneContext {
   binDir: string;
   /** Base URL of the apiserver, https://127.0.0.1:PORT */
   server: string;
+  /** kubectl, apiserver restart and stop. */
+  running: RunningPlane;
 }
 
 let current: PlaneContext | undefined;

@@ -10,11 +10,11 @@ source "$here/versions.env"
 cache_root=${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 bin="$cache_root/plane/$key/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml)
 
 log() { printf '[plane-build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-all_present() { for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
+all_present() { for b in "${binaries[@]}"; do [ -e "$bin/$b" ] || return 1; done; }
 if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
@@ -104,8 +104,26 @@ build_kwok() {
   mv "$dir/gobin/kwok" "$bin/kwok"
 }
 
+# The kwok binary (unlike kwokctl) has no built-in stages: take the "fast" node/pod lifecycle
+# stages and the node heartbeat from the same release's sources.
+write_kwok_stages() {
+  local src
+  src=$(cd "$work" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  local files=(
+    kustomize/stage/node/fast/node-initialize.yaml
+    kustomize/stage/node/heartbeat/node-heartbeat.yaml
+    kustomize/stage/pod/fast/pod-ready.yaml
+    kustomize/stage/pod/fast/pod-complete.yaml
+    kustomize/stage/pod/fast/pod-delete.yaml
+  )
+  : >"$bin/kwok-stages.yaml.tmp"
+  for f in "${files[@]}"; do { echo "---"; cat "$src/$f"; } >>"$bin/kwok-stages.yaml.tmp"; done
+  mv "$bin/kwok-stages.yaml.tmp" "$bin/kwok-stages.yaml"
+}
+
 [ -x "$bin/etcd" ] || build_etcd
 [ -x "$bin/kwok" ] || build_kwok
+[ -f "$bin/kwok-stages.yaml" ] || write_kwok_stages
 [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kube-scheduler" ] && [ -x "$bin/kubectl" ] || build_kubernetes
 all_present || { log "build incomplete in $bin"; exit 1; }
 log "done in $((SECONDS - start))s: $bin"

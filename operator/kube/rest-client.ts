@@ -1,0 +1,201 @@
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { Agent, request, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { objectPath, collectionPath, type ResourceType } from './resources.ts';
+
+/** A failed API call, with the apiserver's Status reason and message when it sent one. */
+export class ApiError extends Error {
+  constructor(readonly statusCode: number, readonly reason: string, message: string) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const isNotFound = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 404;
+export const isConflict = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 409;
+export const isGone = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 410;
+
+export interface ObjectList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export interface WatchEvent<T> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export type WriteVerb = 'create' | 'apply' | 'patch' | 'update' | 'delete';
+export type WriteObserver = (verb: WriteVerb, resource: string) => void;
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+const CONTENT_TYPE = {
+  json: 'application/json',
+  apply: 'application/apply-patch+yaml',
+  merge: 'application/merge-patch+json',
+} as const;
+
+/**
+ * A small REST client over one keep-alive connection pool. The operator needs exact control of
+ * list/watch semantics (resourceVersion, bookmarks, 410 Gone) and of every write it makes, which
+ * the generated clients hide; KubeConfig still supplies the server, TLS and credentials.
+ */
+export class KubeRestClient {
+  private readonly base: URL;
+  private readonly agent: Agent | HttpAgent;
+  private baseOptions: RequestOptions | undefined;
+
+  constructor(private readonly kubeConfig: KubeConfig, private readonly onWrite: WriteObserver = () => {}) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.base = new URL(cluster.server);
+    this.agent = this.base.protocol === 'https:' ? new Agent({ keepAlive: true, maxSockets: 32 }) : new HttpAgent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  async get<T>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    return this.call<T>('GET', objectPath(type, namespace, name));
+  }
+
+  async list<T>(type: ResourceType, query: Query = {}, namespace?: string): Promise<ObjectList<T>> {
+    return this.call<ObjectList<T>>('GET', collectionPath(type, namespace), { query });
+  }
+
+  /** Server-side apply under one field manager; force takes over fields a hand edit changed. */
+  async apply<T extends KubernetesObject>(type: ResourceType, object: T, fieldManager: string, subresource?: string): Promise<T> {
+    const { namespace, name } = object.metadata ?? {};
+    if (!name) throw new Error(`cannot apply a ${type.kind} without metadata.name`);
+    this.onWrite('apply', subresource ? `${type.plural}/${subresource}` : type.plural);
+    return this.call<T>('PATCH', objectPath(type, namespace, name, subresource), {
+      query: { fieldManager, force: true },
+      body: object,
+      contentType: CONTENT_TYPE.apply,
+    });
+  }
+
+  async mergePatch<T>(type: ResourceType, namespace: string | undefined, name: string, patch: unknown, subresource?: string): Promise<T> {
+    this.onWrite('patch', subresource ? `${type.plural}/${subresource}` : type.plural);
+    return this.call<T>('PATCH', objectPath(type, namespace, name, subresource), { body: patch, contentType: CONTENT_TYPE.merge });
+  }
+
+  async create<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    this.onWrite('create', type.plural);
+    return this.call<T>('POST', collectionPath(type, object.metadata?.namespace), { body: object });
+  }
+
+  async update<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
+    const { namespace, name } = object.metadata ?? {};
+    if (!name) throw new Error(`cannot update a ${type.kind} without metadata.name`);
+    this.onWrite('update', type.plural);
+    return this.call<T>('PUT', objectPath(type, namespace, name), { body: object });
+  }
+
+  async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<void> {
+    this.onWrite('delete', type.plural);
+    const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) };
+    await this.call('DELETE', objectPath(type, namespace, name), { body });
+  }
+
+  /**
+   * Streams watch events until the server closes the stream, the signal aborts, or an error.
+   * Resolves when the stream ends; rejects with ApiError (e.g. 410) when the watch cannot start.
+   */
+  async watch<T>(type: ResourceType, query: Query, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, namespace?: string): Promise<void> {
+    const options = await this.requestOptions('GET', collectionPath(type, namespace), { ...query, watch: true }, undefined);
+    await new Promise<void>((resolve, reject) => {
+      const req = this.send(options, (res) => {
+        if ((res.statusCode ?? 500) >= 300) {
+          collect(res).then((text) => reject(toApiError(res.statusCode ?? 500, text)), reject);
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let newline: number;
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline);
+            buffered = buffered.slice(newline + 1);
+            if (!line.trim()) continue;
+            try {
+              onEvent(JSON.parse(line) as WatchEvent<T>);
+            } catch (error) {
+              req.destroy();
+              reject(error);
+              return;
+            }
+          }
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+        res.on('close', resolve);
+      });
+      const abort = () => { req.destroy(); resolve(); };
+      if (signal.aborted) abort();
+      signal.addEventListener('abort', abort, { once: true });
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(error)));
+      req.end();
+    });
+  }
+
+  private async call<T>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const options = await this.requestOptions(method, path, opts.query ?? {}, payload === undefined ? undefined : opts.contentType ?? CONTENT_TYPE.json);
+    return new Promise<T>((resolve, reject) => {
+      const req = this.send(options, (res) => {
+        collect(res).then((text) => {
+          const status = res.statusCode ?? 500;
+          if (status >= 300) reject(toApiError(status, text));
+          else resolve((text ? JSON.parse(text) : {}) as T);
+        }, reject);
+      });
+      req.setTimeout(60_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  private send(options: RequestOptions, onResponse: (res: IncomingMessage) => void) {
+    return this.base.protocol === 'https:' ? request(options, onResponse) : httpRequest(options, onResponse);
+  }
+
+  private async requestOptions(method: string, path: string, query: Query, contentType: string | undefined): Promise<RequestOptions> {
+    if (!this.baseOptions) {
+      const options: RequestOptions = { headers: {} };
+      await this.kubeConfig.applyToHTTPSOptions(options);
+      this.baseOptions = options;
+    }
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value));
+    const qs = search.toString();
+    const headers: Record<string, string> = { ...(this.baseOptions.headers as Record<string, string>), accept: CONTENT_TYPE.json };
+    if (contentType) headers['content-type'] = contentType;
+    return {
+      ...this.baseOptions,
+      agent: this.agent,
+      hostname: this.base.hostname,
+      port: this.base.port,
+      method,
+      path: `${this.base.pathname.replace(/\/$/, '')}${path}${qs ? `?${qs}` : ''}`,
+      headers,
+    };
+  }
+}
+
+function collect(res: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function toApiError(statusCode: number, text: string): ApiError {
+  try {
+    const status = JSON.parse(text) as { reason?: string; message?: string };
+    return new ApiError(statusCode, status.reason ?? '', status.message ?? text);
+  } catch {
+    return new ApiError(statusCode, '', text || `HTTP ${statusCode}`);
+  }
+}
