@@ -1,0 +1,412 @@
+import Type from 'typebox';
+import { RUNTIME_DEFAULT_PORT } from '../../runtime/contract.ts';
+import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
+
+/**
+ * The ModelDeployment API, written once: the CRD's OpenAPI schema is generated from these
+ * definitions (operator/api/crd.ts) and the TypeScript types are derived from them
+ * (operator/api/types.ts). CEL rules carry the messages `kubectl apply` shows a user.
+ */
+
+/** Defaults the apiserver fills in; builders fall back to the same values for objects not read from the API. */
+export const SpecDefaults = {
+  modelFormat: 'onnx',
+  modelVariant: 'default',
+  executionProviders: ['cpu'],
+  maxBatchSize: 32,
+  maxQueueDelayMs: 2,
+  servicePort: RUNTIME_DEFAULT_PORT,
+  serviceType: 'ClusterIP',
+  minReplicas: 1,
+  replicas: 1,
+  strategy: 'RollingUpdate',
+  analysisInterval: '1m',
+  minRequests: 100,
+  authSecretKey: 'token',
+} as const;
+
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const;
+export const MODEL_URI_SCHEMES = ['http', 'https', 's3', 'pvc', 'file'] as const;
+export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'BlueGreen', 'Canary'] as const;
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
+export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export const MAX_NAME_LENGTH = 55;
+
+const celList = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+
+/** A label-value-safe token, so it can label pods and appear in metrics. */
+const LabelValue = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', description });
+
+const modelFileProperties = {
+  uri: Type.String({
+    minLength: 1,
+    maxLength: 2048,
+    description:
+      'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path> or file:///<path in the runtime image>.',
+    ...rules(
+      {
+        rule: "self.matches('^(https?|s3|pvc|file)://')",
+        message: 'must start with http://, https://, s3://, pvc:// or file://',
+      },
+      {
+        rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
+        message: 's3:// URIs name a bucket and a key: s3://<bucket>/<path/to/model.onnx>',
+      },
+      {
+        rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?/.+')",
+        message: 'pvc:// URIs name the claim and the file in it: pvc://<claim>/<path/to/model.onnx>',
+      },
+      {
+        rule: "!self.startsWith('file://') || self.matches('^file:///.+')",
+        message: 'file:// URIs need an absolute path inside the runtime image: file:///models/model.onnx',
+      },
+    ),
+  }),
+  sha256: Type.String({
+    maxLength: 64,
+    description: 'SHA-256 of the file (sha256sum model.onnx); the runtime refuses a file that does not match.',
+    ...rules({
+      rule: "self.matches('^[a-f0-9]{64}$')",
+      message: 'must be the 64 lowercase hex characters of the SHA-256 digest (sha256sum model.onnx)',
+    }),
+  }),
+};
+
+export const ModelFileSchema = Type.Object(modelFileProperties);
+
+export const S3SettingsSchema = Type.Object({
+  endpoint: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description: 'Endpoint of an S3-compatible store (MinIO, Ceph ...); AWS when unset.',
+      ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
+    }),
+  ),
+  region: Type.Optional(Type.String({ maxLength: 64 })),
+  credentialsSecret: Type.Optional(
+    ObjectName({ description: 'Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; anonymous access when unset.' }),
+  ),
+});
+
+export const ModelSchema = Type.Object(
+  {
+    ...modelFileProperties,
+    version: Type.Optional(LabelValue('Version of the model, reported by the runtime and shown by kubectl get md.')),
+    name: Type.Optional(LabelValue('Name in the Open Inference Protocol (/v2/models/<name>); the ModelDeployment name when unset.')),
+    format: Type.Optional(StringEnum(['onnx'], { default: SpecDefaults.modelFormat })),
+    int8: Type.Optional(
+      Type.Object(modelFileProperties, { description: 'An INT8-quantized variant of the same model, served when variant is int8.' }),
+    ),
+    variant: Type.Optional(
+      StringEnum(['default', 'int8'], { default: SpecDefaults.modelVariant, description: 'Which file to serve.' }),
+    ),
+    s3: Type.Optional(S3SettingsSchema),
+  },
+  rules(
+    {
+      rule: "self.variant != 'int8' || has(self.int8)",
+      message: 'variant int8 needs model.int8 (the uri and sha256 of the quantized model)',
+      fieldPath: '.variant',
+    },
+    {
+      rule: "!has(self.s3) || self.uri.startsWith('s3://') || (has(self.int8) && self.int8.uri.startsWith('s3://'))",
+      message: 'model.s3 settings apply only to s3:// URIs',
+      fieldPath: '.s3',
+    },
+  ),
+);
+
+const TolerationSchema = Type.Object({
+  key: Type.Optional(Type.String({ maxLength: 316 })),
+  operator: Type.Optional(StringEnum(['Exists', 'Equal'])),
+  value: Type.Optional(Type.String({ maxLength: 63 })),
+  effect: Type.Optional(StringEnum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
+  tolerationSeconds: Type.Optional(Type.Integer()),
+});
+
+const KeyRefSchema = Type.Object({ name: ObjectName(), key: Type.String({ minLength: 1, maxLength: 253 }), optional: Type.Optional(Type.Boolean()) });
+
+const EnvVarSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+    value: Type.Optional(Type.String({ maxLength: 4096 })),
+    valueFrom: Type.Optional(
+      Type.Object(
+        { secretKeyRef: Type.Optional(KeyRefSchema), configMapKeyRef: Type.Optional(KeyRefSchema) },
+        rules({ rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)', message: 'valueFrom takes exactly one of secretKeyRef or configMapKeyRef' }),
+      ),
+    ),
+  },
+  rules({ rule: '!(has(self.value) && has(self.valueFrom))', message: 'an env entry takes value or valueFrom, not both' }),
+);
+
+const BatchingSchema = Type.Object(
+  {
+    maxBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, default: SpecDefaults.maxBatchSize, description: 'Most requests merged into one model run; 1 turns batching off.' })),
+    maxQueueDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: SpecDefaults.maxQueueDelayMs, description: 'How long a request may wait for others to batch with.' })),
+    preferredBatchSizes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), { maxItems: 16 })),
+    maxQueueSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Requests queued beyond this are refused with 503.' })),
+  },
+  {
+    default: {},
+    ...rules({
+      rule: '!has(self.preferredBatchSizes) || self.preferredBatchSizes.all(s, s <= self.maxBatchSize)',
+      message: 'preferredBatchSizes must not exceed maxBatchSize',
+      fieldPath: '.preferredBatchSizes',
+    }),
+  },
+);
+
+export const RuntimeSchema = Type.Object(
+  {
+    image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The runtime image; the operator's default when unset, so upgrading the operator upgrades runtimes." })),
+    imagePullPolicy: Type.Optional(StringEnum(['Always', 'IfNotPresent', 'Never'])),
+    imagePullSecrets: Type.Optional(Type.Array(ObjectName(), { maxItems: 8 })),
+    resources: Type.Optional(Type.Object({ requests: Type.Optional(QuantityMap()), limits: Type.Optional(QuantityMap()) })),
+    gpus: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, description: 'nvidia.com/gpu to request per replica.' })),
+    nodeSelector: Type.Optional(StringMap({ maxProperties: 16, valueMaxLength: 63 })),
+    tolerations: Type.Optional(Type.Array(TolerationSchema, { maxItems: 16 })),
+    executionProviders: Type.Optional(
+      Type.Array(StringEnum(EXECUTION_PROVIDERS), {
+        minItems: 1,
+        maxItems: EXECUTION_PROVIDERS.length,
+        default: [...SpecDefaults.executionProviders],
+        'x-kubernetes-list-type': 'set',
+        description: 'ONNX Runtime execution providers in order of preference, e.g. [cuda, cpu].',
+      }),
+    ),
+    threads: Type.Optional(
+      Type.Object({
+        intraOp: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'Threads inside one operator; from the CPU limit when unset.' })),
+        interOp: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+      }),
+    ),
+    batching: Type.Optional(BatchingSchema),
+    maxConcurrentRuns: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
+    logLevel: Type.Optional(StringEnum(['trace', 'debug', 'info', 'warn', 'error'])),
+    env: Type.Optional(
+      Type.Array(EnvVarSchema, {
+        maxItems: 64,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['name'],
+        ...rules({
+          rule: "!self.exists(e, e.name.startsWith('MODELSHIP_'))",
+          message: 'MODELSHIP_* variables are set by the operator from the spec; use the matching spec fields instead',
+        }),
+      }),
+    ),
+  },
+  {
+    // The apiserver checks a default against the rules without filling in its nested defaults.
+    default: { executionProviders: [...SpecDefaults.executionProviders] },
+    ...rules(
+    {
+      rule: `!has(self.gpus) || self.gpus == 0 || self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)})`,
+      message: 'gpus > 0 needs a GPU execution provider: add cuda, e.g. executionProviders: [cuda, cpu]',
+      fieldPath: '.gpus',
+    },
+    {
+      rule: `!self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)}) || (has(self.gpus) && self.gpus > 0)`,
+      message: 'execution providers cuda and tensorrt need gpus >= 1 to schedule onto a GPU',
+      fieldPath: '.executionProviders',
+    },
+    {
+      rule: "!has(self.resources) || !has(self.resources.limits) || !('nvidia.com/gpu' in self.resources.limits)",
+      message: 'request GPUs with runtime.gpus, not resources.limits[nvidia.com/gpu]',
+      fieldPath: '.resources',
+    },
+    ),
+  },
+);
+
+const ScalingRulesSchema = Type.Object({
+  stabilizationWindowSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  selectPolicy: Type.Optional(StringEnum(['Max', 'Min', 'Disabled'])),
+  policies: Type.Optional(
+    Type.Array(
+      Type.Object({
+        type: StringEnum(['Pods', 'Percent']),
+        value: Type.Integer({ minimum: 1 }),
+        periodSeconds: Type.Integer({ minimum: 1, maximum: 1800 }),
+      }),
+      { maxItems: 8 },
+    ),
+  ),
+});
+
+export const AutoscalingSchema = Type.Object(
+  {
+    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas })),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000 }),
+    targetCPUUtilization: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Average CPU use in percent of the CPU request.' })),
+    targetPredictionLatencyMs: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 600_000, description: 'Average prediction latency per pod in ms (HPA Pods metric prediction_latency).' }),
+    ),
+    behavior: Type.Optional(Type.Object({ scaleUp: Type.Optional(ScalingRulesSchema), scaleDown: Type.Optional(ScalingRulesSchema) })),
+  },
+  rules(
+    { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas' },
+    {
+      rule: 'has(self.targetCPUUtilization) || has(self.targetPredictionLatencyMs)',
+      message: 'autoscaling needs a target: targetCPUUtilization and/or targetPredictionLatencyMs',
+    },
+  ),
+);
+
+export const ServiceSchema = Type.Object({
+  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: SpecDefaults.servicePort })),
+  type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType })),
+}, { default: {} });
+
+export const AnalysisSchema = Type.Object(
+  {
+    prometheus: Type.String({
+      maxLength: 2048,
+      description: 'Base URL of the Prometheus that scrapes the runtimes.',
+      ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
+    }),
+    maxP99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
+    maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Fraction of failed requests, 0.01 = 1%.' })),
+    minRequests: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: SpecDefaults.minRequests })),
+    interval: Type.Optional(Duration({ default: SpecDefaults.analysisInterval })),
+  },
+  rules({
+    rule: 'has(self.maxP99LatencyMs) || has(self.maxErrorRate)',
+    message: 'analysis needs at least one threshold: maxP99LatencyMs and/or maxErrorRate',
+  }),
+);
+
+export const CanaryStepSchema = Type.Object({
+  weight: Type.Integer({ minimum: 0, maximum: 100, description: 'Percent of traffic sent to the new revision.' }),
+  pause: Type.Optional(Duration({ description: 'How long to hold this step before the next one.' })),
+});
+
+export const RolloutSchema = Type.Object(
+  {
+    strategy: Type.Optional(StringEnum(ROLLOUT_STRATEGIES, { default: SpecDefaults.strategy })),
+    rollingUpdate: Type.Optional(Type.Object({ maxSurge: Type.Optional(IntOrPercent()), maxUnavailable: Type.Optional(IntOrPercent()) })),
+    blueGreen: Type.Optional(
+      Type.Object({
+        autoPromote: Type.Optional(Type.Boolean({ default: true })),
+        scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: 30 })),
+      }),
+    ),
+    canary: Type.Optional(
+      Type.Object({
+        steps: Type.Array(CanaryStepSchema, {
+          minItems: 1,
+          maxItems: 20,
+          ...rules({
+            rule: 'self.map(s, s.weight).isSorted() && self.all(s, self.exists_one(t, t.weight == s.weight))',
+            message: 'step weights must increase from one step to the next, e.g. 10, 50, 100',
+          }),
+        }),
+        analysis: Type.Optional(AnalysisSchema),
+      }),
+    ),
+  },
+  {
+    default: { strategy: SpecDefaults.strategy },
+    ...rules(
+    { rule: "self.strategy != 'Canary' || has(self.canary)", message: 'strategy Canary needs rollout.canary.steps', fieldPath: '.strategy' },
+    { rule: "!has(self.canary) || self.strategy == 'Canary'", message: 'rollout.canary is only used with strategy: Canary', fieldPath: '.canary' },
+    { rule: "!has(self.blueGreen) || self.strategy == 'BlueGreen'", message: 'rollout.blueGreen is only used with strategy: BlueGreen', fieldPath: '.blueGreen' },
+    {
+      rule: "!has(self.rollingUpdate) || self.strategy == 'RollingUpdate'",
+      message: 'rollout.rollingUpdate is only used with strategy: RollingUpdate',
+      fieldPath: '.rollingUpdate',
+    },
+    ),
+  },
+);
+
+export const SecuritySchema = Type.Object({
+  authSecret: Type.Optional(
+    Type.Object({
+      name: ObjectName({ description: 'Secret holding the bearer token clients must send.' }),
+      key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey })),
+    }),
+  ),
+  networkPolicy: Type.Optional(
+    Type.Object({
+      enabled: Type.Optional(Type.Boolean({ default: false, description: 'Admit traffic to the runtime only from the namespace itself and allowFrom.' })),
+      allowFrom: Type.Optional(
+        Type.Array(
+          Type.Object(
+            { namespaceSelector: Type.Optional(LabelSelectorMap()), podSelector: Type.Optional(LabelSelectorMap()) },
+            rules({ rule: 'has(self.namespaceSelector) || has(self.podSelector)', message: 'allowFrom entries need namespaceSelector and/or podSelector' }),
+          ),
+          { maxItems: 16 },
+        ),
+      ),
+    }),
+  ),
+}, { default: {} });
+
+export const ModelDeploymentSpecSchema = Type.Object(
+  {
+    model: ModelSchema,
+    runtime: Type.Optional(RuntimeSchema),
+    replicas: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Fixed replica count; use autoscaling instead to let an HPA decide.' })),
+    autoscaling: Type.Optional(AutoscalingSchema),
+    service: Type.Optional(ServiceSchema),
+    rollout: Type.Optional(RolloutSchema),
+    security: Type.Optional(SecuritySchema),
+  },
+  rules(
+    {
+      rule: '!(has(self.replicas) && has(self.autoscaling))',
+      message: 'set spec.replicas or spec.autoscaling, not both (autoscaling.minReplicas and maxReplicas bound the replica count)',
+    },
+    {
+      rule:
+        "!has(self.autoscaling) || !has(self.autoscaling.targetCPUUtilization) || (has(self.runtime.resources) && has(self.runtime.resources.requests) && 'cpu' in self.runtime.resources.requests)",
+      message: 'autoscaling.targetCPUUtilization needs runtime.resources.requests.cpu: utilization is measured against the CPU request',
+      fieldPath: '.autoscaling.targetCPUUtilization',
+    },
+  ),
+);
+
+const ConditionSchema = Type.Object({
+  type: Type.String({ minLength: 1, maxLength: 316 }),
+  status: StringEnum(['True', 'False', 'Unknown']),
+  reason: Type.String({ minLength: 1, maxLength: 1024 }),
+  message: Type.String({ maxLength: 32768 }),
+  lastTransitionTime: Type.String({ format: 'date-time' }),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
+
+export const ModelDeploymentStatusSchema = Type.Object({
+  observedGeneration: Type.Optional(Type.Integer()),
+  phase: Type.Optional(StringEnum(PHASES)),
+  conditions: Type.Optional(
+    Type.Array(ConditionSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
+  ),
+  revision: Type.Optional(Type.String({ description: 'Revision the Deployment runs (hash of model and runtime spec).' })),
+  modelName: Type.Optional(Type.String()),
+  replicas: Type.Optional(Type.Integer()),
+  readyReplicas: Type.Optional(Type.Integer()),
+  updatedReplicas: Type.Optional(Type.Integer()),
+  availableReplicas: Type.Optional(Type.Integer()),
+  ready: Type.Optional(Type.String({ description: 'Ready replicas of desired, e.g. 2/2.' })),
+  selector: Type.Optional(Type.String({ description: 'Label selector of the runtime pods (scale subresource).' })),
+  endpoint: Type.Optional(Type.String({ description: 'In-cluster URL of the model, /v2/models/<name>.' })),
+  canaryWeight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+});
+
+export const ModelDeploymentSchema = Type.Object(
+  {
+    apiVersion: Type.Optional(Type.String()),
+    kind: Type.Optional(Type.String()),
+    metadata: Type.Optional(Type.Unsafe<Record<string, unknown>>({ type: 'object' })),
+    spec: ModelDeploymentSpecSchema,
+    status: Type.Optional(ModelDeploymentStatusSchema),
+  },
+  rules({
+    rule: `self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$') && self.metadata.name.size() <= ${MAX_NAME_LENGTH}`,
+    message: `metadata.name must be a DNS label of at most ${MAX_NAME_LENGTH} characters starting with a letter (it names the runtime Service and Deployment)`,
+  }),
+);
