@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from './config.ts';
+import { createLogger, flushLogs } from './logging.ts';
+import { startRuntime } from './server.ts';
+
+/** Container entry point: MODELSHIP_* env in, V2 server out. Exit 1: the model cannot be served; 2: bad config. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    const logger = createLogger('info', {});
+    logger.fatal(error instanceof ConfigError ? error.message : String(error));
+    flushLogs(logger);
+    process.exit(2);
+  }
+  const logger = createLogger(config.logLevel, { model: config.model.name, version: config.model.version });
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
+  let runtime;
+  try {
+    runtime = await startRuntime(config, { logger });
+  } catch (error) {
+    logger.fatal(`cannot serve model: ${error instanceof Error ? error.message : String(error)}`);
+    flushLogs(logger);
+    process.exit(1);
+  }
+
+  const stop = (signal: string): void => {
+    logger.info({ signal }, 'shutting down');
+    runtime.close().then(
+      () => {
+        flushLogs(logger);
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        flushLogs(logger);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+await main();

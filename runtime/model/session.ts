@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { InferenceSession } from 'onnxruntime-node';
+
+export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export interface SessionSettings {
+  /** In order of preference; cpu is always the last resort. */
+  readonly providers: readonly ExecutionProvider[];
+  readonly deviceId: number;
+  /** 0 lets onnxruntime choose. */
+  readonly intraOpThreads: number;
+  readonly interOpThreads: number;
+}
+
+export interface OpenedSession {
+  readonly session: InferenceSession;
+  readonly provider: ExecutionProvider;
+  /** Set when a preferred provider could not be used; one line, meant for a single warning. */
+  readonly fallbackWarning?: string;
+}
+
+export class ModelLoadError extends Error {}
+
+/** Shared libraries onnxruntime-node loads for each GPU provider (installed with ONNXRUNTIME_NODE_INSTALL=cuda12). */
+const PROVIDER_LIBRARIES: Partial<Record<ExecutionProvider, string>> = {
+  cuda: 'libonnxruntime_providers_cuda.so',
+  tensorrt: 'libonnxruntime_providers_tensorrt.so',
+};
+
+function bindingDirectory(): string {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node');
+  return join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+function missingLibrary(provider: ExecutionProvider): string | undefined {
+  const library = PROVIDER_LIBRARIES[provider];
+  if (!library) return undefined;
+  const path = join(bindingDirectory(), library);
+  return existsSync(path) ? undefined : path;
+}
+
+function providerConfig(provider: ExecutionProvider, deviceId: number): InferenceSession.ExecutionProviderConfig {
+  return provider === 'cpu' ? 'cpu' : { name: provider, deviceId };
+}
+
+/**
+ * Opens the model on the first provider that works. A GPU provider that cannot load (libraries
+ * absent, no device, driver mismatch) is skipped; a model that cannot load on the CPU is invalid.
+ */
+export async function openSession(modelPath: string, settings: SessionSettings): Promise<OpenedSession> {
+  const candidates = settings.providers.includes('cpu') ? settings.providers : [...settings.providers, 'cpu' as const];
+  const skipped: string[] = [];
+  for (const provider of candidates) {
+    const absent = missingLibrary(provider);
+    if (absent) {
+      skipped.push(`${provider} (${absent} is not installed)`);
+      continue;
+    }
+    const options: InferenceSession.SessionOptions = {
+      executionProviders: provider === 'cpu' ? ['cpu'] : [providerConfig(provider, settings.deviceId), 'cpu'],
+      graphOptimizationLevel: 'all',
+      ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
+      ...(settings.interOpThreads > 0 ? { interOpNumThreads: settings.interOpThreads } : {}),
+    };
+    try {
+      const session = await InferenceSession.create(modelPath, options);
+      const fallbackWarning = skipped.length
+        ? `execution provider ${skipped.join(', ')} unavailable; falling back to ${provider}`
+        : undefined;
+      return { session, provider, ...(fallbackWarning ? { fallbackWarning } : {}) };
+    } catch (error) {
+      const message = firstLine(error);
+      if (provider === 'cpu') throw new ModelLoadError(`invalid model ${modelPath}: ${message}`);
+      skipped.push(`${provider} (${message})`);
+    }
+  }
+  throw new ModelLoadError(`no execution provider could load ${modelPath}: ${skipped.join(', ')}`);
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0] ?? message;
+}

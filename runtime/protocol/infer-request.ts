@@ -1,0 +1,216 @@
+import {
+  elementCount, floatToHalfBits, isV2Datatype, numericInfo,
+  type NumericArray, type TensorData, type V2Datatype,
+} from '../model/datatypes.ts';
+import type { ModelSignature, TensorSpec } from '../model/signature.ts';
+import type { HostTensor, NamedTensors } from '../model/tensor.ts';
+import { badRequest } from './errors.ts';
+
+/** Which outputs to return, and whether each goes as binary (binary tensor data extension). */
+export interface RequestedOutput {
+  readonly name: string;
+  readonly binary: boolean;
+}
+
+export interface InferRequest {
+  readonly id?: string;
+  readonly inputs: NamedTensors;
+  /** Rows along dim 0 (the batch dimension) when the model is batchable. */
+  readonly rows: number;
+  /** Requests with the same key can share a run: same trailing dims for every input. */
+  readonly batchKey: string | undefined;
+  readonly outputs: readonly RequestedOutput[];
+}
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const INTEGER_RANGES: Partial<Record<V2Datatype, readonly [number, number]>> = {
+  UINT8: [0, 0xff], UINT16: [0, 0xffff], UINT32: [0, 0xffffffff], UINT64: [0, Number.MAX_SAFE_INTEGER],
+  INT8: [-0x80, 0x7f], INT16: [-0x8000, 0x7fff], INT32: [-0x80000000, 0x7fffffff],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+};
+
+function flatten(data: unknown[]): unknown[] {
+  return data.length > 0 && Array.isArray(data[0]) ? (data as unknown[]).flat(Infinity) : data;
+}
+
+function decodeJsonData(name: string, datatype: V2Datatype, raw: unknown[], count: number): TensorData {
+  const values = flatten(raw);
+  if (values.length !== count) {
+    throw badRequest(`input "${name}": shape holds ${count} elements but data has ${values.length}`);
+  }
+  if (datatype === 'BYTES') {
+    for (const value of values) {
+      if (typeof value !== 'string') throw badRequest(`input "${name}": BYTES data must be strings`);
+    }
+    return values as string[];
+  }
+  const out = numericInfo(datatype).create(count);
+  const range = INTEGER_RANGES[datatype];
+  for (let i = 0; i < count; i++) {
+    const value = values[i];
+    if (datatype === 'BOOL') {
+      if (typeof value !== 'boolean') throw badRequest(`input "${name}": BOOL data must be true or false`);
+      (out as Uint8Array)[i] = value ? 1 : 0;
+      continue;
+    }
+    if (typeof value !== 'number') throw badRequest(`input "${name}": ${datatype} data must be numbers`);
+    if (range) {
+      if (!Number.isInteger(value) || value < range[0] || value > range[1]) {
+        throw badRequest(`input "${name}": ${value} is not a valid ${datatype}`);
+      }
+      if (datatype === 'INT64' || datatype === 'UINT64') (out as BigInt64Array)[i] = BigInt(value) as never;
+      else (out as Int32Array)[i] = value;
+    } else if (datatype === 'FP16') {
+      (out as Uint16Array)[i] = floatToHalfBits(value);
+    } else {
+      (out as Float32Array)[i] = value;
+    }
+  }
+  return out;
+}
+
+function decodeBinaryBytes(name: string, bytes: Buffer, count: number): string[] {
+  const values: string[] = [];
+  let offset = 0;
+  while (offset < bytes.length) {
+    if (offset + 4 > bytes.length) throw badRequest(`input "${name}": truncated BYTES element length`);
+    const length = bytes.readUInt32LE(offset);
+    offset += 4;
+    if (offset + length > bytes.length) throw badRequest(`input "${name}": BYTES element overruns its binary data`);
+    values.push(bytes.toString('utf8', offset, offset + length));
+    offset += length;
+  }
+  if (values.length !== count) throw badRequest(`input "${name}": shape holds ${count} elements but binary data has ${values.length}`);
+  return values;
+}
+
+function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buffer, count: number): TensorData {
+  if (datatype === 'BYTES') return decodeBinaryBytes(name, bytes, count);
+  const info = numericInfo(datatype);
+  if (bytes.length !== count * info.byteSize) {
+    throw badRequest(`input "${name}": ${datatype} shape holds ${count * info.byteSize} bytes but binary data has ${bytes.length}`);
+  }
+  // Copy: the body buffer is shared and not necessarily aligned for a typed-array view.
+  const out: NumericArray = info.create(count);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
+  return out;
+}
+
+function checkShape(name: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((dim) => Number.isSafeInteger(dim) && (dim as number) >= 0)) {
+    throw badRequest(`input "${name}": shape must be an array of non-negative integers`);
+  }
+  return shape as number[];
+}
+
+function checkAgainstSpec(spec: TensorSpec, datatype: string, shape: readonly number[]): void {
+  if (datatype !== spec.datatype) {
+    throw badRequest(`input "${spec.name}": datatype ${datatype} does not match the model's ${spec.datatype}`);
+  }
+  const expected = spec.shape;
+  const fits = shape.length === expected.length && expected.every((dim, i) => dim < 0 || dim === shape[i]);
+  if (!fits) {
+    throw badRequest(`input "${spec.name}": shape [${shape.join(',')}] does not match the model's [${expected.join(',')}] (-1 is any size)`);
+  }
+}
+
+function parseJson(text: Buffer): Json {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.toString('utf8'));
+  } catch (error) {
+    throw badRequest(`malformed JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(parsed)) throw badRequest('the inference request must be a JSON object');
+  return parsed;
+}
+
+/** Splits a body into JSON header and binary tail per the binary tensor data extension. */
+function splitBody(body: Buffer, headerLength: string | undefined): { header: Buffer; binary: Buffer } {
+  if (headerLength === undefined) return { header: body, binary: body.subarray(body.length) };
+  const length = Number(headerLength);
+  if (!/^\d+$/.test(headerLength) || length > body.length) {
+    throw badRequest(`Inference-Header-Content-Length ${headerLength} is invalid for a ${body.length}-byte body`);
+  }
+  return { header: body.subarray(0, length), binary: body.subarray(length) };
+}
+
+function requestedOutputs(request: Json, signature: ModelSignature): RequestedOutput[] {
+  const defaultBinary = isObject(request.parameters) && request.parameters.binary_data_output === true;
+  if (request.outputs === undefined) {
+    return signature.outputs.map((spec) => ({ name: spec.name, binary: defaultBinary }));
+  }
+  if (!Array.isArray(request.outputs)) throw badRequest('"outputs" must be an array');
+  return request.outputs.map((output: unknown) => {
+    if (!isObject(output) || typeof output.name !== 'string') throw badRequest('each requested output needs a "name"');
+    const name = output.name;
+    if (!signature.outputs.some((spec) => spec.name === name)) throw badRequest(`unknown output "${name}"`);
+    const binary = isObject(output.parameters) && typeof output.parameters.binary_data === 'boolean'
+      ? output.parameters.binary_data
+      : defaultBinary;
+    return { name, binary };
+  });
+}
+
+/**
+ * Decodes and fully validates a V2 inference request against the model's signature, so that only
+ * well-formed requests ever reach the batcher.
+ */
+export function decodeInferRequest(body: Buffer, headerLength: string | undefined, signature: ModelSignature): InferRequest {
+  const { header, binary } = splitBody(body, headerLength);
+  const request = parseJson(header);
+  if (request.id !== undefined && typeof request.id !== 'string') throw badRequest('"id" must be a string');
+  if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of tensors');
+
+  const inputs: NamedTensors = {};
+  let binaryOffset = 0;
+  for (const input of request.inputs as unknown[]) {
+    if (!isObject(input) || typeof input.name !== 'string') throw badRequest('each input needs a "name"');
+    const name = input.name;
+    const spec = signature.inputs.find((candidate) => candidate.name === name);
+    if (!spec) throw badRequest(`unknown input "${name}"; the model takes ${signature.inputs.map((s) => s.name).join(', ')}`);
+    if (inputs[name]) throw badRequest(`input "${name}" is given twice`);
+    if (!isV2Datatype(input.datatype)) throw badRequest(`input "${name}": unsupported datatype ${String(input.datatype)}`);
+    const shape = checkShape(name, input.shape);
+    checkAgainstSpec(spec, input.datatype, shape);
+    const count = elementCount(shape);
+    const binarySize = isObject(input.parameters) ? input.parameters.binary_data_size : undefined;
+    let data: TensorData;
+    if (binarySize !== undefined) {
+      if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) throw badRequest(`input "${name}": invalid binary_data_size`);
+      const end = binaryOffset + (binarySize as number);
+      if (end > binary.length) throw badRequest(`input "${name}": binary_data_size ${String(binarySize)} overruns the request body`);
+      data = decodeBinaryData(name, input.datatype, binary.subarray(binaryOffset, end), count);
+      binaryOffset = end;
+    } else if (Array.isArray(input.data)) {
+      data = decodeJsonData(name, input.datatype, input.data, count);
+    } else {
+      throw badRequest(`input "${name}" has neither "data" nor a binary_data_size parameter`);
+    }
+    inputs[name] = { datatype: input.datatype, shape, data } satisfies HostTensor;
+  }
+  if (binaryOffset !== binary.length) {
+    throw badRequest(`the body carries ${binary.length - binaryOffset} bytes of binary data no input claims`);
+  }
+  const missing = signature.inputs.filter((spec) => !inputs[spec.name]);
+  if (missing.length) throw badRequest(`missing input(s): ${missing.map((spec) => spec.name).join(', ')}`);
+
+  let rows = 0;
+  let batchKey: string | undefined;
+  if (signature.batchable) {
+    const tensors = signature.inputs.map((spec) => inputs[spec.name] as HostTensor);
+    rows = tensors[0]?.shape[0] ?? 0;
+    if (tensors.some((tensor) => tensor.shape[0] !== rows)) throw badRequest('all inputs must have the same first (batch) dimension');
+    batchKey = rows > 0 ? tensors.map((tensor) => tensor.shape.slice(1).join('x')).join('|') : undefined;
+  }
+  return {
+    ...(request.id !== undefined ? { id: request.id as string } : {}),
+    inputs,
+    rows,
+    batchKey,
+    outputs: requestedOutputs(request, signature),
+  };
+}

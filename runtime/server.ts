@@ -1,0 +1,112 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamicBatcher } from './batching/dynamic-batcher.ts';
+import type { RuntimeConfig } from './config.ts';
+import { createLogger, type Logger } from './logging.ts';
+import { RuntimeMetrics } from './metrics.ts';
+import { loadModel } from './model/served-model.ts';
+import { createApp, type ServingState } from './protocol/routes.ts';
+
+export interface StartOptions {
+  /** Interface to bind; main binds all interfaces, tests 127.0.0.1. */
+  readonly host?: string;
+  readonly logger?: Logger;
+}
+
+export interface RunningRuntime {
+  readonly url: string;
+  readonly logger: Logger;
+  /** Graceful stop: readiness false, refuse new requests, finish queued and in-flight ones within the grace period. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function waitForDrain(state: ServingState, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (state.inFlight === 0) return resolve(true);
+    const timer = setTimeout(() => resolve(false), graceMs);
+    state.onIdle = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+  });
+}
+
+/**
+ * Starts the HTTP server at once (liveness answers while the model loads), then fetches, verifies,
+ * opens and warms up the model; resolves when ready. Rejects, with the server closed, when the model
+ * cannot be served.
+ */
+export async function startRuntime(config: RuntimeConfig, options: StartOptions = {}): Promise<RunningRuntime> {
+  const { model: source } = config;
+  const logger = options.logger ?? createLogger(config.logLevel, { model: source.name, version: source.version });
+  const state: ServingState = {
+    modelName: source.name,
+    modelVersion: source.version,
+    model: undefined,
+    batcher: undefined,
+    ready: false,
+    draining: false,
+    inFlight: 0,
+    onIdle: undefined,
+  };
+  const metrics = new RuntimeMetrics(
+    { model: source.name, version: source.version, revision: config.revision },
+    () => state.batcher?.queueDepth ?? 0,
+  );
+  const server = createServer(createApp({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes }));
+  const address = await listen(server, config.port, options.host ?? '0.0.0.0');
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  try {
+    const loaded = await loadModel(source, config.session);
+    if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
+    state.model = loaded.model;
+    state.batcher = new DynamicBatcher((feeds) => loaded.model.run(feeds), config.batching, metrics);
+    metrics.modelLoaded(loaded.loadSeconds, loaded.model.provider);
+    state.ready = true;
+    logger.info({
+      url,
+      provider: loaded.model.provider,
+      loadSeconds: loaded.loadSeconds,
+      batching: loaded.model.signature.batchable && config.batching.maxBatchSize > 1,
+    }, 'model ready');
+  } catch (error) {
+    server.closeAllConnections();
+    await closeServer(server);
+    throw error;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    state.ready = false;
+    state.draining = true;
+    const stopped = closeServer(server);
+    server.closeIdleConnections();
+    const drained = await waitForDrain(state, config.shutdownGraceMs);
+    if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
+    server.closeAllConnections();
+    await stopped;
+    await state.model?.dispose();
+    state.model = undefined;
+    logger.info({ drained }, 'stopped');
+  };
+  return {
+    url,
+    logger,
+    close: () => (closing ??= close()),
+  };
+}
