@@ -10,6 +10,8 @@ Models (all take float32 [N, F] with a dynamic batch dimension N):
   wide-mlp-fp32.onnx       a wide MLP classifier whose cost per row makes batching worthwhile
   wide-mlp-int8-qdq.onnx   the same, statically quantized to INT8, QDQ form
   wide-mlp-int8-qoperator.onnx  the same, statically quantized to INT8, QOperator form
+  all-types-identity.onnx  one Identity per V2 datatype (in_<TYPE> -> out_<TYPE>, shape [batch, width]);
+                           a protocol fixture, not a data-science model
 
 Everything is seeded and the opset is fixed, so reruns with the pinned requirements.txt give the
 same graphs and, on the same CPU family, the same bytes. SHA256SUMS lists the committed files.
@@ -17,16 +19,23 @@ same graphs and, on the same CPU family, the same bytes. SHA256SUMS lists the co
 
 from __future__ import annotations
 
+import os
+
+# Multi-threaded BLAS splits reductions by load, which changes float rounding from run to run;
+# one thread makes training, and so the committed bytes, reproducible.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
 import argparse
 import hashlib
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import onnx
+from onnx import TensorProto, helper
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -131,6 +140,28 @@ def quantize(fp32_path: Path, out_path: Path, calibration: np.ndarray, fmt: Quan
     onnx.save(model, str(out_path))
 
 
+# V2 datatype -> ONNX element type, for every type onnxruntime-node can feed and fetch.
+V2_TO_ONNX = {
+    "BOOL": TensorProto.BOOL, "UINT8": TensorProto.UINT8, "UINT16": TensorProto.UINT16,
+    "UINT32": TensorProto.UINT32, "UINT64": TensorProto.UINT64, "INT8": TensorProto.INT8,
+    "INT16": TensorProto.INT16, "INT32": TensorProto.INT32, "INT64": TensorProto.INT64,
+    "FP16": TensorProto.FLOAT16, "FP32": TensorProto.FLOAT, "FP64": TensorProto.DOUBLE,
+    "BYTES": TensorProto.STRING,
+}
+
+
+def all_types_identity() -> onnx.ModelProto:
+    shape = ["batch", "width"]
+    inputs = [helper.make_tensor_value_info(f"in_{t}", e, shape) for t, e in V2_TO_ONNX.items()]
+    outputs = [helper.make_tensor_value_info(f"out_{t}", e, shape) for t, e in V2_TO_ONNX.items()]
+    nodes = [helper.make_node("Identity", [f"in_{t}"], [f"out_{t}"], name=f"identity_{t}") for t in V2_TO_ONNX]
+    graph = helper.make_graph(nodes, "all-types-identity", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", TARGET_OPSET[""])], producer_name="modelship-examples")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
 def build(out: Path) -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -155,6 +186,8 @@ def build(out: Path) -> dict[str, str]:
     onnx.save(to_onnx(wide, WIDE_FEATURES, "wide-mlp"), str(wide_fp32))
     quantize(wide_fp32, out / "wide-mlp-int8-qdq.onnx", wide_x[:1024], QuantFormat.QDQ)
     quantize(wide_fp32, out / "wide-mlp-int8-qoperator.onnx", wide_x[:1024], QuantFormat.QOperator)
+
+    onnx.save(all_types_identity(), str(out / "all-types-identity.onnx"))
 
     sums = {}
     for path in sorted(out.glob("*.onnx")):
