@@ -1,0 +1,12 @@
+export { desiredAutoscaler, latencyTarget, PREDICTION_LATENCY_METRIC } from './autoscaler.ts';
+export { childKinds, desiredChildren, unwantedChildren, type ChildKind, type ChildRef } from './children.ts';
+export { desiredDeployment, GPU_RESOURCE, HTTP_PORT_NAME, RUNTIME_CONTAINER } from './deployment.ts';
+export { desiredDisruptionBudget, minimumReplicas } from './disruption-budget.ts';
+export { childLabels, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MODEL_VERSION_LABEL, REVISION_LABEL, selectorLabels } from './labels.ts';
+export { controllerReference } from './metadata.ts';
+export { MODEL_CACHE_DIR, modelSource, PVC_MOUNT_PATH, servedModelFile, type ModelSource } from './model-source.ts';
+export { desiredNetworkPolicy } from './network-policy.ts';
+export { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
+export { canonicalJson, revisionOf } from './revision.ts';
+export { AUTH_TOKEN_ENV, modelNameOf } from './runtime-env.ts';
+export { desiredService, endpointUrl, servicePort } from './service.ts';

@@ -1,0 +1,26 @@
+import type { ModelDeployment } from '../api/types.ts';
+import { API_GROUP } from '../api/crd.ts';
+import { nameOf } from './metadata.ts';
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'modelship';
+/** Names the ModelDeployment a child belongs to; the pod selector, so it never changes. */
+export const INSTANCE_LABEL = `${API_GROUP}/model-deployment`;
+export const REVISION_LABEL = `${API_GROUP}/revision`;
+export const MODEL_VERSION_LABEL = `${API_GROUP}/model-version`;
+
+/** Labels that select a ModelDeployment's runtime pods; immutable in a Deployment, so kept minimal. */
+export function selectorLabels(md: ModelDeployment): Record<string, string> {
+  return { [INSTANCE_LABEL]: nameOf(md) };
+}
+
+/** Labels every child carries: the selector plus the well-known app.kubernetes.io set. */
+export function childLabels(md: ModelDeployment): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'modelship-runtime',
+    'app.kubernetes.io/instance': nameOf(md),
+    'app.kubernetes.io/component': 'model-server',
+    [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+    ...selectorLabels(md),
+  };
+}

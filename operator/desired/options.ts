@@ -1,0 +1,11 @@
+/** Operator-wide settings the desired state depends on (from the operator's flags and env). */
+export interface OperatorOptions {
+  /** Runtime image for ModelDeployments that do not name one. */
+  defaultRuntimeImage: string;
+  /** DNS suffix of the cluster's Services; cluster.local unless the cluster was set up otherwise. */
+  clusterDomain?: string;
+  /** Image of the init container that copies s3:// models (needs the aws CLI). */
+  s3FetcherImage?: string;
+}
+
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';

@@ -1,0 +1,57 @@
+import type { V1EnvVar } from '@kubernetes/client-node';
+import { RUNTIME_DEFAULT_PORT, RuntimeEnv } from '../../runtime/contract.ts';
+import { SpecDefaults } from '../api/schema.ts';
+import type { ModelDeployment } from '../api/types.ts';
+import { nameOf } from './metadata.ts';
+import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
+import { cpuCores } from './quantity.ts';
+
+/**
+ * Not in runtime/contract.ts yet: the bearer token the runtime should require when
+ * spec.security.authSecret is set. Move it there when the runtime implements it.
+ */
+export const AUTH_TOKEN_ENV = 'MODELSHIP_AUTH_TOKEN';
+
+export function modelNameOf(md: ModelDeployment): string {
+  return md.spec.model.name ?? nameOf(md);
+}
+
+/**
+ * ONNX Runtime sizes its thread pool by the node's cores, not the container's CPU limit, and a
+ * pool larger than the limit gets throttled; so unless the spec says otherwise, use the limit.
+ */
+function intraOpThreads(md: ModelDeployment): number | undefined {
+  const runtime = md.spec.runtime;
+  if (runtime?.threads?.intraOp) return runtime.threads.intraOp;
+  const cpu = runtime?.resources?.limits?.cpu ?? runtime?.resources?.requests?.cpu;
+  const cores = cpu === undefined ? undefined : cpuCores(cpu);
+  return cores === undefined ? undefined : Math.max(1, Math.floor(cores));
+}
+
+/** The runtime's environment: the contract's variables from the spec, then the user's own. */
+export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: string): V1EnvVar[] {
+  const runtime = md.spec.runtime ?? {};
+  const batching = runtime.batching ?? {};
+  const values: [string, string | number | undefined][] = [
+    [RuntimeEnv.modelName, modelNameOf(md)],
+    [RuntimeEnv.modelVersion, md.spec.model.version],
+    [RuntimeEnv.modelUri, source.runtimeUri],
+    [RuntimeEnv.modelSha256, source.sha256],
+    [RuntimeEnv.modelCacheDir, MODEL_CACHE_DIR],
+    [RuntimeEnv.revision, revision],
+    [RuntimeEnv.port, RUNTIME_DEFAULT_PORT],
+    [RuntimeEnv.executionProviders, (runtime.executionProviders ?? SpecDefaults.executionProviders).join(',')],
+    [RuntimeEnv.intraOpThreads, intraOpThreads(md)],
+    [RuntimeEnv.interOpThreads, runtime.threads?.interOp],
+    [RuntimeEnv.maxBatchSize, batching.maxBatchSize ?? SpecDefaults.maxBatchSize],
+    [RuntimeEnv.maxQueueDelayMs, batching.maxQueueDelayMs ?? SpecDefaults.maxQueueDelayMs],
+    [RuntimeEnv.preferredBatchSizes, batching.preferredBatchSizes?.join(',')],
+    [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
+    [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
+    [RuntimeEnv.logLevel, runtime.logLevel],
+  ];
+  const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
+  const auth = md.spec.security?.authSecret;
+  if (auth) env.push({ name: AUTH_TOKEN_ENV, valueFrom: { secretKeyRef: { name: auth.name, key: auth.key ?? SpecDefaults.authSecretKey } } });
+  return [...env, ...(runtime.env ?? [])];
+}

@@ -1,0 +1,31 @@
+import type { V1Service } from '@kubernetes/client-node';
+import { SpecDefaults } from '../api/schema.ts';
+import type { ModelDeployment } from '../api/types.ts';
+import { HTTP_PORT_NAME } from './deployment.ts';
+import { childLabels, selectorLabels } from './labels.ts';
+import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
+import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
+import { modelNameOf } from './runtime-env.ts';
+
+export function servicePort(md: ModelDeployment): number {
+  return md.spec.service?.port ?? SpecDefaults.servicePort;
+}
+
+/** In-cluster URL of the model's Open Inference Protocol resource. */
+export function endpointUrl(md: ModelDeployment, options: Pick<OperatorOptions, 'clusterDomain'> = {}): string {
+  const host = `${nameOf(md)}.${namespaceOf(md)}.svc.${options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN}`;
+  return `http://${host}:${servicePort(md)}/v2/models/${modelNameOf(md)}`;
+}
+
+export function desiredService(md: ModelDeployment): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(md, childLabels(md)),
+    spec: {
+      type: md.spec.service?.type ?? SpecDefaults.serviceType,
+      selector: selectorLabels(md),
+      ports: [{ name: HTTP_PORT_NAME, port: servicePort(md), targetPort: HTTP_PORT_NAME, protocol: 'TCP', appProtocol: 'http' }],
+    },
+  };
+}

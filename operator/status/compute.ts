@@ -1,0 +1,106 @@
+import type { Condition, ModelDeployment, ModelDeploymentStatus, Phase } from '../api/types.ts';
+import { minimumReplicas } from '../desired/disruption-budget.ts';
+import { INSTANCE_LABEL } from '../desired/labels.ts';
+import { nameOf } from '../desired/metadata.ts';
+import type { OperatorOptions } from '../desired/options.ts';
+import { revisionOf } from '../desired/revision.ts';
+import { modelNameOf } from '../desired/runtime-env.ts';
+import { endpointUrl } from '../desired/service.ts';
+import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
+import { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
+import type { ObservedChildren } from './observed.ts';
+
+const NO_PROBLEM: ConditionState = { status: 'False', reason: 'AsExpected', message: '' };
+
+interface Rollout {
+  revision: string;
+  progress: DeploymentProgress;
+  state: RolloutState;
+}
+
+function readyCounts({ progress }: Rollout): string {
+  return `${progress.ready}/${progress.desired} replicas ready`;
+}
+
+function degraded(observed: ObservedChildren, rollout: Rollout | undefined): ConditionState {
+  if (observed.conflicts?.length) return { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') };
+  if (observed.applyError) return { status: 'True', reason: 'ApplyFailed', message: observed.applyError };
+  if (rollout?.state === 'Stalled') {
+    return { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` };
+  }
+  if (rollout?.state === 'ReplicasLost') {
+    return { status: 'True', reason: 'ReplicasUnavailable', message: `revision ${rollout.revision}: ${readyCounts(rollout)}` };
+  }
+  return NO_PROBLEM;
+}
+
+function progressing(rollout: Rollout | undefined, revision: string): ConditionState {
+  if (!rollout) return { status: 'True', reason: 'Creating', message: `creating revision ${revision}` };
+  const { progress, state } = rollout;
+  if (state === 'Stalled') return { status: 'False', reason: 'ProgressDeadlineExceeded', message: `revision ${revision} stopped making progress` };
+  if (state === 'RollingOut') {
+    return {
+      status: 'True',
+      reason: 'RolloutInProgress',
+      message: `revision ${revision}: ${progress.updated}/${progress.desired} replicas updated, ${progress.ready} ready`,
+    };
+  }
+  return { status: 'False', reason: 'RolloutComplete', message: `revision ${revision} rolled out` };
+}
+
+function ready(rollout: Rollout | undefined, revision: string): ConditionState {
+  if (!rollout) return { status: 'False', reason: 'DeploymentPending', message: `waiting for the Deployment of revision ${revision}` };
+  const { progress, state } = rollout;
+  if (progress.desired === 0) return { status: 'False', reason: 'ScaledToZero', message: 'no replicas requested' };
+  if (progress.ready === 0) return { status: 'False', reason: 'NoReplicasReady', message: `revision ${revision}: ${readyCounts(rollout)}` };
+  if (state === 'Complete') return { status: 'True', reason: 'StableServing', message: `revision ${revision}: ${readyCounts(rollout)}` };
+  const serving = progress.revision && progress.revision !== revision ? ` (rolling out from revision ${progress.revision})` : '';
+  return { status: 'True', reason: 'Serving', message: `revision ${revision}: ${readyCounts(rollout)}${serving}` };
+}
+
+function phaseOf(states: Record<ConditionType, ConditionState>, rollout: Rollout | undefined): Phase {
+  if (states.Degraded.status === 'True') return 'Degraded';
+  if (!rollout) return 'Pending';
+  if (states.Progressing.status === 'True') return 'Progressing';
+  if (rollout.progress.desired === 0) return 'Idle';
+  return states.Ready.status === 'True' ? 'Ready' : 'Pending';
+}
+
+/**
+ * The ModelDeployment's status from what its children report. Pure and stable: for the same
+ * inputs and an unchanged world it returns exactly the previous status, so the controller
+ * writes nothing at steady state.
+ */
+export function computeStatus(
+  md: ModelDeployment,
+  observed: ObservedChildren,
+  now: Date,
+  options: Pick<OperatorOptions, 'clusterDomain'> = {},
+): ModelDeploymentStatus {
+  const revision = revisionOf(md);
+  const generation = md.metadata.generation;
+  const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
+  const rollout = progress ? { revision, progress, state: rolloutState(progress, revision) } : undefined;
+  const states: Record<ConditionType, ConditionState> = {
+    Ready: ready(rollout, revision),
+    Progressing: progressing(rollout, revision),
+    Degraded: degraded(observed, rollout),
+  };
+  const conditions: Condition[] = (['Ready', 'Progressing', 'Degraded'] as const).map((type) =>
+    nextCondition(md.status?.conditions, type, states[type], generation, now),
+  );
+  return {
+    ...(generation !== undefined && { observedGeneration: generation }),
+    phase: phaseOf(states, rollout),
+    conditions,
+    revision,
+    modelName: modelNameOf(md),
+    replicas: progress?.total ?? 0,
+    readyReplicas: progress?.ready ?? 0,
+    updatedReplicas: progress?.updated ?? 0,
+    availableReplicas: progress?.available ?? 0,
+    ready: `${progress?.ready ?? 0}/${progress?.desired ?? minimumReplicas(md)}`,
+    selector: `${INSTANCE_LABEL}=${nameOf(md)}`,
+    endpoint: endpointUrl(md, options),
+  };
+}

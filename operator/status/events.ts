@@ -1,0 +1,47 @@
+import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
+import { findCondition } from './conditions.ts';
+
+export interface TransitionEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+function conditionOf(status: ModelDeploymentStatus | undefined, type: string) {
+  return findCondition(status?.conditions, type);
+}
+
+/**
+ * Events worth telling a user about between two statuses: a new revision, becoming ready,
+ * degrading, recovering, losing readiness. Nothing for a status that only moved counters.
+ */
+export function transitionEvents(
+  previous: ModelDeploymentStatus | undefined,
+  next: ModelDeploymentStatus,
+  md?: ModelDeployment,
+): TransitionEvent[] {
+  const events: TransitionEvent[] = [];
+  if (next.revision && next.revision !== previous?.revision) {
+    const version = md?.spec.model.version;
+    events.push({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${next.revision}${version ? ` for model version ${version}` : ''}` });
+  }
+  const [wasDegraded, isDegraded] = [conditionOf(previous, 'Degraded'), conditionOf(next, 'Degraded')];
+  if (isDegraded?.status === 'True' && (wasDegraded?.status !== 'True' || wasDegraded.reason !== isDegraded.reason)) {
+    events.push({ type: 'Warning', reason: isDegraded.reason, message: isDegraded.message });
+  }
+  if (wasDegraded?.status === 'True' && isDegraded?.status !== 'True') {
+    events.push({ type: 'Normal', reason: 'Recovered', message: `no longer degraded (was ${wasDegraded.reason}: ${wasDegraded.message})` });
+  }
+  const [wasReady, isReady] = [conditionOf(previous, 'Ready'), conditionOf(next, 'Ready')];
+  if (isReady?.status === 'True' && wasReady?.status !== 'True') {
+    events.push({ type: 'Normal', reason: 'Ready', message: isReady.message });
+  }
+  if (wasReady?.status === 'True' && isReady?.status !== 'True' && isReady?.reason !== 'ScaledToZero') {
+    events.push({ type: 'Warning', reason: 'NotReady', message: isReady?.message ?? 'no longer ready' });
+  }
+  const [wasProgressing, isProgressing] = [conditionOf(previous, 'Progressing'), conditionOf(next, 'Progressing')];
+  if (isProgressing?.reason === 'RolloutComplete' && wasProgressing?.reason !== 'RolloutComplete') {
+    events.push({ type: 'Normal', reason: 'RolloutComplete', message: isProgressing.message });
+  }
+  return events;
+}

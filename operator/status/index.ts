@@ -1,0 +1,6 @@
+export { findCondition, kubernetesTime, nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
+export { computeStatus } from './compute.ts';
+export { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
+export { statusEqual } from './equality.ts';
+export { transitionEvents, type TransitionEvent } from './events.ts';
+export type { ObservedChildren } from './observed.ts';
