@@ -1,0 +1,95 @@
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { loadConfig, type RuntimeConfig } from '../../runtime/config.ts';
+import { RuntimeEnv } from '../../runtime/contract.ts';
+import { startRuntime, type RunningRuntime } from '../../runtime/server.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MODELS_DIR = `${REPO_ROOT}examples/models`;
+export const modelPath = (file: string): string => `${MODELS_DIR}/${file}`;
+
+type EnvOverrides = Partial<Record<keyof typeof RuntimeEnv, string>>;
+
+export function configFor(overrides: EnvOverrides): RuntimeConfig {
+  const env: Record<string, string> = { [RuntimeEnv.port]: '0', [RuntimeEnv.logLevel]: 'silent' };
+  for (const [key, value] of Object.entries(overrides)) env[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
+  return loadConfig(env);
+}
+
+/** Captured JSON log lines of an in-process runtime. */
+export class LogCapture {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly logger = pino(
+    { level: 'info' },
+    new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        for (const line of chunk.toString('utf8').split('\n')) if (line) this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
+
+  at(level: number): Array<Record<string, unknown>> {
+    return this.lines.filter((line) => line.level === level);
+  }
+}
+
+export async function startTestRuntime(overrides: EnvOverrides, logs = new LogCapture()): Promise<RunningRuntime & { logs: LogCapture }> {
+  const runtime = await startRuntime(configFor(overrides), { host: '127.0.0.1', logger: logs.logger });
+  return Object.assign(runtime, { logs });
+}
+
+export interface JsonResponse<T = Record<string, unknown>> {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: T;
+}
+
+export async function getJson<T = Record<string, unknown>>(url: string): Promise<JsonResponse<T>> {
+  const response = await fetch(url);
+  return { status: response.status, headers: response.headers, body: (await response.json()) as T };
+}
+
+export async function postJson<T = Record<string, unknown>>(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as T };
+}
+
+export interface V2Output {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data?: unknown[];
+  parameters?: { binary_data_size?: number };
+}
+
+export interface V2InferResponse {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: V2Output[];
+  error?: string;
+}
+
+/** Deterministic pseudo-random floats (mulberry32), so tests need no fixtures. */
+export function seededFloats(seed: number, count: number, scale = 1): number[] {
+  let state = seed >>> 0;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out.push(Math.fround(((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale));
+  }
+  return out;
+}
+
+export function fraudRequest(rows: number, seed: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 30], data: seededFloats(seed, rows * 30, 3) }], ...extra };
+}
