@@ -1,0 +1,66 @@
+import type { V1JSONSchemaProps } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { API_GROUP, API_VERSION, KIND, modelDeploymentCrd, PLURAL } from '../../../operator/api/crd.ts';
+import { REPO_ROOT, renderCrdFiles } from '../../../operator/api/generate-crds.ts';
+
+type SchemaVisitor = (schema: V1JSONSchemaProps, path: string) => void;
+
+function walk(schema: V1JSONSchemaProps, path: string, visit: SchemaVisitor): void {
+  visit(schema, path);
+  for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${name}`, visit);
+  if (schema.items && !Array.isArray(schema.items)) walk(schema.items as V1JSONSchemaProps, `${path}[]`, visit);
+  if (typeof schema.additionalProperties === 'object') walk(schema.additionalProperties as V1JSONSchemaProps, `${path}{}`, visit);
+}
+
+function openApiSchema(): V1JSONSchemaProps {
+  const schema = modelDeploymentCrd().spec.versions[0]?.schema?.openAPIV3Schema;
+  if (!schema) throw new Error('CRD has no schema');
+  return schema;
+}
+
+describe('ModelDeployment CRD', () => {
+  it('matches the committed YAML in crds/ and the Helm chart (run `npm run gen:crds` after changing operator/api)', async () => {
+    for (const file of renderCrdFiles()) {
+      const committed = await readFile(join(REPO_ROOT, file.path), 'utf8').catch(() => '');
+      expect(committed === file.content, `${file.path} is out of date with operator/api/schema.ts: run npm run gen:crds and commit the result`).to.equal(true);
+    }
+  });
+
+  it('parses back from YAML to the same object', () => {
+    const [file] = renderCrdFiles();
+    expect(load(file!.content)).to.deep.equal(modelDeploymentCrd());
+  });
+
+  it('names the API as kubectl users address it', () => {
+    const crd = modelDeploymentCrd();
+    expect(crd.metadata?.name).to.equal(`${PLURAL}.${API_GROUP}`);
+    expect(crd.spec.names).to.include({ kind: KIND, plural: PLURAL });
+    expect(crd.spec.names.shortNames).to.deep.equal(['md']);
+    expect(crd.spec.scope).to.equal('Namespaced');
+    const version = crd.spec.versions[0]!;
+    expect(version).to.include({ name: API_VERSION, served: true, storage: true });
+    expect(version.subresources?.status).to.deep.equal({});
+    expect(version.additionalPrinterColumns?.filter((c) => !c.priority).map((c) => c.name)).to.deep.equal(['Model', 'Version', 'Ready', 'Phase', 'Canary', 'Age']);
+  });
+
+  it('is structural: every node typed (or int-or-string), no TypeBox-only constructs', () => {
+    walk(openApiSchema(), '', (schema, path) => {
+      const intOrString = schema['x-kubernetes-int-or-string'] === true;
+      expect(schema.type !== undefined || intOrString || path === '', `${path} has a type`).to.equal(true);
+      expect(schema, path).to.not.have.any.keys('patternProperties', 'const', '$ref', '$id', 'oneOf');
+      if (schema.anyOf) expect(intOrString, `${path} uses anyOf only for int-or-string`).to.equal(true);
+      if (schema.properties) expect(schema.additionalProperties, `${path} mixes properties and additionalProperties`).to.equal(undefined);
+    });
+  });
+
+  it('bounds every string and list under a CEL rule, so the apiserver can estimate rule cost', () => {
+    walk(openApiSchema().properties!.spec!, '.spec', (schema, path) => {
+      if (schema.type === 'array') expect(schema.maxItems, `${path} maxItems`).to.be.a('number');
+      if (schema.type === 'object' && schema.additionalProperties) expect(schema.maxProperties, `${path} maxProperties`).to.be.a('number');
+      if (schema.type === 'string' && !('enum' in schema)) expect(schema.maxLength, `${path} maxLength`).to.be.a('number');
+    });
+  });
+});

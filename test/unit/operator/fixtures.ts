@@ -1,0 +1,44 @@
+import type { V1Deployment } from '@kubernetes/client-node';
+import { MODEL_DEPLOYMENT_API_VERSION, KIND } from '../../../operator/api/crd.ts';
+import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
+import { desiredDeployment, REVISION_LABEL, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
+
+export const SHA = '8717fcf3b607ae2e4c4fbd8319fbe28cddcf3963164540dd54dbd7734e178acd';
+export const OPTIONS: OperatorOptions = { defaultRuntimeImage: 'ghcr.io/modelship/runtime:0.1.0' };
+
+/** A ModelDeployment as read from the API (uid, generation), with spec overrides. */
+export function modelDeployment(spec: Partial<ModelDeploymentSpec> = {}, name = 'fraud-detector'): ModelDeployment {
+  return {
+    apiVersion: MODEL_DEPLOYMENT_API_VERSION,
+    kind: KIND,
+    metadata: { name, namespace: 'payments', uid: '6f1c2a9e-0000-4000-8000-000000000001', generation: 1 },
+    spec: { model: { uri: 'https://models.example.com/fraud/model.onnx', sha256: SHA, version: '2' }, ...spec },
+  };
+}
+
+/** The Deployment the controller would read back: desired spec plus the status the Deployment controller reports. */
+export function observedDeployment(
+  md: ModelDeployment,
+  status: { replicas?: number; updated?: number; ready?: number; available?: number; progressing?: string; revision?: string; generation?: number; observedGeneration?: number },
+): V1Deployment {
+  const deployment = desiredDeployment(md, OPTIONS);
+  const replicas = deployment.spec?.replicas ?? status.replicas ?? 1;
+  const labels = deployment.spec?.template.metadata?.labels ?? {};
+  return {
+    ...deployment,
+    metadata: { ...deployment.metadata, generation: status.generation ?? 1 },
+    spec: {
+      ...deployment.spec!,
+      replicas,
+      template: { ...deployment.spec!.template, metadata: { ...deployment.spec!.template.metadata, labels: { ...labels, [REVISION_LABEL]: status.revision ?? revisionOf(md) } } },
+    },
+    status: {
+      observedGeneration: status.observedGeneration ?? status.generation ?? 1,
+      replicas: status.replicas ?? replicas,
+      updatedReplicas: status.updated ?? replicas,
+      readyReplicas: status.ready ?? replicas,
+      availableReplicas: status.available ?? status.ready ?? replicas,
+      conditions: status.progressing ? [{ type: 'Progressing', status: status.progressing === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason: status.progressing, message: `Deployment ${status.progressing}` }] : [],
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { expect } from 'chai';
+import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
+import { revisionOf } from '../../../operator/desired/index.ts';
+import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { modelDeployment, observedDeployment } from './fixtures.ts';
+
+const T0 = new Date('2026-11-25T10:00:00.000Z');
+const T1 = new Date('2026-11-25T10:05:00.000Z');
+const T2 = new Date('2026-11-25T10:09:00.000Z');
+
+function withStatus(md: ModelDeployment, status: ModelDeploymentStatus): ModelDeployment {
+  return { ...md, status };
+}
+
+function condition(status: ModelDeploymentStatus, type: string) {
+  const found = findCondition(status.conditions, type);
+  if (!found) throw new Error(`no ${type} condition`);
+  return found;
+}
+
+/** Runs the controller's status step the way it would: previous status in, next status out. */
+function step(md: ModelDeployment, observed: ObservedChildren, now: Date): { md: ModelDeployment; status: ModelDeploymentStatus } {
+  const status = computeStatus(md, observed, now);
+  return { md: withStatus(md, status), status };
+}
+
+describe('ModelDeployment status', () => {
+  const md = modelDeployment({ replicas: 2 });
+  const revision = revisionOf(md);
+
+  it('is Pending and Progressing before the Deployment exists', () => {
+    const status = computeStatus(md, {}, T0);
+    expect(status.phase).to.equal('Pending');
+    expect(condition(status, 'Progressing')).to.include({ status: 'True', reason: 'Creating' });
+    expect(condition(status, 'Ready')).to.include({ status: 'False' });
+    expect(status).to.include({ ready: '0/2', revision, observedGeneration: 1 });
+  });
+
+  it('reports a rollout in progress, then StableServing with the printer-column view a user expects', () => {
+    const rolling = computeStatus(md, { deployment: observedDeployment(md, { ready: 1, progressing: 'ReplicaSetUpdated' }) }, T0);
+    expect(rolling.phase).to.equal('Progressing');
+    expect(condition(rolling, 'Progressing')).to.include({ status: 'True', reason: 'RolloutInProgress' });
+    expect(condition(rolling, 'Ready')).to.include({ status: 'True', reason: 'Serving' });
+    expect(condition(rolling, 'Degraded').status).to.equal('False');
+
+    const done = computeStatus(withStatus(md, rolling), { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T1);
+    expect(done).to.include({
+      phase: 'Ready',
+      ready: '2/2',
+      readyReplicas: 2,
+      modelName: 'fraud-detector',
+      endpoint: 'http://fraud-detector.payments.svc.cluster.local:8080/v2/models/fraud-detector',
+      selector: 'modelship.io/model-deployment=fraud-detector',
+    });
+    expect(condition(done, 'Ready')).to.include({ status: 'True', reason: 'StableServing', message: `revision ${revision}: 2/2 replicas ready` });
+    expect(condition(done, 'Progressing')).to.include({ status: 'False', reason: 'RolloutComplete' });
+  });
+
+  it('keeps lastTransitionTime when a condition keeps its status, moves it when the status flips', () => {
+    const first = step(md, { deployment: observedDeployment(md, { ready: 1 }) }, T0);
+    const second = step(first.md, { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T1);
+    // Ready stayed True (1/2 -> 2/2): same transition time though reason and message changed.
+    expect(condition(second.status, 'Ready').lastTransitionTime).to.equal('2026-11-25T10:00:00Z');
+    expect(condition(second.status, 'Progressing').lastTransitionTime).to.equal('2026-11-25T10:05:00Z');
+  });
+
+  it('returns exactly the previous status at steady state, so the controller makes no write', () => {
+    const observed = { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) };
+    const settled = step(step(md, observed, T0).md, observed, T1);
+    const again = computeStatus(settled.md, observed, T2);
+    expect(statusEqual(settled.status, again)).to.equal(true);
+    expect(again).to.deep.equal(settled.status);
+    expect(transitionEvents(settled.status, again)).to.deep.equal([]);
+  });
+
+  it('is Degraded with ReplicasUnavailable when a completed rollout loses pods, and recovers', () => {
+    const stable = step(md, { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T0);
+    const lost = step(stable.md, { deployment: observedDeployment(md, { ready: 1, available: 1, progressing: 'NewReplicaSetAvailable' }) }, T1);
+    expect(lost.status.phase).to.equal('Degraded');
+    expect(condition(lost.status, 'Degraded')).to.include({ status: 'True', reason: 'ReplicasUnavailable', message: `revision ${revision}: 1/2 replicas ready` });
+    expect(condition(lost.status, 'Ready').status).to.equal('True');
+    expect(transitionEvents(stable.status, lost.status)).to.deep.include({ type: 'Warning', reason: 'ReplicasUnavailable', message: `revision ${revision}: 1/2 replicas ready` });
+
+    const back = step(lost.md, { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T2);
+    expect(back.status.phase).to.equal('Ready');
+    expect(transitionEvents(lost.status, back.status).map((e) => e.reason)).to.deep.equal(['Recovered']);
+  });
+
+  it('does not call pods that are still starting Degraded', () => {
+    const starting = computeStatus(md, { deployment: observedDeployment(md, { ready: 0, available: 0, progressing: 'NewReplicaSetCreated' }) }, T0);
+    expect(starting.phase).to.equal('Progressing');
+    expect(condition(starting, 'Degraded').status).to.equal('False');
+  });
+
+  it('is Degraded when the Deployment passed its progress deadline (e.g. a model that never loads)', () => {
+    const stuck = computeStatus(md, { deployment: observedDeployment(md, { ready: 0, available: 0, progressing: 'ProgressDeadlineExceeded' }) }, T0);
+    expect(stuck.phase).to.equal('Degraded');
+    expect(condition(stuck, 'Degraded')).to.include({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+    expect(condition(stuck, 'Degraded').message).to.contain('Deployment ProgressDeadlineExceeded');
+  });
+
+  it('is Progressing while the Deployment still runs the previous revision', () => {
+    const v3 = modelDeployment({ replicas: 2, model: { ...md.spec.model, version: '3', sha256: 'd'.repeat(64) } });
+    const status = computeStatus(v3, { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T0);
+    expect(status.phase).to.equal('Progressing');
+    expect(condition(status, 'Ready').message).to.contain(`rolling out from revision ${revision}`);
+  });
+
+  it('reports the HPA-chosen replica count, not the spec minimum', () => {
+    const scaled = modelDeployment({ autoscaling: { minReplicas: 2, maxReplicas: 10, targetCPUUtilization: 70 } });
+    const status = computeStatus(scaled, { deployment: observedDeployment(scaled, { replicas: 5, progressing: 'NewReplicaSetAvailable' }) }, T0);
+    expect(status.ready).to.equal('5/5');
+  });
+
+  it('is Degraded when a child name is taken by an object the ModelDeployment does not own', () => {
+    const status = computeStatus(md, { conflicts: ['Service fraud-detector exists and is not owned by this ModelDeployment'] }, T0);
+    expect(status.phase).to.equal('Degraded');
+    expect(condition(status, 'Degraded')).to.include({ reason: 'ChildConflict' });
+  });
+
+  it('emits RevisionCreated and Ready on the way up, nothing for counter-only changes', () => {
+    const created = step(md, {}, T0);
+    expect(transitionEvents(undefined, created.status, md)).to.deep.equal([
+      { type: 'Normal', reason: 'RevisionCreated', message: `revision ${revision} for model version 2` },
+    ]);
+    const half = step(created.md, { deployment: observedDeployment(md, { ready: 1 }) }, T1);
+    expect(transitionEvents(created.status, half.status).map((e) => e.reason)).to.deep.equal(['Ready']);
+    const more = step(half.md, { deployment: observedDeployment({ ...md, spec: { ...md.spec, replicas: 3 } }, { ready: 2 }) }, T2);
+    expect(statusEqual(half.status, more.status)).to.equal(false);
+    expect(transitionEvents(half.status, more.status)).to.deep.equal([]);
+  });
+});
+
+describe('statusEqual', () => {
+  const status = computeStatus(modelDeployment(), {}, T0);
+
+  it('ignores condition order, key order and timestamp spelling', () => {
+    const reordered: ModelDeploymentStatus = {
+      ...status,
+      conditions: [...(status.conditions ?? [])].reverse().map((c) => ({ ...c, lastTransitionTime: c.lastTransitionTime.replace('Z', '.000Z') })),
+    };
+    expect(statusEqual(status, reordered)).to.equal(true);
+    expect(statusEqual(status, JSON.parse(JSON.stringify({ ...status, canaryWeight: undefined })) as ModelDeploymentStatus)).to.equal(true);
+  });
+
+  it('sees a changed count or condition', () => {
+    expect(statusEqual(status, { ...status, readyReplicas: 1 })).to.equal(false);
+    expect(statusEqual(undefined, status)).to.equal(false);
+  });
+});
