@@ -19,6 +19,11 @@ function toOpenApiSchema(schema: unknown): V1JSONSchemaProps {
   return JSON.parse(JSON.stringify(schema)) as V1JSONSchemaProps;
 }
 
+/**
+ * The CRD as the apiserver's JSON. Typed with client-node's model for its shape, but its schema
+ * keys are the wire names ('x-kubernetes-validations' ...): send it as JSON or YAML, not through
+ * client-node's ObjectSerializer, which only knows its own renamed keys and would drop them.
+ */
 export function modelDeploymentCrd(): V1CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',

@@ -1,4 +1,3 @@
-import type { V1JSONSchemaProps } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,19 +5,33 @@ import { load } from 'js-yaml';
 import { API_GROUP, API_VERSION, KIND, modelDeploymentCrd, PLURAL } from '../../../operator/api/crd.ts';
 import { REPO_ROOT, renderCrdFiles } from '../../../operator/api/generate-crds.ts';
 
-type SchemaVisitor = (schema: V1JSONSchemaProps, path: string) => void;
-
-function walk(schema: V1JSONSchemaProps, path: string, visit: SchemaVisitor): void {
-  visit(schema, path);
-  for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${name}`, visit);
-  if (schema.items && !Array.isArray(schema.items)) walk(schema.items as V1JSONSchemaProps, `${path}[]`, visit);
-  if (typeof schema.additionalProperties === 'object') walk(schema.additionalProperties as V1JSONSchemaProps, `${path}{}`, visit);
+/** A schema node as it is in JSON (client-node's V1JSONSchemaProps renames the x-kubernetes-* keys). */
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  additionalProperties?: SchemaNode | boolean;
+  anyOf?: unknown[];
+  enum?: unknown[];
+  maxItems?: number;
+  maxLength?: number;
+  maxProperties?: number;
+  'x-kubernetes-int-or-string'?: boolean;
 }
 
-function openApiSchema(): V1JSONSchemaProps {
+type SchemaVisitor = (schema: SchemaNode, path: string) => void;
+
+function walk(schema: SchemaNode, path: string, visit: SchemaVisitor): void {
+  visit(schema, path);
+  for (const [name, child] of Object.entries(schema.properties ?? {})) walk(child, `${path}.${name}`, visit);
+  if (schema.items) walk(schema.items, `${path}[]`, visit);
+  if (typeof schema.additionalProperties === 'object') walk(schema.additionalProperties, `${path}{}`, visit);
+}
+
+function openApiSchema(): SchemaNode {
   const schema = modelDeploymentCrd().spec.versions[0]?.schema?.openAPIV3Schema;
   if (!schema) throw new Error('CRD has no schema');
-  return schema;
+  return schema as SchemaNode;
 }
 
 describe('ModelDeployment CRD', () => {
@@ -60,7 +73,7 @@ describe('ModelDeployment CRD', () => {
     walk(openApiSchema().properties!.spec!, '.spec', (schema, path) => {
       if (schema.type === 'array') expect(schema.maxItems, `${path} maxItems`).to.be.a('number');
       if (schema.type === 'object' && schema.additionalProperties) expect(schema.maxProperties, `${path} maxProperties`).to.be.a('number');
-      if (schema.type === 'string' && !('enum' in schema)) expect(schema.maxLength, `${path} maxLength`).to.be.a('number');
+      if (schema.type === 'string' && !schema.enum) expect(schema.maxLength, `${path} maxLength`).to.be.a('number');
     });
   });
 });
