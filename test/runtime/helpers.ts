@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -92,4 +93,49 @@ export function seededFloats(seed: number, count: number, scale = 1): number[] {
 
 export function fraudRequest(rows: number, seed: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 30], data: seededFloats(seed, rows * 30, 3) }], ...extra };
+}
+
+export interface RawResponse {
+  readonly status: number;
+  readonly headers: string;
+  readonly body: string;
+}
+
+/**
+ * Opens every connection and has the server answer a liveness probe on each (so all are accepted),
+ * then writes all requests in one synchronous loop: they reach the server in the same I/O poll.
+ * A deterministic burst, which fetch from the same process is not.
+ */
+export async function burst(url: string, path: string, bodies: readonly string[]): Promise<RawResponse[]> {
+  const { hostname, port } = new URL(url);
+  const sockets = await Promise.all(bodies.map(() => new Promise<Socket>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(`GET /v2/health/live HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+      let seen = '';
+      const onData = (chunk: Buffer) => {
+        seen += chunk.toString('utf8');
+        if (seen.endsWith('{"live":true}')) {
+          socket.off('data', onData);
+          resolve(socket);
+        }
+      };
+      socket.on('data', onData);
+    });
+    socket.once('error', reject);
+  })));
+  const responses = sockets.map((socket) => new Promise<RawResponse>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.once('error', reject);
+    socket.once('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const split = text.indexOf('\r\n\r\n');
+      resolve({ status: Number(text.slice(9, 12)), headers: text.slice(0, split), body: text.slice(split + 4) });
+    });
+  }));
+  sockets.forEach((socket, i) => {
+    const body = bodies[i] as string;
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  });
+  return Promise.all(responses);
 }
