@@ -1,0 +1,213 @@
+import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { CRD_NAME, MODEL_DEPLOYMENT_API_VERSION, KIND, SHORT_NAME } from '../../operator/api/crd.ts';
+import { CRD_PATHS, REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import type { ModelDeploymentSpec } from '../../operator/api/types.ts';
+import { plane } from './context.ts';
+
+/** ModelDeployments a user applies as they are; each must pass validation. */
+const EXAMPLES = readdirSync(join(REPO_ROOT, 'examples')).filter((file) => file.endsWith('.yaml')).sort();
+const SHA = '8717fcf3b607ae2e4c4fbd8319fbe28cddcf3963164540dd54dbd7734e178acd';
+
+type Spec = Record<string, unknown>;
+
+const validSpec = (): Spec & ModelDeploymentSpec => ({
+  model: { uri: 'http://models.modelship-system.svc:8000/fraud-fp32.onnx', sha256: SHA, version: '2' },
+  runtime: { resources: { requests: { cpu: '500m', memory: '512Mi' } } },
+  autoscaling: { maxReplicas: 5, targetCPUUtilization: 70 },
+});
+
+function manifest(name: string, spec: Spec): string {
+  return JSON.stringify({ apiVersion: MODEL_DEPLOYMENT_API_VERSION, kind: KIND, metadata: { name }, spec });
+}
+
+/** kubectl's stderr when the apiserver refuses the request. */
+function stderrOf(error: unknown): string {
+  const stderr = (error as { stderr?: unknown }).stderr;
+  return typeof stderr === 'string' ? stderr : String(error);
+}
+
+interface InvalidCase {
+  what: string;
+  name?: string;
+  spec: (spec: Spec & ModelDeploymentSpec) => Spec;
+  /** What the user reads in kubectl's error, field path included. */
+  refusal: string[];
+}
+
+const invalidCases: InvalidCase[] = [
+  {
+    what: 'autoscaling with minReplicas above maxReplicas',
+    spec: (s) => ({ ...s, autoscaling: { minReplicas: 5, maxReplicas: 3, targetCPUUtilization: 70 } }),
+    refusal: ['spec.autoscaling.minReplicas', 'minReplicas must be less than or equal to maxReplicas'],
+  },
+  {
+    what: 'both a fixed replica count and autoscaling',
+    spec: (s) => ({ ...s, replicas: 3 }),
+    refusal: ['set spec.replicas or spec.autoscaling, not both'],
+  },
+  {
+    what: 'a model URI with an unsupported scheme',
+    spec: (s) => ({ ...s, model: { ...s.model, uri: 'ftp://models/fraud.onnx' } }),
+    refusal: ['spec.model.uri', 'must start with http://, https://, s3://, pvc:// or file://'],
+  },
+  {
+    what: 'a pvc:// URI without a file path',
+    spec: (s) => ({ ...s, model: { ...s.model, uri: 'pvc://model-store' } }),
+    refusal: ['spec.model.uri', 'pvc:// URIs name the claim and the file in it'],
+  },
+  {
+    what: 'a digest that is not a SHA-256',
+    spec: (s) => ({ ...s, model: { ...s.model, sha256: '9f2c...e1' } }),
+    refusal: ['spec.model.sha256', 'must be the 64 lowercase hex characters of the SHA-256 digest'],
+  },
+  {
+    what: 'a canary weight above 100%',
+    spec: (s) => ({ ...s, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 10 }, { weight: 150 }] } } }),
+    refusal: ['spec.rollout.canary.steps[1].weight', 'less than or equal to 100'],
+  },
+  {
+    what: 'canary weights that go down',
+    spec: (s) => ({ ...s, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50 }, { weight: 10 }] } } }),
+    refusal: ['spec.rollout.canary.steps', 'step weights must increase from one step to the next'],
+  },
+  {
+    what: 'a canary strategy without steps',
+    spec: (s) => ({ ...s, rollout: { strategy: 'Canary' } }),
+    refusal: ['spec.rollout.strategy', 'strategy Canary needs rollout.canary.steps'],
+  },
+  {
+    what: 'a canary pause that is not a duration',
+    spec: (s) => ({ ...s, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 10, pause: 'two minutes' }] } } }),
+    refusal: ['spec.rollout.canary.steps[0].pause', 'must be a duration such as 30s, 2m or 1h30m'],
+  },
+  {
+    what: 'GPUs without a GPU execution provider',
+    spec: (s) => ({ ...s, runtime: { ...s.runtime, gpus: 1 } }),
+    refusal: ['spec.runtime.gpus', 'gpus > 0 needs a GPU execution provider'],
+  },
+  {
+    what: 'the CUDA execution provider without a GPU',
+    spec: (s) => ({ ...s, runtime: { ...s.runtime, executionProviders: ['cuda', 'cpu'] } }),
+    refusal: ['spec.runtime.executionProviders', 'need gpus >= 1'],
+  },
+  {
+    what: 'a CPU utilization target without a CPU request',
+    spec: (s) => ({ ...s, runtime: {} }),
+    refusal: ['spec.autoscaling.targetCPUUtilization', 'needs runtime.resources.requests.cpu'],
+  },
+  {
+    what: 'a CPU utilization target above 100%',
+    spec: (s) => ({ ...s, autoscaling: { maxReplicas: 3, targetCPUUtilization: 150 } }),
+    refusal: ['spec.autoscaling.targetCPUUtilization', 'less than or equal to 100'],
+  },
+  {
+    what: 'autoscaling without any target',
+    spec: (s) => ({ ...s, autoscaling: { maxReplicas: 3 } }),
+    refusal: ['autoscaling needs a target: targetCPUUtilization and/or targetPredictionLatencyMs'],
+  },
+  {
+    what: 'an unknown Service type',
+    spec: (s) => ({ ...s, service: { type: 'Ingress' } }),
+    refusal: ['spec.service.type', 'Unsupported value: "Ingress"', '"ClusterIP", "NodePort", "LoadBalancer"'],
+  },
+  {
+    what: 'a batch size of zero',
+    spec: (s) => ({ ...s, runtime: { ...s.runtime, batching: { maxBatchSize: 0 } } }),
+    refusal: ['spec.runtime.batching.maxBatchSize', 'greater than or equal to 1'],
+  },
+  {
+    what: 'user env overriding the runtime contract',
+    spec: (s) => ({ ...s, runtime: { ...s.runtime, env: [{ name: 'MODELSHIP_PORT', value: '9000' }] } }),
+    refusal: ['spec.runtime.env', 'MODELSHIP_* variables are set by the operator from the spec'],
+  },
+  {
+    what: 'the INT8 variant without an INT8 model',
+    spec: (s) => ({ ...s, model: { ...s.model, variant: 'int8' } }),
+    refusal: ['spec.model.variant', 'variant int8 needs model.int8'],
+  },
+  {
+    what: 'no model at all',
+    spec: ({ model: _model, ...rest }) => rest,
+    refusal: ['spec.model', 'Required value'],
+  },
+  {
+    what: 'a name that cannot name a Service',
+    name: '1-fraud',
+    spec: (s) => s,
+    refusal: ['metadata.name must be a DNS label of at most 55 characters starting with a letter'],
+  },
+];
+
+describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
+  const namespace = `crd-validation-${Date.now().toString(36)}`;
+  const kubectl = (args: string[], input?: string) => plane().running.kubectl(args, input);
+
+  before(async function () {
+    this.timeout(120_000);
+    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, CRD_PATHS[0]!)]);
+    await kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s']);
+    await kubectl(['create', 'namespace', namespace]);
+  });
+
+  after(async () => {
+    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+  });
+
+  it('accepts a valid ModelDeployment and fills in the defaults', async () => {
+    await kubectl(['create', '-n', namespace, '-f', '-'], manifest('valid', validSpec()));
+    const stored = JSON.parse(await kubectl(['get', SHORT_NAME, 'valid', '-n', namespace, '-o', 'json'])) as { spec: ModelDeploymentSpec };
+    expect(stored.spec.model).to.include({ format: 'onnx', variant: 'default' });
+    expect(stored.spec.runtime?.executionProviders).to.deep.equal(['cpu']);
+    expect(stored.spec.runtime?.batching).to.deep.equal({ maxBatchSize: 32, maxQueueDelayMs: 2 });
+    expect(stored.spec.runtime).to.not.have.property('image');
+    expect(stored.spec.autoscaling).to.include({ minReplicas: 1, maxReplicas: 5 });
+    expect(stored.spec.service).to.deep.equal({ port: 8080, type: 'ClusterIP' });
+    expect(stored.spec.rollout).to.deep.equal({ strategy: 'RollingUpdate' });
+    expect(stored.spec).to.not.have.property('replicas');
+  });
+
+  it('shows model, version, ready, phase, canary and age in kubectl get md', async () => {
+    const table = await kubectl(['get', SHORT_NAME, '-n', namespace]);
+    expect(table.split('\n')[0]?.split(/\s+/).filter(Boolean)).to.deep.equal(['NAME', 'MODEL', 'VERSION', 'READY', 'PHASE', 'CANARY', 'AGE']);
+    // Model, ready and phase come from status, which the operator writes; the version is the spec's.
+    expect(table).to.match(/^valid\s+2\s+\d+s$/m);
+  });
+
+  it('scales a fixed-size ModelDeployment through the scale subresource, and refuses to under autoscaling', async () => {
+    const fixed: Spec = { ...validSpec(), replicas: 1 };
+    delete fixed.autoscaling;
+    await kubectl(['create', '-n', namespace, '-f', '-'], manifest('fixed', fixed));
+    await kubectl(['scale', SHORT_NAME, 'fixed', '-n', namespace, '--replicas=3']);
+    expect(await kubectl(['get', SHORT_NAME, 'fixed', '-n', namespace, '-o', 'jsonpath={.spec.replicas}'])).to.equal('3');
+    const refusal = await kubectl(['scale', SHORT_NAME, 'valid', '-n', namespace, '--replicas=3']).then(() => '', stderrOf);
+    expect(refusal).to.contain('set spec.replicas or spec.autoscaling, not both');
+  });
+
+  for (const example of EXAMPLES) {
+    it(`accepts ${example} as it is`, async () => {
+      const text = await readFile(join(REPO_ROOT, 'examples', example), 'utf8');
+      expect(load(text)).to.have.property('kind', KIND);
+      const out = await kubectl(['create', '--dry-run=server', '-n', namespace, '-f', '-'], text);
+      expect(out).to.contain('created (server dry run)');
+    });
+  }
+
+  describe('refuses invalid specs with a message that says what to fix', () => {
+    for (const invalid of invalidCases) {
+      it(`refuses ${invalid.what}`, async () => {
+        const body = manifest(invalid.name ?? 'invalid', invalid.spec(validSpec()));
+        const error = await kubectl(['create', '-n', namespace, '-f', '-'], body).then(
+          () => undefined,
+          stderrOf,
+        );
+        expect(error, 'the apiserver accepted it').to.be.a('string');
+        expect(error).to.contain('is invalid');
+        for (const text of invalid.refusal) expect(error).to.contain(text);
+      });
+    }
+  });
+});
