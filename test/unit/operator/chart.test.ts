@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { API_GROUP, PLURAL } from '../../../operator/api/crd.ts';
+import { REPO_ROOT } from '../../../operator/api/generate-crds.ts';
+import { childKinds } from '../../../operator/desired/index.ts';
+
+interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+const CHART = join(REPO_ROOT, 'charts', 'modelship');
+
+/** The rules: block of a template; it holds no template expressions, so it parses as YAML. */
+async function templateRules(template: string): Promise<PolicyRule[]> {
+  const text = await readFile(join(CHART, 'templates', template), 'utf8');
+  const block = text.slice(text.indexOf('\nrules:') + 1).split('\n---')[0] ?? '';
+  expect(block, `${template} rules must be plain YAML`).to.not.contain('{{');
+  return (load(block) as { rules: PolicyRule[] }).rules;
+}
+
+function grants(rules: PolicyRule[], group: string, resource: string): string[] {
+  return rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+}
+
+describe('Helm chart RBAC', () => {
+  const manage = ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'];
+
+  it('lets the operator manage every kind of child it creates, and nothing else', async () => {
+    const rules = await templateRules('clusterrole.yaml');
+    for (const kind of childKinds) expect(grants(rules, kind.group, kind.plural), `${kind.kind}`).to.deep.equal(manage);
+    const childResources = new Set(childKinds.map((kind) => `${kind.group}/${kind.plural}`));
+    const others = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`))).filter((key) => !childResources.has(key));
+    expect(others.sort()).to.deep.equal([
+      'events.k8s.io/events',
+      `${API_GROUP}/${PLURAL}`,
+      `${API_GROUP}/${PLURAL}/finalizers`,
+      `${API_GROUP}/${PLURAL}/status`,
+    ]);
+  });
+
+  it('only reads ModelDeployments, writes only their status, and records events', async () => {
+    const rules = await templateRules('clusterrole.yaml');
+    expect(grants(rules, API_GROUP, PLURAL)).to.deep.equal(['get', 'list', 'watch']);
+    expect(grants(rules, API_GROUP, `${PLURAL}/status`)).to.deep.equal(['patch', 'update']);
+    expect(grants(rules, 'events.k8s.io', 'events')).to.deep.equal(['create', 'patch']);
+    expect(rules.flatMap((r) => r.verbs)).to.not.include('*');
+  });
+
+  it('confines lease access to a namespaced Role for leader election', async () => {
+    const rules = await templateRules('leader-election.yaml');
+    expect(rules).to.deep.equal([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+  });
+
+  it('runs two operator replicas with leader election by default', async () => {
+    const values = load(await readFile(join(CHART, 'values.yaml'), 'utf8')) as { replicaCount: number; leaderElection: { enabled: boolean } };
+    expect(values.replicaCount).to.equal(2);
+    expect(values.leaderElection.enabled).to.equal(true);
+  });
+});
