@@ -34,6 +34,8 @@ export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as
 export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
 export const MAX_NAME_LENGTH = 55;
 
+/** "a, b or c", for messages. */
+const oneOf = (items: readonly string[]) => `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
 const celList = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
 
 /** A label-value-safe token, so it can label pods and appear in metrics. */
@@ -48,8 +50,8 @@ const modelFileProperties = {
       'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path> or file:///<path in the runtime image>.',
     ...rules(
       {
-        rule: "self.matches('^(https?|s3|pvc|file)://')",
-        message: 'must start with http://, https://, s3://, pvc:// or file://',
+        rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://')`,
+        message: `must start with ${oneOf(MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`))}`,
       },
       {
         rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
@@ -203,21 +205,21 @@ export const RuntimeSchema = Type.Object(
     // The apiserver checks a default against the rules without filling in its nested defaults.
     default: { executionProviders: [...SpecDefaults.executionProviders] },
     ...rules(
-    {
-      rule: `!has(self.gpus) || self.gpus == 0 || self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)})`,
-      message: 'gpus > 0 needs a GPU execution provider: add cuda, e.g. executionProviders: [cuda, cpu]',
-      fieldPath: '.gpus',
-    },
-    {
-      rule: `!self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)}) || (has(self.gpus) && self.gpus > 0)`,
-      message: 'execution providers cuda and tensorrt need gpus >= 1 to schedule onto a GPU',
-      fieldPath: '.executionProviders',
-    },
-    {
-      rule: "!has(self.resources) || !has(self.resources.limits) || !('nvidia.com/gpu' in self.resources.limits)",
-      message: 'request GPUs with runtime.gpus, not resources.limits[nvidia.com/gpu]',
-      fieldPath: '.resources',
-    },
+      {
+        rule: `!has(self.gpus) || self.gpus == 0 || self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)})`,
+        message: 'gpus > 0 needs a GPU execution provider: add cuda, e.g. executionProviders: [cuda, cpu]',
+        fieldPath: '.gpus',
+      },
+      {
+        rule: `!self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)}) || (has(self.gpus) && self.gpus > 0)`,
+        message: 'execution providers cuda and tensorrt need gpus >= 1 to schedule onto a GPU',
+        fieldPath: '.executionProviders',
+      },
+      {
+        rule: "!has(self.resources) || !has(self.resources.limits) || !('nvidia.com/gpu' in self.resources.limits)",
+        message: 'request GPUs with runtime.gpus, not resources.limits[nvidia.com/gpu]',
+        fieldPath: '.resources',
+      },
     ),
   },
 );
@@ -256,10 +258,13 @@ export const AutoscalingSchema = Type.Object(
   ),
 );
 
-export const ServiceSchema = Type.Object({
-  port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: SpecDefaults.servicePort })),
-  type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType })),
-}, { default: {} });
+export const ServiceSchema = Type.Object(
+  {
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: SpecDefaults.servicePort })),
+    type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType })),
+  },
+  { default: {} },
+);
 
 export const AnalysisSchema = Type.Object(
   {
@@ -311,14 +316,14 @@ export const RolloutSchema = Type.Object(
   {
     default: { strategy: SpecDefaults.strategy },
     ...rules(
-    { rule: "self.strategy != 'Canary' || has(self.canary)", message: 'strategy Canary needs rollout.canary.steps', fieldPath: '.strategy' },
-    { rule: "!has(self.canary) || self.strategy == 'Canary'", message: 'rollout.canary is only used with strategy: Canary', fieldPath: '.canary' },
-    { rule: "!has(self.blueGreen) || self.strategy == 'BlueGreen'", message: 'rollout.blueGreen is only used with strategy: BlueGreen', fieldPath: '.blueGreen' },
-    {
-      rule: "!has(self.rollingUpdate) || self.strategy == 'RollingUpdate'",
-      message: 'rollout.rollingUpdate is only used with strategy: RollingUpdate',
-      fieldPath: '.rollingUpdate',
-    },
+      { rule: "self.strategy != 'Canary' || has(self.canary)", message: 'strategy Canary needs rollout.canary.steps', fieldPath: '.strategy' },
+      { rule: "!has(self.canary) || self.strategy == 'Canary'", message: 'rollout.canary is only used with strategy: Canary', fieldPath: '.canary' },
+      { rule: "!has(self.blueGreen) || self.strategy == 'BlueGreen'", message: 'rollout.blueGreen is only used with strategy: BlueGreen', fieldPath: '.blueGreen' },
+      {
+        rule: "!has(self.rollingUpdate) || self.strategy == 'RollingUpdate'",
+        message: 'rollout.rollingUpdate is only used with strategy: RollingUpdate',
+        fieldPath: '.rollingUpdate',
+      },
     ),
   },
 );

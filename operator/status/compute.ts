@@ -1,3 +1,4 @@
+import { CONDITION_TYPES } from '../api/schema.ts';
 import type { Condition, ModelDeployment, ModelDeploymentStatus, Phase } from '../api/types.ts';
 import { minimumReplicas } from '../desired/disruption-budget.ts';
 import { INSTANCE_LABEL } from '../desired/labels.ts';
@@ -86,7 +87,7 @@ export function computeStatus(
     Progressing: progressing(rollout, revision),
     Degraded: degraded(observed, rollout),
   };
-  const conditions: Condition[] = (['Ready', 'Progressing', 'Degraded'] as const).map((type) =>
+  const conditions: Condition[] = CONDITION_TYPES.map((type) =>
     nextCondition(md.status?.conditions, type, states[type], generation, now),
   );
   return {

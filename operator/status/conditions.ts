@@ -1,6 +1,7 @@
+import type { CONDITION_TYPES } from '../api/schema.ts';
 import type { Condition, ConditionStatus } from '../api/types.ts';
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+export type ConditionType = (typeof CONDITION_TYPES)[number];
 
 export interface ConditionState {
   status: ConditionStatus;
