@@ -4,11 +4,11 @@ import type { LogLevel } from './config.ts';
 export type { Logger };
 
 /**
- * JSON logs on stdout. Writes are buffered (the per-request line would otherwise be a syscall on the
- * hot path); flushLogs() before exiting.
+ * JSON logs on stdout, written asynchronously (a synchronous write per request line would stall the
+ * event loop on a slow pipe); flushLogs() before exiting.
  */
 export function createLogger(level: LogLevel, bindings: Record<string, string>): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
   return pino({ level, base: { ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 

@@ -105,7 +105,9 @@ export function createApp({ state, metrics, logger, maxBodyBytes }: RouteDeps): 
     let requestId: string | undefined;
     let status = 200;
     try {
-      if (state.draining) throw unavailable('shutting down');
+      // Draining: requests already routed here over open connections are still served, but each
+      // connection closes after its response so clients reconnect to another replica.
+      if (state.draining) res.setHeader('Connection', 'close');
       const model = lookup(state, param(req, 'name') ?? '', param(req, 'version'));
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const request = decodeInferRequest(body, req.get('inference-header-content-length'), model.signature);

@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { RuntimeEnv } from '../../runtime/contract.ts';
+import { REPO_ROOT } from './helpers.ts';
+
+export interface RuntimeProcess {
+  readonly child: ChildProcess;
+  readonly lines: Array<Record<string, unknown>>;
+  /** Exit code (signal exits map to 128+n); rejects if the process outlives timeoutMs. */
+  exited(timeoutMs?: number): Promise<number>;
+  /** Resolves with the first log line matching, or rejects on exit/timeout. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+/** Runs the real entry point (tsx runtime/main.ts) with MODELSHIP_* env, collecting its JSON log lines. */
+export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string>>): RuntimeProcess {
+  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  for (const [key, value] of Object.entries(env)) childEnv[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
+  const child = spawn(`${REPO_ROOT}node_modules/.bin/tsx`, ['runtime/main.ts'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  const listeners = new Set<() => void>();
+  let buffered = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    const parts = buffered.split('\n');
+    buffered = parts.pop() ?? '';
+    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as Record<string, unknown>);
+    for (const listener of listeners) listener();
+  });
+  child.stderr?.resume();
+  const exit = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
+  return {
+    child,
+    lines,
+    exited: (timeoutMs = 30_000) => Promise.race([
+      exit,
+      new Promise<number>((_, reject) => setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`runtime did not exit within ${timeoutMs} ms`));
+      }, timeoutMs).unref()),
+    ]),
+    waitForLog: (match, timeoutMs = 30_000) => new Promise((resolve, reject) => {
+      const check = () => {
+        const found = lines.find(match);
+        if (found) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; saw ${JSON.stringify(lines)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      void exit.then(() => setTimeout(() => {
+        if (listeners.has(check)) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`runtime exited; saw ${JSON.stringify(lines)}`));
+        }
+      }, 50));
+      check();
+    }),
+  };
+}
