@@ -7,9 +7,9 @@ export type { Logger };
  * JSON logs on stdout, written asynchronously (a synchronous write per request line would stall the
  * event loop on a slow pipe); flushLogs() before exiting.
  */
-export function createLogger(level: LogLevel, bindings: Record<string, string>): Logger {
+export function createLogger(level: LogLevel): Logger {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 0 });
-  return pino({ level, base: { ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return pino({ level, base: {}, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
 
 export function flushLogs(logger: Logger): void {

@@ -8,17 +8,18 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
   } catch (error) {
-    const logger = createLogger('info', {});
+    const logger = createLogger('info');
     logger.fatal(error instanceof ConfigError ? error.message : String(error));
     flushLogs(logger);
     process.exit(2);
   }
-  const logger = createLogger(config.logLevel, { model: config.model.name, version: config.model.version });
+  const baseLogger = createLogger(config.logLevel);
+  const logger = baseLogger.child({ model: config.model.name, version: config.model.version });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   let runtime;
   try {
-    runtime = await startRuntime(config, { logger });
+    runtime = await startRuntime(config, { logger: baseLogger });
   } catch (error) {
     logger.fatal(`cannot serve model: ${error instanceof Error ? error.message : String(error)}`);
     flushLogs(logger);

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { DynamicBatcher } from './batching/dynamic-batcher.ts';
 import type { RuntimeConfig } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
@@ -10,6 +10,7 @@ import { createApp, type ServingState } from './protocol/routes.ts';
 export interface StartOptions {
   /** Interface to bind; main binds all interfaces, tests 127.0.0.1. */
   readonly host?: string;
+  /** Base logger; the runtime adds model and version to every line. */
   readonly logger?: Logger;
 }
 
@@ -34,15 +35,26 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-function waitForDrain(state: ServingState, graceMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (state.inFlight === 0) return resolve(true);
-    const timer = setTimeout(() => resolve(false), graceMs);
-    state.onIdle = () => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-  });
+/**
+ * Stops accepting connections but, unlike http.Server#close, leaves idle keep-alive connections
+ * open: a request already sitting in such a socket's buffer would otherwise be reset.
+ */
+function stopListening(server: Server): void {
+  net.Server.prototype.close.call(server);
+}
+
+const DRAIN_POLL_MS = 20;
+
+/** Resolves true once no request has been in flight for two polls in a row, false when the grace period ends. */
+async function waitForDrain(state: ServingState, graceMs: number): Promise<boolean> {
+  const deadline = performance.now() + graceMs;
+  let quietPolls = 0;
+  while (quietPolls < 2) {
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    quietPolls = state.inFlight === 0 ? quietPolls + 1 : 0;
+  }
+  return true;
 }
 
 /**
@@ -52,7 +64,7 @@ function waitForDrain(state: ServingState, graceMs: number): Promise<boolean> {
  */
 export async function startRuntime(config: RuntimeConfig, options: StartOptions = {}): Promise<RunningRuntime> {
   const { model: source } = config;
-  const logger = options.logger ?? createLogger(config.logLevel, { model: source.name, version: source.version });
+  const logger = (options.logger ?? createLogger(config.logLevel)).child({ model: source.name, version: source.version });
   const state: ServingState = {
     modelName: source.name,
     modelVersion: source.version,
@@ -61,7 +73,6 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     ready: false,
     draining: false,
     inFlight: 0,
-    onIdle: undefined,
   };
   const metrics = new RuntimeMetrics(
     { model: source.name, version: source.version, revision: config.revision },
@@ -94,12 +105,11 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const close = async (): Promise<void> => {
     state.ready = false;
     state.draining = true;
-    const stopped = closeServer(server);
-    server.closeIdleConnections();
+    stopListening(server);
     const drained = await waitForDrain(state, config.shutdownGraceMs);
     if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
     server.closeAllConnections();
-    await stopped;
+    await closeServer(server);
     await state.model?.dispose();
     state.model = undefined;
     logger.info({ drained }, 'stopped');

@@ -20,7 +20,6 @@ export interface ServingState {
   ready: boolean;
   draining: boolean;
   inFlight: number;
-  onIdle: (() => void) | undefined;
 }
 
 interface RouteDeps {
@@ -132,7 +131,7 @@ export function createApp({ state, metrics, logger, maxBodyBytes }: RouteDeps): 
         status,
         latencyMs: Math.round(seconds * 1e6) / 1e3,
       }, 'infer');
-      if (--state.inFlight === 0) state.onIdle?.();
+      state.inFlight--;
     }
   });
 
