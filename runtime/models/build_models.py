@@ -10,6 +10,9 @@ Models (all take float32 [N, F] with a dynamic batch dimension N):
   wide-mlp-fp32.onnx       a wide MLP classifier whose cost per row makes batching worthwhile
   wide-mlp-int8-qdq.onnx   the same, statically quantized to INT8, QDQ form
   wide-mlp-int8-qoperator.onnx  the same, statically quantized to INT8, QOperator form
+  fraud-validation.f32     1024 held-out transactions, raw little-endian float32 [1024, 30]
+  wide-mlp-validation.f32  1024 held-out rows, raw little-endian float32 [1024, 64]
+                           (in-distribution inputs for INT8-vs-FP32 agreement checks and the benchmark)
   all-types-identity.onnx  one Identity per V2 datatype (in_<TYPE> -> out_<TYPE>, shape [batch, width]);
                            a protocol fixture, not a data-science model
 
@@ -54,6 +57,7 @@ TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
 FRAUD_FEATURES = 30
 WIDE_FEATURES = 64
 WIDE_CLASSES = 10
+VALIDATION_ROWS = 1024
 
 
 def synthetic_transactions(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +173,9 @@ def build(out: Path) -> dict[str, str]:
     logging.getLogger().setLevel(logging.ERROR)
 
     rng = np.random.default_rng(20240601)
-    fraud_x, fraud_y = synthetic_transactions(rng, 20000)
+    fraud_x, fraud_y = synthetic_transactions(rng, 20000 + VALIDATION_ROWS)
+    fraud_x[-VALIDATION_ROWS:].astype("<f4").tofile(out / "fraud-validation.f32")
+    fraud_x, fraud_y = fraud_x[:-VALIDATION_ROWS], fraud_y[:-VALIDATION_ROWS]
     fraud = make_pipeline(
         StandardScaler(),
         MLPClassifier(hidden_layer_sizes=(64, 32), max_iter=60, random_state=7),
@@ -179,7 +185,9 @@ def build(out: Path) -> dict[str, str]:
     quantize(fraud_fp32, out / "fraud-int8-qdq.onnx", fraud_x[:2048], QuantFormat.QDQ)
     quantize(fraud_fp32, out / "fraud-int8-qoperator.onnx", fraud_x[:2048], QuantFormat.QOperator)
 
-    wide_x, wide_y = wide_dataset(rng, 6000)
+    wide_x, wide_y = wide_dataset(rng, 6000 + VALIDATION_ROWS)
+    wide_x[-VALIDATION_ROWS:].astype("<f4").tofile(out / "wide-mlp-validation.f32")
+    wide_x, wide_y = wide_x[:-VALIDATION_ROWS], wide_y[:-VALIDATION_ROWS]
     wide = MLPClassifier(hidden_layer_sizes=(1024, 1024), max_iter=4, batch_size=200, random_state=11)
     wide.fit(wide_x, wide_y)
     wide_fp32 = out / "wide-mlp-fp32.onnx"
@@ -190,7 +198,7 @@ def build(out: Path) -> dict[str, str]:
     onnx.save(all_types_identity(), str(out / "all-types-identity.onnx"))
 
     sums = {}
-    for path in sorted(out.glob("*.onnx")):
+    for path in sorted([*out.glob("*.onnx"), *out.glob("*.f32")]):
         sums[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
     (out / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in sums.items()))
     return sums

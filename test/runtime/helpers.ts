@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
@@ -10,6 +11,12 @@ import { startRuntime, type RunningRuntime } from '../../runtime/server.ts';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MODELS_DIR = `${REPO_ROOT}examples/models`;
 export const modelPath = (file: string): string => `${MODELS_DIR}/${file}`;
+
+/** Held-out in-distribution inputs written by build_models.py (raw little-endian float32, row-major). */
+export async function readValidationSamples(family: 'fraud' | 'wide-mlp'): Promise<Float32Array> {
+  const bytes = await readFile(modelPath(`${family}-validation.f32`));
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
 
 type EnvOverrides = Partial<Record<keyof typeof RuntimeEnv, string>>;
 
