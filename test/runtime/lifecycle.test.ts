@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { sha256OfFile } from '../../runtime/model/fetch.ts';
-import { closedPort, getJson, modelPath, postJson, seededFloats, startTestRuntime } from './helpers.ts';
+import { closedPort, getJson, modelPath, seededFloats, startTestRuntime } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
 
 const FATAL = 60;

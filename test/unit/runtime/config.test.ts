@@ -1,0 +1,42 @@
+import { expect } from 'chai';
+import { ConfigError, loadConfig } from '../../../runtime/config.ts';
+import { RUNTIME_DEFAULT_PORT } from '../../../runtime/contract.ts';
+
+describe('unit: runtime config from MODELSHIP_* env', () => {
+  it('applies documented defaults', () => {
+    const config = loadConfig({ MODELSHIP_MODEL_URI: 'https://models.example/fraud-fp32.onnx?sig=1' });
+    expect(config.model).to.include({ name: 'fraud-fp32', version: '1', uri: 'https://models.example/fraud-fp32.onnx?sig=1' });
+    expect(config.port).to.equal(RUNTIME_DEFAULT_PORT);
+    expect(config.session).to.deep.equal({ providers: ['cpu'], deviceId: 0, intraOpThreads: 0, interOpThreads: 0 });
+    expect(config.batching).to.deep.equal({ maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, maxConcurrentRuns: 1 });
+    expect(config).to.include({ revision: '', shutdownGraceMs: 20000, logLevel: 'info', maxBodyBytes: 64 * 1024 * 1024 });
+  });
+
+  it('parses lists, digests and numbers', () => {
+    const config = loadConfig({
+      MODELSHIP_MODEL_URI: '/m/model.onnx',
+      MODELSHIP_MODEL_SHA256: `sha256:${'AB'.repeat(32)}`,
+      MODELSHIP_EXECUTION_PROVIDERS: ' CUDA, tensorrt ,cpu',
+      MODELSHIP_PREFERRED_BATCH_SIZES: '32,8',
+      MODELSHIP_MAX_BATCH_SIZE: '32',
+    });
+    expect(config.model.sha256).to.equal('ab'.repeat(32));
+    expect(config.session.providers).to.deep.equal(['cuda', 'tensorrt', 'cpu']);
+    expect(config.batching.preferredBatchSizes).to.deep.equal([8, 32]);
+  });
+
+  const invalid: Array<[Record<string, string>, RegExp]> = [
+    [{}, /MODELSHIP_MODEL_URI is required/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_PORT: '80a' }, /MODELSHIP_PORT=80a is invalid/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MAX_BATCH_SIZE: '0' }, /MODELSHIP_MAX_BATCH_SIZE=0 is invalid/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_EXECUTION_PROVIDERS: 'rocm' }, /unknown provider "rocm"/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MODEL_SHA256: 'abc' }, /64 hex digits/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_PREFERRED_BATCH_SIZES: '128' }, /PREFERRED_BATCH_SIZES entry "128"/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_LOG_LEVEL: 'loud' }, /MODELSHIP_LOG_LEVEL=loud/],
+  ];
+  for (const [env, message] of invalid) {
+    it(`rejects ${JSON.stringify(env)}`, () => {
+      expect(() => loadConfig(env)).to.throw(ConfigError, message);
+    });
+  }
+});

@@ -1,0 +1,113 @@
+import { expect } from 'chai';
+import { DynamicBatcher, QueueFullError, type BatchingSettings } from '../../../runtime/batching/dynamic-batcher.ts';
+import type { NamedTensors } from '../../../runtime/model/tensor.ts';
+
+const SETTINGS: BatchingSettings = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 100, maxConcurrentRuns: 1 };
+
+/** A fake model that doubles its input and records each run's row count; runs last `runMs`. */
+function fakeModel(runMs = 0) {
+  const runs: number[] = [];
+  const run = async (feeds: NamedTensors): Promise<NamedTensors> => {
+    const x = feeds.x as { shape: number[]; data: Float32Array };
+    runs.push(x.shape[0] ?? 0);
+    if (x.data.some((v) => Number.isNaN(v))) throw new Error('NaN input');
+    if (runMs) await new Promise((resolve) => setTimeout(resolve, runMs));
+    return { y: { datatype: 'FP32', shape: x.shape, data: x.data.map((v) => v * 2) } };
+  };
+  return { runs, run };
+}
+
+const feeds = (rows: number, value: number, width = 2): NamedTensors => ({
+  x: { datatype: 'FP32', shape: [rows, width], data: new Float32Array(rows * width).fill(value) },
+});
+const noop = { onRun: () => undefined };
+
+describe('unit: DynamicBatcher', () => {
+  it('runs a lone request on an idle model at once (no max-delay wait)', async () => {
+    const model = fakeModel();
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxQueueDelayMs: 10_000 }, noop);
+    const started = performance.now();
+    const out = await batcher.submit(feeds(1, 3), 'k', 1);
+    expect(performance.now() - started).to.be.below(50);
+    expect(Array.from(out.y?.data as Float32Array)).to.deep.equal([6, 6]);
+  });
+
+  it('merges requests that arrive together, splits results back in order', async () => {
+    const model = fakeModel();
+    const batches: number[] = [];
+    const batcher = new DynamicBatcher(model.run, SETTINGS, { onRun: (rows) => batches.push(rows) });
+    const results = await Promise.all([1, 2, 3].map((v) => batcher.submit(feeds(v, v), 'k', v)));
+    expect(model.runs).to.deep.equal([6]);
+    expect(batches).to.deep.equal([6]);
+    results.forEach((out, i) => {
+      expect(out.y?.shape).to.deep.equal([i + 1, 2]);
+      expect(Array.from(out.y?.data as Float32Array)).to.deep.equal(Array((i + 1) * 2).fill((i + 1) * 2));
+    });
+  });
+
+  it('never exceeds max batch size and never mixes keys', async () => {
+    const model = fakeModel();
+    const batcher = new DynamicBatcher(model.run, SETTINGS, noop);
+    const sends = [
+      ...Array.from({ length: 6 }, () => batcher.submit(feeds(3, 1), 'a', 3)),
+      batcher.submit(feeds(2, 1, 5), 'b', 2),
+    ];
+    await Promise.all(sends);
+    expect(Math.max(...model.runs)).to.be.at.most(8);
+    expect(model.runs.reduce((a, b) => a + b)).to.equal(20);
+    expect(model.runs).to.include(2);
+  });
+
+  it('while a run is busy, queued requests accumulate into the next batch', async () => {
+    const model = fakeModel(20);
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxBatchSize: 64 }, noop);
+    const first = batcher.submit(feeds(1, 1), 'k', 1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const rest = Array.from({ length: 10 }, () => batcher.submit(feeds(1, 1), 'k', 1));
+    await Promise.all([first, ...rest]);
+    expect(model.runs).to.deep.equal([1, 10]);
+  });
+
+  it('dispatches preferred batch sizes', async () => {
+    const model = fakeModel();
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxBatchSize: 16, preferredBatchSizes: [4] }, noop);
+    await Promise.all(Array.from({ length: 10 }, () => batcher.submit(feeds(1, 1), 'k', 1)));
+    expect(model.runs.slice(0, 2)).to.deep.equal([4, 4]);
+  });
+
+  it('with a free slot and another run busy, waits up to the max queue delay for a fuller batch', async () => {
+    const model = fakeModel(30);
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxConcurrentRuns: 2, maxQueueDelayMs: 10 }, noop);
+    const busy = batcher.submit(feeds(1, 1), 'k', 1);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const started = performance.now();
+    await batcher.submit(feeds(1, 1), 'k', 1);
+    expect(performance.now() - started).to.be.at.least(9);
+    await busy;
+  });
+
+  it('refuses with QueueFullError beyond max queue size', async () => {
+    const model = fakeModel();
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxQueueSize: 2 }, noop);
+    const results = await Promise.allSettled([1, 2, 3].map(() => batcher.submit(feeds(1, 1), 'k', 1)));
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'fulfilled', 'rejected']);
+    expect((results[2] as PromiseRejectedResult).reason).to.be.instanceOf(QueueFullError);
+  });
+
+  it('a request that makes the merged run fail fails alone; the others still succeed', async () => {
+    const model = fakeModel();
+    const batcher = new DynamicBatcher(model.run, SETTINGS, noop);
+    const results = await Promise.allSettled([batcher.submit(feeds(1, 1), 'k', 1), batcher.submit(feeds(1, Number.NaN), 'k', 1), batcher.submit(feeds(1, 2), 'k', 1)]);
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('unbatchable requests (no key) run one by one; whenIdle waits for all', async () => {
+    const model = fakeModel(2);
+    const batcher = new DynamicBatcher(model.run, SETTINGS, noop);
+    const sends = [1, 2, 3].map(() => batcher.submit(feeds(1, 1), undefined, 1));
+    await batcher.whenIdle();
+    expect(model.runs).to.deep.equal([1, 1, 1]);
+    expect(batcher.busy).to.equal(false);
+    await Promise.all(sends);
+  });
+});
