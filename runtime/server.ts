@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { DynamicBatcher } from './batching/dynamic-batcher.ts';
 import type { RuntimeConfig } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { loadModel } from './model/served-model.ts';
-import { createApp, type ServingState } from './protocol/routes.ts';
+import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
+import { createApp } from './protocol/routes.ts';
+import type { ServingState } from './protocol/serving-state.ts';
 
 export interface StartOptions {
   /** Interface to bind; main binds all interfaces, tests 127.0.0.1. */
@@ -35,17 +37,13 @@ function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/**
- * Stops accepting connections but, unlike http.Server#close, leaves idle keep-alive connections
- * open: a request already sitting in such a socket's buffer would otherwise be reset.
- */
-function stopListening(server: Server): void {
-  net.Server.prototype.close.call(server);
-}
-
 const DRAIN_POLL_MS = 20;
 
-/** Resolves true once no request has been in flight for two polls in a row, false when the grace period ends. */
+/**
+ * Resolves true once no request has been in flight for two polls in a row, false when the grace
+ * period ends. The listener stays open meanwhile: Kubernetes keeps routing to a terminating pod
+ * until endpoints catch up, and closing it would reset connections still in the accept backlog.
+ */
 async function waitForDrain(state: ServingState, graceMs: number): Promise<boolean> {
   const deadline = performance.now() + graceMs;
   let quietPolls = 0;
@@ -78,7 +76,13 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     { model: source.name, version: source.version, revision: config.revision },
     () => state.batcher?.queueDepth ?? 0,
   );
-  const server = createServer(createApp({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes }));
+  const app = createApp({ state, metrics, logger });
+  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes });
+  const server = createServer((req, res) => {
+    const target = matchInfer(req);
+    if (target) void infer(req, res, target);
+    else app(req, res);
+  });
   const address = await listen(server, config.port, options.host ?? '0.0.0.0');
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
@@ -105,7 +109,6 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const close = async (): Promise<void> => {
     state.ready = false;
     state.draining = true;
-    stopListening(server);
     const drained = await waitForDrain(state, config.shutdownGraceMs);
     if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
     server.closeAllConnections();

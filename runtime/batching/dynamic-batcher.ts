@@ -50,6 +50,10 @@ export class DynamicBatcher {
     private readonly observer: BatchObserver,
   ) {}
 
+  get maxBatchSize(): number {
+    return this.settings.maxBatchSize;
+  }
+
   get queueDepth(): number {
     return this.queue.length;
   }

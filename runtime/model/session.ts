@@ -62,6 +62,10 @@ export async function openSession(modelPath: string, settings: SessionSettings):
     const options: InferenceSession.SessionOptions = {
       executionProviders: provider === 'cpu' ? ['cpu'] : [providerConfig(provider, settings.deviceId), 'cpu'],
       graphOptimizationLevel: 'all',
+      // Idle pool threads sleep instead of spinning: the JS thread that parses HTTP shares these
+      // cores, and spinning workers take the CPU it needs (measured: +25% rows/s at concurrency 64,
+      // +0.07 ms p50 at concurrency 1; see docs/benchmarks.md).
+      extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       ...(settings.intraOpThreads > 0 ? { intraOpNumThreads: settings.intraOpThreads } : {}),
       ...(settings.interOpThreads > 0 ? { interOpNumThreads: settings.interOpThreads } : {}),
     };

@@ -8,7 +8,7 @@ const SETTINGS: BatchingSettings = { maxBatchSize: 8, maxQueueDelayMs: 5, prefer
 function fakeModel(runMs = 0) {
   const runs: number[] = [];
   const run = async (feeds: NamedTensors): Promise<NamedTensors> => {
-    const x = feeds.x as { shape: number[]; data: Float32Array };
+    const x = feeds.x as unknown as { shape: number[]; data: Float32Array };
     runs.push(x.shape[0] ?? 0);
     if (x.data.some((v) => Number.isNaN(v))) throw new Error('NaN input');
     if (runMs) await new Promise((resolve) => setTimeout(resolve, runMs));

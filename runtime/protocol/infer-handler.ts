@@ -1,0 +1,134 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { inflateSync, gunzipSync } from 'node:zlib';
+import type { Logger } from '../logging.ts';
+import type { RuntimeMetrics } from '../metrics.ts';
+import { badRequest, HttpError, notFound, unavailable } from './errors.ts';
+import { sendError, toHttpError } from './http.ts';
+import { decodeInferRequest } from './infer-request.ts';
+import { encodeInferResponse } from './infer-response.ts';
+import type { ServingState } from './serving-state.ts';
+
+const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
+
+export interface InferTarget {
+  readonly name: string;
+  readonly version: string | undefined;
+}
+
+/** Matches POST /v2/models/{name}[/versions/{version}]/infer. */
+export function matchInfer(req: IncomingMessage): InferTarget | undefined {
+  if (req.method !== 'POST' || !req.url) return undefined;
+  const query = req.url.indexOf('?');
+  const match = INFER_PATH.exec(query < 0 ? req.url : req.url.slice(0, query));
+  if (!match) return undefined;
+  try {
+    return { name: decodeURIComponent(match[1] as string), version: match[2] === undefined ? undefined : decodeURIComponent(match[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The served model when name (and version, if given) match; 404 for others, 503 while loading. */
+export function lookupModel(state: ServingState, name: string, version: string | undefined) {
+  if (name !== state.modelName) throw notFound(`unknown model "${name}"`);
+  if (version !== undefined && version !== state.modelVersion) throw notFound(`unknown version "${version}" of model "${name}"`);
+  if (!state.model || !state.batcher) throw unavailable(`model "${name}" is not loaded`);
+  return { model: state.model, batcher: state.batcher };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (declared > limit) {
+      reject(new HttpError(413, `request body exceeds ${limit} bytes`));
+      req.resume();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        reject(new HttpError(413, `request body exceeds ${limit} bytes`));
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function decompress(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  if (!encoding || encoding === 'identity') return body;
+  try {
+    if (encoding === 'gzip') return gunzipSync(body, { maxOutputLength: limit });
+    if (encoding === 'deflate') return inflateSync(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `decompressed request body exceeds ${limit} bytes`);
+    throw badRequest(`malformed ${encoding} body: ${(error as Error).message}`);
+  }
+  throw new HttpError(415, `unsupported Content-Encoding ${encoding}`);
+}
+
+interface InferDeps {
+  readonly state: ServingState;
+  readonly metrics: RuntimeMetrics;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * The hot path, on plain node:http rather than express: for small models the per-request framework
+ * cost is of the same order as session.run itself.
+ */
+export function createInferHandler({ state, metrics, logger, maxBodyBytes }: InferDeps) {
+  let requestCounter = 0;
+  return async (req: IncomingMessage, res: ServerResponse, target: InferTarget): Promise<void> => {
+    const started = performance.now();
+    state.inFlight++;
+    let requestId: string | undefined;
+    let status = 200;
+    try {
+      // Draining: requests already routed here over open connections are still served, but each
+      // connection closes after its response so clients reconnect to another replica.
+      if (state.draining) res.setHeader('Connection', 'close');
+      const { model, batcher } = lookupModel(state, target.name, target.version);
+      const raw = await readBody(req, maxBodyBytes);
+      const body = decompress(raw, req.headers['content-encoding'], maxBodyBytes);
+      const headerLength = req.headers['inference-header-content-length'];
+      const request = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
+      requestId = request.id;
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows);
+      const encoded = encodeInferResponse(
+        { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
+        outputs,
+        request.outputs,
+      );
+      const headers: Record<string, string | number> = {
+        'Content-Type': encoded.contentType,
+        'Content-Length': typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length,
+      };
+      if (encoded.headerLength !== undefined) headers['Inference-Header-Content-Length'] = encoded.headerLength;
+      res.writeHead(200, headers);
+      res.end(encoded.body);
+    } catch (error) {
+      const httpError = toHttpError(error);
+      status = httpError.status;
+      if (status === 413) res.setHeader('Connection', 'close');
+      if (status >= 500 && status !== 503) logger.error({ err: error }, 'inference failed');
+      sendError(res, httpError);
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.requestDone(status, status === 200 ? seconds : undefined);
+      logger.info({
+        reqId: requestId ?? req.headers['x-request-id'] ?? `r${++requestCounter}`,
+        status,
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+      }, 'infer');
+      state.inFlight--;
+    }
+  };
+}
