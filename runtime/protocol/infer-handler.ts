@@ -57,7 +57,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    req.once('error', (error) => reject(badRequest(`cannot read the request body: ${error.message}`)));
+    // A client gone mid-body must not leave the request (and a graceful drain) waiting forever.
+    req.once('close', () => {
+      if (!req.complete) reject(badRequest('the client closed the connection before sending the whole body'));
+    });
   });
 }
 

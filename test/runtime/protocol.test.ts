@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { connect } from 'node:net';
+import { deflateSync, gzipSync } from 'node:zlib';
 import type { RunningRuntime } from '../../runtime/server.ts';
 import { bytesElements, postBinary } from './binary.ts';
 import {
@@ -161,6 +163,39 @@ describe('runtime: Open Inference Protocol over HTTP (fraud model, real onnxrunt
         expect(response.body.error).to.match(message);
       });
     }
+
+    it('accepts gzip and deflate request bodies; 415 for other encodings', async () => {
+      const body = Buffer.from(JSON.stringify(fraudRequest(1, 5)));
+      for (const [encoding, encoded] of [['gzip', gzipSync(body)], ['deflate', deflateSync(body)]] as const) {
+        const response = await postJson(infer, encoded, { 'content-encoding': encoding });
+        expect(response.status, encoding).to.equal(200);
+      }
+      expect((await postJson(infer, body, { 'content-encoding': 'br' })).status).to.equal(415);
+      expect((await postJson(infer, Buffer.from('not gzip'), { 'content-encoding': 'gzip' })).status).to.equal(400);
+    });
+
+    it('413 when a compressed body inflates beyond the limit', async () => {
+      const response = await postJson(infer, gzipSync(Buffer.alloc(200_000, 32)), { 'content-encoding': 'gzip' });
+      expect(response.status).to.equal(413);
+    });
+
+    it('a client that disconnects mid-body leaves nothing hanging (the request is counted as a 400)', async () => {
+      const count400 = async () => Number(/^prediction_requests_total\{code="400"[^}]*\} (\d+)/m.exec(await (await fetch(`${runtime.url}/metrics`)).text())?.[1] ?? 0);
+      const before = await count400();
+      const { port } = new URL(runtime.url);
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(port), '127.0.0.1', () => {
+          socket.write(`POST /v2/models/fraud/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n{"inputs":`);
+          setTimeout(() => {
+            socket.destroy();
+            resolve();
+          }, 50);
+        });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await count400()).to.equal(before + 1);
+      expect((await postJson(infer, fraudRequest(1, 1))).status).to.equal(200);
+    });
 
     it('still serves after all of the above', async () => {
       expect((await postJson(infer, fraudRequest(1, 1))).status).to.equal(200);
