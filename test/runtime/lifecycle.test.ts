@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { sha256OfFile } from '../../runtime/model/fetch.ts';
 import { closedPort, getJson, modelPath, seededFloats, startTestRuntime } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
@@ -93,6 +93,7 @@ describe('runtime process: liveness does not depend on load', function () {
     } finally {
       runtime.child.kill('SIGTERM');
       expect(await runtime.exited()).to.equal(0);
+      await rm(`/tmp/modelship-test-cache-${port}`, { recursive: true, force: true });
     }
   });
 });
