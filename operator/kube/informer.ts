@@ -94,7 +94,7 @@ export class Informer<T extends KubernetesObject> {
   private async relist(): Promise<void> {
     const fresh = new Map<string, T>();
     let continueToken: string | undefined;
-    let resourceVersion = '';
+    let resourceVersion: string;
     do {
       const page = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector, limit: 500, continue: continueToken }, this.options.namespace);
       const kind = this.type.kind;

@@ -1,7 +1,7 @@
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { plane } from './context.ts';
-import { eventually } from './eventually.ts';
+import { eventually } from '../support/eventually.ts';
 
 describe('test control plane (real kube-apiserver, controller-manager, scheduler, KWOK)', () => {
   const namespace = `smoke-${Date.now().toString(36)}`;

@@ -155,7 +155,7 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
   } catch (error) {
     const tails = await Promise.all(processes.map(async (p) => `--- ${p.name} ---\n${await tail(p.logFile)}`));
     await stopAll();
-    throw new Error(`control plane failed to start: ${(error as Error).message}\n${tails.join('\n')}`);
+    throw new Error(`control plane failed to start: ${(error as Error).message}\n${tails.join('\n')}`, { cause: error });
   }
 }
 

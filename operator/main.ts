@@ -1,0 +1,79 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadOperatorConfig } from './config.ts';
+import { ModelDeploymentController } from './controller/controller.ts';
+import { EventRecorder } from './controller/event-recorder.ts';
+import { LeaderElector } from './controller/leader-election.ts';
+import { startHealthServer } from './health-server.ts';
+import { KubeRestClient } from './kube/rest-client.ts';
+import { createLogger } from './logging.ts';
+import { OperatorMetrics } from './metrics.ts';
+
+const log = createLogger();
+const config = loadOperatorConfig();
+const metrics = new OperatorMetrics();
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const client = new KubeRestClient(kubeConfig, (verb, resource) => metrics.apiWrites.inc({ verb, resource }));
+const recorder = new EventRecorder(client, config.leaderElection.identity, log);
+const controller = new ModelDeploymentController({
+  client, recorder, metrics, log,
+  options: { defaultRuntimeImage: config.runtimeImage },
+  fieldManager: config.fieldManager,
+  workers: config.workers,
+  namespace: config.watchNamespace,
+  resyncIntervalMs: config.resyncIntervalMs,
+});
+
+let leading = false;
+let controllerStarted: Promise<void> | undefined;
+const health = await startHealthServer(config.metricsAddress, config.metricsPort, {
+  metrics,
+  ready: () => !leading || controller.synced,
+});
+log.info({ port: health.port, identity: config.leaderElection.identity }, 'operator serving /healthz, /readyz, /metrics');
+
+const startController = () => {
+  leading = true;
+  metrics.isLeader.set(1);
+  controllerStarted = controller.start();
+  controllerStarted.catch((error: unknown) => {
+    log.fatal({ err: error }, 'controller failed to start');
+    process.exit(1);
+  });
+};
+
+const elector = config.leaderElection.enabled
+  ? new LeaderElector(client, config.leaderElection, {
+    onStartedLeading: () => {
+      log.info('became leader');
+      startController();
+    },
+    onStoppedLeading: () => {
+      // Like controller-runtime: a replica that lost its lease exits and restarts as a standby,
+      // so two replicas never reconcile at once.
+      log.error('lost leadership; exiting');
+      process.exit(1);
+    },
+    onNewLeader: (identity) => log.info({ leader: identity }, 'leader observed'),
+  })
+  : undefined;
+
+if (elector) void elector.run();
+else startController();
+
+let shuttingDown = false;
+const shutdown = async (signal: string) => {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log.info({ signal }, 'shutting down');
+  const deadline = setTimeout(() => process.exit(1), 20_000);
+  deadline.unref();
+  await controllerStarted?.catch(() => undefined);
+  await controller.stop();
+  await elector?.release();
+  health.server.close();
+  log.info('stopped');
+  process.exit(0);
+};
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

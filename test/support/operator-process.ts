@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface OperatorProcess {
+  identity: string;
+  metricsUrl: string;
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  /** Sum of a counter or gauge over all label sets matching `labels`, from /metrics. */
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+const repoRoot = new URL('../../', import.meta.url).pathname;
+
+/** Runs the real operator entry point (operator/main.ts) as its own process against the test plane. */
+export async function startOperator(kubeconfigPath: string, identity: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'operator/main.ts'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      KUBECONFIG: kubeconfigPath,
+      POD_NAME: identity,
+      MODELSHIP_METRICS_ADDRESS: '127.0.0.1',
+      MODELSHIP_METRICS_PORT: '0',
+      MODELSHIP_LEADER_ELECTION_NAMESPACE: 'default',
+      MODELSHIP_LEASE_DURATION_SECONDS: '4',
+      MODELSHIP_RENEW_DEADLINE_SECONDS: '3',
+      MODELSHIP_RETRY_PERIOD_SECONDS: '1',
+      MODELSHIP_RUNTIME_IMAGE: 'ghcr.io/modelship/runtime:test',
+      MODELSHIP_LOG_LEVEL: 'debug',
+      ...env,
+    },
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'operator serving /healthz, /readyz, /metrics') resolve(entry.port as number);
+      } catch {
+        logs.push({ raw: line });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`operator exited with ${code} before serving: ${stderr.slice(-2000)}`)));
+  });
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+  return {
+    identity, metricsUrl, child, logs,
+    async metric(name, labels = {}) {
+      const text = await (await fetch(metricsUrl)).text();
+      let total = 0;
+      for (const line of text.split('\n')) {
+        const match = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? ([-\d.eE+]+|NaN)$/.exec(line);
+        if (!match || match[1] !== name) continue;
+        const labelText = match[3] ?? '';
+        if (Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`))) total += Number(match[4]);
+      }
+      return total;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await Promise.race([exited, sleep(25_000).then(() => 'timeout' as const)]);
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        return exited;
+      }
+      return code;
+    },
+  };
+}
