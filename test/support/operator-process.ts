@@ -26,9 +26,10 @@ export async function startOperator(kubeconfigPath: string, identity: string, en
       MODELSHIP_METRICS_ADDRESS: '127.0.0.1',
       MODELSHIP_METRICS_PORT: '0',
       MODELSHIP_LEADER_ELECTION_NAMESPACE: 'default',
-      MODELSHIP_LEASE_DURATION_SECONDS: '4',
-      MODELSHIP_RENEW_DEADLINE_SECONDS: '3',
-      MODELSHIP_RETRY_PERIOD_SECONDS: '1',
+      // Long enough to ride out the apiserver restart test; the failover test waits one lease out.
+      MODELSHIP_LEASE_DURATION_SECONDS: '20',
+      MODELSHIP_RENEW_DEADLINE_SECONDS: '15',
+      MODELSHIP_RETRY_PERIOD_SECONDS: '2',
       MODELSHIP_RUNTIME_IMAGE: 'ghcr.io/modelship/runtime:test',
       MODELSHIP_LOG_LEVEL: 'debug',
       ...env,

@@ -1,0 +1,162 @@
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { plane } from './context.ts';
+import { eventually } from '../support/eventually.ts';
+import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
+
+interface Condition { type: string; status: string; reason: string; message: string; observedGeneration?: number }
+interface MdObject extends KubernetesObject {
+  status?: { conditions?: Condition[]; revision?: string; ready?: string; phase?: string; observedGeneration?: number; endpoint?: string };
+}
+
+const namespace = `md-${Date.now().toString(36)}`;
+const json = async <T>(args: string[]): Promise<T> => JSON.parse(await plane().running.kubectl([...args, '-o', 'json'])) as T;
+const getMd = (name: string) => json<MdObject>(['get', 'modeldeployments.modelship.io', name, '-n', namespace]);
+const getChild = <T>(kind: string, name: string) => json<T>(['get', kind, name, '-n', namespace]);
+const exists = async (kind: string, name: string) =>
+  (await plane().running.kubectl(['get', kind, '-n', namespace, '--ignore-not-found', '-o', 'name'])).includes(`/${name}`);
+const apply = (object: unknown) => plane().running.kubectl(['apply', '--server-side', '--field-manager=test-user', '-f', '-'], JSON.stringify(object));
+const condition = (md: MdObject, type: string) => md.status?.conditions?.find((c) => c.type === type);
+const writesExceptLeases = async (operator: OperatorProcess) =>
+  (await operator.metric('modelship_api_writes_total')) - (await operator.metric('modelship_api_writes_total', { resource: 'leases' }));
+
+function modelDeployment(name: string, spec: Record<string, unknown>) {
+  return { apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name, namespace }, spec };
+}
+
+const fraudSpec = (version: string) => ({
+  model: {
+    uri: `https://models.example.com/fraud/v${version}/model.int8.onnx`,
+    sha256: version.repeat(64).slice(0, 64).replace(/[^0-9a-f]/g, 'a'),
+    version,
+  },
+  runtime: { resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } } },
+  autoscaling: { minReplicas: 2, maxReplicas: 5, targetCPUUtilization: 70, targetPredictionLatencyMs: 200 },
+});
+
+describe('operator against the real control plane', function () {
+  let operator: OperatorProcess;
+
+  before(async function () {
+    this.timeout(120_000);
+    await plane().running.kubectl(['apply', '--server-side', '-f', 'crds/']);
+    await plane().running.kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
+    await plane().running.kubectl(['create', 'namespace', namespace]);
+    operator = await startOperator(plane().kubeconfigPath, 'operator-a');
+  });
+
+  after(async () => {
+    await operator?.stop();
+  });
+
+  it('creates the runtime Deployment, Service, HPA and PDB, owned by the ModelDeployment, and reports Ready', async () => {
+    await apply(modelDeployment('fraud', fraudSpec('1')));
+    const md = await eventually(async () => {
+      const current = await getMd('fraud');
+      expect(condition(current, 'Ready'), JSON.stringify(current.status)).to.include({ status: 'True' });
+      expect(current.status?.ready).to.equal('2/2');
+      return current;
+    }, { timeoutMs: 60_000 });
+    expect(md.status?.endpoint).to.include(`fraud.${namespace}.svc`);
+
+    const deployment = await getChild<V1Deployment>('deployment', 'fraud');
+    const owner = deployment.metadata?.ownerReferences?.[0];
+    expect(owner).to.include({ kind: 'ModelDeployment', name: 'fraud', uid: md.metadata?.uid, controller: true });
+    const container = deployment.spec?.template.spec?.containers[0];
+    expect(container?.readinessProbe?.httpGet?.path).to.equal('/v2/health/ready');
+    expect(container?.securityContext).to.include({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(container?.env?.find((e) => e.name === 'MODELSHIP_MODEL_URI')?.value).to.equal('https://models.example.com/fraud/v1/model.int8.onnx');
+    for (const kind of ['service', 'horizontalpodautoscaler', 'poddisruptionbudget']) expect(await exists(kind, 'fraud'), kind).to.equal(true);
+
+    const hpa = await getChild<{ spec: { metrics: { type: string; pods?: { metric: { name: string } } }[] } }>('horizontalpodautoscaler', 'fraud');
+    expect(hpa.spec.metrics.map((m) => m.pods?.metric.name ?? m.type)).to.have.members(['Resource', 'prediction_latency']);
+
+    const events = await plane().running.kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud']);
+    expect(events).to.match(/RevisionCreated|Ready/);
+  });
+
+  it('makes zero API writes at steady state', async () => {
+    await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
+    await sleep(2_000);
+    const before = await writesExceptLeases(operator);
+    await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=1']);
+    await sleep(6_000);
+    expect(await writesExceptLeases(operator), 'writes after an unrelated annotation and 6s idle').to.equal(before);
+  });
+
+  it('rolls out a new revision when the model changes', async () => {
+    const before = await getMd('fraud');
+    await apply(modelDeployment('fraud', fraudSpec('2')));
+    await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.revision).to.be.a('string').and.not.equal(before.status?.revision);
+      expect(md.status?.observedGeneration).to.equal(md.metadata?.generation);
+      expect(condition(md, 'Ready')).to.include({ status: 'True' });
+      const deployment = await getChild<V1Deployment>('deployment', 'fraud');
+      const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+      expect(env.find((e) => e.name === 'MODELSHIP_MODEL_URI')?.value).to.contain('/v2/');
+    }, { timeoutMs: 60_000 });
+  });
+
+  it('repairs a child edited or deleted by hand', async () => {
+    await plane().running.kubectl(['set', 'image', '-n', namespace, 'deployment/fraud', '*=evil/image:latest']);
+    await plane().running.kubectl(['delete', 'service', 'fraud', '-n', namespace]);
+    await eventually(async () => {
+      const deployment = await getChild<V1Deployment>('deployment', 'fraud');
+      expect(deployment.spec?.template.spec?.containers[0]?.image).to.equal('ghcr.io/modelship/runtime:test');
+      expect(await exists('service', 'fraud')).to.equal(true);
+    }, { timeoutMs: 30_000 });
+  });
+
+  it('leaves replicas to the HPA', async () => {
+    await plane().running.kubectl(['scale', 'deployment/fraud', '-n', namespace, '--replicas=4']);
+    await sleep(3_000);
+    const deployment = await getChild<V1Deployment>('deployment', 'fraud');
+    expect(deployment.spec?.replicas).to.equal(4);
+  });
+
+  it('deletes the HPA when autoscaling is removed, and sets fixed replicas', async () => {
+    const spec: Record<string, unknown> = { ...fraudSpec('2') };
+    delete spec['autoscaling'];
+    await apply(modelDeployment('fraud', { ...spec, replicas: 1 }));
+    await eventually(async () => {
+      expect(await exists('horizontalpodautoscaler', 'fraud')).to.equal(false);
+      expect(await exists('poddisruptionbudget', 'fraud'), 'no PDB for a single replica').to.equal(false);
+      expect((await getChild<V1Deployment>('deployment', 'fraud')).spec?.replicas).to.equal(1);
+    }, { timeoutMs: 30_000 });
+  });
+
+  it('garbage-collects every child when the ModelDeployment is deleted', async () => {
+    await plane().running.kubectl(['delete', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '--wait=true']);
+    await eventually(async () => {
+      expect(await exists('deployment', 'fraud')).to.equal(false);
+      expect(await exists('service', 'fraud')).to.equal(false);
+    }, { timeoutMs: 60_000 });
+  });
+
+  it('recovers after the apiserver restarts mid-run', async () => {
+    await plane().running.restartApiserver(3_000);
+    await apply(modelDeployment('after-restart', { ...fraudSpec('3'), autoscaling: undefined, replicas: 1 }));
+    await eventually(async () => {
+      expect(condition(await getMd('after-restart'), 'Ready')).to.include({ status: 'True' });
+    }, { timeoutMs: 90_000 });
+  });
+
+  it('fails over to a standby operator when the leader dies', async function () {
+    this.timeout(120_000);
+    const standby = await startOperator(plane().kubeconfigPath, 'operator-b');
+    try {
+      expect(await standby.metric('modelship_leader')).to.equal(0);
+      expect(await operator.metric('modelship_leader')).to.equal(1);
+      await operator.stop('SIGKILL');
+      await eventually(async () => expect(await standby.metric('modelship_leader')).to.equal(1), { timeoutMs: 45_000 });
+      await apply(modelDeployment('after-failover', { ...fraudSpec('4'), autoscaling: undefined, replicas: 1 }));
+      await eventually(async () => {
+        expect(condition(await getMd('after-failover'), 'Ready')).to.include({ status: 'True' });
+      }, { timeoutMs: 60_000 });
+    } finally {
+      operator = standby;
+    }
+  });
+});
