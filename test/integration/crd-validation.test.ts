@@ -10,7 +10,7 @@ import { plane } from './context.ts';
 
 /** ModelDeployments a user applies as they are; each must pass validation. */
 const EXAMPLES = readdirSync(join(REPO_ROOT, 'examples')).filter((file) => file.endsWith('.yaml')).sort();
-const SHA = '8717fcf3b607ae2e4c4fbd8319fbe28cddcf3963164540dd54dbd7734e178acd';
+const SHA = 'd62b3cb5bfe02bee1a76b629c2df2001457a426db66ae0514fa8dbe5e50f0cee';
 
 type Spec = Record<string, unknown>;
 

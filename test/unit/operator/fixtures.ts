@@ -3,7 +3,7 @@ import { MODEL_DEPLOYMENT_API_VERSION, KIND } from '../../../operator/api/crd.ts
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { desiredDeployment, REVISION_LABEL, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
 
-export const SHA = '8717fcf3b607ae2e4c4fbd8319fbe28cddcf3963164540dd54dbd7734e178acd';
+export const SHA = 'd62b3cb5bfe02bee1a76b629c2df2001457a426db66ae0514fa8dbe5e50f0cee';
 export const OPTIONS: OperatorOptions = { defaultRuntimeImage: 'ghcr.io/modelship/runtime:0.1.0' };
 
 /** A ModelDeployment as read from the API (uid, generation), with spec overrides. */
