@@ -22,6 +22,8 @@ export interface RuntimeConfig {
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
+  /** When set, model endpoints require `Authorization: Bearer <token>`; health and metrics stay open. */
+  readonly authToken?: string;
 }
 
 export class ConfigError extends Error {}
@@ -91,6 +93,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     throw new ConfigError(`${RuntimeEnv.logLevel}=${logLevel} is invalid: expected one of ${LOG_LEVELS.join(', ')}`);
   }
   const digest = sha256(env);
+  const authToken = read(env, RuntimeEnv.authToken);
   return {
     model: {
       name: read(env, RuntimeEnv.modelName) ?? modelNameFrom(uri),
@@ -117,5 +120,6 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     maxBodyBytes: integer(env, RuntimeEnv.maxBodyBytes, 64 * 1024 * 1024, 1024),
     shutdownGraceMs: integer(env, RuntimeEnv.shutdownGraceMs, 20_000, 0, 3_600_000),
     logLevel: logLevel as LogLevel,
+    ...(authToken ? { authToken } : {}),
   };
 }

@@ -23,6 +23,7 @@ export const RuntimeEnv = {
   maxBodyBytes: 'MODELSHIP_MAX_BODY_BYTES',
   shutdownGraceMs: 'MODELSHIP_SHUTDOWN_GRACE_MS',
   logLevel: 'MODELSHIP_LOG_LEVEL',
+  authToken: 'MODELSHIP_AUTH_TOKEN',
 } as const;
 
 export type RuntimeEnvName = (typeof RuntimeEnv)[keyof typeof RuntimeEnv];

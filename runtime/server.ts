@@ -5,6 +5,7 @@ import type { RuntimeConfig } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { loadModel } from './model/served-model.ts';
+import { bearerTokenCheck } from './protocol/auth.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
@@ -78,7 +79,9 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   );
   const app = createApp({ state, metrics, logger });
   const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes });
+  const refusal = bearerTokenCheck(config.authToken);
   const server = createServer((req, res) => {
+    if (refusal(req, res)) return;
     const target = matchInfer(req);
     if (target) void infer(req, res, target);
     else app(req, res);

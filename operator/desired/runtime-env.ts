@@ -6,11 +6,8 @@ import { nameOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
-/**
- * Not in runtime/contract.ts yet: the bearer token the runtime should require when
- * spec.security.authSecret is set. Move it there when the runtime implements it.
- */
-export const AUTH_TOKEN_ENV = 'MODELSHIP_AUTH_TOKEN';
+/** The bearer token the runtime requires when spec.security.authSecret is set. */
+export const AUTH_TOKEN_ENV = RuntimeEnv.authToken;
 
 export function modelNameOf(md: ModelDeployment): string {
   return md.spec.model.name ?? nameOf(md);
