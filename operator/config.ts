@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { LeaderElectionConfig } from './controller/leader-election.ts';
 
 export interface OperatorConfig {
   runtimeImage: string;
@@ -8,15 +9,7 @@ export interface OperatorConfig {
   workers: number;
   fieldManager: string;
   resyncIntervalMs: number;
-  leaderElection: {
-    enabled: boolean;
-    namespace: string;
-    name: string;
-    identity: string;
-    leaseDurationMs: number;
-    renewDeadlineMs: number;
-    retryPeriodMs: number;
-  };
+  leaderElection: LeaderElectionConfig & { enabled: boolean };
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {

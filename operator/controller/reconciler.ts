@@ -3,7 +3,7 @@ import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { desiredChildren, type OperatorOptions } from '../desired/index.ts';
 import { computeStatus, statusEqual, transitionEvents } from '../status/index.ts';
 import type { Informer } from '../kube/informer.ts';
-import type { KubeRestClient } from '../kube/rest-client.ts';
+import { isConflict, type KubeRestClient } from '../kube/rest-client.ts';
 import { apiVersionOf, CoreResources, type ResourceType } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
 import type { EventRecorder } from './event-recorder.ts';
@@ -57,6 +57,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const observed = new Map<string, KubernetesObject>();
   const conflicts: string[] = [];
 
+  let applyFailure: unknown;
   for (const object of desired) {
     const type = resourceFor(object);
     const informer = deps.children.get(type.kind);
@@ -70,9 +71,16 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
       observed.set(type.kind, current);
       continue;
     }
-    const applied = await deps.client.apply(type, object, deps.fieldManager);
-    outcome.applied.push(`${type.kind}/${object.metadata?.name}`);
-    observed.set(type.kind, applied);
+    try {
+      const applied = await deps.client.apply(type, object, deps.fieldManager);
+      outcome.applied.push(`${type.kind}/${object.metadata?.name}`);
+      observed.set(type.kind, applied);
+    } catch (error) {
+      if (isConflict(error)) throw error;
+      // Keep going for the other children, report the failure in status, then fail the pass so the queue retries with backoff.
+      applyFailure ??= new Error(`applying ${type.kind} ${object.metadata?.name}: ${(error as Error).message}`, { cause: error });
+      if (current) observed.set(type.kind, current);
+    }
   }
 
   const wanted = new Set(desired.map((object) => `${object.kind}/${object.metadata?.name}`));
@@ -91,12 +99,14 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     deployment: observed.get('Deployment') as V1Deployment | undefined,
     hpa: observed.get('HorizontalPodAutoscaler') as V2HorizontalPodAutoscaler | undefined,
     conflicts,
+    ...(applyFailure ? { applyError: (applyFailure as Error).message } : {}),
   }, (deps.now ?? (() => new Date()))());
   if (!statusEqual(previous, next)) {
     await writeStatus(deps, md, next);
     outcome.statusWritten = true;
-    for (const event of transitionEvents(previous, next)) await deps.recorder.record(md, event);
+    for (const event of transitionEvents(previous, next, md)) await deps.recorder.record(md, event);
   }
+  if (applyFailure) throw applyFailure;
   return outcome;
 }
 

@@ -135,6 +135,34 @@ describe('operator against the real control plane', function () {
     }, { timeoutMs: 60_000 });
   });
 
+  it('reports a child the apiserver refuses as Degraded/ApplyFailed with a Warning event, and recovers once it is allowed', async () => {
+    const quotaNamespace = `${namespace}-quota`;
+    await plane().running.kubectl(['create', 'namespace', quotaNamespace]);
+    await plane().running.kubectl(['create', 'quota', 'no-services', '-n', quotaNamespace, '--hard=services=0']);
+    await eventually(async () => {
+      expect(await plane().running.kubectl(['get', 'quota', 'no-services', '-n', quotaNamespace, '-o', 'jsonpath={.status.hard.services}'])).to.equal('0');
+    });
+    const refused = { ...modelDeployment('refused', { ...fraudSpec('5'), autoscaling: undefined, replicas: 1 }) };
+    refused.metadata.namespace = quotaNamespace;
+    await apply(refused);
+    const getRefused = () => json<MdObject>(['get', 'modeldeployments.modelship.io', 'refused', '-n', quotaNamespace]);
+    await eventually(async () => {
+      const degraded = condition(await getRefused(), 'Degraded');
+      expect(degraded).to.include({ status: 'True', reason: 'ApplyFailed' });
+      expect(degraded?.message).to.match(/Service refused: .*exceeded quota/);
+    }, { timeoutMs: 30_000 });
+    const events = await plane().running.kubectl(['get', 'events', '-n', quotaNamespace, '--field-selector', 'involvedObject.name=refused,type=Warning']);
+    expect(events).to.match(/ApplyFailed/);
+    expect(await plane().running.kubectl(['get', 'deployment', 'refused', '-n', quotaNamespace, '-o', 'name']), 'the other children are still applied').to.contain('refused');
+
+    await plane().running.kubectl(['delete', 'quota', 'no-services', '-n', quotaNamespace]);
+    await eventually(async () => {
+      const md = await getRefused();
+      expect(condition(md, 'Degraded')).to.include({ status: 'False' });
+      expect(condition(md, 'Ready')).to.include({ status: 'True' });
+    }, { timeoutMs: 60_000 });
+  });
+
   it('recovers after the apiserver restarts mid-run', async () => {
     await plane().running.restartApiserver(3_000);
     await apply(modelDeployment('after-restart', { ...fraudSpec('3'), autoscaling: undefined, replicas: 1 }));

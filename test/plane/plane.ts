@@ -87,7 +87,7 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       '--service-account-issuer=https://kubernetes.default.svc',
-      '--service-cluster-ip-range=10.0.0.0/24',
+      '--service-cluster-ip-range=10.0.0.0/16',
       '--authorization-mode=RBAC', '--allow-privileged=true',
       '--profiling=false', '--v=1',
     ];

@@ -49,6 +49,8 @@ export async function startOperator(kubeconfigPath: string, identity: string, en
       }
     });
     child.once('exit', (code) => reject(new Error(`operator exited with ${code} before serving: ${stderr.slice(-2000)}`)));
+    // The port comes from an info-level log line; a quieter log level would wait here forever.
+    setTimeout(() => reject(new Error(`operator did not log its metrics port within 30 s: ${stderr.slice(-2000)}`)), 30_000).unref();
   });
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   const exited = new Promise<number | null>((resolve) => {
