@@ -1,7 +1,8 @@
 /**
  * Operator scale benchmark on the real test control plane:
  *   npm run bench:operator -- [N ...] [--steady-seconds S]     (default: 200 1000, 60 s)
- * For each N: a fresh plane, the operator (leader election on), N ModelDeployments created at once.
+ * For each N: a fresh plane, the operator as built by `npm run build` (leader election on), N
+ * ModelDeployments created at once.
  * Prints time until every status is written and until every one is Ready (pods Ready via KWOK),
  * API writes during S seconds of steady state, and the operator's peak RSS.
  */
@@ -56,7 +57,7 @@ for (const count of runs) {
     await plane.kubectl(['apply', '--server-side', '-f', 'crds/']);
     await plane.kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io']);
     await plane.kubectl(['create', 'namespace', namespace]);
-    const operator = await startOperator(plane.kubeconfigPath, 'bench-operator', { MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_LEASE_DURATION_SECONDS: '15', MODELSHIP_RENEW_DEADLINE_SECONDS: '10', MODELSHIP_RETRY_PERIOD_SECONDS: '2' });
+    const operator = await startOperator(plane.kubeconfigPath, 'bench-operator', { MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_LEASE_DURATION_SECONDS: '15', MODELSHIP_RENEW_DEADLINE_SECONDS: '10', MODELSHIP_RETRY_PERIOD_SECONDS: '2' }, { compiled: true });
     await sleep(3_000);
 
     const kubeConfig = new KubeConfig();

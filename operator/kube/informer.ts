@@ -14,6 +14,15 @@ export interface InformerOptions {
   maxBackoffMs?: number;
 }
 
+/**
+ * Like controller-runtime's TransformStripManagedFields: managedFields are often the bulk of an
+ * object and nothing in the cache reads them, so they are dropped before caching.
+ */
+function stripManagedFields<T extends KubernetesObject>(object: T): T {
+  if (object.metadata?.managedFields) delete object.metadata.managedFields;
+  return object;
+}
+
 export const objectKey = (object: KubernetesObject): string =>
   object.metadata?.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : `${object.metadata?.name}`;
 
@@ -65,7 +74,7 @@ export class Informer<T extends KubernetesObject> {
 
   private async run(): Promise<void> {
     let failures = 0;
-    const maxBackoff = this.options.maxBackoffMs ?? 30_000;
+    const maxBackoff = this.options.maxBackoffMs ?? 5_000;
     while (!this.abort.signal.aborted) {
       try {
         if (!this.resourceVersion) await this.relist();
@@ -99,7 +108,7 @@ export class Informer<T extends KubernetesObject> {
       const page = await this.client.list<T>(this.type, { labelSelector: this.options.labelSelector, limit: 500, continue: continueToken }, this.options.namespace);
       const kind = this.type.kind;
       const apiVersion = this.type.group ? `${this.type.group}/${this.type.version}` : this.type.version;
-      for (const item of page.items) fresh.set(objectKey(item), { ...item, kind, apiVersion });
+      for (const item of page.items) fresh.set(objectKey(item), stripManagedFields({ ...item, kind, apiVersion }));
       continueToken = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion ?? '';
     } while (continueToken);
@@ -128,6 +137,7 @@ export class Informer<T extends KubernetesObject> {
     const rv = event.object.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (event.type === 'BOOKMARK') return;
+    stripManagedFields(event.object);
     const key = objectKey(event.object);
     const old = this.cache.get(key);
     if (event.type === 'DELETED') {
