@@ -3,24 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { API_GROUP, PLURAL } from '../../../operator/api/crd.ts';
-import { REPO_ROOT } from '../../../operator/api/generate-crds.ts';
 import { childKinds } from '../../../operator/desired/index.ts';
-
-interface PolicyRule {
-  apiGroups: string[];
-  resources: string[];
-  verbs: string[];
-}
-
-const CHART = join(REPO_ROOT, 'charts', 'modelship');
-
-/** The rules: block of a template; it holds no template expressions, so it parses as YAML. */
-async function templateRules(template: string): Promise<PolicyRule[]> {
-  const text = await readFile(join(CHART, 'templates', template), 'utf8');
-  const block = text.slice(text.indexOf('\nrules:') + 1).split('\n---')[0] ?? '';
-  expect(block, `${template} rules must be plain YAML`).to.not.contain('{{');
-  return (load(block) as { rules: PolicyRule[] }).rules;
-}
+import { CHART, templateRules, type PolicyRule } from '../../support/chart.ts';
 
 function grants(rules: PolicyRule[], group: string, resource: string): string[] {
   return rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
