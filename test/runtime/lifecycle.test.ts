@@ -5,6 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { sha256OfFile } from '../../runtime/model/fetch.ts';
 import { closedPort, getJson, modelPath, seededFloats, startTestRuntime } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
+import { eventually } from '../support/eventually.ts';
 
 const FATAL = 60;
 const WIDE = modelPath('wide-mlp-fp32.onnx');
@@ -128,6 +129,15 @@ describe('runtime: graceful shutdown', function () {
     await runtime.waitForLog((line) => line.msg === 'model ready');
     const pending = Array.from({ length: 8 }, (_, i) => sendHeavy(url, 2048, i));
     await runtime.waitForLog((line) => line.msg === 'infer');
+    // Signal only once every request has reached the server (one running, the rest queued or done):
+    // on a busy machine a client may not have sent its request yet, and one that arrives after the
+    // drain is, rightly, not served.
+    await eventually(async () => {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const queued = Number(/^inference_queue_depth(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
+      const done = runtime.lines.filter((line) => line.msg === 'infer').length;
+      expect(queued + done + 1).to.be.at.least(8);
+    }, { timeoutMs: 30_000, intervalMs: 10 });
     runtime.child.kill('SIGTERM');
     const results = await Promise.all(pending);
     expect(await runtime.exited()).to.equal(0);
