@@ -43,6 +43,8 @@ describe('operator against the real control plane', function () {
     await plane().running.kubectl(['apply', '--server-side', '-f', 'crds/']);
     await plane().running.kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
     await plane().running.kubectl(['create', 'namespace', namespace]);
+    // The runtime pods must pass the restricted Pod Security Standard, enforced by the apiserver's admission.
+    await plane().running.kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted']);
     operator = await startOperator(plane().kubeconfigPath, 'operator-a');
   });
 
@@ -50,7 +52,7 @@ describe('operator against the real control plane', function () {
     await operator?.stop();
   });
 
-  it('creates the runtime Deployment, Service, HPA and PDB, owned by the ModelDeployment, and reports Ready', async () => {
+  it('creates the runtime Deployment, Service, HPA and PDB, owned by the ModelDeployment, and reports Ready (pods admitted under the restricted Pod Security Standard)', async () => {
     await apply(modelDeployment('fraud', fraudSpec('1')));
     const md = await eventually(async () => {
       const current = await getMd('fraud');
@@ -71,6 +73,9 @@ describe('operator against the real control plane', function () {
 
     const hpa = await getChild<{ spec: { metrics: { type: string; pods?: { metric: { name: string } } }[] } }>('horizontalpodautoscaler', 'fraud');
     expect(hpa.spec.metrics.map((m) => m.pods?.metric.name ?? m.type)).to.have.members(['Resource', 'prediction_latency']);
+
+    const plainPod = await plane().running.kubectl(['run', 'plain', '-n', namespace, '--image=busybox', '--dry-run=server']).catch((error: Error) => error.message);
+    expect(plainPod, 'the namespace really enforces the restricted standard').to.match(/violates PodSecurity "restricted/);
 
     const events = await plane().running.kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud']);
     expect(events).to.match(/RevisionCreated|Ready/);
