@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, rm } from 'node:fs/promises';
 import { sha256OfFile } from '../../runtime/model/fetch.ts';
 import { closedPort, getJson, modelPath, seededFloats, startTestRuntime } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
-import { eventually } from '../support/eventually.ts';
 
 const FATAL = 60;
 const WIDE = modelPath('wide-mlp-fp32.onnx');
@@ -20,13 +19,30 @@ function heavyRequest(rows: number, seed: number): { body: Buffer; headerLength:
   return { body: Buffer.concat([header, features]), headerLength: header.length };
 }
 
-async function sendHeavy(url: string, rows: number, seed: number): Promise<{ status: number; id?: string; connection: string | null }> {
+interface HeavyResponse { status: number; id?: string; connection: string | null }
+
+/** POSTs a heavy binary request; `sent` settles once the whole body has been handed to the socket. */
+function sendHeavy(url: string, rows: number, seed: number): { sent: Promise<void>; response: Promise<HeavyResponse> } {
   const { body, headerLength } = heavyRequest(rows, seed);
-  const response = await fetch(`${url}/v2/models/wide/infer`, {
-    method: 'POST', body, headers: { 'inference-header-content-length': String(headerLength) },
+  let markSent: () => void = () => {};
+  const sent = new Promise<void>((resolve) => (markSent = resolve));
+  const response = new Promise<HeavyResponse>((resolve, reject) => {
+    const req = request(`${url}/v2/models/wide/infer`, {
+      method: 'POST',
+      headers: { 'content-length': body.length, 'inference-header-content-length': String(headerLength) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id?: string };
+        resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? null, ...(json.id ? { id: json.id } : {}) });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body, markSent);
   });
-  const json = (await response.json()) as { id?: string };
-  return { status: response.status, connection: response.headers.get('connection'), ...(json.id ? { id: json.id } : {}) };
+  return { sent, response };
 }
 
 describe('runtime process: exits non-zero with one clear log line when the model cannot be served', function () {
@@ -104,7 +120,7 @@ describe('runtime: graceful shutdown', function () {
 
   it('in process: close() turns readiness false and finishes every queued and in-flight request', async () => {
     const runtime = await startTestRuntime({ modelUri: WIDE, modelName: 'wide', maxBatchSize: '1', shutdownGraceMs: '30000' });
-    const pending = Array.from({ length: 12 }, (_, i) => sendHeavy(runtime.url, 512, i));
+    const pending = Array.from({ length: 12 }, (_, i) => sendHeavy(runtime.url, 512, i).response);
     // Wait until the server holds them all (queued behind the first run), then stop it.
     for (let i = 0; i < 500; i++) {
       const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
@@ -127,17 +143,14 @@ describe('runtime: graceful shutdown', function () {
     const digest = await sha256OfFile(WIDE);
     const runtime = spawnRuntime({ modelUri: WIDE, modelSha256: digest, modelName: 'wide', port: String(port), maxBatchSize: '1', shutdownGraceMs: '30000' });
     await runtime.waitForLog((line) => line.msg === 'model ready');
-    const pending = Array.from({ length: 8 }, (_, i) => sendHeavy(url, 2048, i));
-    await runtime.waitForLog((line) => line.msg === 'infer');
-    // Signal only once every request has reached the server (one running, the rest queued or done):
+    // About 1 s of compute in all (8 runs of 8192 rows), so requests are still queued when the signal comes.
+    const requests = Array.from({ length: 8 }, (_, i) => sendHeavy(url, 8192, i));
+    const pending = requests.map((r) => r.response);
+    // Signal only once every request is in the server's hands (2 MB bodies cannot be flushed unread):
     // on a busy machine a client may not have sent its request yet, and one that arrives after the
     // drain is, rightly, not served.
-    await eventually(async () => {
-      const metrics = await (await fetch(`${url}/metrics`)).text();
-      const queued = Number(/^inference_queue_depth(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1] ?? 0);
-      const done = runtime.lines.filter((line) => line.msg === 'infer').length;
-      expect(queued + done + 1).to.be.at.least(8);
-    }, { timeoutMs: 30_000, intervalMs: 10 });
+    await Promise.all(requests.map((r) => r.sent));
+    await runtime.waitForLog((line) => line.msg === 'infer');
     runtime.child.kill('SIGTERM');
     const results = await Promise.all(pending);
     expect(await runtime.exited()).to.equal(0);

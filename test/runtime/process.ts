@@ -15,7 +15,9 @@ export interface RuntimeProcess {
 export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string>>): RuntimeProcess {
   const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
   for (const [key, value] of Object.entries(env)) childEnv[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
-  const child = spawn(`${REPO_ROOT}node_modules/.bin/tsx`, ['runtime/main.ts'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  // node --import tsx, not the tsx CLI: the CLI sits between the test and the runtime and, when the
+  // runtime's event loop is busy in session.run, turns a relayed SIGTERM into its own exit 143.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   const listeners = new Set<() => void>();
   let buffered = '';
