@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.ts';
+import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
  * Runtime benchmark (a script, not a test): raw in-process onnxruntime vs a naive HTTP server vs the
@@ -74,8 +75,7 @@ async function stop(child: ChildProcess): Promise<void> {
 
 async function batchStats(url: string): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const read = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
-  return { sum: read('inference_batch_size_sum'), count: read('inference_batch_size_count') };
+  return { sum: sampleSum(text, 'inference_batch_size_sum'), count: sampleSum(text, 'inference_batch_size_count') };
 }
 
 function requestBodies(): Buffer[] {

@@ -1,3 +1,5 @@
+import { quantityValue } from '../desired/quantity.ts';
+
 /**
  * Whether everything the operator wants in `desired` is already true of `observed`, so that
  * applying it would change nothing. Fields the server or other managers add (defaults, status,
@@ -27,23 +29,9 @@ function isEmpty(value: unknown): boolean {
   return false;
 }
 
-const QUANTITY = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const SUFFIX: Record<string, number> = {
-  '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
-  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
-};
-
 /** The apiserver canonicalises resource quantities ("0.5" becomes "500m", 1 becomes "1"). */
 function sameQuantity(desired: unknown, observed: unknown): boolean {
   const a = quantityValue(desired);
   const b = quantityValue(observed);
   return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-12;
-}
-
-function quantityValue(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value !== 'string') return undefined;
-  const match = QUANTITY.exec(value);
-  if (!match) return undefined;
-  return Number(match[1]) * (SUFFIX[match[2] ?? ''] ?? 1);
 }

@@ -57,7 +57,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const observed = new Map<string, KubernetesObject>();
   const conflicts: string[] = [];
 
-  let applyFailure: unknown;
+  let applyFailure: Error | undefined;
   for (const object of desired) {
     const type = resourceFor(object);
     const informer = deps.children.get(type.kind);
@@ -99,7 +99,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     deployment: observed.get('Deployment') as V1Deployment | undefined,
     hpa: observed.get('HorizontalPodAutoscaler') as V2HorizontalPodAutoscaler | undefined,
     conflicts,
-    ...(applyFailure ? { applyError: (applyFailure as Error).message } : {}),
+    ...(applyFailure ? { applyError: applyFailure.message } : {}),
   }, (deps.now ?? (() => new Date()))());
   if (!statusEqual(previous, next)) {
     await writeStatus(deps, md, next);

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { RunningRuntime } from '../../runtime/server.ts';
 import { burst, modelPath, postJson, seededFloats, startTestRuntime, type V2InferResponse } from './helpers.ts';
+import { sampleSum } from '../support/prometheus-text.ts';
 
 const WIDE_FEATURES = 64;
 
@@ -9,8 +10,7 @@ function wideRequest(rows: number, seed: number): Record<string, unknown> {
 }
 
 function batchHistogram(metrics: string): { count: number; sum: number } {
-  const value = (suffix: string) => Number(/inference_batch_size_(?:count|sum)\{[^}]*\} ([\d.e+]+)/.exec(metrics.split('\n').filter((l) => l.startsWith(`inference_batch_size_${suffix}`)).join('\n'))?.[1] ?? 0);
-  return { count: value('count'), sum: value('sum') };
+  return { count: sampleSum(metrics, 'inference_batch_size_count'), sum: sampleSum(metrics, 'inference_batch_size_sum') };
 }
 
 describe('runtime: dynamic batching under concurrency (wide MLP, real onnxruntime)', function () {

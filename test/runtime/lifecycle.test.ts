@@ -5,6 +5,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { sha256OfFile } from '../../runtime/model/fetch.ts';
 import { closedPort, getJson, modelPath, seededFloats, startTestRuntime } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
+import { scrapeSample } from '../support/prometheus-text.ts';
 
 const FATAL = 60;
 const WIDE = modelPath('wide-mlp-fp32.onnx');
@@ -123,9 +124,7 @@ describe('runtime: graceful shutdown', function () {
     const pending = Array.from({ length: 12 }, (_, i) => sendHeavy(runtime.url, 512, i).response);
     // Wait until the server holds them all (queued behind the first run), then stop it.
     for (let i = 0; i < 500; i++) {
-      const metrics = await (await fetch(`${runtime.url}/metrics`)).text();
-      const depth = Number(/^inference_queue_depth\{[^}]*\} (\d+)/m.exec(metrics)?.[1] ?? 0);
-      if (depth >= 4) break;
+      if (await scrapeSample(`${runtime.url}/metrics`, 'inference_queue_depth') >= 4) break;
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
     const closing = runtime.close();

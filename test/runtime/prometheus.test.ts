@@ -10,6 +10,7 @@ import type { RunningRuntime } from '../../runtime/server.ts';
 import { freePort } from '../plane/ports.ts';
 import { eventually } from '../support/eventually.ts';
 import { fraudRequest, modelPath, postJson, REPO_ROOT, startTestRuntime } from './helpers.ts';
+import { sampleSum } from '../support/prometheus-text.ts';
 
 interface AdapterRule { seriesQuery: string; name: { matches: string; as: string }; metricsQuery: string }
 interface PromVector { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
@@ -89,9 +90,8 @@ describe('runtime metrics through a real Prometheus and the prometheus-adapter r
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const text = await (await fetch(`${runtime.url}/metrics`)).text();
-    const scalar = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} ([\\d.e+-]+)$`, 'm').exec(text)?.[1]);
-    const runtimeMean = scalar('prediction_latency_seconds_sum') / scalar('prediction_latency_seconds_count');
-    expect(scalar('prediction_latency_seconds_count')).to.equal(240);
+    const runtimeMean = sampleSum(text, 'prediction_latency_seconds_sum') / sampleSum(text, 'prediction_latency_seconds_count');
+    expect(sampleSum(text, 'prediction_latency_seconds_count')).to.equal(240);
 
     const value = await eventually(async () => {
       const result = await query(renderForPod(rule.metricsQuery));

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { RunningRuntime } from '../../runtime/server.ts';
 import { bytesElements, postBinary } from './binary.ts';
+import { scrapeSample } from '../support/prometheus-text.ts';
 import {
   fraudRequest, getJson, modelPath, postJson, seededFloats, startTestRuntime,
   type V2InferResponse,
@@ -180,7 +181,7 @@ describe('runtime: Open Inference Protocol over HTTP (fraud model, real onnxrunt
     });
 
     it('a client that disconnects mid-body leaves nothing hanging (the request is counted as a 400)', async () => {
-      const count400 = async () => Number(/^prediction_requests_total\{code="400"[^}]*\} (\d+)/m.exec(await (await fetch(`${runtime.url}/metrics`)).text())?.[1] ?? 0);
+      const count400 = () => scrapeSample(`${runtime.url}/metrics`, 'prediction_requests_total', { code: '400' });
       const before = await count400();
       const { port } = new URL(runtime.url);
       await new Promise<void>((resolve) => {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scrapeSample } from './prometheus-text.ts';
 
 export interface OperatorProcess {
   identity: string;
@@ -67,17 +68,7 @@ export async function startOperator(
   });
   return {
     identity, metricsUrl, child, logs,
-    async metric(name, labels = {}) {
-      const text = await (await fetch(metricsUrl)).text();
-      let total = 0;
-      for (const line of text.split('\n')) {
-        const match = /^([a-zA-Z_:][\w:]*)(\{([^}]*)\})? ([-\d.eE+]+|NaN)$/.exec(line);
-        if (!match || match[1] !== name) continue;
-        const labelText = match[3] ?? '';
-        if (Object.entries(labels).every(([key, value]) => labelText.includes(`${key}="${value}"`))) total += Number(match[4]);
-      }
-      return total;
-    },
+    metric: (name, labels = {}) => scrapeSample(metricsUrl, name, labels),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await Promise.race([exited, sleep(25_000).then(() => 'timeout' as const)]);
