@@ -50,13 +50,19 @@ describe('runtime: dynamic batching under concurrency (wide MLP, real onnxruntim
     expect(sum / count, 'mean rows per run').to.be.greaterThan(1.5);
   });
 
-  it('a lone request on an idle model runs at once', async () => {
-    const started = performance.now();
-    const { status } = await postJson(`${batched.url}/v2/models/wide/infer`, wideRequest(1, 7));
-    expect(status).to.equal(200);
-    expect(performance.now() - started).to.be.lessThan(200);
-    const { count } = batchHistogram(await (await fetch(`${batched.url}/metrics`)).text());
-    expect(count).to.be.greaterThan(0);
+  it('a lone request on an idle model runs at once, without waiting for the max queue delay', async function () {
+    // The queue delay (the largest allowed, 60 s) is beyond this test's own timeout: waiting for it fails the test
+    // however slow the machine is, and no wall-clock bound is asserted.
+    this.timeout(30_000);
+    const patient = await startTestRuntime({ modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', maxBatchSize: '64', maxQueueDelayMs: '60000' });
+    try {
+      const { status } = await postJson(`${patient.url}/v2/models/wide/infer`, wideRequest(1, 7));
+      expect(status).to.equal(200);
+      const { count, sum } = batchHistogram(await (await fetch(`${patient.url}/metrics`)).text());
+      expect({ count, sum }).to.deep.equal({ count: 1, sum: 1 });
+    } finally {
+      await patient.close();
+    }
   });
 
   it('bad requests are rejected up front and never spoil the batch they arrive with', async () => {

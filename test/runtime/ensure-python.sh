@@ -7,14 +7,15 @@ venv="$root/.venv"
 python_bin="${PYTHON:-python3}"
 tritonclient_spec='tritonclient[http]==2.73.0'
 stamp="$venv/.modelship-requirements"
-wanted="$(cat "$root/runtime/models/requirements.txt"; echo "$tritonclient_spec")"
+constraints="$root/test/runtime/python-constraints.txt"
+wanted="$(cat "$root/runtime/models/requirements.txt" "$constraints"; echo "$tritonclient_spec")"
 
 if [ ! -x "$venv/bin/python" ]; then
   "$python_bin" -m venv "$venv" >&2
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$root/runtime/models/requirements.txt" "$tritonclient_spec" >&2
+    -r "$root/runtime/models/requirements.txt" -c "$constraints" "$tritonclient_spec" >&2
   printf '%s' "$wanted" > "$stamp"
 fi
 echo "$venv/bin/python"

@@ -61,8 +61,8 @@ describe('example models', function () {
       const report = JSON.parse(await runPython(python, ['test/runtime/compare_models.py', MODELS_DIR, outDir])) as Record<string, { ok: boolean; bytes_equal?: boolean }>;
       expect(Object.keys(report).sort()).to.deep.equal([...(await committedSums()).keys()].sort());
       for (const [name, result] of Object.entries(report)) expect(result.ok, `${name}: ${JSON.stringify(result)}`).to.equal(true);
-      // Byte equality is expected on the same CPU family; other BLAS kernels may round differently,
-      // which the semantic comparison above tolerates.
+      // Training is not bit-reproducible across CPUs (OpenBLAS picks kernels per CPU): bytes are
+      // reported, while compare_models.py requires structure, label agreement and held-out quality.
       const bytesEqual = Object.values(report).filter((r) => r.bytes_equal).length;
       console.log(`      ${bytesEqual}/${Object.keys(report).length} models byte-identical to the committed ones`);
     });
