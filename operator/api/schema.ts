@@ -23,15 +23,23 @@ export const SpecDefaults = {
   analysisInterval: '1m',
   minRequests: 100,
   authSecretKey: 'token',
+  revisionHistoryLimit: 10,
+  /** How long a replaced revision keeps its pods after traffic left it, so in-flight requests and slow proxies drain. */
+  scaleDownDelaySeconds: 30,
+  blueGreenAutoPromote: true,
+  mirrorPercent: 100,
 } as const;
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
 export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const;
 export const MODEL_URI_SCHEMES = ['http', 'https', 's3', 'pvc', 'file'] as const;
-export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'BlueGreen', 'Canary'] as const;
+export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror'] as const;
+/** Strategies that run each live revision as its own Deployment and move traffic between them. */
+export const PROGRESSIVE_STRATEGIES = ['Canary', 'BlueGreen', 'ABTest', 'Mirror'] as const;
+export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPromotion', 'Aborted'] as const;
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'TrafficRouting'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */
@@ -295,8 +303,8 @@ export const RolloutSchema = Type.Object(
     rollingUpdate: Type.Optional(Type.Object({ maxSurge: Type.Optional(IntOrPercent()), maxUnavailable: Type.Optional(IntOrPercent()) })),
     blueGreen: Type.Optional(
       Type.Object({
-        autoPromote: Type.Optional(Type.Boolean({ default: true })),
-        scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: 30 })),
+        autoPromote: Type.Optional(Type.Boolean({ default: SpecDefaults.blueGreenAutoPromote, description: 'Switch traffic as soon as the new revision is ready; else wait for modelship.io/promote.' })),
+        scaleDownDelaySeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400, default: SpecDefaults.scaleDownDelaySeconds, description: 'How long the old revision keeps running after the switch.' })),
       }),
     ),
     canary: Type.Optional(
@@ -310,6 +318,33 @@ export const RolloutSchema = Type.Object(
           }),
         }),
         analysis: Type.Optional(AnalysisSchema),
+      }, rules({
+        rule: '!has(self.analysis)',
+        message: 'metric analysis is not implemented yet: remove rollout.canary.analysis; steps advance on their pause timers or on modelship.io/promote',
+        fieldPath: '.analysis',
+      })),
+    ),
+    abTest: Type.Optional(
+      Type.Object(
+        {
+          header: Type.Optional(Type.Object({
+            name: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9-]+$', description: 'HTTP header that selects the candidate, e.g. x-model-variant.' }),
+            value: Type.String({ minLength: 1, maxLength: 1024, description: 'Exact value that selects the candidate.' }),
+          })),
+          cookie: Type.Optional(Type.Object({
+            name: Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_-]+$' }),
+            value: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z0-9_.-]+$' }),
+          })),
+        },
+        {
+          description: 'Requests matching the header or the cookie go to the candidate, the rest to the stable revision (needs Istio).',
+          ...rules({ rule: 'has(self.header) || has(self.cookie)', message: 'abTest needs a header or a cookie to match' }),
+        },
+      ),
+    ),
+    mirror: Type.Optional(
+      Type.Object({
+        percent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: SpecDefaults.mirrorPercent, description: 'Share of live requests also sent to the candidate; its answers are discarded (needs Istio).' })),
       }),
     ),
   },
@@ -319,6 +354,9 @@ export const RolloutSchema = Type.Object(
       { rule: "self.strategy != 'Canary' || has(self.canary)", message: 'strategy Canary needs rollout.canary.steps', fieldPath: '.strategy' },
       { rule: "!has(self.canary) || self.strategy == 'Canary'", message: 'rollout.canary is only used with strategy: Canary', fieldPath: '.canary' },
       { rule: "!has(self.blueGreen) || self.strategy == 'BlueGreen'", message: 'rollout.blueGreen is only used with strategy: BlueGreen', fieldPath: '.blueGreen' },
+      { rule: "self.strategy != 'ABTest' || has(self.abTest)", message: 'strategy ABTest needs rollout.abTest (a header or cookie that selects the candidate)', fieldPath: '.strategy' },
+      { rule: "!has(self.abTest) || self.strategy == 'ABTest'", message: 'rollout.abTest is only used with strategy: ABTest', fieldPath: '.abTest' },
+      { rule: "!has(self.mirror) || self.strategy == 'Mirror'", message: 'rollout.mirror is only used with strategy: Mirror', fieldPath: '.mirror' },
       {
         rule: "!has(self.rollingUpdate) || self.strategy == 'RollingUpdate'",
         message: 'rollout.rollingUpdate is only used with strategy: RollingUpdate',
@@ -327,6 +365,23 @@ export const RolloutSchema = Type.Object(
     ),
   },
 );
+
+export const TrafficSchema = Type.Object({
+  hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
+    maxItems: 16,
+    description: 'Extra host names routed to the model (e.g. through an Istio ingress gateway); the in-cluster Service name is always routed.',
+  })),
+  gateways: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
+    maxItems: 8,
+    description: 'Istio Gateways (namespace/name) that expose the hosts, with their TLS settings; in-mesh traffic keeps being routed too.',
+  })),
+  timeout: Type.Optional(Duration({ description: 'Per-request timeout enforced by the mesh.' })),
+  retries: Type.Optional(Type.Object({
+    attempts: Type.Integer({ minimum: 0, maximum: 10 }),
+    perTryTimeout: Type.Optional(Duration()),
+    retryOn: Type.Optional(Type.String({ maxLength: 256, description: "Envoy retry conditions, e.g. 'connect-failure,refused-stream,unavailable'." })),
+  })),
+}, { description: 'Istio routing for the model: hosts, gateways, timeouts and retries (needs Istio; status condition TrafficRouting says whether it is applied).' });
 
 export const SecuritySchema = Type.Object({
   authSecret: Type.Optional(
@@ -360,6 +415,13 @@ export const ModelDeploymentSpecSchema = Type.Object(
     service: Type.Optional(ServiceSchema),
     rollout: Type.Optional(RolloutSchema),
     security: Type.Optional(SecuritySchema),
+    traffic: Type.Optional(TrafficSchema),
+    revisionHistoryLimit: Type.Optional(Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: SpecDefaults.revisionHistoryLimit,
+      description: 'How many revisions (ControllerRevisions) to keep for history and rollback, live ones included.',
+    })),
   },
   rules(
     {
@@ -399,7 +461,23 @@ export const ModelDeploymentStatusSchema = Type.Object({
   ready: Type.Optional(Type.String({ description: 'Ready replicas of desired, e.g. 2/2.' })),
   selector: Type.Optional(Type.String({ description: 'Label selector of the runtime pods (scale subresource).' })),
   endpoint: Type.Optional(Type.String({ description: 'In-cluster URL of the model, /v2/models/<name>.' })),
-  canaryWeight: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+  stableRevision: Type.Optional(Type.String({ description: 'Revision that serves the traffic not sent to a candidate.' })),
+  candidateRevision: Type.Optional(Type.String({ description: 'Revision being rolled out, while a rollout runs.' })),
+  weights: Type.Optional(Type.Object({
+    stable: Type.Integer({ minimum: 0, maximum: 100 }),
+    candidate: Type.Integer({ minimum: 0, maximum: 100 }),
+  }, { description: 'Percent of traffic on each revision, as routed now.' })),
+  rollout: Type.Optional(Type.Object({
+    phase: StringEnum(ROLLOUT_PHASES),
+    step: Type.Optional(Type.Integer({ minimum: 0, description: 'Index of the canary step in force.' })),
+    stepStartedAt: Type.Optional(Type.String({ format: 'date-time' })),
+    abortedRevision: Type.Optional(Type.String({ description: 'A revision that was aborted; not rolled out again until the spec changes.' })),
+    message: Type.Optional(Type.String({ maxLength: 1024 })),
+  })),
+  retiring: Type.Optional(Type.Array(Type.Object({
+    revision: Type.String(),
+    scaleDownAt: Type.String({ format: 'date-time' }),
+  }), { maxItems: 16, description: 'Revisions that lost their traffic and keep running until scaleDownAt.' })),
 });
 
 export const ModelDeploymentSchema = Type.Object(

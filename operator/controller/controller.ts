@@ -1,13 +1,13 @@
-import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment } from '../api/types.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type OperatorOptions } from '../desired/index.ts';
+import type { OperatorOptions } from '../desired/index.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import type { Logger } from '../logging.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
-import { childResources, reconcile, type ChildInformers } from './reconciler.ts';
+import { OwnedChildren } from './owned-children.ts';
+import { reconcile } from './reconciler.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export interface ControllerConfig {
@@ -21,6 +21,8 @@ export interface ControllerConfig {
   /** Watch one namespace only; all namespaces when omitted. */
   namespace?: string;
   resyncIntervalMs: number;
+  /** How often API discovery is asked whether optional CRDs (Istio's) were installed or removed. */
+  discoveryIntervalMs?: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export interface ControllerConfig {
 export class ModelDeploymentController {
   private readonly queue = new WorkQueue();
   private readonly modelDeployments: Informer<ModelDeployment>;
-  private readonly children: ChildInformers;
+  private readonly children: OwnedChildren;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -40,30 +42,25 @@ export class ModelDeploymentController {
     this.modelDeployments = new Informer<ModelDeployment>(config.client, modelDeploymentResource, { namespace: config.namespace, onError: onError('ModelDeployment') });
     this.modelDeployments.on((_event, md) => this.queue.add(objectKey(md)));
 
-    const children = new Map<string, Informer<KubernetesObject>>();
-    for (const type of childResources) {
-      const informer = new Informer<KubernetesObject>(config.client, type, {
-        namespace: config.namespace,
-        labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-        onError: onError(type.kind),
-      });
-      informer.on((_event, child) => {
-        const owner = child.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === modelDeploymentResource.kind);
-        if (owner) this.queue.add(`${child.metadata?.namespace}/${owner.name}`);
-      });
-      children.set(type.kind, informer);
-    }
-    this.children = children;
+    this.children = new OwnedChildren({
+      client: config.client,
+      log: config.log,
+      namespace: config.namespace,
+      discoveryIntervalMs: config.discoveryIntervalMs ?? 10_000,
+      onOwnerChanged: (key) => this.queue.add(key),
+      onKindsChanged: () => {
+        for (const md of this.modelDeployments.list()) this.queue.add(objectKey(md));
+      },
+    });
   }
 
   get synced(): boolean {
-    return this.modelDeployments.hasSynced && [...this.children.values()].every((informer) => informer.hasSynced);
+    return this.modelDeployments.hasSynced && this.children.synced;
   }
 
   async start(): Promise<void> {
-    const informers = [this.modelDeployments, ...this.children.values()];
-    for (const informer of informers) informer.start();
-    await Promise.all(informers.map((informer) => informer.waitForSync()));
+    this.modelDeployments.start();
+    await Promise.all([this.modelDeployments.waitForSync(), this.children.start()]);
     this.config.log.info({ modelDeployments: this.modelDeployments.list().length }, 'caches synced; starting workers');
     this.workers = Array.from({ length: this.config.workers }, () => this.work());
     // Level-triggered safety net: revisit everything now and then; a no-op when nothing drifted.
@@ -77,7 +74,7 @@ export class ModelDeploymentController {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutDown();
     await Promise.all(this.workers);
-    await Promise.all([this.modelDeployments, ...this.children.values()].map((informer) => informer.stop()));
+    await Promise.all([this.modelDeployments.stop(), this.children.stop()]);
   }
 
   private async work(): Promise<void> {
@@ -88,8 +85,9 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children }, key);
         this.queue.forget(key);
+        if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });
       } catch (error) {
         metrics.reconcileErrors.inc();

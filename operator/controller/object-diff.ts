@@ -16,10 +16,22 @@ export function satisfies(observed: unknown, desired: unknown): boolean {
     if (observed === undefined || observed === null) return entries.every(([, value]) => isEmpty(value));
     if (typeof observed !== 'object') return false;
     const observedRecord = observed as Record<string, unknown>;
-    return entries.every(([key, value]) => satisfies(observedRecord[key], value));
+    return entries.every(([key, value]) => satisfies(observedRecord[key], value) && (!EXACT_MAPS.has(key) || sameKeys(observedRecord[key], value)));
   }
   if (desired === observed) return true;
   return sameQuantity(desired, observed);
+}
+
+/**
+ * Label maps whose extra keys change meaning: a Service selector that still names a revision
+ * selects fewer pods than one that does not, so a key the operator dropped must be removed.
+ */
+const EXACT_MAPS = new Set(['selector', 'matchLabels']);
+
+function sameKeys(observed: unknown, desired: unknown): boolean {
+  if (!desired || typeof desired !== 'object' || Array.isArray(desired) || !observed || typeof observed !== 'object') return true;
+  const flat = Object.values(desired as Record<string, unknown>).every((value) => typeof value === 'string');
+  return !flat || Object.keys(observed as Record<string, unknown>).length === Object.keys(desired as Record<string, unknown>).length;
 }
 
 function isEmpty(value: unknown): boolean {

@@ -1,30 +1,24 @@
-import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ControllerRevision, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
-import { desiredChildren, type OperatorOptions } from '../desired/index.ts';
-import { computeStatus, statusEqual, transitionEvents } from '../status/index.ts';
+import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
+import type { OperatorOptions } from '../desired/options.ts';
+import { planModelDeployment, writableKinds, type Plan } from '../desired/plan.ts';
+import { objectKey } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';
 import { isConflict, type KubeRestClient } from '../kube/rest-client.ts';
-import { apiVersionOf, CoreResources, type ResourceType } from '../kube/resources.ts';
+import { apiVersionOf } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
+import { RolloutAnnotations } from '../rollout/commands.ts';
+import { computeStatus, statusEqual, transitionEvents } from '../status/index.ts';
 import type { EventRecorder } from './event-recorder.ts';
-import { satisfies } from './object-diff.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
-
-/** The kinds of object a ModelDeployment owns, in the order they are applied. */
-export const childResources: readonly ResourceType[] = [
-  CoreResources.service,
-  CoreResources.deployment,
-  CoreResources.horizontalPodAutoscaler,
-  CoreResources.podDisruptionBudget,
-  CoreResources.networkPolicy,
-];
-
-export type ChildInformers = ReadonlyMap<string, Informer<KubernetesObject>>;
+import { satisfies } from './object-diff.ts';
+import type { OwnedChildren } from './owned-children.ts';
 
 export interface ReconcilerDeps {
   client: KubeRestClient;
   modelDeployments: Informer<ModelDeployment>;
-  children: ChildInformers;
+  children: OwnedChildren;
   options: OperatorOptions;
   recorder: EventRecorder;
   log: Logger;
@@ -36,78 +30,156 @@ export interface ReconcileOutcome {
   applied: string[];
   deleted: string[];
   statusWritten: boolean;
+  /** Come back after this long even if nothing changes: a pause ends, an old revision is due to go. */
+  requeueAfterMs?: number;
 }
 
 const ownedBy = (object: KubernetesObject, uid: string | undefined): boolean =>
   !!uid && (object.metadata?.ownerReferences ?? []).some((ref) => ref.controller && ref.uid === uid);
 
+interface Observed {
+  md: ModelDeployment;
+  uid: string;
+  owned: (kind: ChildKind) => KubernetesObject[];
+  istio: boolean;
+}
+
 /**
- * One level-triggered pass for one ModelDeployment: compute the desired children, apply only
- * those the cluster does not already match, delete owned children no longer wanted, and write
- * status only when it changed. At steady state this makes no API writes at all.
+ * One level-triggered pass for one ModelDeployment, in visible stages: observe the cached
+ * children, plan (pure), record the rollout decision, apply what differs and prune what is no
+ * longer wanted, then write status. At steady state it makes no API writes at all.
  */
 export async function reconcile(deps: ReconcilerDeps, key: string): Promise<ReconcileOutcome> {
-  const outcome: ReconcileOutcome = { applied: [], deleted: [], statusWritten: false };
-  const md = deps.modelDeployments.get(key);
-  if (!md || md.metadata?.deletionTimestamp) return outcome;
-  const uid = md.metadata?.uid;
-  const log = deps.log.child({ namespace: md.metadata?.namespace, name: md.metadata?.name });
+  const observed = observe(deps, key);
+  if (!observed) return { applied: [], deleted: [], statusWritten: false };
+  const now = (deps.now ?? (() => new Date()))();
+  const plan = planModelDeployment({
+    md: observed.md,
+    options: deps.options,
+    controllerRevisions: observed.owned(ChildKinds.controllerRevision) as V1ControllerRevision[],
+    deployments: observed.owned(ChildKinds.deployment) as V1Deployment[],
+    istio: observed.istio,
+    now,
+  });
+  const log = deps.log.child({ namespace: observed.md.metadata.namespace, name: observed.md.metadata.name });
+  const recorded = await recordDecision(deps, observed, plan, now);
+  const { applied, conflicts, applyFailure, result } = await applyPlan(deps, observed, plan);
+  const deleted = await prune(deps, observed, plan);
+  if (applied.length || deleted.length) log.info({ applied, deleted }, 'children reconciled');
 
-  const desired = desiredChildren(md, deps.options);
-  const observed = new Map<string, KubernetesObject>();
-  const conflicts: string[] = [];
-
-  let applyFailure: Error | undefined;
-  for (const object of desired) {
-    const type = resourceFor(object);
-    const informer = deps.children.get(type.kind);
-    const current = informer?.get(`${object.metadata?.namespace}/${object.metadata?.name}`);
-    if (current && !ownedBy(current, uid)) {
-      // Never take over an object someone else created under the same name.
-      conflicts.push(`${type.kind} ${current.metadata?.name} exists and is not owned by this ModelDeployment`);
-      continue;
-    }
-    if (current && satisfies(current, object)) {
-      observed.set(type.kind, current);
-      continue;
-    }
-    try {
-      const applied = await deps.client.apply(type, object, deps.fieldManager);
-      outcome.applied.push(`${type.kind}/${object.metadata?.name}`);
-      observed.set(type.kind, applied);
-    } catch (error) {
-      if (isConflict(error)) throw error;
-      // Keep going for the other children, report the failure in status, then fail the pass so the queue retries with backoff.
-      applyFailure ??= new Error(`applying ${type.kind} ${object.metadata?.name}: ${(error as Error).message}`, { cause: error });
-      if (current) observed.set(type.kind, current);
-    }
-  }
-
-  const wanted = new Set(desired.map((object) => `${object.kind}/${object.metadata?.name}`));
-  for (const type of childResources) {
-    for (const child of deps.children.get(type.kind)?.list() ?? []) {
-      if (child.metadata?.namespace !== md.metadata?.namespace || !ownedBy(child, uid)) continue;
-      if (wanted.has(`${type.kind}/${child.metadata?.name}`)) continue;
-      await deps.client.delete(type, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid);
-      outcome.deleted.push(`${type.kind}/${child.metadata?.name}`);
-    }
-  }
-  if (outcome.applied.length || outcome.deleted.length) log.info({ applied: outcome.applied, deleted: outcome.deleted }, 'children reconciled');
-
-  const previous = md.status;
-  const next = computeStatus(md, {
-    deployment: observed.get('Deployment') as V1Deployment | undefined,
-    hpa: observed.get('HorizontalPodAutoscaler') as V2HorizontalPodAutoscaler | undefined,
-    conflicts,
-    ...(applyFailure ? { applyError: applyFailure.message } : {}),
-  }, (deps.now ?? (() => new Date()))());
+  const { md } = observed;
+  const previous = recorded ?? md.status;
+  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, (kind, name) => result.get(`${kind.kind}/${name}`), conflicts, applyFailure, now, deps.options);
+  let statusWritten = recorded !== undefined;
   if (!statusEqual(previous, next)) {
     await writeStatus(deps, md, next);
-    outcome.statusWritten = true;
+    statusWritten = true;
     for (const event of transitionEvents(previous, next, md)) await deps.recorder.record(md, event);
   }
   if (applyFailure) throw applyFailure;
-  return outcome;
+  return { applied, deleted, statusWritten, ...(plan.rollout.requeueAfterMs !== undefined && { requeueAfterMs: plan.rollout.requeueAfterMs }) };
+}
+
+function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
+  const md = deps.modelDeployments.get(key);
+  const uid = md?.metadata?.uid;
+  if (!md || !uid || md.metadata?.deletionTimestamp) return undefined;
+  return {
+    md,
+    uid,
+    owned: (kind) => deps.children.ownedBy(uid, kind).filter((child) => child.metadata?.namespace === md.metadata.namespace),
+    istio: deps.children.available(ChildKinds.virtualService) && deps.children.available(ChildKinds.destinationRule),
+  };
+}
+
+function statusOf(
+  md: ModelDeployment,
+  plan: Plan,
+  find: (kind: ChildKind, name: string) => KubernetesObject | undefined,
+  conflicts: string[],
+  applyFailure: Error | undefined,
+  now: Date,
+  options: OperatorOptions,
+): ModelDeploymentStatus {
+  return computeStatus(md, {
+    deployment: find(ChildKinds.deployment, plan.stableDeploymentName) as V1Deployment | undefined,
+    hpa: find(ChildKinds.horizontalPodAutoscaler, plan.stableDeploymentName) as V2HorizontalPodAutoscaler | undefined,
+    rollout: plan.rollout,
+    routing: plan.routing,
+    conflicts,
+    ...(applyFailure ? { applyError: applyFailure.message } : {}),
+  }, now, options);
+}
+
+/**
+ * A rollout step is persisted before any traffic moves, so an operator killed mid-pass resumes
+ * from the recorded step instead of jumping back; one-shot commands are removed first, so a
+ * command is never acted on twice.
+ */
+async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Plan, now: Date): Promise<ModelDeploymentStatus | undefined> {
+  const { md } = observed;
+  const { rollout } = plan;
+  if (rollout.consumed.length > 0) {
+    const annotations = Object.fromEntries(rollout.consumed.map((command) => [RolloutAnnotations[command], null]));
+    await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
+  }
+  const before = md.status ?? {};
+  const unchanged = before.stableRevision === rollout.stableRevision
+    && before.candidateRevision === rollout.candidateRevision
+    && JSON.stringify(before.rollout ?? null) === JSON.stringify(rollout.rollout)
+    && JSON.stringify(before.retiring ?? []) === JSON.stringify(rollout.retiring);
+  if (unchanged) return undefined;
+  const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
+  const status = statusOf(md, plan, find, [], undefined, now, deps.options);
+  await writeStatus(deps, md, status);
+  for (const event of [...rollout.events, ...transitionEvents(md.status, status, md)]) await deps.recorder.record(md, event);
+  return status;
+}
+
+async function applyPlan(deps: ReconcilerDeps, observed: Observed, plan: Plan) {
+  const applied: string[] = [];
+  const conflicts: string[] = [];
+  const result = new Map<string, KubernetesObject>();
+  let applyFailure: Error | undefined;
+  for (const object of plan.objects) {
+    const kind = childKindOf(object);
+    if (!kind) throw new Error(`desired state produced an unmanaged kind ${object.apiVersion}/${object.kind}`);
+    if (!deps.children.available(kind)) continue;
+    const name = object.metadata?.name ?? '';
+    const current = deps.children.get(kind, objectKey(object));
+    if (current && !ownedBy(current, observed.uid)) {
+      // Never take over an object someone else created under the same name.
+      conflicts.push(`${kind.kind} ${name} exists and is not owned by this ModelDeployment`);
+      continue;
+    }
+    if (current && satisfies(current, object)) {
+      result.set(`${kind.kind}/${name}`, current);
+      continue;
+    }
+    try {
+      result.set(`${kind.kind}/${name}`, await deps.client.apply(kind, object, deps.fieldManager));
+      applied.push(`${kind.kind}/${name}`);
+    } catch (error) {
+      if (isConflict(error)) throw error;
+      // Keep going for the other children, report the failure in status, then fail the pass so the queue retries with backoff.
+      applyFailure ??= new Error(`applying ${kind.kind} ${name}: ${(error as Error).message}`, { cause: error });
+      if (current) result.set(`${kind.kind}/${name}`, current);
+    }
+  }
+  return { applied, conflicts, applyFailure, result };
+}
+
+async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Promise<string[]> {
+  const wanted = new Set(plan.objects.map((object) => `${object.apiVersion}/${object.kind}/${object.metadata?.name}`));
+  const deleted: string[] = [];
+  for (const kind of writableKinds((candidate) => deps.children.available(candidate))) {
+    for (const child of observed.owned(kind)) {
+      if (wanted.has(`${apiVersionOf(kind)}/${kind.kind}/${child.metadata?.name}`)) continue;
+      await deps.client.delete(kind, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid);
+      deleted.push(`${kind.kind}/${child.metadata?.name}`);
+    }
+  }
+  return deleted;
 }
 
 async function writeStatus(deps: ReconcilerDeps, md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {
@@ -117,10 +189,4 @@ async function writeStatus(deps: ReconcilerDeps, md: ModelDeployment, status: Mo
     metadata: { name: md.metadata?.name, namespace: md.metadata?.namespace },
     status,
   }, deps.fieldManager, 'status');
-}
-
-function resourceFor(object: KubernetesObject): ResourceType {
-  const type = childResources.find((candidate) => candidate.kind === object.kind && apiVersionOf(candidate) === object.apiVersion);
-  if (!type) throw new Error(`desired state produced an unmanaged kind ${object.apiVersion}/${object.kind}`);
-  return type;
 }

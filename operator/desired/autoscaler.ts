@@ -1,7 +1,7 @@
 import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
-import { childLabels } from './labels.ts';
+import { childLabels, type RevisionSlot } from './labels.ts';
 import { childMetadata, nameOf } from './metadata.ts';
 
 /** Per-pod metric the runtime's latency is exposed under to the HPA (through a custom-metrics adapter). */
@@ -31,15 +31,15 @@ function metrics(autoscaling: NonNullable<ModelDeployment['spec']['autoscaling']
 }
 
 /** The HPA when spec.autoscaling asks for one, else undefined. */
-export function desiredAutoscaler(md: ModelDeployment): V2HorizontalPodAutoscaler | undefined {
+export function desiredAutoscaler(md: ModelDeployment, slot?: RevisionSlot): V2HorizontalPodAutoscaler | undefined {
   const autoscaling = md.spec.autoscaling;
   if (!autoscaling) return undefined;
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
-    metadata: childMetadata(md, childLabels(md)),
+    metadata: childMetadata(md, childLabels(md), slot?.name),
     spec: {
-      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: nameOf(md) },
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: slot?.name ?? nameOf(md) },
       minReplicas: autoscaling.minReplicas ?? SpecDefaults.minReplicas,
       maxReplicas: autoscaling.maxReplicas,
       metrics: metrics(autoscaling),

@@ -2,7 +2,7 @@ import type { V1Container, V1Deployment, V1PodSpec, V1Probe, V1ResourceRequireme
 import { RUNTIME_DEFAULT_PORT, RuntimeProbePaths } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
-import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, selectorLabels } from './labels.ts';
+import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type RevisionSlot } from './labels.ts';
 import { childMetadata } from './metadata.ts';
 import { DEFAULT_S3_FETCHER_IMAGE, MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, TMP_VOLUME } from './model-source.ts';
 import type { OperatorOptions } from './options.ts';
@@ -82,17 +82,17 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
  * The runtime Deployment. Under an HPA it carries no replica count: server-side apply then leaves
  * spec.replicas to the HPA instead of resetting it on every reconcile.
  */
-export function desiredDeployment(md: ModelDeployment, options: OperatorOptions): V1Deployment {
+export function desiredDeployment(md: ModelDeployment, options: OperatorOptions, slot?: RevisionSlot): V1Deployment {
   const revision = revisionOf(md);
   const version = md.spec.model.version;
   const rollingUpdate = md.spec.rollout?.rollingUpdate;
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: childMetadata(md, childLabels(md)),
+    metadata: childMetadata(md, slot ? { ...childLabels(md), [REVISION_LABEL]: revision } : childLabels(md), slot?.name),
     spec: {
-      ...(!md.spec.autoscaling && { replicas: md.spec.replicas ?? SpecDefaults.replicas }),
-      selector: { matchLabels: selectorLabels(md) },
+      ...(!md.spec.autoscaling && { replicas: slot?.replicas ?? md.spec.replicas ?? SpecDefaults.replicas }),
+      selector: { matchLabels: slotSelector(md, slot) },
       // Never drop below the serving capacity during a rollout; surge instead.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: rollingUpdate?.maxSurge ?? '25%', maxUnavailable: rollingUpdate?.maxUnavailable ?? 0 } },
       revisionHistoryLimit: 3,

@@ -14,6 +14,22 @@ export function selectorLabels(md: ModelDeployment): Record<string, string> {
   return { [INSTANCE_LABEL]: nameOf(md) };
 }
 
+/**
+ * One revision's own pods, for strategies that run revisions side by side: its objects are named
+ * <name>-<revision> and select only that revision's pods.
+ */
+export interface RevisionSlot {
+  name: string;
+  revision: string;
+  /** Replicas for this revision when no HPA decides (a canary's share, for instance). */
+  replicas?: number;
+}
+
+/** The pods a slot's Deployment, HPA and PDB select: one revision's, or all of the ModelDeployment's. */
+export function slotSelector(md: ModelDeployment, slot: RevisionSlot | undefined): Record<string, string> {
+  return slot ? { ...selectorLabels(md), [REVISION_LABEL]: slot.revision } : selectorLabels(md);
+}
+
 /** Labels every child carries: the selector plus the well-known app.kubernetes.io set. */
 export function childLabels(md: ModelDeployment): Record<string, string> {
   return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ModelDeployment } from '../api/types.ts';
+import type { ModelDeployment, ModelDeploymentSpec } from '../api/types.ts';
 
 export const REVISION_LENGTH = 7;
 
@@ -13,12 +13,36 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Short hash naming what a revision is: the model (file, digest, version, variant) and everything
- * about the runtime pods. Replica counts, autoscaling, the Service and the rollout strategy are
- * left out: changing them must not start a new rollout.
+ * What a revision is: the model (file, digest, version, variant) and everything about the runtime
+ * pods. Replica counts, autoscaling, the Service and the rollout strategy are left out: changing
+ * them must not start a new rollout. A ControllerRevision records exactly this.
  */
-export function revisionOf(md: ModelDeployment): string {
+export interface RevisionSpec {
+  model: ModelDeploymentSpec['model'];
+  runtime: NonNullable<ModelDeploymentSpec['runtime']> | Record<string, never>;
+  authSecret: NonNullable<NonNullable<ModelDeploymentSpec['security']>['authSecret']> | null;
+}
+
+export function revisionSpecOf(md: ModelDeployment): RevisionSpec {
   const { model, runtime, security } = md.spec;
-  const identity = { model, runtime: runtime ?? {}, authSecret: security?.authSecret ?? null };
-  return createHash('sha256').update(canonicalJson(identity)).digest('hex').slice(0, REVISION_LENGTH);
+  return { model, runtime: runtime ?? {}, authSecret: security?.authSecret ?? null };
+}
+
+export function revisionHash(spec: RevisionSpec): string {
+  return createHash('sha256').update(canonicalJson(spec)).digest('hex').slice(0, REVISION_LENGTH);
+}
+
+/** Short hash naming the revision the current spec asks for. */
+export function revisionOf(md: ModelDeployment): string {
+  return revisionHash(revisionSpecOf(md));
+}
+
+/** The ModelDeployment as it was when a recorded revision was made: builders then rebuild its pods exactly. */
+export function atRevision(md: ModelDeployment, spec: RevisionSpec): ModelDeployment {
+  const security = { ...md.spec.security };
+  delete security.authSecret;
+  if (spec.authSecret) security.authSecret = spec.authSecret;
+  const rest = { ...md.spec };
+  delete rest.runtime;
+  return { ...md, spec: { ...rest, model: spec.model, ...(Object.keys(spec.runtime).length > 0 && { runtime: spec.runtime }), security } };
 }

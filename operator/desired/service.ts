@@ -2,7 +2,7 @@ import type { V1Service } from '@kubernetes/client-node';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { HTTP_PORT_NAME } from './deployment.ts';
-import { childLabels, selectorLabels } from './labels.ts';
+import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
 import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
 import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
 import { modelNameOf } from './runtime-env.ts';
@@ -17,14 +17,20 @@ export function endpointUrl(md: ModelDeployment, options: Pick<OperatorOptions, 
   return `http://${host}:${servicePort(md)}/v2/models/${modelNameOf(md)}`;
 }
 
-export function desiredService(md: ModelDeployment): V1Service {
+export const previewServiceName = (md: ModelDeployment): string => `${nameOf(md)}-preview`;
+
+/**
+ * The model's Service: every runtime pod of the ModelDeployment, or only one revision's
+ * (blue/green's active or preview side, or the stable side where no mesh splits traffic).
+ */
+export function desiredService(md: ModelDeployment, only?: { revision: string; name?: string }): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: childMetadata(md, childLabels(md)),
+    metadata: childMetadata(md, childLabels(md), only?.name),
     spec: {
-      type: md.spec.service?.type ?? SpecDefaults.serviceType,
-      selector: selectorLabels(md),
+      type: only?.name ? 'ClusterIP' : (md.spec.service?.type ?? SpecDefaults.serviceType),
+      selector: only ? { ...selectorLabels(md), [REVISION_LABEL]: only.revision } : selectorLabels(md),
       ports: [{ name: HTTP_PORT_NAME, port: servicePort(md), targetPort: HTTP_PORT_NAME, protocol: 'TCP', appProtocol: 'http' }],
     },
   };

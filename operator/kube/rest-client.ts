@@ -57,6 +57,18 @@ export class KubeRestClient {
     return this.call<T>('GET', objectPath(type, namespace, name));
   }
 
+  /** Whether the apiserver serves this resource now (API discovery); false while its CRD is not installed. */
+  async serves(type: ResourceType): Promise<boolean> {
+    const path = type.group ? `/apis/${type.group}/${type.version}` : `/api/${type.version}`;
+    try {
+      const list = await this.call<{ resources?: { name: string }[] }>('GET', path);
+      return (list.resources ?? []).some((resource) => resource.name === type.plural);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
   async list<T>(type: ResourceType, query: Query = {}, namespace?: string): Promise<ObjectList<T>> {
     return this.call<ObjectList<T>>('GET', collectionPath(type, namespace), { query });
   }

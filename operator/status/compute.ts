@@ -10,6 +10,8 @@ import { endpointUrl } from '../desired/service.ts';
 import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
 import { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
 import type { ObservedChildren } from './observed.ts';
+import type { TrafficRouting } from '../desired/plan.ts';
+import type { RolloutDecision } from '../rollout/state-machine.ts';
 
 const NO_PROBLEM: ConditionState = { status: 'False', reason: 'AsExpected', message: '' };
 
@@ -59,6 +61,23 @@ function ready(rollout: Rollout | undefined, revision: string): ConditionState {
   return { status: 'True', reason: 'Serving', message: `revision ${revision}: ${readyCounts(rollout)}${serving}` };
 }
 
+function rolloutProgress(decision: RolloutDecision | undefined): ConditionState | undefined {
+  if (!decision || decision.rollout.phase === 'Stable') return undefined;
+  const message = decision.rollout.message ?? '';
+  switch (decision.rollout.phase) {
+    case 'Aborted': return { status: 'False', reason: 'RolloutAborted', message };
+    case 'Paused': return { status: 'True', reason: 'RolloutPaused', message };
+    case 'WaitingForPromotion': return { status: 'True', reason: 'WaitingForPromotion', message };
+    default: return { status: 'True', reason: 'RolloutInProgress', message };
+  }
+}
+
+function trafficRouting(routing: TrafficRouting | undefined): ConditionState {
+  if (routing?.degraded) return { status: 'False', reason: 'IstioNotInstalled', message: routing.degraded };
+  if (routing?.mode === 'Istio') return { status: 'True', reason: 'IstioRouting', message: `VirtualService routes ${routing.weights.stable}% stable, ${routing.weights.candidate}% candidate` };
+  return { status: 'True', reason: 'ServiceRouting', message: 'the Service routes to every ready pod' };
+}
+
 function phaseOf(states: Record<ConditionType, ConditionState>, rollout: Rollout | undefined): Phase {
   if (states.Degraded.status === 'True') return 'Degraded';
   if (!rollout) return 'Pending';
@@ -78,14 +97,19 @@ export function computeStatus(
   now: Date,
   options: Pick<OperatorOptions, 'clusterDomain'> = {},
 ): ModelDeploymentStatus {
-  const revision = revisionOf(md);
+  const decision = observed.rollout;
+  const revision = decision?.stableRevision ?? revisionOf(md);
   const generation = md.metadata.generation;
   const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
   const rollout = progress ? { revision, progress, state: rolloutState(progress, revision) } : undefined;
+  const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
   const states: Record<ConditionType, ConditionState> = {
     Ready: ready(rollout, revision),
-    Progressing: progressing(rollout, revision),
-    Degraded: degraded(observed, rollout),
+    Progressing: rolloutProgress(decision) ?? progressing(rollout, revision),
+    Degraded: aborted && degraded(observed, rollout).status === 'False'
+      ? { status: 'True', reason: 'RolloutAborted', message: aborted.message ?? 'rollout aborted' }
+      : degraded(observed, rollout),
+    TrafficRouting: trafficRouting(observed.routing),
   };
   const conditions: Condition[] = CONDITION_TYPES.map((type) =>
     nextCondition(md.status?.conditions, type, states[type], generation, now),
@@ -94,7 +118,14 @@ export function computeStatus(
     ...(generation !== undefined && { observedGeneration: generation }),
     phase: phaseOf(states, rollout),
     conditions,
-    revision,
+    revision: revisionOf(md),
+    ...(decision && {
+      stableRevision: decision.stableRevision,
+      ...(decision.candidateRevision && { candidateRevision: decision.candidateRevision }),
+      weights: observed.routing?.weights ?? decision.weights,
+      rollout: decision.rollout,
+      ...(decision.retiring.length > 0 && { retiring: decision.retiring }),
+    }),
     modelName: modelNameOf(md),
     replicas: progress?.total ?? 0,
     readyReplicas: progress?.ready ?? 0,

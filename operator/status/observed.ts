@@ -1,8 +1,14 @@
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { TrafficRouting } from '../desired/plan.ts';
+import type { RolloutDecision } from '../rollout/state-machine.ts';
 
 /** What the controller saw of a ModelDeployment's children in this pass. */
 export interface ObservedChildren {
+  /** The Deployment serving the stable revision. */
   deployment?: V1Deployment;
+  /** The rollout this pass decided on and the routing that carries it (absent: a plain rolling update). */
+  rollout?: RolloutDecision;
+  routing?: TrafficRouting;
   hpa?: V2HorizontalPodAutoscaler;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];

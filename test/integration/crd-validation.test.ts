@@ -170,9 +170,9 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
     expect(stored.spec).to.not.have.property('replicas');
   });
 
-  it('shows model, version, ready, phase, canary and age in kubectl get md', async () => {
+  it('shows model, version, ready, phase, stable and candidate revision, weight and age in kubectl get md', async () => {
     const table = await kubectl(['get', SHORT_NAME, '-n', namespace]);
-    expect(table.split('\n')[0]?.split(/\s+/).filter(Boolean)).to.deep.equal(['NAME', 'MODEL', 'VERSION', 'READY', 'PHASE', 'CANARY', 'AGE']);
+    expect(table.split('\n')[0]?.split(/\s+/).filter(Boolean)).to.deep.equal(['NAME', 'MODEL', 'VERSION', 'READY', 'PHASE', 'STABLE', 'CANDIDATE', 'WEIGHT', 'AGE']);
     // Model, ready and phase come from status, which the operator writes; the version is the spec's.
     expect(table).to.match(/^valid\s+2\s+\d+s$/m);
   });

@@ -26,9 +26,9 @@ describe('Helm chart RBAC', () => {
     ]);
   });
 
-  it('only reads ModelDeployments, writes only their status, and records events', async () => {
+  it('reads ModelDeployments, patches them only to clear acted-on rollout commands, writes their status, and records events', async () => {
     const rules = await templateRules('clusterrole.yaml');
-    expect(grants(rules, API_GROUP, PLURAL)).to.deep.equal(['get', 'list', 'watch']);
+    expect(grants(rules, API_GROUP, PLURAL)).to.deep.equal(['get', 'list', 'patch', 'watch']);
     expect(grants(rules, API_GROUP, `${PLURAL}/status`)).to.deep.equal(['patch', 'update']);
     expect(grants(rules, 'events.k8s.io', 'events')).to.deep.equal(['create', 'patch']);
     expect(rules.flatMap((r) => r.verbs)).to.not.include('*');

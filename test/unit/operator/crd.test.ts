@@ -56,7 +56,7 @@ describe('ModelDeployment CRD', () => {
     const version = crd.spec.versions[0]!;
     expect(version).to.include({ name: API_VERSION, served: true, storage: true });
     expect(version.subresources?.status).to.deep.equal({});
-    expect(version.additionalPrinterColumns?.filter((c) => !c.priority).map((c) => c.name)).to.deep.equal(['Model', 'Version', 'Ready', 'Phase', 'Canary', 'Age']);
+    expect(version.additionalPrinterColumns?.filter((c) => !c.priority).map((c) => c.name)).to.deep.equal(['Model', 'Version', 'Ready', 'Phase', 'Stable', 'Candidate', 'Weight', 'Age']);
   });
 
   it('is structural: every node typed (or int-or-string), no TypeBox-only constructs', () => {

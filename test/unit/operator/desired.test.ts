@@ -4,15 +4,13 @@ import { RUNTIME_DEFAULT_PORT, RuntimeEnv, RuntimeProbePaths } from '../../../ru
 import type { ModelDeployment } from '../../../operator/api/types.ts';
 import {
   childKinds,
-  desiredChildren,
   desiredDeployment,
   endpointUrl,
   MANAGED_BY_LABEL,
   REVISION_LABEL,
   revisionOf,
-  unwantedChildren,
 } from '../../../operator/desired/index.ts';
-import { modelDeployment, OPTIONS, SHA } from './fixtures.ts';
+import { desiredChildren, modelDeployment, OPTIONS, SHA } from './fixtures.ts';
 
 function runtimeContainer(deployment: V1Deployment): V1Container {
   const container = deployment.spec?.template.spec?.containers[0];
@@ -28,7 +26,7 @@ function kindOf<T extends KubernetesObject>(children: KubernetesObject[], kind: 
   return children.find((child) => child.kind === kind) as T | undefined;
 }
 
-const kinds = (md: ModelDeployment) => desiredChildren(md, OPTIONS).map((child) => child.kind);
+const kinds = (md: ModelDeployment) => desiredChildren(md, OPTIONS).map((child) => child.kind).filter((kind) => kind !== 'ControllerRevision');
 
 describe('desired children of a ModelDeployment', () => {
   it('makes every child a garbage-collected, controller-owned, labelled object in the MD namespace', () => {
@@ -37,7 +35,7 @@ describe('desired children of a ModelDeployment', () => {
       security: { networkPolicy: { enabled: true } },
     });
     const children = desiredChildren(md, OPTIONS);
-    expect(children.map((c) => c.kind)).to.deep.equal(['Service', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy']);
+    expect(children.map((c) => c.kind)).to.deep.equal(['ControllerRevision', 'Service', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy']);
     for (const child of children) {
       expect(child.metadata?.namespace, child.kind).to.equal('payments');
       expect(child.metadata?.labels?.[MANAGED_BY_LABEL], child.kind).to.equal('modelship');
@@ -54,12 +52,9 @@ describe('desired children of a ModelDeployment', () => {
     expect(() => desiredChildren(md, OPTIONS)).to.throw(/metadata.uid/);
   });
 
-  it('only adds the HPA, PDB and NetworkPolicy when the spec asks for them, and says which to delete otherwise', () => {
+  it('only adds the HPA, PDB and NetworkPolicy when the spec asks for them', () => {
     const plain = modelDeployment();
     expect(kinds(plain)).to.deep.equal(['Service', 'Deployment']);
-    expect(unwantedChildren(plain, OPTIONS).map((ref) => `${ref.kind.kind}/${ref.name}`)).to.deep.equal([
-      'HorizontalPodAutoscaler/fraud-detector', 'PodDisruptionBudget/fraud-detector', 'NetworkPolicy/fraud-detector',
-    ]);
     expect(kinds(modelDeployment({ replicas: 3 }))).to.deep.equal(['Service', 'Deployment', 'PodDisruptionBudget']);
     expect(kinds(modelDeployment({ autoscaling: { minReplicas: 1, maxReplicas: 5, targetCPUUtilization: 70 } }))).to.deep.equal(['Service', 'Deployment', 'HorizontalPodAutoscaler']);
   });

@@ -1,7 +1,7 @@
-import type { V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { MODEL_DEPLOYMENT_API_VERSION, KIND } from '../../../operator/api/crd.ts';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
-import { desiredDeployment, REVISION_LABEL, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
+import { desiredDeployment, planModelDeployment, REVISION_LABEL, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
 
 export const SHA = 'd62b3cb5bfe02bee1a76b629c2df2001457a426db66ae0514fa8dbe5e50f0cee';
 export const OPTIONS: OperatorOptions = { defaultRuntimeImage: 'ghcr.io/modelship/runtime:0.1.0' };
@@ -41,4 +41,9 @@ export function observedDeployment(
       conditions: status.progressing ? [{ type: 'Progressing', status: status.progressing === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason: status.progressing, message: `Deployment ${status.progressing}` }] : [],
     },
   };
+}
+
+/** Every child a fresh ModelDeployment gets in its first pass (no recorded revisions, no Istio). */
+export function desiredChildren(md: ModelDeployment, options: OperatorOptions = OPTIONS): KubernetesObject[] {
+  return planModelDeployment({ md, options, controllerRevisions: [], deployments: [], istio: false, now: new Date('2026-01-01T00:00:00Z') }).objects;
 }

@@ -1,0 +1,154 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { childKinds, type ChildKind } from '../desired/child-kinds.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../desired/labels.ts';
+import { Informer, objectKey } from '../kube/informer.ts';
+import type { KubeRestClient } from '../kube/rest-client.ts';
+import type { Logger } from '../logging.ts';
+
+export interface OwnedChildrenConfig {
+  client: KubeRestClient;
+  log: Logger;
+  namespace?: string;
+  /** How often to ask API discovery whether an optional kind's CRD was installed or removed. */
+  discoveryIntervalMs: number;
+  /** A child changed: the key (namespace/name) of the ModelDeployment that controls it. */
+  onOwnerChanged: (ownerKey: string) => void;
+  /** An optional kind appeared or went away: every ModelDeployment should be revisited. */
+  onKindsChanged: () => void;
+}
+
+const controllerOf = (object: KubernetesObject) => object.metadata?.ownerReferences?.find((ref) => ref.controller);
+
+/**
+ * The cache of every object the operator owns, one informer per child kind from the registry,
+ * indexed by owner uid so that a pass reads only its own children. Optional kinds (Istio's) are
+ * watched from the moment discovery finds their CRD, and dropped when it goes.
+ */
+export class OwnedChildren {
+  private readonly informers = new Map<ChildKind, Informer<KubernetesObject>>();
+  /** owner uid -> child kind -> object key -> object */
+  private readonly byOwner = new Map<string, Map<ChildKind, Map<string, KubernetesObject>>>();
+  private readonly discovery = new AbortController();
+  private discoveryLoop: Promise<void> | undefined;
+
+  constructor(private readonly config: OwnedChildrenConfig) {}
+
+  /** Starts the informers of every kind the cluster serves and waits until they have listed. */
+  async start(): Promise<void> {
+    const served = await Promise.all(childKinds.map(async (kind) => (kind.optional ? this.servesQuietly(kind) : true)));
+    childKinds.forEach((kind, i) => {
+      if (served[i]) this.watch(kind);
+      else if (kind.optional) this.config.log.info({ kind: kind.kind, crd: kind.optional.crd }, `${kind.optional.provider} not installed: ${kind.kind} not watched until its CRD appears`);
+    });
+    await Promise.all([...this.informers.values()].map((informer) => informer.waitForSync()));
+    this.discoveryLoop = this.discover();
+  }
+
+  async stop(): Promise<void> {
+    this.discovery.abort();
+    await this.discoveryLoop;
+    await Promise.all([...this.informers.values()].map((informer) => informer.stop()));
+  }
+
+  get synced(): boolean {
+    return [...this.informers.values()].every((informer) => informer.hasSynced);
+  }
+
+  /** Whether the kind is served and its cache has listed: only then may a pass write or prune it. */
+  available(kind: ChildKind): boolean {
+    return this.informers.get(kind)?.hasSynced ?? false;
+  }
+
+  get(kind: ChildKind, key: string): KubernetesObject | undefined {
+    return this.informers.get(kind)?.get(key);
+  }
+
+  /** The children of one kind whose controller reference is this owner uid. */
+  ownedBy(uid: string, kind: ChildKind): KubernetesObject[] {
+    return [...(this.byOwner.get(uid)?.get(kind)?.values() ?? [])];
+  }
+
+  private watch(kind: ChildKind): void {
+    if (this.informers.has(kind)) return;
+    const informer = new Informer<KubernetesObject>(this.config.client, kind, {
+      namespace: this.config.namespace,
+      labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+      onError: (error) => this.config.log.warn({ err: error, kind: kind.kind }, `${kind.kind} list/watch failed; retrying`),
+    });
+    informer.on((event, child, previous) => {
+      if (previous) this.unindex(kind, previous);
+      if (event === 'delete') this.unindex(kind, child);
+      else this.index(kind, child);
+      const owner = controllerOf(child) ?? (previous && controllerOf(previous));
+      if (owner) this.config.onOwnerChanged(`${child.metadata?.namespace}/${owner.name}`);
+    });
+    this.informers.set(kind, informer);
+    informer.start();
+  }
+
+  private async unwatch(kind: ChildKind): Promise<void> {
+    const informer = this.informers.get(kind);
+    if (!informer) return;
+    this.informers.delete(kind);
+    for (const perKind of this.byOwner.values()) perKind.delete(kind);
+    await informer.stop();
+  }
+
+  private index(kind: ChildKind, child: KubernetesObject): void {
+    const uid = controllerOf(child)?.uid;
+    if (!uid) return;
+    let perKind = this.byOwner.get(uid);
+    if (!perKind) this.byOwner.set(uid, (perKind = new Map()));
+    let objects = perKind.get(kind);
+    if (!objects) perKind.set(kind, (objects = new Map()));
+    objects.set(objectKey(child), child);
+  }
+
+  private unindex(kind: ChildKind, child: KubernetesObject): void {
+    const uid = controllerOf(child)?.uid;
+    if (!uid) return;
+    const perKind = this.byOwner.get(uid);
+    const objects = perKind?.get(kind);
+    objects?.delete(objectKey(child));
+    if (objects?.size === 0) perKind?.delete(kind);
+    if (perKind?.size === 0) this.byOwner.delete(uid);
+  }
+
+  private untilSyncedOrStopped(kind: ChildKind): Promise<void> {
+    const stopped = new Promise<void>((resolve) => this.discovery.signal.addEventListener('abort', () => resolve(), { once: true }));
+    return Promise.race([this.informers.get(kind)?.waitForSync() ?? Promise.resolve(), stopped]);
+  }
+
+  private async servesQuietly(kind: ChildKind): Promise<boolean> {
+    try {
+      return await this.config.client.serves(kind);
+    } catch (error) {
+      this.config.log.warn({ err: error, kind: kind.kind }, 'API discovery failed; assuming not served for now');
+      return false;
+    }
+  }
+
+  private async discover(): Promise<void> {
+    const optional = childKinds.filter((kind) => kind.optional);
+    while (!this.discovery.signal.aborted) {
+      await sleep(this.config.discoveryIntervalMs, undefined, { signal: this.discovery.signal }).catch(() => undefined);
+      if (this.discovery.signal.aborted) return;
+      let changed = false;
+      for (const kind of optional) {
+        const served = await this.servesQuietly(kind);
+        if (served && !this.informers.has(kind)) {
+          this.config.log.info({ kind: kind.kind }, `${kind.optional?.provider} CRD found: watching ${kind.kind}`);
+          this.watch(kind);
+          await this.untilSyncedOrStopped(kind);
+          changed = true;
+        } else if (!served && this.informers.has(kind)) {
+          this.config.log.warn({ kind: kind.kind }, `${kind.kind} no longer served: stopped watching it`);
+          await this.unwatch(kind);
+          changed = true;
+        }
+      }
+      if (changed) this.config.onKindsChanged();
+    }
+  }
+}

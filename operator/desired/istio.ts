@@ -1,0 +1,89 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../api/types.ts';
+import { durationMs } from '../rollout/duration.ts';
+import type { Strategy, Weights } from '../rollout/state-machine.ts';
+import { ChildKinds, typeMeta } from './child-kinds.ts';
+import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
+import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
+import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
+import { servicePort } from './service.ts';
+
+export const STABLE_SUBSET = 'stable';
+export const CANDIDATE_SUBSET = 'candidate';
+
+/** What the mesh should do with the model's traffic in this pass. */
+export interface MeshRoute {
+  strategy: Strategy;
+  stableRevision: string;
+  /** Present while a rollout runs: the candidate's subset exists and receives its share. */
+  candidateRevision?: string;
+  weights: Weights;
+}
+
+const serviceHost = (md: ModelDeployment, options: OperatorOptions) => `${nameOf(md)}.${namespaceOf(md)}.svc.${options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN}`;
+
+/** Istio durations are protobuf Durations: seconds with an "s" suffix. */
+const istioDuration = (duration: string) => `${durationMs(duration) / 1000}s`;
+
+export interface IstioSpec<T> extends KubernetesObject {
+  spec: T;
+}
+
+export function desiredDestinationRule(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
+  const subset = (name: string, revision: string) => ({ name, labels: { ...selectorLabels(md), [REVISION_LABEL]: revision } });
+  return {
+    ...typeMeta(ChildKinds.destinationRule),
+    metadata: childMetadata(md, childLabels(md)),
+    spec: {
+      host: serviceHost(md, options),
+      subsets: [subset(STABLE_SUBSET, route.stableRevision), ...(route.candidateRevision ? [subset(CANDIDATE_SUBSET, route.candidateRevision)] : [])],
+    },
+  };
+}
+
+/** Header match for A/B tests; a cookie is matched inside the Cookie header, as Istio documents. */
+function abMatches(md: ModelDeployment): Record<string, unknown>[] {
+  const ab = md.spec.rollout?.abTest;
+  const escaped = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return [
+    ...(ab?.header ? [{ headers: { [ab.header.name.toLowerCase()]: { exact: ab.header.value } } }] : []),
+    ...(ab?.cookie ? [{ headers: { cookie: { regex: `^(.*?;\\s*)?${escaped(ab.cookie.name)}=${escaped(ab.cookie.value)}(;.*)?$` } } }] : []),
+  ];
+}
+
+export function desiredVirtualService(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
+  const host = serviceHost(md, options);
+  const traffic = md.spec.traffic;
+  const destination = (subset: string) => ({ host, subset, port: { number: servicePort(md) } });
+  const policy = {
+    ...(traffic?.timeout && { timeout: istioDuration(traffic.timeout) }),
+    ...(traffic?.retries && {
+      retries: {
+        attempts: traffic.retries.attempts,
+        ...(traffic.retries.perTryTimeout && { perTryTimeout: istioDuration(traffic.retries.perTryTimeout) }),
+        ...(traffic.retries.retryOn && { retryOn: traffic.retries.retryOn }),
+      },
+    }),
+  };
+  const candidate = route.candidateRevision;
+  const http: Record<string, unknown>[] = [];
+  if (candidate && route.strategy === 'ABTest') {
+    http.push({ name: 'ab-candidate', match: abMatches(md), route: [{ destination: destination(CANDIDATE_SUBSET), weight: 100 }], ...policy });
+  }
+  const split = candidate && route.strategy === 'Canary'
+    ? [{ destination: destination(STABLE_SUBSET), weight: route.weights.stable }, { destination: destination(CANDIDATE_SUBSET), weight: route.weights.candidate }]
+    : [{ destination: destination(STABLE_SUBSET), weight: 100 }];
+  const mirror = candidate && route.strategy === 'Mirror'
+    ? { mirror: destination(CANDIDATE_SUBSET), mirrorPercentage: { value: md.spec.rollout?.mirror?.percent ?? 100 } }
+    : {};
+  http.push({ name: 'primary', route: split, ...mirror, ...policy });
+  return {
+    ...typeMeta(ChildKinds.virtualService),
+    metadata: childMetadata(md, childLabels(md)),
+    spec: {
+      hosts: [host, ...(traffic?.hosts ?? [])],
+      ...(traffic?.gateways?.length && { gateways: [...traffic.gateways, 'mesh'] }),
+      http,
+    },
+  };
+}

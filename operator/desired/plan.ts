@@ -1,0 +1,186 @@
+import type { KubernetesObject, V1ControllerRevision, V1Deployment } from '@kubernetes/client-node';
+import { SpecDefaults } from '../api/schema.ts';
+import type { ModelDeployment } from '../api/types.ts';
+import { rolloutCommands } from '../rollout/commands.ts';
+import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
+import { desiredAutoscaler } from './autoscaler.ts';
+import { childKindKey, childKinds, type ChildKind } from './child-kinds.ts';
+import { desiredDeployment } from './deployment.ts';
+import { desiredDisruptionBudget } from './disruption-budget.ts';
+import { desiredControllerRevision, recordedRevisions, revisionHistory, type RecordedRevision } from './history.ts';
+import { desiredDestinationRule, desiredVirtualService, type MeshRoute } from './istio.ts';
+import { REVISION_LABEL, type RevisionSlot } from './labels.ts';
+import { nameOf } from './metadata.ts';
+import { desiredNetworkPolicy } from './network-policy.ts';
+import type { OperatorOptions } from './options.ts';
+import { atRevision, revisionOf } from './revision.ts';
+import { desiredService, previewServiceName } from './service.ts';
+
+/** What a pass observed that the plan depends on; everything else comes from the ModelDeployment. */
+export interface PlanInput {
+  md: ModelDeployment;
+  options: OperatorOptions;
+  controllerRevisions: readonly V1ControllerRevision[];
+  deployments: readonly V1Deployment[];
+  /** Istio's CRDs are installed and watched. */
+  istio: boolean;
+  now: Date;
+}
+
+export type TrafficMode = 'Istio' | 'ReplicaRatio' | 'ServiceSelector' | 'AllPods';
+
+export interface TrafficRouting {
+  mode: TrafficMode;
+  /** Weights as routed: what the mesh does, or what the replica counts approximate. */
+  weights: Weights;
+  /** Why routing is not what the spec asks for, when it is not. */
+  degraded?: string;
+}
+
+export interface Plan {
+  /** Every object the ModelDeployment should own now, in the registry's apply order. */
+  objects: KubernetesObject[];
+  rollout: RolloutDecision;
+  routing: TrafficRouting;
+  /** The Deployment serving the stable revision's traffic: its readiness is the ModelDeployment's. */
+  stableDeploymentName: string;
+  candidateDeploymentName?: string;
+}
+
+export const revisionDeploymentName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
+
+function deploymentReady(deployment: V1Deployment | undefined, revision: string): boolean {
+  if (!deployment) return false;
+  const wanted = deployment.spec?.replicas ?? 1;
+  const status = deployment.status ?? {};
+  const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  return current && deployment.spec?.template?.metadata?.labels?.[REVISION_LABEL] === revision
+    && (status.readyReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted && (status.updatedReplicas ?? 0) >= wanted;
+}
+
+function canaryReplicas(total: number, weight: number): number {
+  return Math.min(total, Math.max(1, Math.ceil((total * weight) / 100)));
+}
+
+function previousRecord(md: ModelDeployment) {
+  const status = md.status ?? {};
+  return {
+    ...(status.stableRevision && { stableRevision: status.stableRevision }),
+    ...(status.candidateRevision && { candidateRevision: status.candidateRevision }),
+    ...(status.rollout && { rollout: status.rollout }),
+    ...(status.retiring && { retiring: status.retiring }),
+  };
+}
+
+const byRegistryOrder = (objects: KubernetesObject[]): KubernetesObject[] => {
+  const order = new Map(childKinds.map((kind, i) => [childKindKey(kind), i]));
+  return objects
+    .map((object, i) => ({ object, i }))
+    .sort((a, b) => (order.get(`${a.object.apiVersion}/${a.object.kind}`) ?? 99) - (order.get(`${b.object.apiVersion}/${b.object.kind}`) ?? 99) || a.i - b.i)
+    .map(({ object }) => object);
+};
+
+/**
+ * Desired state as a pure function: the rollout decision, then the objects that carry it out.
+ * The controller observes, calls this, applies what differs and prunes the rest.
+ */
+export function planModelDeployment(input: PlanInput): Plan {
+  const { md, options, istio, now } = input;
+  const strategy = strategyOf(md.spec);
+  const desiredRevision = revisionOf(md);
+  const rollout = nextRollout({
+    spec: md.spec,
+    desiredRevision,
+    previous: previousRecord(md),
+    candidateReady: deploymentReady(input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision)), desiredRevision),
+    commands: rolloutCommands(md.metadata.annotations),
+    now,
+  });
+  const candidate = rollout.candidateRevision;
+  const live = [rollout.stableRevision, ...(candidate ? [candidate] : []), ...rollout.retiring.map((entry) => entry.revision)];
+  const history = revisionHistory(md, recordedRevisions(input.controllerRevisions), live);
+  const specAt = (revision: string): ModelDeployment => {
+    const recorded: RecordedRevision | undefined = history.find((entry) => entry.hash === revision);
+    return recorded ? atRevision(md, recorded.spec) : md;
+  };
+  const objects: KubernetesObject[] = history.map((revision) => desiredControllerRevision(md, revision));
+  const networkPolicy = desiredNetworkPolicy(md);
+  if (networkPolicy) objects.push(networkPolicy);
+
+  if (!isProgressive(strategy)) {
+    objects.push(desiredService(md), desiredDeployment(md, options));
+    const hpa = desiredAutoscaler(md);
+    const pdb = desiredDisruptionBudget(md);
+    if (hpa) objects.push(hpa);
+    if (pdb) objects.push(pdb);
+    const route: MeshRoute = { strategy, stableRevision: desiredRevision, weights: rollout.weights };
+    if (istio && md.spec.traffic) objects.push(desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route));
+    return {
+      objects: byRegistryOrder(objects),
+      rollout,
+      routing: { mode: istio && md.spec.traffic ? 'Istio' : 'AllPods', weights: rollout.weights, ...(!istio && md.spec.traffic && { degraded: 'spec.traffic is ignored: Istio is not installed' }) },
+      stableDeploymentName: nameOf(md),
+    };
+  }
+
+  const total = md.spec.replicas ?? SpecDefaults.replicas;
+  const firstStepWeight = md.spec.rollout?.canary?.steps[0]?.weight ?? 0;
+  const canaryShare = candidate && strategy === 'Canary' ? canaryReplicas(total, rollout.weights.candidate || firstStepWeight) : 0;
+  const ratio = !istio && strategy === 'Canary' && candidate !== undefined && !md.spec.autoscaling;
+  const slots: RevisionSlot[] = [
+    { name: revisionDeploymentName(md, rollout.stableRevision), revision: rollout.stableRevision, replicas: ratio ? Math.max(1, total - canaryShare) : total },
+    ...(candidate ? [{ name: revisionDeploymentName(md, candidate), revision: candidate, replicas: strategy === 'Canary' ? canaryShare : total }] : []),
+    ...rollout.retiring.map((entry) => ({ name: revisionDeploymentName(md, entry.revision), revision: entry.revision, replicas: total })),
+  ];
+  for (const slot of slots) {
+    const at = specAt(slot.revision);
+    objects.push(desiredDeployment(at, options, slot));
+    const hpa = desiredAutoscaler(at, slot);
+    const pdb = slot.replicas !== undefined && !md.spec.autoscaling && slot.replicas <= 1 ? undefined : desiredDisruptionBudget(at, slot);
+    if (hpa) objects.push(hpa);
+    if (pdb) objects.push(pdb);
+  }
+
+  // The mesh picks subsets out of the Service's endpoints, so under Istio the Service selects every
+  // revision; without a mesh only a canary may share it (by replica count), the others pin the stable side.
+  const pinStable = !istio && strategy !== 'Canary';
+  objects.push(pinStable ? desiredService(md, { revision: rollout.stableRevision }) : desiredService(md));
+  if (strategy === 'BlueGreen' && candidate) objects.push(desiredService(md, { revision: candidate, name: previewServiceName(md) }));
+
+  let routing: TrafficRouting;
+  if (istio) {
+    const route: MeshRoute = { strategy, stableRevision: rollout.stableRevision, ...(candidate && { candidateRevision: candidate }), weights: rollout.weights };
+    objects.push(desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route));
+    routing = { mode: 'Istio', weights: rollout.weights };
+  } else if (strategy === 'Canary') {
+    const stableReplicas = slots[0]?.replicas ?? total;
+    const share = candidate ? Math.round((100 * canaryShare) / (canaryShare + stableReplicas)) : 0;
+    routing = {
+      mode: 'ReplicaRatio',
+      weights: { stable: 100 - share, candidate: share },
+      degraded: md.spec.autoscaling
+        ? 'Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose'
+        : `Istio is not installed: the canary weight is approximated by replica counts (${candidate ? `${canaryShare} candidate, ${stableReplicas} stable` : 'no candidate'})`,
+    };
+  } else {
+    routing = {
+      mode: 'ServiceSelector',
+      weights: { stable: 100, candidate: 0 },
+      degraded: strategy === 'BlueGreen'
+        ? 'Istio is not installed: blue/green switches the Service selector'
+        : `Istio is not installed: ${strategy} needs it, the candidate gets no live traffic (reach it through its own pods)`,
+    };
+  }
+  return {
+    objects: byRegistryOrder(objects),
+    rollout,
+    routing,
+    stableDeploymentName: revisionDeploymentName(md, rollout.stableRevision),
+    ...(candidate && { candidateDeploymentName: revisionDeploymentName(md, candidate) }),
+  };
+}
+
+/** Kinds whose objects this pass may create or delete: the required ones, and optional ones being watched. */
+export function writableKinds(available: (kind: ChildKind) => boolean): ChildKind[] {
+  return childKinds.filter((kind) => !kind.optional || available(kind));
+}

@@ -1,0 +1,231 @@
+import { PROGRESSIVE_STRATEGIES, SpecDefaults } from '../api/schema.ts';
+import type { ModelDeploymentSpec, ModelDeploymentStatus } from '../api/types.ts';
+import { kubernetesTime } from '../status/conditions.ts';
+import { durationMs } from './duration.ts';
+import type { RolloutCommands } from './commands.ts';
+
+export type RolloutStatus = NonNullable<ModelDeploymentStatus['rollout']>;
+export type RolloutPhase = RolloutStatus['phase'];
+export type Strategy = NonNullable<NonNullable<ModelDeploymentSpec['rollout']>['strategy']>;
+export type Retiring = NonNullable<ModelDeploymentStatus['retiring']>[number];
+
+export interface Weights {
+  stable: number;
+  candidate: number;
+}
+
+/** The part of status the rollout owns; persisted so that a restarted operator resumes exactly here. */
+export interface RolloutRecord {
+  stableRevision: string;
+  candidateRevision?: string;
+  rollout: RolloutStatus;
+  retiring: Retiring[];
+}
+
+export interface RolloutInput {
+  spec: ModelDeploymentSpec;
+  /** Revision the current spec asks for. */
+  desiredRevision: string;
+  previous: Partial<RolloutRecord>;
+  /** The candidate's Deployment has every replica it wants ready and available. */
+  candidateReady: boolean;
+  commands: RolloutCommands;
+  now: Date;
+}
+
+export interface RolloutEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface RolloutDecision extends RolloutRecord {
+  /** Traffic intent: percent per revision (the canary weight, 0 while the candidate is previewed or starting). */
+  weights: Weights;
+  /** Come back after this long even if nothing changes (a pause ends, a retiring revision is due). */
+  requeueAfterMs?: number;
+  /** One-shot commands acted on in this pass: the controller removes their annotations. */
+  consumed: (keyof RolloutCommands)[];
+  events: RolloutEvent[];
+}
+
+export const isProgressive = (strategy: Strategy): boolean => (PROGRESSIVE_STRATEGIES as readonly string[]).includes(strategy);
+
+export function strategyOf(spec: ModelDeploymentSpec): Strategy {
+  return spec.rollout?.strategy ?? SpecDefaults.strategy;
+}
+
+function scaleDownDelayMs(spec: ModelDeploymentSpec): number {
+  return 1000 * (spec.rollout?.blueGreen?.scaleDownDelaySeconds ?? SpecDefaults.scaleDownDelaySeconds);
+}
+
+const time = (date: Date) => kubernetesTime(date);
+const ALL_STABLE: Weights = { stable: 100, candidate: 0 };
+
+/** Retiring revisions still due to run, without the ones that serve again; and when the next is due. */
+function pendingRetirements(retiring: readonly Retiring[], live: readonly (string | undefined)[], now: Date): { retiring: Retiring[]; nextDueMs?: number } {
+  const pending = retiring.filter((entry) => !live.includes(entry.revision) && Date.parse(entry.scaleDownAt) > now.getTime());
+  const due = pending.map((entry) => Date.parse(entry.scaleDownAt) - now.getTime());
+  return { retiring: pending, ...(due.length > 0 && { nextDueMs: Math.max(1000, Math.min(...due)) }) };
+}
+
+function minDefined(...values: (number | undefined)[]): number | undefined {
+  const defined = values.filter((value): value is number => value !== undefined);
+  return defined.length > 0 ? Math.min(...defined) : undefined;
+}
+
+/**
+ * The rollout as a pure function of (spec, what was recorded, what the candidate's pods report,
+ * the user's commands, now). It never reads the clock or the cluster itself, so every row of its
+ * table is a unit test, and a restarted operator that reads the same status decides the same.
+ */
+export function nextRollout(input: RolloutInput): RolloutDecision {
+  const { spec, desiredRevision, previous, now } = input;
+  const strategy = strategyOf(spec);
+  const consumed: (keyof RolloutCommands)[] = [];
+  const events: RolloutEvent[] = [];
+  const stable = previous.stableRevision;
+
+  const settle = (stableRevision: string, rollout: RolloutStatus, retiring: readonly Retiring[], extra: Partial<RolloutDecision> = {}): RolloutDecision => {
+    const pending = pendingRetirements(retiring, [stableRevision, extra.candidateRevision], now);
+    return {
+      stableRevision,
+      rollout,
+      retiring: pending.retiring,
+      weights: ALL_STABLE,
+      consumed,
+      events,
+      ...extra,
+      requeueAfterMs: minDefined(extra.requeueAfterMs, pending.nextDueMs),
+    };
+  };
+
+  // A first revision, or a strategy that replaces pods in place: nothing to split traffic between.
+  if (!stable || !isProgressive(strategy)) {
+    return settle(desiredRevision, { phase: 'Stable' }, previous.retiring ?? []);
+  }
+  const retiring = [...(previous.retiring ?? [])];
+  const abortedRevision = previous.rollout?.abortedRevision;
+
+  if (desiredRevision === stable) {
+    if (previous.candidateRevision) {
+      events.push({ type: 'Normal', reason: 'RolloutCancelled', message: `spec is back at stable revision ${stable}; candidate ${previous.candidateRevision} removed` });
+    }
+    return settle(stable, { phase: 'Stable' }, retiring);
+  }
+  if (abortedRevision === desiredRevision) {
+    return settle(stable, { phase: 'Aborted', abortedRevision, message: `revision ${desiredRevision} was aborted; change the spec to roll out again` }, retiring);
+  }
+
+  const fresh = previous.candidateRevision !== desiredRevision;
+  if (fresh) {
+    events.push({
+      type: 'Normal',
+      reason: 'RolloutStarted',
+      message: previous.candidateRevision
+        ? `spec changed mid-rollout: candidate ${desiredRevision} replaces ${previous.candidateRevision}, from the first step`
+        : `${strategy} rollout of revision ${desiredRevision} started (stable ${stable})`,
+    });
+  }
+  const candidate = desiredRevision;
+  const prior = fresh ? undefined : previous.rollout;
+
+  if (input.commands.abort) {
+    consumed.push('abort');
+    events.push({ type: 'Warning', reason: 'RolloutAborted', message: `revision ${candidate} aborted by request: all traffic back on stable revision ${stable}` });
+    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, message: `revision ${candidate} was aborted; change the spec to roll out again` }, retiring);
+  }
+
+  const promote = (reason: string): RolloutDecision => {
+    events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `revision ${candidate} promoted (${reason}); revision ${stable} scales down in ${scaleDownDelayMs(spec) / 1000}s` });
+    const due = new Date(now.getTime() + scaleDownDelayMs(spec));
+    return settle(candidate, { phase: 'Stable' }, [...retiring.filter((entry) => entry.revision !== stable), { revision: stable, scaleDownAt: time(due) }]);
+  };
+  const inProgress = (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number): RolloutDecision =>
+    settle(stable, rollout, retiring, { candidateRevision: candidate, weights, ...(requeueAfterMs !== undefined && { requeueAfterMs }) });
+
+  if (!input.candidateReady) {
+    // Keep the step the rollout had reached: a candidate pod restarting must not reset progress,
+    // but no traffic moves until the candidate can take it.
+    const held: RolloutStatus = { ...(prior ?? {}), phase: 'Progressing', message: `waiting for revision ${candidate} to become ready` };
+    return inProgress(held, prior && strategy === 'Canary' ? canaryWeights(spec, prior.step ?? 0) : ALL_STABLE);
+  }
+
+  if (input.commands.promote === 'full') {
+    consumed.push('promote');
+    return promote('full promotion requested');
+  }
+
+  if (input.commands.paused) {
+    const step = prior?.step ?? 0;
+    const weights = strategy === 'Canary' ? canaryWeights(spec, step) : ALL_STABLE;
+    return inProgress({ ...(prior ?? { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
+  }
+
+  if (strategy === 'Canary') return canaryStep(input, prior, candidate, consumed, events, promote, inProgress);
+
+  // BlueGreen, ABTest and Mirror have no timed steps: the candidate is previewed, matched or
+  // mirrored until promoted (BlueGreen promotes itself when autoPromote is on).
+  const autoPromote = strategy === 'BlueGreen' && (spec.rollout?.blueGreen?.autoPromote ?? SpecDefaults.blueGreenAutoPromote);
+  if (autoPromote) return promote('ready, autoPromote');
+  if (input.commands.promote) {
+    consumed.push('promote');
+    return promote('promotion requested');
+  }
+  return inProgress({ phase: 'WaitingForPromotion', stepStartedAt: prior?.stepStartedAt ?? time(now), message: waitingMessage(strategy, candidate) }, ALL_STABLE);
+}
+
+function waitingMessage(strategy: Strategy, candidate: string): string {
+  const what: Partial<Record<Strategy, string>> = {
+    BlueGreen: `revision ${candidate} is ready on the preview Service`,
+    ABTest: `matching requests go to revision ${candidate}`,
+    Mirror: `live traffic is mirrored to revision ${candidate}`,
+  };
+  return `${what[strategy] ?? `revision ${candidate} is ready`}; annotate modelship.io/promote=true to promote or modelship.io/abort=true to abort`;
+}
+
+function canaryWeights(spec: ModelDeploymentSpec, step: number): Weights {
+  const steps = spec.rollout?.canary?.steps ?? [];
+  const weight = steps[Math.min(step, steps.length - 1)]?.weight ?? 0;
+  return { stable: 100 - weight, candidate: weight };
+}
+
+function canaryStep(
+  input: RolloutInput,
+  prior: RolloutStatus | undefined,
+  candidate: string,
+  consumed: (keyof RolloutCommands)[],
+  events: RolloutEvent[],
+  promote: (reason: string) => RolloutDecision,
+  inProgress: (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number) => RolloutDecision,
+): RolloutDecision {
+  const { spec, now } = input;
+  const steps = spec.rollout?.canary?.steps ?? [];
+  let step = prior?.step ?? 0;
+  // A resumed or freshly ready rollout starts the step's clock now.
+  let startedAt = prior?.stepStartedAt && prior.phase !== 'Paused' ? Date.parse(prior.stepStartedAt) : now.getTime();
+
+  for (;;) {
+    const current = steps[step];
+    if (!current) return promote(`all ${steps.length} steps passed`);
+    const pauseMs = current.pause ? durationMs(current.pause) : undefined;
+    const promoted = input.commands.promote && !consumed.includes('promote');
+    const timerDone = pauseMs !== undefined && now.getTime() - startedAt >= pauseMs;
+    if (!timerDone && !promoted) {
+      const rollout: RolloutStatus = {
+        phase: pauseMs === undefined ? 'WaitingForPromotion' : 'Progressing',
+        step,
+        stepStartedAt: kubernetesTime(new Date(startedAt)),
+        message: pauseMs === undefined
+          ? `step ${step + 1}/${steps.length}: ${current.weight}% on revision ${candidate}; annotate modelship.io/promote=true to go on`
+          : `step ${step + 1}/${steps.length}: ${current.weight}% on revision ${candidate} for ${current.pause}`,
+      };
+      const requeue = pauseMs === undefined ? undefined : Math.max(1000, startedAt + pauseMs - now.getTime());
+      return inProgress(rollout, canaryWeights(spec, step), requeue);
+    }
+    if (promoted) consumed.push('promote');
+    step += 1;
+    startedAt = now.getTime();
+    if (steps[step]) events.push({ type: 'Normal', reason: 'CanaryStep', message: `step ${step + 1}/${steps.length}: ${steps[step]?.weight}% on revision ${candidate}` });
+  }
+}
