@@ -9,6 +9,8 @@ export interface OperatorConfig {
   workers: number;
   fieldManager: string;
   resyncIntervalMs: number;
+  /** How often API discovery is asked whether optional CRDs (Istio's) appeared or went. */
+  discoveryIntervalMs: number;
   leaderElection: LeaderElectionConfig & { enabled: boolean };
 }
 
@@ -31,6 +33,7 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
     workers: integer(env, 'MODELSHIP_WORKERS', 8, 1),
     fieldManager: 'modelship-operator',
     resyncIntervalMs: integer(env, 'MODELSHIP_RESYNC_SECONDS', 600, 1) * 1000,
+    discoveryIntervalMs: integer(env, 'MODELSHIP_DISCOVERY_INTERVAL_SECONDS', 30, 1) * 1000,
     leaderElection: {
       enabled: env.MODELSHIP_LEADER_ELECTION !== 'false',
       namespace,

@@ -22,6 +22,7 @@ const controller = new ModelDeploymentController({
   workers: config.workers,
   namespace: config.watchNamespace,
   resyncIntervalMs: config.resyncIntervalMs,
+  discoveryIntervalMs: config.discoveryIntervalMs,
 });
 
 let leading = false;

@@ -46,7 +46,7 @@ export class ModelDeploymentController {
       client: config.client,
       log: config.log,
       namespace: config.namespace,
-      discoveryIntervalMs: config.discoveryIntervalMs ?? 10_000,
+      discoveryIntervalMs: config.discoveryIntervalMs ?? 30_000,
       onOwnerChanged: (key) => this.queue.add(key),
       onKindsChanged: () => {
         for (const md of this.modelDeployments.list()) this.queue.add(objectKey(md));
