@@ -2,13 +2,8 @@ import { expect } from 'chai';
 import { istioAnalyze } from '../support/istioctl.ts';
 import { installOptionalCrds, optionalCrdNames, uninstallOptionalCrds } from '../support/optional-crds.ts';
 import { promtoolCheckRules, promtoolTestRules } from '../support/promtool.ts';
+import { stderrOf } from '../support/kubectl-error.ts';
 import { plane } from './context.ts';
-
-/** kubectl's stderr when the apiserver refuses the request. */
-function stderrOf(error: unknown): string {
-  const stderr = (error as { stderr?: unknown }).stderr;
-  return typeof stderr === 'string' ? stderr : String(error);
-}
 
 /** Pods of one version of the model server (KWOK runs them on its simulated nodes). */
 function versionDeployment(namespace: string, version: string): object {
