@@ -101,6 +101,8 @@ describe('Optional CRDs (Istio, Prometheus Operator) with istioctl analyze and p
     await applyAndWaitForPods(validNamespace, canaryRouting(validNamespace, 'canary'));
     const findings = await istioAnalyze(plane().kubeconfigPath, validNamespace);
     expect(findings.filter((f) => f.level === 'Error' || f.level === 'Warning'), JSON.stringify(findings)).to.deep.equal([]);
+    // It did analyze this namespace: its one Info is that the namespace has no sidecar injection label.
+    expect(findings.map((f) => `${f.code} ${f.origin}`)).to.deep.equal([`IST0102 Namespace ${validNamespace}`]);
   });
 
   it('istioctl analyze reports IST0101 (ReferencedResourceNotFound) for a route to an undefined subset', async () => {
