@@ -3,10 +3,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
 import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
+import { toolPath } from '../support/test-tools.ts';
 import { plane } from './context.ts';
 
 const run = promisify(execFile);
@@ -19,7 +18,7 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
   let rendered: KubernetesObject[];
 
   before(async () => {
-    helm = (await run('bash', [join(REPO_ROOT, 'test/tools/build-helm.sh')], { timeout: 900_000 })).stdout.trim();
+    helm = await toolPath('build-helm.sh');
   });
 
   after(async () => {

@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { CRD_NAME, MODEL_DEPLOYMENT_API_VERSION, KIND, SHORT_NAME } from '../../operator/api/crd.ts';
 import { CRD_PATHS, REPO_ROOT } from '../../operator/api/generate-crds.ts';
 import type { ModelDeploymentSpec } from '../../operator/api/types.ts';
+import { stderrOf } from '../support/kubectl-error.ts';
 import { plane } from './context.ts';
 
 /** ModelDeployments a user applies as they are; each must pass validation. */
@@ -22,12 +23,6 @@ const validSpec = (): Spec & ModelDeploymentSpec => ({
 
 function manifest(name: string, spec: Spec): string {
   return JSON.stringify({ apiVersion: MODEL_DEPLOYMENT_API_VERSION, kind: KIND, metadata: { name }, spec });
-}
-
-/** kubectl's stderr when the apiserver refuses the request. */
-function stderrOf(error: unknown): string {
-  const stderr = (error as { stderr?: unknown }).stderr;
-  return typeof stderr === 'string' ? stderr : String(error);
 }
 
 interface InvalidCase {
