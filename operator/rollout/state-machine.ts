@@ -147,7 +147,12 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   if (!input.candidateReady) {
     // Keep the step the rollout had reached: a candidate pod restarting must not reset progress,
     // but no traffic moves until the candidate can take it.
-    const held: RolloutStatus = { ...(prior ?? {}), phase: 'Progressing', message: `waiting for revision ${candidate} to become ready` };
+    const held: RolloutStatus = {
+      ...(prior ?? {}),
+      ...(strategy === 'Canary' && { step: prior?.step ?? 0 }),
+      phase: 'Progressing',
+      message: `waiting for revision ${candidate} to become ready`,
+    };
     return inProgress(held, prior && strategy === 'Canary' ? canaryWeights(spec, prior.step ?? 0) : ALL_STABLE);
   }
 
@@ -159,7 +164,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   if (input.commands.paused) {
     const step = prior?.step ?? 0;
     const weights = strategy === 'Canary' ? canaryWeights(spec, step) : ALL_STABLE;
-    return inProgress({ ...(prior ?? { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
+    return inProgress({ ...(prior ?? {}), ...(strategy === 'Canary' && { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
   }
 
   if (strategy === 'Canary') return canaryStep(input, prior, candidate, consumed, events, promote, inProgress);
