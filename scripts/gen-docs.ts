@@ -1,7 +1,6 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, type GeneratedFile } from '../operator/api/generate-crds.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, runAsScript, writeGeneratedFiles, type GeneratedFile } from '../operator/api/generate-crds.ts';
 import { OperatorSettings } from '../operator/settings.ts';
 import { RuntimeContract } from '../runtime/contract.ts';
 import { describeSetting, type Setting } from '../runtime/env-settings.ts';
@@ -53,18 +52,4 @@ export async function renderDocFiles(): Promise<GeneratedFile[]> {
   })));
 }
 
-async function main(): Promise<void> {
-  for (const file of await renderDocFiles()) {
-    const target = join(REPO_ROOT, file.path);
-    await writeFile(target, file.content);
-    console.log(`wrote ${relative(process.cwd(), target)}`);
-  }
-}
-
-// No top-level await: test runners load this module with require(), which refuses async modules.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
-}
+runAsScript(import.meta.url, async () => writeGeneratedFiles(await renderDocFiles()));
