@@ -1,5 +1,5 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
-import { RUNTIME_DEFAULT_PORT, RuntimeContract, RuntimeEnv, type RuntimeSettingKey } from '../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_PORT, RuntimeEnv, type RuntimeEnvName } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { nameOf } from './metadata.ts';
@@ -29,27 +29,26 @@ function intraOpThreads(md: ModelDeployment): number | undefined {
 export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: string): V1EnvVar[] {
   const runtime = md.spec.runtime ?? {};
   const batching = runtime.batching ?? {};
-  // Keyed by contract setting, so only contract variables can be emitted; unset ones take the runtime's default.
-  const values: Partial<Record<RuntimeSettingKey, string | number | undefined>> = {
-    modelName: modelNameOf(md),
-    modelVersion: md.spec.model.version,
-    modelUri: source.runtimeUri,
-    modelSha256: source.sha256,
-    modelCacheDir: MODEL_CACHE_DIR,
-    revision,
-    port: RUNTIME_DEFAULT_PORT,
-    executionProviders: (runtime.executionProviders ?? SpecDefaults.executionProviders).join(','),
-    intraOpThreads: intraOpThreads(md),
-    interOpThreads: runtime.threads?.interOp,
-    maxBatchSize: batching.maxBatchSize ?? SpecDefaults.maxBatchSize,
-    maxQueueDelayMs: batching.maxQueueDelayMs ?? SpecDefaults.maxQueueDelayMs,
-    preferredBatchSizes: batching.preferredBatchSizes?.join(','),
-    maxQueueSize: batching.maxQueueSize,
-    maxConcurrentRuns: runtime.maxConcurrentRuns,
-    logLevel: runtime.logLevel,
-  };
-  const env: V1EnvVar[] = Object.entries(values).flatMap(([key, value]) =>
-    value === undefined || value === '' ? [] : [{ name: RuntimeContract[key as RuntimeSettingKey].name, value: String(value) }]);
+  // Typed by the contract's names, so nothing outside runtime/contract.ts can be emitted; unset ones take the runtime's default.
+  const values: [RuntimeEnvName, string | number | undefined][] = [
+    [RuntimeEnv.modelName, modelNameOf(md)],
+    [RuntimeEnv.modelVersion, md.spec.model.version],
+    [RuntimeEnv.modelUri, source.runtimeUri],
+    [RuntimeEnv.modelSha256, source.sha256],
+    [RuntimeEnv.modelCacheDir, MODEL_CACHE_DIR],
+    [RuntimeEnv.revision, revision],
+    [RuntimeEnv.port, RUNTIME_DEFAULT_PORT],
+    [RuntimeEnv.executionProviders, (runtime.executionProviders ?? SpecDefaults.executionProviders).join(',')],
+    [RuntimeEnv.intraOpThreads, intraOpThreads(md)],
+    [RuntimeEnv.interOpThreads, runtime.threads?.interOp],
+    [RuntimeEnv.maxBatchSize, batching.maxBatchSize ?? SpecDefaults.maxBatchSize],
+    [RuntimeEnv.maxQueueDelayMs, batching.maxQueueDelayMs ?? SpecDefaults.maxQueueDelayMs],
+    [RuntimeEnv.preferredBatchSizes, batching.preferredBatchSizes?.join(',')],
+    [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
+    [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
+    [RuntimeEnv.logLevel, runtime.logLevel],
+  ];
+  const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
   const auth = md.spec.security?.authSecret;
   if (auth) env.push({ name: AUTH_TOKEN_ENV, valueFrom: { secretKeyRef: { name: auth.name, key: auth.key ?? SpecDefaults.authSecretKey } } });
   return [...env, ...(runtime.env ?? [])];
