@@ -18,10 +18,12 @@ const maxBatchSize = {
   // larger batches add latency without throughput, which HTTP bounds.
   default: 64,
   min: 1,
-  max: 4096,
+  max: 65_536,
   doc: 'Most rows (sum of dim 0) one `session.run` may take; `1` turns dynamic batching off.',
 } as const;
 
+// Where the CRD and the runtime used to disagree on a range, the wider one won: widening the CRD
+// refuses no stored ModelDeployment, narrowing the runtime would refuse configs that work today.
 export const RuntimeContract = {
   modelUri: {
     name: 'MODELSHIP_MODEL_URI',
@@ -82,8 +84,7 @@ export const RuntimeContract = {
     type: 'integer',
     default: 2,
     min: 0,
-    // A wait for batch-mates beyond 10 s is no longer batching but a stall.
-    max: 10_000,
+    max: 60_000,
     doc: 'How long a queued request may wait for a fuller batch when a run slot is free but other runs are busy (only matters with `MAX_CONCURRENT_RUNS` > 1; an idle model always runs at once).',
   },
   preferredBatchSizes: {
