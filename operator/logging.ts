@@ -2,6 +2,6 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level = process.env.MODELSHIP_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(level: string): Logger {
   return pino({ name: 'modelship-operator', level, base: { pid: process.pid } });
 }

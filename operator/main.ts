@@ -8,8 +8,8 @@ import { KubeRestClient } from './kube/rest-client.ts';
 import { createLogger } from './logging.ts';
 import { OperatorMetrics } from './metrics.ts';
 
-const log = createLogger();
 const config = loadOperatorConfig();
+const log = createLogger(config.logLevel);
 const metrics = new OperatorMetrics();
 const kubeConfig = new KubeConfig();
 kubeConfig.loadFromDefault();
@@ -17,7 +17,7 @@ const client = new KubeRestClient(kubeConfig, (verb, resource) => metrics.apiWri
 const recorder = new EventRecorder(client, config.leaderElection.identity, log);
 const controller = new ModelDeploymentController({
   client, recorder, metrics, log,
-  options: { defaultRuntimeImage: config.runtimeImage },
+  options: config.options,
   fieldManager: config.fieldManager,
   workers: config.workers,
   namespace: config.watchNamespace,

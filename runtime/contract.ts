@@ -1,32 +1,142 @@
+import type { Setting } from './env-settings.ts';
+
 /**
- * The runtime's configuration contract: the environment variables the operator sets on the
- * runtime container. Both sides import these names from here, so they cannot drift apart.
- * Parsing, defaults and documentation live in runtime/config.ts and runtime/README.md.
+ * The runtime's configuration contract: every environment variable the runtime reads (and the
+ * operator sets), with its type, default, range and meaning. The runtime's parser
+ * (runtime/config.ts), the operator's env builder (operator/desired/runtime-env.ts), the CRD's
+ * defaults and ranges (operator/api/schema.ts) and the table in runtime/README.md
+ * (`npm run gen:docs`) are all derived from this one table.
  */
-export const RuntimeEnv = {
-  modelName: 'MODELSHIP_MODEL_NAME',
-  modelVersion: 'MODELSHIP_MODEL_VERSION',
-  modelUri: 'MODELSHIP_MODEL_URI',
-  modelSha256: 'MODELSHIP_MODEL_SHA256',
-  modelCacheDir: 'MODELSHIP_MODEL_CACHE_DIR',
-  revision: 'MODELSHIP_REVISION',
-  port: 'MODELSHIP_PORT',
-  executionProviders: 'MODELSHIP_EXECUTION_PROVIDERS',
-  deviceId: 'MODELSHIP_DEVICE_ID',
-  intraOpThreads: 'MODELSHIP_INTRA_OP_THREADS',
-  interOpThreads: 'MODELSHIP_INTER_OP_THREADS',
-  maxBatchSize: 'MODELSHIP_MAX_BATCH_SIZE',
-  maxQueueDelayMs: 'MODELSHIP_MAX_QUEUE_DELAY_MS',
-  preferredBatchSizes: 'MODELSHIP_PREFERRED_BATCH_SIZES',
-  maxQueueSize: 'MODELSHIP_MAX_QUEUE_SIZE',
-  maxConcurrentRuns: 'MODELSHIP_MAX_CONCURRENT_RUNS',
-  maxBodyBytes: 'MODELSHIP_MAX_BODY_BYTES',
-  shutdownGraceMs: 'MODELSHIP_SHUTDOWN_GRACE_MS',
-  logLevel: 'MODELSHIP_LOG_LEVEL',
-  authToken: 'MODELSHIP_AUTH_TOKEN',
+
+export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const maxBatchSize = {
+  name: 'MODELSHIP_MAX_BATCH_SIZE',
+  type: 'integer',
+  // Enough to merge the 38 rows a batch averaged at 64 concurrent clients (docs/benchmarks.md);
+  // larger batches add latency without throughput, which HTTP bounds.
+  default: 64,
+  min: 1,
+  max: 65_536,
+  doc: 'Most rows (sum of dim 0) one `session.run` may take; `1` turns dynamic batching off.',
 } as const;
 
-export type RuntimeEnvName = (typeof RuntimeEnv)[keyof typeof RuntimeEnv];
+// Where the CRD and the runtime used to disagree on a range, the wider one won: widening the CRD
+// refuses no stored ModelDeployment, narrowing the runtime would refuse configs that work today.
+export const RuntimeContract = {
+  modelUri: {
+    name: 'MODELSHIP_MODEL_URI',
+    type: 'string',
+    required: true,
+    requiredDoc: 'a local path or an http(s) URL of an .onnx model',
+    doc: 'The `.onnx` model: a local path, a `file://` URI, or an `http(s)://` URL (downloaded once into the cache dir).',
+  },
+  modelSha256: {
+    name: 'MODELSHIP_MODEL_SHA256',
+    type: 'digest',
+    defaultDoc: 'unset (not verified)',
+    doc: 'Expected SHA-256 of the model file. Verified before loading; a mismatch is fatal. With a digest, the download cache is content-addressed.',
+  },
+  modelName: {
+    name: 'MODELSHIP_MODEL_NAME',
+    type: 'string',
+    defaultDoc: 'file name without `.onnx`',
+    doc: 'Model name in the V2 paths (`/v2/models/{name}`).',
+  },
+  modelVersion: { name: 'MODELSHIP_MODEL_VERSION', type: 'string', default: '1', doc: 'Model version (`/v2/models/{name}/versions/{version}`).' },
+  modelCacheDir: {
+    name: 'MODELSHIP_MODEL_CACHE_DIR',
+    type: 'string',
+    defaultDoc: '`$TMPDIR/modelship-models`',
+    doc: 'Where downloaded models are cached (must be writable; mount an `emptyDir` with a read-only root filesystem).',
+  },
+  revision: { name: 'MODELSHIP_REVISION', type: 'string', default: '', defaultDoc: 'empty', doc: 'Deployment revision; a constant label on every metric.' },
+  port: { name: 'MODELSHIP_PORT', type: 'integer', default: 8080, min: 0, max: 65535, doc: 'HTTP port (all interfaces); `0` picks a free one.' },
+  executionProviders: {
+    name: 'MODELSHIP_EXECUTION_PROVIDERS',
+    type: 'list',
+    values: EXECUTION_PROVIDERS,
+    default: ['cpu'],
+    item: 'provider',
+    doc: 'Execution providers in order of preference. The first that loads wins; CPU is always the last resort (one warning line when a preferred provider is skipped).',
+  },
+  deviceId: { name: 'MODELSHIP_DEVICE_ID', type: 'integer', default: 0, min: 0, max: 1024, doc: 'GPU ordinal for `cuda` / `tensorrt`.' },
+  intraOpThreads: {
+    name: 'MODELSHIP_INTRA_OP_THREADS',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 1024,
+    doc: 'onnxruntime intra-op threads; `0` lets onnxruntime choose (one per physical core).',
+  },
+  interOpThreads: {
+    name: 'MODELSHIP_INTER_OP_THREADS',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 1024,
+    doc: 'onnxruntime inter-op threads; `0` lets onnxruntime choose.',
+  },
+  maxBatchSize,
+  maxQueueDelayMs: {
+    name: 'MODELSHIP_MAX_QUEUE_DELAY_MS',
+    type: 'integer',
+    default: 2,
+    min: 0,
+    max: 60_000,
+    doc: 'How long a queued request may wait for a fuller batch when a run slot is free but other runs are busy (only matters with `MAX_CONCURRENT_RUNS` > 1; an idle model always runs at once).',
+  },
+  preferredBatchSizes: {
+    name: 'MODELSHIP_PREFERRED_BATCH_SIZES',
+    type: 'integer-list',
+    min: 1,
+    maxFrom: maxBatchSize,
+    doc: 'Batch sizes the scheduler dispatches as soon as it can form them.',
+  },
+  maxQueueSize: {
+    name: 'MODELSHIP_MAX_QUEUE_SIZE',
+    type: 'integer',
+    default: 1024,
+    min: 1,
+    max: 1_000_000,
+    doc: 'Requests allowed to wait; beyond it, `429` with `Retry-After`.',
+  },
+  maxConcurrentRuns: { name: 'MODELSHIP_MAX_CONCURRENT_RUNS', type: 'integer', default: 1, min: 1, max: 64, doc: '`session.run` calls in flight at once.' },
+  maxBodyBytes: {
+    name: 'MODELSHIP_MAX_BODY_BYTES',
+    type: 'integer',
+    default: 64 * 1024 * 1024,
+    min: 1024,
+    max: Number.MAX_SAFE_INTEGER,
+    defaultDoc: '`67108864` (64 MiB)',
+    doc: 'Largest request body (after decompression); beyond it, `413`.',
+  },
+  shutdownGraceMs: {
+    name: 'MODELSHIP_SHUTDOWN_GRACE_MS',
+    type: 'integer',
+    default: 20_000,
+    min: 0,
+    max: 3_600_000,
+    doc: 'After SIGTERM, how long to keep serving and drain before exiting.',
+  },
+  logLevel: { name: 'MODELSHIP_LOG_LEVEL', type: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Log level of the JSON log lines on stdout.' },
+  authToken: {
+    name: 'MODELSHIP_AUTH_TOKEN',
+    type: 'string',
+    defaultDoc: 'unset (open)',
+    doc: 'When set, every endpoint but `/v2/health/live`, `/v2/health/ready` and `/metrics` requires `Authorization: Bearer <token>` (401 JSON otherwise). The operator sets it from `spec.security.authSecret`.',
+  },
+} as const satisfies Record<string, Setting>;
+
+export type RuntimeSettingKey = keyof typeof RuntimeContract;
+
+/** The variable names by setting, e.g. RuntimeEnv.port === 'MODELSHIP_PORT'. */
+export const RuntimeEnv = Object.fromEntries(Object.entries(RuntimeContract).map(([key, setting]) => [key, setting.name])) as {
+  readonly [K in RuntimeSettingKey]: (typeof RuntimeContract)[K]['name'];
+};
+
+export type RuntimeEnvName = (typeof RuntimeEnv)[RuntimeSettingKey];
 
 /** Paths of the Open Inference Protocol endpoints the operator points probes at. */
 export const RuntimeProbePaths = {
@@ -35,4 +145,4 @@ export const RuntimeProbePaths = {
   metrics: '/metrics',
 } as const;
 
-export const RUNTIME_DEFAULT_PORT = 8080;
+export const RUNTIME_DEFAULT_PORT = RuntimeContract.port.default;

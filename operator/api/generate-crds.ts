@@ -26,8 +26,9 @@ export function renderCrdFiles(): GeneratedFile[] {
   return CRD_PATHS.map((path) => ({ path, content }));
 }
 
-async function main(): Promise<void> {
-  for (const file of renderCrdFiles()) {
+/** Writes generated files under the repository root, saying which. */
+export async function writeGeneratedFiles(files: GeneratedFile[]): Promise<void> {
+  for (const file of files) {
     const target = join(REPO_ROOT, file.path);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, file.content);
@@ -35,10 +36,14 @@ async function main(): Promise<void> {
   }
 }
 
-// No top-level await: test runners load this module with require(), which refuses async modules.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/** Runs `main` when the module at `moduleUrl` is the script node was started with. */
+export function runAsScript(moduleUrl: string, main: () => Promise<void>): void {
+  // No top-level await: test runners load these modules with require(), which refuses async modules.
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
   main().catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
   });
 }
+
+runAsScript(import.meta.url, () => writeGeneratedFiles(renderCrdFiles()));

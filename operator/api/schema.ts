@@ -1,5 +1,6 @@
 import Type from 'typebox';
-import { RUNTIME_DEFAULT_PORT } from '../../runtime/contract.ts';
+import { EXECUTION_PROVIDERS, LOG_LEVELS, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
+import { ContractInteger } from './contract-fields.ts';
 import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
 
 /**
@@ -12,9 +13,9 @@ import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, Stri
 export const SpecDefaults = {
   modelFormat: 'onnx',
   modelVariant: 'default',
-  executionProviders: ['cpu'],
-  maxBatchSize: 32,
-  maxQueueDelayMs: 2,
+  executionProviders: RuntimeContract.executionProviders.default,
+  maxBatchSize: RuntimeContract.maxBatchSize.default,
+  maxQueueDelayMs: RuntimeContract.maxQueueDelayMs.default,
   servicePort: RUNTIME_DEFAULT_PORT,
   serviceType: 'ClusterIP',
   minReplicas: 1,
@@ -30,7 +31,6 @@ export const SpecDefaults = {
   mirrorPercent: 100,
 } as const;
 
-export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
 export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const;
 export const MODEL_URI_SCHEMES = ['http', 'https', 's3', 'pvc', 'file'] as const;
 export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror'] as const;
@@ -155,10 +155,13 @@ const EnvVarSchema = Type.Object(
 
 const BatchingSchema = Type.Object(
   {
-    maxBatchSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096, default: SpecDefaults.maxBatchSize, description: 'Most requests merged into one model run; 1 turns batching off.' })),
-    maxQueueDelayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, default: SpecDefaults.maxQueueDelayMs, description: 'How long a request may wait for others to batch with.' })),
-    preferredBatchSizes: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 4096 }), { maxItems: 16 })),
-    maxQueueSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Requests queued beyond this are refused with 503.' })),
+    maxBatchSize: Type.Optional(ContractInteger(RuntimeContract.maxBatchSize, { withDefault: true, description: 'Most rows merged into one model run; 1 turns batching off.' })),
+    maxQueueDelayMs: Type.Optional(ContractInteger(RuntimeContract.maxQueueDelayMs, { withDefault: true, description: 'How long a request may wait for others to batch with.' })),
+    preferredBatchSizes: Type.Optional(
+      Type.Array(Type.Integer({ minimum: RuntimeContract.preferredBatchSizes.min, maximum: RuntimeContract.maxBatchSize.max }), { maxItems: 16 }),
+    ),
+    // No default here and below: a new default would change the revision of every existing ModelDeployment.
+    maxQueueSize: Type.Optional(ContractInteger(RuntimeContract.maxQueueSize, { description: 'Requests queued beyond this are refused with 429.' })),
   },
   {
     default: {},
@@ -190,13 +193,13 @@ export const RuntimeSchema = Type.Object(
     ),
     threads: Type.Optional(
       Type.Object({
-        intraOp: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: 'Threads inside one operator; from the CPU limit when unset.' })),
-        interOp: Type.Optional(Type.Integer({ minimum: 1, maximum: 256 })),
+        intraOp: Type.Optional(ContractInteger(RuntimeContract.intraOpThreads, { description: 'Threads inside one operator; from the CPU limit when unset or 0.' })),
+        interOp: Type.Optional(ContractInteger(RuntimeContract.interOpThreads, { description: "Threads across operators; onnxruntime's choice when unset or 0." })),
       }),
     ),
     batching: Type.Optional(BatchingSchema),
-    maxConcurrentRuns: Type.Optional(Type.Integer({ minimum: 1, maximum: 64 })),
-    logLevel: Type.Optional(StringEnum(['trace', 'debug', 'info', 'warn', 'error'])),
+    maxConcurrentRuns: Type.Optional(ContractInteger(RuntimeContract.maxConcurrentRuns)),
+    logLevel: Type.Optional(StringEnum(LOG_LEVELS)),
     env: Type.Optional(
       Type.Array(EnvVarSchema, {
         maxItems: 64,

@@ -10,8 +10,6 @@ export const TMP_VOLUME = 'tmp';
 export const PVC_MOUNT_PATH = '/mnt/models';
 const PVC_VOLUME = 'model-store';
 const S3_DOWNLOAD_PATH = `${MODEL_CACHE_DIR}/s3/model.onnx`;
-/** The operator's default S3 fetcher; any image with the aws CLI works (OperatorOptions.s3FetcherImage). */
-export const DEFAULT_S3_FETCHER_IMAGE = 'public.ecr.aws/aws-cli/aws-cli:2.27.0';
 
 /**
  * How the runtime gets its model file. The runtime fetches http(s) URLs itself and verifies the

@@ -1,4 +1,6 @@
-/** Operator-wide settings the desired state depends on (from the operator's flags and env). */
+import { OperatorSettings } from '../settings.ts';
+
+/** Operator-wide settings the desired state depends on (from the operator's env: operator/settings.ts). */
 export interface OperatorOptions {
   /** Runtime image for ModelDeployments that do not name one. */
   defaultRuntimeImage: string;
@@ -8,4 +10,5 @@ export interface OperatorOptions {
   s3FetcherImage?: string;
 }
 
-export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+export const DEFAULT_CLUSTER_DOMAIN = OperatorSettings.clusterDomain.default;
+export const DEFAULT_S3_FETCHER_IMAGE = OperatorSettings.s3FetcherImage.default;

@@ -1,5 +1,5 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
-import { RUNTIME_DEFAULT_PORT, RuntimeEnv } from '../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_PORT, RuntimeEnv, type RuntimeEnvName } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { nameOf } from './metadata.ts';
@@ -29,7 +29,8 @@ function intraOpThreads(md: ModelDeployment): number | undefined {
 export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: string): V1EnvVar[] {
   const runtime = md.spec.runtime ?? {};
   const batching = runtime.batching ?? {};
-  const values: [string, string | number | undefined][] = [
+  // Typed by the contract's names, so nothing outside runtime/contract.ts can be emitted; unset ones take the runtime's default.
+  const values: [RuntimeEnvName, string | number | undefined][] = [
     [RuntimeEnv.modelName, modelNameOf(md)],
     [RuntimeEnv.modelVersion, md.spec.model.version],
     [RuntimeEnv.modelUri, source.runtimeUri],

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { InferenceSession } from 'onnxruntime-node';
+import type { EXECUTION_PROVIDERS } from '../contract.ts';
 
-export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface SessionSettings {

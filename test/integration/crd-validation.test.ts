@@ -6,6 +6,7 @@ import { load } from 'js-yaml';
 import { CRD_NAME, MODEL_DEPLOYMENT_API_VERSION, KIND, SHORT_NAME } from '../../operator/api/crd.ts';
 import { CRD_PATHS, REPO_ROOT } from '../../operator/api/generate-crds.ts';
 import type { ModelDeploymentSpec } from '../../operator/api/types.ts';
+import { RuntimeContract } from '../../runtime/contract.ts';
 import { stderrOf } from '../support/kubectl-error.ts';
 import { plane } from './context.ts';
 
@@ -157,7 +158,7 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
     const stored = JSON.parse(await kubectl(['get', SHORT_NAME, 'valid', '-n', namespace, '-o', 'json'])) as { spec: ModelDeploymentSpec };
     expect(stored.spec.model).to.include({ format: 'onnx', variant: 'default' });
     expect(stored.spec.runtime?.executionProviders).to.deep.equal(['cpu']);
-    expect(stored.spec.runtime?.batching).to.deep.equal({ maxBatchSize: 32, maxQueueDelayMs: 2 });
+    expect(stored.spec.runtime?.batching).to.deep.equal({ maxBatchSize: RuntimeContract.maxBatchSize.default, maxQueueDelayMs: RuntimeContract.maxQueueDelayMs.default });
     expect(stored.spec.runtime).to.not.have.property('image');
     expect(stored.spec.autoscaling).to.include({ minReplicas: 1, maxReplicas: 5 });
     expect(stored.spec.service).to.deep.equal({ port: 8080, type: 'ClusterIP' });

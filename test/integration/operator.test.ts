@@ -2,6 +2,8 @@ import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from './context.ts';
+import { loadConfig } from '../../runtime/config.ts';
+import { RuntimeContract } from '../../runtime/contract.ts';
 import { eventually } from '../support/eventually.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 
@@ -11,6 +13,7 @@ interface MdObject extends KubernetesObject {
 }
 
 const namespace = `md-${Date.now().toString(36)}`;
+const clusterDomain = 'corp.test';
 const json = async <T>(args: string[]): Promise<T> => JSON.parse(await plane().running.kubectl([...args, '-o', 'json'])) as T;
 const getMd = (name: string) => json<MdObject>(['get', 'modeldeployments.modelship.io', name, '-n', namespace]);
 const getChild = <T>(kind: string, name: string) => json<T>(['get', kind, name, '-n', namespace]);
@@ -45,7 +48,7 @@ describe('operator against the real control plane', function () {
     await plane().running.kubectl(['create', 'namespace', namespace]);
     // The runtime pods must pass the restricted Pod Security Standard, enforced by the apiserver's admission.
     await plane().running.kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted']);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-a');
+    operator = await startOperator(plane().kubeconfigPath, 'operator-a', { MODELSHIP_CLUSTER_DOMAIN: clusterDomain });
   });
 
   after(async () => {
@@ -60,7 +63,7 @@ describe('operator against the real control plane', function () {
       expect(current.status?.ready).to.equal('2/2');
       return current;
     }, { timeoutMs: 60_000 });
-    expect(md.status?.endpoint).to.include(`fraud.${namespace}.svc`);
+    expect(md.status?.endpoint).to.include(`fraud.${namespace}.svc.${clusterDomain}:`);
 
     const deployment = await getChild<V1Deployment>('deployment', 'fraud');
     const owner = deployment.metadata?.ownerReferences?.[0];
@@ -69,6 +72,10 @@ describe('operator against the real control plane', function () {
     expect(container?.readinessProbe?.httpGet?.path).to.equal('/v2/health/ready');
     expect(container?.securityContext).to.include({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(container?.env?.find((e) => e.name === 'MODELSHIP_MODEL_URI')?.value).to.equal('https://models.example.com/fraud/v1/model.int8.onnx');
+    // The pod's env, with the apiserver's CRD defaults filled in, is what the runtime parses: the contract defaults.
+    const runtime = loadConfig(Object.fromEntries((container?.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]]))));
+    expect(runtime.batching).to.include({ maxBatchSize: RuntimeContract.maxBatchSize.default, maxQueueDelayMs: RuntimeContract.maxQueueDelayMs.default });
+    expect(runtime.session).to.include({ intraOpThreads: 1 });
     for (const kind of ['service', 'horizontalpodautoscaler', 'poddisruptionbudget']) expect(await exists(kind, 'fraud'), kind).to.equal(true);
 
     const hpa = await getChild<{ spec: { metrics: { type: string; pods?: { metric: { name: string } } }[] } }>('horizontalpodautoscaler', 'fraud');

@@ -18,3 +18,28 @@ export async function templateRules(template: string): Promise<PolicyRule[]> {
   if (block.includes('{{')) throw new Error(`${template}: the rules block must be plain YAML`);
   return (load(block) as { rules: PolicyRule[] }).rules;
 }
+
+/** One env entry of a chart template: set from a value, or from a pod field. */
+export type TemplateEnvVar = { name: string; value: string } | { name: string; fieldRef: string };
+
+/**
+ * The env entries of the first container of a chart template. Every entry must be of one of the
+ * two forms the chart uses; anything else is an error, so a new form cannot slip past the tests.
+ */
+export async function templateEnv(template: string): Promise<TemplateEnvVar[]> {
+  const text = await readFile(join(CHART, 'templates', template), 'utf8');
+  const block = /\n(\s+)env:\n([\s\S]*?)\n\1\S/.exec(text)?.[2];
+  if (!block) throw new Error(`${template}: no env block`);
+  return block.split(/\n(?=\s+- name: )/).map((entry) => {
+    const value = /^\s+- name: (\w+)\n\s+value: \{\{ \.Values\.([\w.]+) \| quote \}\}$/.exec(entry);
+    if (value) return { name: value[1]!, value: value[2]! };
+    const field = /^\s+- name: (\w+)\n\s+valueFrom: \{ fieldRef: \{ fieldPath: ([\w.]+) \} \}$/.exec(entry);
+    if (field) return { name: field[1]!, fieldRef: field[2]! };
+    throw new Error(`${template}: env entry not of the form "value: {{ .Values.x | quote }}" or a fieldRef:\n${entry}`);
+  });
+}
+
+/** A chart value by its dotted path. */
+export function valueAt(values: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), values);
+}

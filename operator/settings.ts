@@ -1,0 +1,144 @@
+import { LOG_LEVELS } from '../runtime/contract.ts';
+import type { Setting } from '../runtime/env-settings.ts';
+
+/**
+ * Where the Helm chart sets a setting: a value under .Values (dotted path), or a field of the pod
+ * through the downward API.
+ */
+export type ChartSource = { readonly value: string } | { readonly fieldRef: string };
+
+export type OperatorSetting = Setting & { readonly chart?: ChartSource };
+
+/**
+ * The operator's settings contract: every environment variable the operator reads, with its type,
+ * default, range, meaning and the chart value that sets it. operator/config.ts parses from it; the
+ * chart's env and values (test/unit/operator/chart.test.ts) and the table in
+ * charts/modelship/README.md (`npm run gen:docs`) are checked against it.
+ */
+export const OperatorSettings = {
+  podName: {
+    name: 'POD_NAME',
+    type: 'string',
+    defaultDoc: '`<hostname>-<pid>`',
+    doc: 'Identity of this replica in the leader-election lease.',
+    chart: { fieldRef: 'metadata.name' },
+  },
+  podNamespace: {
+    name: 'POD_NAMESPACE',
+    type: 'string',
+    default: 'modelship-system',
+    doc: 'Namespace the operator runs in; holds the leader-election lease.',
+    chart: { fieldRef: 'metadata.namespace' },
+  },
+  runtimeImage: {
+    name: 'MODELSHIP_RUNTIME_IMAGE',
+    type: 'string',
+    default: 'ghcr.io/modelship/runtime:0.1.0',
+    doc: 'Runtime image for ModelDeployments that do not name one (`spec.runtime.image`).',
+    chart: { value: 'runtimeImage' },
+  },
+  s3FetcherImage: {
+    name: 'MODELSHIP_S3_FETCHER_IMAGE',
+    type: 'string',
+    default: 'public.ecr.aws/aws-cli/aws-cli:2.27.0',
+    doc: 'Image of the init container that copies `s3://` models; any image with the `aws` CLI.',
+    chart: { value: 's3FetcherImage' },
+  },
+  clusterDomain: {
+    name: 'MODELSHIP_CLUSTER_DOMAIN',
+    type: 'string',
+    default: 'cluster.local',
+    doc: "DNS suffix of the cluster's Services, used in `status.endpoint`.",
+    chart: { value: 'clusterDomain' },
+  },
+  watchNamespace: {
+    name: 'MODELSHIP_WATCH_NAMESPACE',
+    type: 'string',
+    defaultDoc: 'unset (all namespaces)',
+    doc: 'Watch ModelDeployments in this namespace only; all namespaces when empty.',
+    chart: { value: 'watchNamespace' },
+  },
+  workers: { name: 'MODELSHIP_WORKERS', type: 'integer', default: 8, min: 1, max: 256, doc: 'ModelDeployments reconciled in parallel.', chart: { value: 'workers' } },
+  resyncSeconds: {
+    name: 'MODELSHIP_RESYNC_SECONDS',
+    type: 'integer',
+    default: 600,
+    min: 1,
+    max: 86_400,
+    doc: 'Every ModelDeployment is reconciled again after this long, even without changes.',
+    chart: { value: 'resyncSeconds' },
+  },
+  discoveryIntervalSeconds: {
+    name: 'MODELSHIP_DISCOVERY_INTERVAL_SECONDS',
+    type: 'integer',
+    default: 30,
+    min: 1,
+    max: 3600,
+    doc: 'How often API discovery is asked whether optional CRDs (Istio) were installed or removed; routing switches to them without a restart.',
+    chart: { value: 'discoveryIntervalSeconds' },
+  },
+  logLevel: { name: 'MODELSHIP_LOG_LEVEL', type: 'enum', values: LOG_LEVELS, default: 'info', doc: 'Log level of the JSON log lines on stdout.', chart: { value: 'logLevel' } },
+  metricsAddress: {
+    name: 'MODELSHIP_METRICS_ADDRESS',
+    type: 'string',
+    default: '0.0.0.0',
+    doc: 'Address `/metrics`, `/healthz` and `/readyz` listen on.',
+    chart: { value: 'metrics.address' },
+  },
+  metricsPort: {
+    name: 'MODELSHIP_METRICS_PORT',
+    type: 'integer',
+    default: 8081,
+    min: 0,
+    max: 65535,
+    doc: 'Port of `/metrics`, `/healthz` and `/readyz`; `0` picks a free one.',
+    chart: { value: 'metrics.port' },
+  },
+  leaderElection: {
+    name: 'MODELSHIP_LEADER_ELECTION',
+    type: 'boolean',
+    default: true,
+    doc: 'Elect one reconciling replica through a Lease; the others wait as standbys.',
+    chart: { value: 'leaderElection.enabled' },
+  },
+  leaderElectionNamespace: {
+    name: 'MODELSHIP_LEADER_ELECTION_NAMESPACE',
+    type: 'string',
+    defaultDoc: '`POD_NAMESPACE`',
+    doc: "Namespace of the Lease (the chart's Role grants access in the release namespace only, so the chart does not set it).",
+  },
+  leaderElectionLease: {
+    name: 'MODELSHIP_LEADER_ELECTION_LEASE',
+    type: 'string',
+    default: 'modelship-operator',
+    doc: 'Name of the Lease.',
+    chart: { value: 'leaderElection.leaseName' },
+  },
+  leaseDurationSeconds: {
+    name: 'MODELSHIP_LEASE_DURATION_SECONDS',
+    type: 'integer',
+    default: 15,
+    min: 1,
+    max: 3600,
+    doc: 'How long a lease holds without renewal; a standby takes over after it.',
+    chart: { value: 'leaderElection.leaseDurationSeconds' },
+  },
+  renewDeadlineSeconds: {
+    name: 'MODELSHIP_RENEW_DEADLINE_SECONDS',
+    type: 'integer',
+    default: 10,
+    min: 1,
+    max: 3600,
+    doc: 'How long the leader keeps trying to renew before it gives up (and exits).',
+    chart: { value: 'leaderElection.renewDeadlineSeconds' },
+  },
+  retryPeriodSeconds: {
+    name: 'MODELSHIP_RETRY_PERIOD_SECONDS',
+    type: 'integer',
+    default: 2,
+    min: 1,
+    max: 3600,
+    doc: 'Interval between lease acquire and renew attempts.',
+    chart: { value: 'leaderElection.retryPeriodSeconds' },
+  },
+} as const satisfies Record<string, OperatorSetting>;

@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { REPO_ROOT, runAsScript, writeGeneratedFiles, type GeneratedFile } from '../operator/api/generate-crds.ts';
+import { OperatorSettings } from '../operator/settings.ts';
+import { RuntimeContract } from '../runtime/contract.ts';
+import { describeSetting, type Setting } from '../runtime/env-settings.ts';
+
+/** A Markdown table; pipes inside cells are escaped so a cell never splits. */
+export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
+  return [line(headers), line(headers.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function settingCells(setting: Setting): string[] {
+  const { type, default: shown, allowed } = describeSetting(setting);
+  return [`\`${setting.name}\``, type, shown, allowed, setting.doc];
+}
+
+export function runtimeContractTable(): string {
+  return markdownTable(['Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(RuntimeContract).map(settingCells));
+}
+
+export function operatorSettingsTable(): string {
+  const rows = Object.values(OperatorSettings).map((setting) => {
+    const chart = !('chart' in setting) ? 'not set by the chart' : 'value' in setting.chart ? `\`${setting.chart.value}\`` : `pod \`${setting.chart.fieldRef}\``;
+    return [chart, ...settingCells(setting)];
+  });
+  return markdownTable(['Chart value', 'Variable', 'Type', 'Default', 'Allowed', 'Meaning'], rows);
+}
+
+/** Replaces what lies between the section's marker comments; a file without them is an error. */
+export function replaceSection(text: string, section: string, content: string): string {
+  const begin = `<!-- generated: ${section} (npm run gen:docs) -->`;
+  const end = `<!-- end: ${section} -->`;
+  const from = text.indexOf(begin);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`the ${section} section needs the marker comments ${begin} and ${end}`);
+  return `${text.slice(0, from + begin.length)}\n${content}\n${text.slice(to)}`;
+}
+
+/** The generated tables and where they go. */
+export const DOC_SECTIONS = [
+  { path: join('runtime', 'README.md'), section: 'runtime contract', render: runtimeContractTable },
+  { path: join('charts', 'modelship', 'README.md'), section: 'operator settings', render: operatorSettingsTable },
+] as const;
+
+/** Each file with its tables regenerated. */
+export async function renderDocFiles(): Promise<GeneratedFile[]> {
+  return Promise.all(DOC_SECTIONS.map(async ({ path, section, render }) => ({
+    path,
+    content: replaceSection(await readFile(join(REPO_ROOT, path), 'utf8'), section, render()),
+  })));
+}
+
+runAsScript(import.meta.url, async () => writeGeneratedFiles(await renderDocFiles()));
