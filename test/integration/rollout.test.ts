@@ -199,7 +199,8 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
 
     await operator.stop('SIGKILL');
     operator = await startOperator(plane().kubeconfigPath, 'operator-rollout-2', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2' });
-    await eventually(async () => expect(await operator.metric('modelship_reconciles_total')).to.be.greaterThan(0));
+    // The new operator takes over once the killed one's lease runs out, then reconciles everything.
+    await eventually(async () => expect(await operator.metric('modelship_reconcile_total')).to.be.greaterThan(0), { timeoutMs: 90_000 });
     const resumed = await getMd('canary');
     expect(resumed.status?.rollout).to.include({ phase: 'Progressing', step: 1, stepStartedAt: second.status?.rollout && (second.status.rollout as { stepStartedAt?: string }).stepStartedAt });
     expect(resumed.status?.weights).to.deep.equal({ stable: 60, candidate: 40 });
