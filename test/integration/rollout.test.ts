@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { plane } from './context.ts';
 import { eventually } from '../support/eventually.ts';
 import { istioAnalyze } from '../support/istioctl.ts';
-import { installOptionalCrds } from '../support/optional-crds.ts';
+import { installOptionalCrds, uninstallOptionalCrds } from '../support/optional-crds.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 import { startMeshStandIn, type MeshRules } from '../support/mesh-standin.ts';
 import { sampleSum } from '../support/prometheus-text.ts';
@@ -70,8 +70,11 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
     operator = await startOperator(plane().kubeconfigPath, 'operator-rollout', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2' });
   });
 
-  after(async () => {
+  after(async function () {
+    this.timeout(180_000);
     await operator?.stop();
+    // Later suites start, as this one did, on a cluster without Istio.
+    await uninstallOptionalCrds(kubectl, 'istio');
   });
 
   it('without Istio: a canary is approximated by replica counts, a step without a pause waits for promote, and status says routing is approximate', async () => {
