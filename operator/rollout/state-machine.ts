@@ -113,9 +113,15 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     }
     return settle(stable, { phase: 'Stable' }, retiring);
   }
-  if (abortedRevision === desiredRevision) {
-    return settle(stable, { phase: 'Aborted', abortedRevision, message: `revision ${desiredRevision} was aborted; change the spec to roll out again` }, retiring);
+  if (abortedRevision === desiredRevision && input.commands.retry) {
+    consumed.push('retry');
+    events.push({ type: 'Normal', reason: 'RolloutRetried', message: `retrying aborted revision ${desiredRevision} from the first step` });
+  } else if (abortedRevision === desiredRevision) {
+    return settle(stable, { phase: 'Aborted', abortedRevision, message: `revision ${desiredRevision} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
   }
+
+  // A retry with nothing aborted is a no-op; removing it keeps it from firing on a later abort.
+  if (input.commands.retry && !consumed.includes('retry')) consumed.push('retry');
 
   const fresh = previous.candidateRevision !== desiredRevision;
   if (fresh) {
@@ -133,7 +139,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   if (input.commands.abort) {
     consumed.push('abort');
     events.push({ type: 'Warning', reason: 'RolloutAborted', message: `revision ${candidate} aborted by request: all traffic back on stable revision ${stable}` });
-    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, message: `revision ${candidate} was aborted; change the spec to roll out again` }, retiring);
+    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
   }
 
   const promote = (reason: string): RolloutDecision => {
