@@ -12,6 +12,7 @@ export interface OperatorConfig {
   metricsAddress: string;
   metricsPort: number;
   watchNamespace: string | undefined;
+  prometheusUrl: string | undefined;
   workers: number;
   fieldManager: string;
   resyncIntervalMs: number;
@@ -33,6 +34,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     metricsAddress: readString(env, S.metricsAddress),
     metricsPort: readInteger(env, S.metricsPort),
     watchNamespace: readString(env, S.watchNamespace),
+    prometheusUrl: readString(env, S.prometheusUrl),
     workers: readInteger(env, S.workers),
     fieldManager: 'modelship-operator',
     resyncIntervalMs: seconds(S.resyncSeconds),

@@ -23,6 +23,7 @@ const controller = new ModelDeploymentController({
   namespace: config.watchNamespace,
   resyncIntervalMs: config.resyncIntervalMs,
   discoveryIntervalMs: config.discoveryIntervalMs,
+  ...(config.prometheusUrl && { prometheusUrl: config.prometheusUrl }),
 });
 
 let leading = false;

@@ -51,6 +51,13 @@ export const OperatorSettings = {
     doc: "DNS suffix of the cluster's Services, used in `status.endpoint`.",
     chart: { value: 'clusterDomain' },
   },
+  prometheusUrl: {
+    name: 'MODELSHIP_PROMETHEUS_URL',
+    type: 'string',
+    defaultDoc: 'none',
+    doc: 'Prometheus that scrapes the runtimes, for canary analysis of ModelDeployments that do not name one (`spec.rollout.analysis.prometheus`).',
+    chart: { value: 'analysis.prometheusUrl' },
+  },
   watchNamespace: {
     name: 'MODELSHIP_WATCH_NAMESPACE',
     type: 'string',

@@ -23,6 +23,8 @@ export const SpecDefaults = {
   strategy: 'RollingUpdate',
   analysisInterval: '1m',
   minRequests: 100,
+  failureLimit: 1,
+  onInconclusive: 'Hold',
   authSecretKey: 'token',
   revisionHistoryLimit: 10,
   /** How long a replaced revision keeps its pods after traffic left it, so in-flight requests and slow proxies drain. */
@@ -277,21 +279,43 @@ export const ServiceSchema = Type.Object(
   { default: {} },
 );
 
+const AnalysisCheckSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+    query: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'PromQL giving one number; {{revision}}, {{stableRevision}}, {{namespace}}, {{name}} and {{interval}} are filled in.',
+    }),
+    min: Type.Optional(Type.Number()),
+    max: Type.Optional(Type.Number()),
+  },
+  rules({ rule: 'has(self.min) || has(self.max)', message: 'a check needs min and/or max' }),
+);
+
 export const AnalysisSchema = Type.Object(
   {
-    prometheus: Type.String({
+    prometheus: Type.Optional(Type.String({
       maxLength: 2048,
-      description: 'Base URL of the Prometheus that scrapes the runtimes.',
+      description: "Base URL of the Prometheus that scrapes the runtimes; the operator's MODELSHIP_PROMETHEUS_URL when unset.",
       ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
-    }),
-    maxP99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000 })),
-    maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Fraction of failed requests, 0.01 = 1%.' })),
-    minRequests: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: SpecDefaults.minRequests })),
-    interval: Type.Optional(Duration({ default: SpecDefaults.analysisInterval })),
+    })),
+    interval: Type.Optional(Duration({ default: SpecDefaults.analysisInterval, description: 'How often the candidate is measured; each sample covers the last interval.' })),
+    failureLimit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: SpecDefaults.failureLimit, description: 'Failed samples that roll the candidate back.' })),
+    minRequests: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000, default: SpecDefaults.minRequests, description: 'Fewer candidate requests in a sample make it inconclusive, never a pass.' })),
+    onInconclusive: Type.Optional(StringEnum(['Hold', 'Fail'], { default: SpecDefaults.onInconclusive, description: 'Hold the step, or count an inconclusive sample as a failure.' })),
+    maxP99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: "Candidate's p99 prediction_latency." })),
+    maxErrorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Fraction of candidate requests answered with a 4xx/5xx (429 excluded), 0.01 = 1%.' })),
+    maxClassShareRatio: Type.Optional(Type.Number({
+      minimum: 1,
+      maximum: 1000,
+      description: "Bound on candidate/stable share of each predicted class (prediction_class_total), both ways: 2 fails a candidate that flags twice (or half) as much fraud.",
+    })),
+    checks: Type.Optional(Type.Array(AnalysisCheckSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })),
   },
   rules({
-    rule: 'has(self.maxP99LatencyMs) || has(self.maxErrorRate)',
-    message: 'analysis needs at least one threshold: maxP99LatencyMs and/or maxErrorRate',
+    rule: 'has(self.maxP99LatencyMs) || has(self.maxErrorRate) || has(self.maxClassShareRatio) || (has(self.checks) && size(self.checks) > 0)',
+    message: 'analysis needs at least one check: maxP99LatencyMs, maxErrorRate, maxClassShareRatio or checks',
   }),
 );
 
@@ -320,13 +344,9 @@ export const RolloutSchema = Type.Object(
             message: 'step weights must increase from one step to the next, e.g. 10, 50, 100',
           }),
         }),
-        analysis: Type.Optional(AnalysisSchema),
-      }, rules({
-        rule: '!has(self.analysis)',
-        message: 'metric analysis is not implemented yet: remove rollout.canary.analysis; steps advance on their pause timers or on modelship.io/promote',
-        fieldPath: '.analysis',
-      })),
+      }),
     ),
+    analysis: Type.Optional(AnalysisSchema),
     abTest: Type.Optional(
       Type.Object(
         {
@@ -360,6 +380,7 @@ export const RolloutSchema = Type.Object(
       { rule: "self.strategy != 'ABTest' || has(self.abTest)", message: 'strategy ABTest needs rollout.abTest (a header or cookie that selects the candidate)', fieldPath: '.strategy' },
       { rule: "!has(self.abTest) || self.strategy == 'ABTest'", message: 'rollout.abTest is only used with strategy: ABTest', fieldPath: '.abTest' },
       { rule: "!has(self.mirror) || self.strategy == 'Mirror'", message: 'rollout.mirror is only used with strategy: Mirror', fieldPath: '.mirror' },
+      { rule: "!has(self.analysis) || self.strategy == 'Canary'", message: 'rollout.analysis gates canary steps: it is only used with strategy: Canary', fieldPath: '.analysis' },
       {
         rule: "!has(self.rollingUpdate) || self.strategy == 'RollingUpdate'",
         message: 'rollout.rollingUpdate is only used with strategy: RollingUpdate',
@@ -475,8 +496,22 @@ export const ModelDeploymentStatusSchema = Type.Object({
     step: Type.Optional(Type.Integer({ minimum: 0, description: 'Index of the canary step in force.' })),
     stepStartedAt: Type.Optional(Type.String({ format: 'date-time' })),
     abortedRevision: Type.Optional(Type.String({ description: 'A revision that was aborted; not rolled out again until the spec changes.' })),
+    abortReason: Type.Optional(StringEnum(['Requested', 'AnalysisFailed'])),
     message: Type.Optional(Type.String({ maxLength: 1024 })),
   })),
+  analysis: Type.Optional(Type.Object({
+    failures: Type.Integer({ minimum: 0, description: 'Failed samples in this rollout.' }),
+    passedStep: Type.Optional(Type.Integer({ minimum: 0, description: 'Latest canary step a sample passed.' })),
+    lastSampleAt: Type.Optional(Type.String({ format: 'date-time' })),
+    verdict: Type.Optional(StringEnum(['Pass', 'Fail', 'Inconclusive'])),
+    checks: Type.Optional(Type.Array(Type.Object({
+      name: Type.String(),
+      verdict: StringEnum(['Pass', 'Fail', 'Inconclusive']),
+      value: Type.Optional(Type.Number()),
+      threshold: Type.String({ description: 'e.g. "<= 250" or ">= 0.9"' }),
+      message: Type.Optional(Type.String({ maxLength: 1024 })),
+    }), { maxItems: 32 })),
+  }, { description: 'The last analysis sample of the running rollout.' })),
   retiring: Type.Optional(Type.Array(Type.Object({
     revision: Type.String(),
     scaleDownAt: Type.String({ format: 'date-time' }),

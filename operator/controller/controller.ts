@@ -23,6 +23,8 @@ export interface ControllerConfig {
   resyncIntervalMs: number;
   /** How often API discovery is asked whether optional CRDs (Istio's) were installed or removed. */
   discoveryIntervalMs?: number;
+  /** Default Prometheus for canary analysis. */
+  prometheusUrl?: string;
 }
 
 /**

@@ -8,7 +8,13 @@ import type { Informer } from '../kube/informer.ts';
 import { isConflict, type KubeRestClient } from '../kube/rest-client.ts';
 import { apiVersionOf } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
+import { takeSample } from '../analysis/sampler.ts';
+import type { AnalysisSample } from '../analysis/evaluate.ts';
+import { SpecDefaults } from '../api/schema.ts';
+import { revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
+import { durationMs } from '../rollout/duration.ts';
+import { nextSampleAt } from '../rollout/state-machine.ts';
 import { computeStatus, statusEqual, transitionEvents } from '../status/index.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
@@ -23,6 +29,8 @@ export interface ReconcilerDeps {
   recorder: EventRecorder;
   log: Logger;
   fieldManager: string;
+  /** Default Prometheus for canary analysis (MODELSHIP_PROMETHEUS_URL). */
+  prometheusUrl?: string;
   now?: () => Date;
 }
 
@@ -53,12 +61,14 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const observed = observe(deps, key);
   if (!observed) return { applied: [], deleted: [], statusWritten: false };
   const now = (deps.now ?? (() => new Date()))();
+  const sample = await sampleIfDue(deps, observed.md, now);
   const plan = planModelDeployment({
     md: observed.md,
     options: deps.options,
     controllerRevisions: observed.owned(ChildKinds.controllerRevision) as V1ControllerRevision[],
     deployments: observed.owned(ChildKinds.deployment) as V1Deployment[],
     istio: observed.istio,
+    ...(sample && { sample }),
     now,
   });
   const log = deps.log.child({ namespace: observed.md.metadata.namespace, name: observed.md.metadata.name });
@@ -78,6 +88,24 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   }
   if (applyFailure) throw applyFailure;
   return { applied, deleted, statusWritten, ...(plan.rollout.requeueAfterMs !== undefined && { requeueAfterMs: plan.rollout.requeueAfterMs }) };
+}
+
+/** Measures the canary when its next analysis sample is due: the only I/O the rollout decision depends on. */
+async function sampleIfDue(deps: ReconcilerDeps, md: ModelDeployment, now: Date): Promise<AnalysisSample | undefined> {
+  const analysis = md.spec.rollout?.analysis;
+  const status = md.status;
+  const candidate = status?.candidateRevision;
+  if (!analysis || !candidate || candidate !== revisionOf(md) || !status.stableRevision) return undefined;
+  const due = nextSampleAt(md.spec, status.rollout, status.analysis);
+  if (due === undefined || due > now.getTime()) return undefined;
+  const target = {
+    namespace: md.metadata.namespace ?? 'default',
+    name: md.metadata.name ?? '',
+    revision: candidate,
+    stableRevision: status.stableRevision,
+    windowSeconds: Math.max(1, Math.round(durationMs(analysis.interval ?? SpecDefaults.analysisInterval) / 1000)),
+  };
+  return takeSample(analysis, target, analysis.prometheus ?? deps.prometheusUrl, now);
 }
 
 function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
@@ -127,7 +155,8 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
   const unchanged = before.stableRevision === rollout.stableRevision
     && before.candidateRevision === rollout.candidateRevision
     && JSON.stringify(before.rollout ?? null) === JSON.stringify(rollout.rollout)
-    && JSON.stringify(before.retiring ?? []) === JSON.stringify(rollout.retiring);
+    && JSON.stringify(before.retiring ?? []) === JSON.stringify(rollout.retiring)
+    && JSON.stringify(before.analysis ?? null) === JSON.stringify(rollout.analysis ?? null);
   if (unchanged) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, [], undefined, now, deps.options);

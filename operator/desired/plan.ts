@@ -1,6 +1,7 @@
 import type { KubernetesObject, V1ControllerRevision, V1Deployment } from '@kubernetes/client-node';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
+import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
 import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
 import { desiredAutoscaler } from './autoscaler.ts';
@@ -24,6 +25,8 @@ export interface PlanInput {
   deployments: readonly V1Deployment[];
   /** Istio's CRDs are installed and watched. */
   istio: boolean;
+  /** A canary analysis sample taken in this pass. */
+  sample?: AnalysisSample;
   now: Date;
 }
 
@@ -94,6 +97,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     previous: previousRecord(md),
     candidateReady: deploymentReady(input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision)), desiredRevision),
     commands: rolloutCommands(md.metadata.annotations),
+    ...(input.sample && { sample: input.sample }),
     now,
   });
   const candidate = rollout.candidateRevision;

@@ -1,6 +1,7 @@
 import { PROGRESSIVE_STRATEGIES, SpecDefaults } from '../api/schema.ts';
 import type { ModelDeploymentSpec, ModelDeploymentStatus } from '../api/types.ts';
 import { kubernetesTime } from '../status/conditions.ts';
+import { describeFailures, type AnalysisSample, type AnalysisStatus } from '../analysis/evaluate.ts';
 import { durationMs } from './duration.ts';
 import type { RolloutCommands } from './commands.ts';
 
@@ -20,6 +21,8 @@ export interface RolloutRecord {
   candidateRevision?: string;
   rollout: RolloutStatus;
   retiring: Retiring[];
+  /** The analysis of the running canary (and, after a rollback, the sample that caused it). */
+  analysis?: AnalysisStatus;
 }
 
 export interface RolloutInput {
@@ -30,6 +33,8 @@ export interface RolloutInput {
   /** The candidate's Deployment has every replica it wants ready and available. */
   candidateReady: boolean;
   commands: RolloutCommands;
+  /** An analysis sample of the candidate taken in this pass (the controller takes one when analysisDue says so). */
+  sample?: AnalysisSample;
   now: Date;
 }
 
@@ -117,7 +122,8 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     consumed.push('retry');
     events.push({ type: 'Normal', reason: 'RolloutRetried', message: `retrying aborted revision ${desiredRevision} from the first step` });
   } else if (abortedRevision === desiredRevision) {
-    return settle(stable, { phase: 'Aborted', abortedRevision, message: `revision ${desiredRevision} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
+    const rollout = previous.rollout;
+    return settle(stable, { ...rollout, phase: 'Aborted', abortedRevision }, retiring, previous.analysis ? { analysis: previous.analysis } : {});
   }
 
   // A retry with nothing aborted is a no-op; removing it keeps it from firing on a later abort.
@@ -139,7 +145,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   if (input.commands.abort) {
     consumed.push('abort');
     events.push({ type: 'Warning', reason: 'RolloutAborted', message: `revision ${candidate} aborted by request: all traffic back on stable revision ${stable}` });
-    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
+    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, abortReason: 'Requested', message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
   }
 
   const promote = (reason: string): RolloutDecision => {
@@ -147,8 +153,20 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     const due = new Date(now.getTime() + scaleDownDelayMs(spec));
     return settle(candidate, { phase: 'Stable' }, [...retiring.filter((entry) => entry.revision !== stable), { revision: stable, scaleDownAt: time(due) }]);
   };
-  const inProgress = (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number): RolloutDecision =>
-    settle(stable, rollout, retiring, { candidateRevision: candidate, weights, ...(requeueAfterMs !== undefined && { requeueAfterMs }) });
+  const analysis: AnalysisStatus | undefined = spec.rollout?.analysis ? (fresh ? { failures: 0 } : (previous.analysis ?? { failures: 0 })) : undefined;
+  const inProgress = (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number, analysisNow = analysis): RolloutDecision =>
+    settle(stable, rollout, retiring, {
+      candidateRevision: candidate,
+      weights,
+      ...(requeueAfterMs !== undefined && { requeueAfterMs }),
+      ...(analysisNow && { analysis: analysisNow }),
+    });
+  const rollBack = (failed: AnalysisStatus, sample: AnalysisSample): RolloutDecision => {
+    const why = describeFailures(sample);
+    events.push({ type: 'Warning', reason: 'AnalysisFailed', message: `revision ${candidate} rolled back after ${failed.failures} failed analysis sample(s): ${why}` });
+    const message = `revision ${candidate} rolled back: analysis failed ${failed.failures} time(s): ${why}`;
+    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, abortReason: 'AnalysisFailed', message }, retiring, { analysis: failed });
+  };
 
   if (!input.candidateReady) {
     // Keep the step the rollout had reached: a candidate pod restarting must not reset progress,
@@ -173,7 +191,14 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     return inProgress({ ...(prior ?? {}), ...(strategy === 'Canary' && { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
   }
 
-  if (strategy === 'Canary') return canaryStep(input, prior, candidate, consumed, events, promote, inProgress);
+  if (strategy === 'Canary') {
+    let judged = analysis;
+    if (analysis && input.sample) {
+      judged = judge(spec, analysis, input.sample, prior?.step ?? 0, now);
+      if (judged.failures >= (spec.rollout?.analysis?.failureLimit ?? SpecDefaults.failureLimit)) return rollBack(judged, input.sample);
+    }
+    return canaryStep(input, prior, candidate, consumed, events, promote, (rollout, weights, requeue) => inProgress(rollout, weights, requeue, judged), judged);
+  }
 
   // BlueGreen, ABTest and Mirror have no timed steps: the candidate is previewed, matched or
   // mirrored until promoted (BlueGreen promotes itself when autoPromote is on).
@@ -195,6 +220,27 @@ function waitingMessage(strategy: Strategy, candidate: string): string {
   return `${what[strategy] ?? `revision ${candidate} is ready`}; annotate modelship.io/promote=true to promote or modelship.io/abort=true to abort`;
 }
 
+/** The analysis record after one more sample: failures counted as onInconclusive says, a pass marks the step. */
+function judge(spec: ModelDeploymentSpec, before: AnalysisStatus, sample: AnalysisSample, step: number, now: Date): AnalysisStatus {
+  const inconclusiveFails = (spec.rollout?.analysis?.onInconclusive ?? SpecDefaults.onInconclusive) === 'Fail';
+  const failed = sample.verdict === 'Fail' || (sample.verdict === 'Inconclusive' && inconclusiveFails);
+  return {
+    failures: before.failures + (failed ? 1 : 0),
+    ...(sample.verdict === 'Pass' ? { passedStep: step } : before.passedStep !== undefined ? { passedStep: before.passedStep } : {}),
+    lastSampleAt: kubernetesTime(now),
+    verdict: sample.verdict,
+    checks: sample.checks,
+  };
+}
+
+/** When the next analysis sample is due: an interval after the step started or the last sample, whichever is later. */
+export function nextSampleAt(spec: ModelDeploymentSpec, rollout: RolloutStatus | undefined, analysis: AnalysisStatus | undefined): number | undefined {
+  const interval = spec.rollout?.analysis?.interval;
+  if (!spec.rollout?.analysis || !rollout?.stepStartedAt || rollout.phase === 'Paused' || rollout.phase === 'Aborted' || rollout.phase === 'Stable') return undefined;
+  const from = Math.max(Date.parse(rollout.stepStartedAt), analysis?.lastSampleAt ? Date.parse(analysis.lastSampleAt) : 0);
+  return from + durationMs(interval ?? SpecDefaults.analysisInterval);
+}
+
 function canaryWeights(spec: ModelDeploymentSpec, step: number): Weights {
   const steps = spec.rollout?.canary?.steps ?? [];
   const weight = steps[Math.min(step, steps.length - 1)]?.weight ?? 0;
@@ -209,6 +255,7 @@ function canaryStep(
   events: RolloutEvent[],
   promote: (reason: string) => RolloutDecision,
   inProgress: (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number) => RolloutDecision,
+  analysis: AnalysisStatus | undefined,
 ): RolloutDecision {
   const { spec, now } = input;
   const steps = spec.rollout?.canary?.steps ?? [];
@@ -221,17 +268,24 @@ function canaryStep(
     if (!current) return promote(`all ${steps.length} steps passed`);
     const pauseMs = current.pause ? durationMs(current.pause) : undefined;
     const promoted = input.commands.promote && !consumed.includes('promote');
-    const timerDone = pauseMs !== undefined && now.getTime() - startedAt >= pauseMs;
-    if (!timerDone && !promoted) {
+    // With analysis, a step also needs a passing sample taken during it; without a pause, that is all it needs.
+    const passed = analysis ? analysis.passedStep === step && Date.parse(analysis.lastSampleAt ?? '') >= startedAt : undefined;
+    const timerDone = pauseMs !== undefined ? now.getTime() - startedAt >= pauseMs : passed === true;
+    if ((!timerDone || passed === false) && !promoted) {
+      const waitingForPromote = pauseMs === undefined && !analysis;
       const rollout: RolloutStatus = {
-        phase: pauseMs === undefined ? 'WaitingForPromotion' : 'Progressing',
+        phase: waitingForPromote ? 'WaitingForPromotion' : 'Progressing',
         step,
         stepStartedAt: kubernetesTime(new Date(startedAt)),
-        message: pauseMs === undefined
+        message: waitingForPromote
           ? `step ${step + 1}/${steps.length}: ${current.weight}% on revision ${candidate}; annotate modelship.io/promote=true to go on`
-          : `step ${step + 1}/${steps.length}: ${current.weight}% on revision ${candidate} for ${current.pause}`,
+          : `step ${step + 1}/${steps.length}: ${current.weight}% on revision ${candidate}${current.pause ? ` for ${current.pause}` : ''}${analysis ? ', until an analysis sample passes' : ''}`,
       };
-      const requeue = pauseMs === undefined ? undefined : Math.max(1000, startedAt + pauseMs - now.getTime());
+      const sampleAt = analysis ? nextSampleAt(spec, rollout, analysis) : undefined;
+      const timers = [pauseMs === undefined ? undefined : startedAt + pauseMs, sampleAt]
+        .filter((at): at is number => at !== undefined)
+        .map((at) => at - now.getTime());
+      const requeue = timers.length > 0 ? Math.max(1000, Math.min(...timers)) : undefined;
       return inProgress(rollout, canaryWeights(spec, step), requeue);
     }
     if (promoted) consumed.push('promote');

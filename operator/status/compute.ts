@@ -107,7 +107,7 @@ export function computeStatus(
     Ready: ready(rollout, revision),
     Progressing: rolloutProgress(decision) ?? progressing(rollout, revision),
     Degraded: aborted && degraded(observed, rollout).status === 'False'
-      ? { status: 'True', reason: 'RolloutAborted', message: aborted.message ?? 'rollout aborted' }
+      ? { status: 'True', reason: aborted.abortReason === 'AnalysisFailed' ? 'AnalysisFailed' : 'RolloutAborted', message: aborted.message ?? 'rollout aborted' }
       : degraded(observed, rollout),
     TrafficRouting: trafficRouting(observed.routing),
   };
@@ -124,6 +124,7 @@ export function computeStatus(
       ...(decision.candidateRevision && { candidateRevision: decision.candidateRevision }),
       weights: observed.routing?.weights ?? decision.weights,
       rollout: decision.rollout,
+      ...(decision.analysis && { analysis: decision.analysis }),
       ...(decision.retiring.length > 0 && { retiring: decision.retiring }),
     }),
     modelName: modelNameOf(md),
