@@ -2,6 +2,7 @@ import type { KubernetesObject, V1ControllerRevision, V1Deployment, V1PodDisrupt
 import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { INSTANCE_LABEL, MODEL_VERSION_LABEL, planModelDeployment, REVISION_LABEL, revisionOf, type Plan } from '../../../operator/desired/index.ts';
+import { satisfies } from '../../../operator/controller/object-diff.ts';
 import { RuntimeEnv } from '../../../runtime/contract.ts';
 import { modelDeployment, observedRevisionDeployment, OPTIONS, SHA } from './fixtures.ts';
 
@@ -324,6 +325,15 @@ describe('plan: RollingUpdate', () => {
       http: [{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }], timeout: '30s' }],
     });
     expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
+  });
+
+  it('unpins the subset when the strategy goes from Canary back to RollingUpdate (the controller sees the change and applies it)', () => {
+    const canary = modelDeployment({ replicas: 2, traffic: { timeout: '30s' }, rollout: CANARY });
+    const pinned = one<KubernetesObject & { spec: Record<string, unknown> }>(planOf(canary, { istio: true }), 'DestinationRule', NAME);
+    expect(pinned.spec.subsets).to.deep.equal([{ name: 'stable', labels: pods(revisionOf(canary)) }]);
+    const rolling = modelDeployment({ replicas: 2, traffic: { timeout: '30s' } });
+    const unpinned = one(planOf(rolling, { istio: true }), 'DestinationRule', NAME);
+    expect(satisfies(pinned, unpinned)).to.equal(false);
   });
 
   it('writes no Istio objects without spec.traffic, and says spec.traffic is ignored without Istio', () => {
