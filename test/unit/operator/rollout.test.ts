@@ -132,7 +132,7 @@ const rows: Row[] = [
   {
     name: 'abort sends all traffic back to stable and records the candidate as aborted',
     spec: canary, previous: atStep(2, 600), commands: { abort: true }, now: 610,
-    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, message: /revision bbbbbbb was aborted; change the spec/, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
+    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, message: /revision bbbbbbb was aborted; change the spec or annotate modelship.io\/retry=true to roll out again/, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
   },
   {
     name: 'abort works while the candidate is not ready (a model that never loads)',
@@ -143,6 +143,21 @@ const rows: Row[] = [
     name: 'an aborted revision is not retried while the spec still asks for it',
     spec: canary, previous: { stableRevision: A, rollout: { phase: 'Aborted', abortedRevision: B, message: 'x' } }, now: 3600,
     expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, weights: [100, 0] },
+  },
+  {
+    name: 'retry rolls an aborted revision out again from the first step',
+    spec: canary, previous: { stableRevision: A, rollout: { phase: 'Aborted', abortedRevision: B, message: 'x' } }, commands: { retry: true }, now: 3600,
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 0, stepStartedAt: stamp(3600) }, weights: [90, 10], requeueAfterMs: 120_000, consumed: ['retry'], events: ['RolloutRetried', 'RolloutStarted'], eventMessage: /retrying aborted revision bbbbbbb from the first step/ },
+  },
+  {
+    name: 'retry of an aborted revision whose candidate is not ready yet starts it without traffic',
+    spec: canary, previous: { stableRevision: A, rollout: { phase: 'Aborted', abortedRevision: B, message: 'x' } }, ready: false, commands: { retry: true }, now: 3600,
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 0 }, weights: [100, 0], consumed: ['retry'], events: ['RolloutRetried', 'RolloutStarted'] },
+  },
+  {
+    name: 'retry with nothing aborted is removed and changes nothing (so it cannot fire on a later abort)',
+    spec: canary, previous: atStep(0), commands: { retry: true }, now: 45,
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 0, stepStartedAt: stamp(0) }, weights: [90, 10], requeueAfterMs: 75_000, consumed: ['retry'] },
   },
   {
     name: 'a spec change after an abort rolls the new revision out from the first step',
@@ -345,6 +360,7 @@ describe('rollout commands (annotations)', () => {
     expect(rolloutCommands({ [RolloutAnnotations.promote]: 'full' })).to.deep.equal({ promote: 'full' });
     expect(rolloutCommands({ [RolloutAnnotations.abort]: 'true' })).to.deep.equal({ abort: true });
     expect(rolloutCommands({ [RolloutAnnotations.paused]: 'true' })).to.deep.equal({ paused: true });
+    expect(rolloutCommands({ [RolloutAnnotations.retry]: 'true' })).to.deep.equal({ retry: true });
     expect(rolloutCommands({ [RolloutAnnotations.promote]: 'true', [RolloutAnnotations.abort]: 'true', [RolloutAnnotations.paused]: 'true' }))
       .to.deep.equal({ promote: true, abort: true, paused: true });
   });
@@ -356,7 +372,7 @@ describe('rollout commands (annotations)', () => {
   });
 
   it('uses the modelship.io annotation names the docs show, and ignores others', () => {
-    expect(RolloutAnnotations).to.deep.equal({ promote: 'modelship.io/promote', abort: 'modelship.io/abort', paused: 'modelship.io/paused' });
+    expect(RolloutAnnotations).to.deep.equal({ promote: 'modelship.io/promote', abort: 'modelship.io/abort', paused: 'modelship.io/paused', retry: 'modelship.io/retry' });
     expect(rolloutCommands({ 'example.com/promote': 'true', 'modelship.io/other': 'true' })).to.deep.equal({});
   });
 });

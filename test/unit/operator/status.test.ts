@@ -223,7 +223,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
 
   it('is Degraded with RolloutAborted after an abort, and says how to go on', () => {
     const aborted = statusOf(v2, planned(v2, true, T0, { 'modelship.io/abort': 'true' }));
-    const message = `revision ${B} was aborted; change the spec to roll out again`;
+    const message = `revision ${B} was aborted; change the spec or annotate modelship.io/retry=true to roll out again`;
     expect(aborted.phase).to.equal('Degraded');
     expect(condition(aborted, 'Progressing')).to.include({ status: 'False', reason: 'RolloutAborted', message });
     expect(condition(aborted, 'Degraded')).to.include({ status: 'True', reason: 'RolloutAborted', message });
