@@ -5,18 +5,18 @@ import { quantityValue } from '../desired/quantity.ts';
  * applying it would change nothing. Fields the server or other managers add (defaults, status,
  * HPA-owned replicas) are ignored because only desired's fields are compared.
  */
-export function satisfies(observed: unknown, desired: unknown): boolean {
+export function satisfies(observed: unknown, desired: unknown, parentKey?: string): boolean {
   if (desired === undefined || desired === null) return true;
   if (Array.isArray(desired)) {
     if (!Array.isArray(observed)) return desired.length === 0 && (observed === undefined || observed === null);
-    return desired.length === observed.length && desired.every((item, i) => satisfies(observed[i], item));
+    return desired.length === observed.length && desired.every((item, i) => satisfies(observed[i], item, parentKey));
   }
   if (typeof desired === 'object') {
     const entries = Object.entries(desired as Record<string, unknown>);
     if (observed === undefined || observed === null) return entries.every(([, value]) => isEmpty(value));
     if (typeof observed !== 'object') return false;
     const observedRecord = observed as Record<string, unknown>;
-    return entries.every(([key, value]) => satisfies(observedRecord[key], value) && (!EXACT_MAPS.has(key) || sameKeys(observedRecord[key], value)));
+    return entries.every(([key, value]) => satisfies(observedRecord[key], value, key) && (!isExactMap(key, parentKey) || sameKeys(observedRecord[key], value)));
   }
   if (desired === observed) return true;
   return sameQuantity(desired, observed);
@@ -27,6 +27,8 @@ export function satisfies(observed: unknown, desired: unknown): boolean {
  * selects fewer pods than one that does not, so a key the operator dropped must be removed.
  */
 const EXACT_MAPS = new Set(['selector', 'matchLabels']);
+/** The same for the labels of an Istio DestinationRule subset: they select the subset's pods. */
+const isExactMap = (key: string, parentKey: string | undefined) => EXACT_MAPS.has(key) || (key === 'labels' && parentKey === 'subsets');
 
 function sameKeys(observed: unknown, desired: unknown): boolean {
   if (!desired || typeof desired !== 'object' || Array.isArray(desired) || !observed || typeof observed !== 'object') return true;

@@ -38,7 +38,9 @@ export function revisionHistory(md: ModelDeployment, recorded: readonly Recorded
   const spec = revisionSpecOf(md);
   const hash = revisionHash(spec);
   const newest = recorded.reduce((max, revision) => Math.max(max, revision.number), 0);
-  const current = recorded.find((revision) => revision.hash === hash) ?? { hash, number: newest + 1, spec };
+  const found = recorded.find((revision) => revision.hash === hash);
+  // A revision the spec goes back to is renumbered, keeping its recorded data (immutable in the API).
+  const current = found && found.number === newest ? found : { hash, number: newest + 1, spec: found?.spec ?? spec };
   const others = recorded.filter((revision) => revision.hash !== hash);
   const limit = md.spec.revisionHistoryLimit ?? SpecDefaults.revisionHistoryLimit;
   const kept = new Set([hash, ...live]);

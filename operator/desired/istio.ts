@@ -14,7 +14,8 @@ export const CANDIDATE_SUBSET = 'candidate';
 /** What the mesh should do with the model's traffic in this pass. */
 export interface MeshRoute {
   strategy: Strategy;
-  stableRevision: string;
+  /** Absent: the stable subset is every pod of the ModelDeployment (a rolling update runs old and new pods together). */
+  stableRevision?: string;
   /** Present while a rollout runs: the candidate's subset exists and receives its share. */
   candidateRevision?: string;
   weights: Weights;
@@ -30,7 +31,7 @@ export interface IstioSpec<T> extends KubernetesObject {
 }
 
 export function desiredDestinationRule(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
-  const subset = (name: string, revision: string) => ({ name, labels: { ...selectorLabels(md), [REVISION_LABEL]: revision } });
+  const subset = (name: string, revision: string | undefined) => ({ name, labels: { ...selectorLabels(md), ...(revision && { [REVISION_LABEL]: revision }) } });
   return {
     ...typeMeta(ChildKinds.destinationRule),
     metadata: childMetadata(md, childLabels(md)),

@@ -117,7 +117,8 @@ export function planModelDeployment(input: PlanInput): Plan {
     const pdb = desiredDisruptionBudget(md);
     if (hpa) objects.push(hpa);
     if (pdb) objects.push(pdb);
-    const route: MeshRoute = { strategy, stableRevision: desiredRevision, weights: rollout.weights };
+    // One Deployment replaces its pods in place: the route takes old and new revisions' pods alike.
+    const route: MeshRoute = { strategy, weights: rollout.weights };
     if (istio && md.spec.traffic) objects.push(desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route));
     return {
       objects: byRegistryOrder(objects),
@@ -132,7 +133,8 @@ export function planModelDeployment(input: PlanInput): Plan {
   const canaryShare = candidate && strategy === 'Canary' ? canaryReplicas(total, rollout.weights.candidate || firstStepWeight) : 0;
   const ratio = !istio && strategy === 'Canary' && candidate !== undefined && !md.spec.autoscaling;
   const slots: RevisionSlot[] = [
-    { name: revisionDeploymentName(md, rollout.stableRevision), revision: rollout.stableRevision, replicas: ratio ? Math.max(1, total - canaryShare) : total },
+    // The stable side keeps a pod even at a 100% step, unless the model is scaled to zero.
+    { name: revisionDeploymentName(md, rollout.stableRevision), revision: rollout.stableRevision, replicas: ratio ? Math.max(Math.min(1, total), total - canaryShare) : total },
     ...(candidate ? [{ name: revisionDeploymentName(md, candidate), revision: candidate, replicas: strategy === 'Canary' ? canaryShare : total }] : []),
     ...rollout.retiring.map((entry) => ({ name: revisionDeploymentName(md, entry.revision), revision: entry.revision, replicas: total })),
   ];

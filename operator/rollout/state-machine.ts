@@ -170,13 +170,15 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
 
   if (!input.candidateReady) {
     // Keep the step the rollout had reached: a candidate pod restarting must not reset progress,
-    // but no traffic moves until the candidate can take it.
+    // but no traffic moves until the candidate can take it. The step's clock is dropped, so the
+    // candidate, once ready again, is watched for the step's whole pause.
     const held: RolloutStatus = {
       ...(prior ?? {}),
       ...(strategy === 'Canary' && { step: prior?.step ?? 0 }),
       phase: 'Progressing',
       message: `waiting for revision ${candidate} to become ready`,
     };
+    delete held.stepStartedAt;
     return inProgress(held, prior && strategy === 'Canary' ? canaryWeights(spec, prior.step ?? 0) : ALL_STABLE);
   }
 

@@ -33,6 +33,16 @@ describe('satisfies (does the live object already have what we would apply?)', (
     expect(satisfies({ metadata: { labels: { app: 'fraud' } } }, desired)).to.equal(false);
   });
 
+  it('sees a label dropped from a selector or a DestinationRule subset, where it would select fewer pods', () => {
+    const pods = { 'modelship.io/model-deployment': 'fraud' };
+    const pinned = { ...pods, 'modelship.io/revision': 'aaaaaaa' };
+    expect(satisfies({ spec: { selector: pinned } }, { spec: { selector: pods } })).to.equal(false);
+    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pinned }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } })).to.equal(false);
+    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pods }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } })).to.equal(true);
+    // A label another manager added to metadata selects nothing: not ours to remove.
+    expect(satisfies({ metadata: { labels: pinned } }, { metadata: { labels: pods } })).to.equal(true);
+  });
+
   it('accepts an absent field where we want an empty one', () => {
     expect(satisfies({ spec: {} }, { spec: { tolerations: [], nodeSelector: {} } })).to.equal(true);
   });

@@ -1,7 +1,7 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { MODEL_DEPLOYMENT_API_VERSION, KIND } from '../../../operator/api/crd.ts';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
-import { desiredDeployment, planModelDeployment, REVISION_LABEL, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
+import { desiredDeployment, planModelDeployment, REVISION_LABEL, revisionDeploymentName, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
 
 export const SHA = 'd62b3cb5bfe02bee1a76b629c2df2001457a426db66ae0514fa8dbe5e50f0cee';
 export const OPTIONS: OperatorOptions = { defaultRuntimeImage: 'ghcr.io/modelship/runtime:0.1.0' };
@@ -41,6 +41,12 @@ export function observedDeployment(
       conditions: status.progressing ? [{ type: 'Progressing', status: status.progressing === 'ProgressDeadlineExceeded' ? 'False' : 'True', reason: status.progressing, message: `Deployment ${status.progressing}` }] : [],
     },
   };
+}
+
+/** One revision's Deployment (<name>-<revision>, as progressive strategies run them) as read back: ready unless the status says otherwise. */
+export function observedRevisionDeployment(md: ModelDeployment, status: Parameters<typeof observedDeployment>[1] = {}): V1Deployment {
+  const deployment = observedDeployment(md, status);
+  return { ...deployment, metadata: { ...deployment.metadata, name: revisionDeploymentName(md, status.revision ?? revisionOf(md)) } };
 }
 
 /** Every child a fresh ModelDeployment gets in its first pass (no recorded revisions, no Istio). */

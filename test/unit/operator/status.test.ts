@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
-import { revisionOf } from '../../../operator/desired/index.ts';
+import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
-import { modelDeployment, observedDeployment } from './fixtures.ts';
+import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
 const T1 = new Date('2026-11-25T10:05:00.000Z');
@@ -146,5 +146,105 @@ describe('statusEqual', () => {
   it('sees a changed count or condition', () => {
     expect(statusEqual(status, { ...status, readyReplicas: 1 })).to.equal(false);
     expect(statusEqual(undefined, status)).to.equal(false);
+  });
+});
+
+describe('ModelDeployment status during a progressive rollout', () => {
+  const v1 = modelDeployment({ replicas: 4, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 10, pause: '2m' }, { weight: 50 }] } } });
+  const A = revisionOf(v1);
+  const v2Spec = { ...v1.spec, model: { ...v1.spec.model, version: '3', sha256: 'b'.repeat(64) } };
+  const v2 = withStatus({ ...v1, spec: v2Spec }, { stableRevision: A, rollout: { phase: 'Stable' } });
+  const B = revisionOf(v2);
+  const stableDeployment = observedRevisionDeployment(v1, { progressing: 'NewReplicaSetAvailable' });
+  const candidateDeployment = observedRevisionDeployment(v2, { progressing: 'NewReplicaSetAvailable' });
+
+  function planned(md: ModelDeployment, istio: boolean, now = T0, annotations: Record<string, string> = {}): Plan {
+    return planModelDeployment({
+      md: { ...md, metadata: { ...md.metadata, annotations } },
+      options: OPTIONS,
+      controllerRevisions: [],
+      deployments: [candidateDeployment],
+      istio,
+      now,
+    });
+  }
+  const statusOf = (md: ModelDeployment, plan: Plan, now = T0, observed: Partial<ObservedChildren> = {}) =>
+    computeStatus(md, { deployment: stableDeployment, rollout: plan.rollout, routing: plan.routing, ...observed }, now);
+
+  it('says TrafficRouting is degraded (IstioNotInstalled) with the reason when Istio is missing', () => {
+    const plan = planned(v2, false);
+    expect(condition(statusOf(v2, plan), 'TrafficRouting')).to.include({
+      status: 'False',
+      reason: 'IstioNotInstalled',
+      message: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable)',
+    });
+  });
+
+  it('says TrafficRouting is done by Istio with the weights it routes', () => {
+    expect(condition(statusOf(v2, planned(v2, true)), 'TrafficRouting')).to.include({
+      status: 'True',
+      reason: 'IstioRouting',
+      message: 'VirtualService routes 90% stable, 10% candidate',
+    });
+    expect(condition(computeStatus(v1, { deployment: stableDeployment }, T0), 'TrafficRouting')).to.include({ status: 'True', reason: 'ServiceRouting' });
+  });
+
+  it('reports stable and candidate revisions, the weights as routed, and the rollout', () => {
+    const status = statusOf(v2, planned(v2, false));
+    expect(status).to.deep.include({
+      revision: B,
+      stableRevision: A,
+      candidateRevision: B,
+      // What the replica counts make of the 10% step, not the step's weight.
+      weights: { stable: 75, candidate: 25 },
+      rollout: { phase: 'Progressing', step: 0, stepStartedAt: '2026-11-25T10:00:00Z', message: `step 1/2: 10% on revision ${B} for 2m` },
+    });
+    expect(status).to.not.have.property('retiring');
+    expect(status.phase).to.equal('Progressing');
+    expect(condition(status, 'Progressing')).to.include({ status: 'True', reason: 'RolloutInProgress', message: `step 1/2: 10% on revision ${B} for 2m` });
+    // Readiness is the stable revision's, which serves the traffic.
+    expect(condition(status, 'Ready')).to.include({ status: 'True', reason: 'StableServing', message: `revision ${A}: 4/4 replicas ready` });
+    expect(statusOf(v2, planned(v2, true)).weights).to.deep.equal({ stable: 90, candidate: 10 });
+  });
+
+  it('says WaitingForPromotion on a step without pause, and RolloutPaused while paused', () => {
+    const first = planned(v2, true);
+    const atStep0 = withStatus(v2, statusOf(v2, first));
+    const waiting = statusOf(atStep0, planned(atStep0, true, T1), T1);
+    expect(waiting.phase).to.equal('Progressing');
+    expect(condition(waiting, 'Progressing')).to.include({ status: 'True', reason: 'WaitingForPromotion' });
+    expect(condition(waiting, 'Progressing').message).to.match(/annotate modelship.io\/promote=true to go on$/);
+
+    const paused = statusOf(atStep0, planned(atStep0, true, T1, { 'modelship.io/paused': 'true' }), T1);
+    expect(condition(paused, 'Progressing')).to.include({ status: 'True', reason: 'RolloutPaused', message: 'paused by modelship.io/paused' });
+    expect(paused.rollout).to.include({ phase: 'Paused', step: 0 });
+    expect(paused.phase).to.equal('Progressing');
+  });
+
+  it('is Degraded with RolloutAborted after an abort, and says how to go on', () => {
+    const aborted = statusOf(v2, planned(v2, true, T0, { 'modelship.io/abort': 'true' }));
+    const message = `revision ${B} was aborted; change the spec or annotate modelship.io/retry=true to roll out again`;
+    expect(aborted.phase).to.equal('Degraded');
+    expect(condition(aborted, 'Progressing')).to.include({ status: 'False', reason: 'RolloutAborted', message });
+    expect(condition(aborted, 'Degraded')).to.include({ status: 'True', reason: 'RolloutAborted', message });
+    expect(aborted).to.deep.include({ stableRevision: A, weights: { stable: 100, candidate: 0 }, rollout: { phase: 'Aborted', abortedRevision: B, message } });
+    expect(aborted).to.not.have.property('candidateRevision');
+    expect(transitionEvents(v2.status, aborted, v2).map((event) => event.reason)).to.include('RolloutAborted');
+  });
+
+  it('lets a worse problem of the stable Deployment show over an aborted rollout', () => {
+    const stalled = observedRevisionDeployment(v1, { ready: 0, available: 0, progressing: 'ProgressDeadlineExceeded' });
+    const status = statusOf(v2, planned(v2, true, T0, { 'modelship.io/abort': 'true' }), T0, { deployment: stalled });
+    expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+  });
+
+  it('after promotion reports the new stable revision and the old one retiring until its scale-down', () => {
+    const plan = planned(v2, true, T0, { 'modelship.io/promote': 'full' });
+    const status = computeStatus(v2, { deployment: candidateDeployment, rollout: plan.rollout, routing: plan.routing }, T0);
+    expect(status).to.deep.include({ revision: B, stableRevision: B, rollout: { phase: 'Stable' }, retiring: [{ revision: A, scaleDownAt: '2026-11-25T10:00:30Z' }] });
+    expect(status).to.not.have.property('candidateRevision');
+    expect(status.phase).to.equal('Ready');
+    expect(condition(status, 'Progressing')).to.include({ status: 'False', reason: 'RolloutComplete', message: `revision ${B} rolled out` });
+    expect(condition(status, 'Ready').message).to.equal(`revision ${B}: 4/4 replicas ready`);
   });
 });

@@ -1,0 +1,437 @@
+import type { KubernetesObject, V1ControllerRevision, V1Deployment, V1PodDisruptionBudget, V1Service, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
+import { INSTANCE_LABEL, MODEL_VERSION_LABEL, planModelDeployment, REVISION_LABEL, revisionOf, type Plan } from '../../../operator/desired/index.ts';
+import { satisfies } from '../../../operator/controller/object-diff.ts';
+import { RuntimeEnv } from '../../../runtime/contract.ts';
+import { modelDeployment, observedRevisionDeployment, OPTIONS, SHA } from './fixtures.ts';
+
+const NAME = 'fraud-detector';
+const HOST = 'fraud-detector.payments.svc.cluster.local';
+const NOW = new Date('2026-11-25T10:00:00Z');
+const later = (seconds: number) => new Date(NOW.getTime() + seconds * 1000);
+
+type Rollout = NonNullable<ModelDeploymentSpec['rollout']>;
+const CANARY: Rollout = { strategy: 'Canary', canary: { steps: [{ weight: 10, pause: '2m' }, { weight: 50 }, { weight: 100, pause: '1m' }] } };
+/** The next model version: a new revision. */
+const nextModel = (md: ModelDeployment): ModelDeploymentSpec['model'] => ({ ...md.spec.model, version: '3', sha256: 'b'.repeat(64) });
+
+interface Pass {
+  istio?: boolean;
+  deployments?: V1Deployment[];
+  revisions?: V1ControllerRevision[];
+  now?: Date;
+}
+
+function planOf(md: ModelDeployment, pass: Pass = {}): Plan {
+  return planModelDeployment({
+    md,
+    options: OPTIONS,
+    controllerRevisions: pass.revisions ?? [],
+    deployments: pass.deployments ?? [],
+    istio: pass.istio ?? false,
+    now: pass.now ?? NOW,
+  });
+}
+
+/** The ModelDeployment as the next pass reads it: the plan's rollout decision recorded in status. */
+function recorded(md: ModelDeployment, plan: Plan): ModelDeployment {
+  const { stableRevision, candidateRevision, rollout, retiring } = plan.rollout;
+  return { ...md, status: { stableRevision, ...(candidateRevision && { candidateRevision }), rollout, ...(retiring.length > 0 && { retiring }) } };
+}
+
+const revisionsIn = (plan: Plan) => objectsOf<V1ControllerRevision>(plan, 'ControllerRevision');
+
+function objectsOf<T extends KubernetesObject>(plan: Plan, kind: string): T[] {
+  return plan.objects.filter((object) => object.kind === kind) as T[];
+}
+
+function one<T extends KubernetesObject>(plan: Plan, kind: string, name: string): T {
+  const found = objectsOf<T>(plan, kind).find((object) => object.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} in ${plan.objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+  return found;
+}
+
+const namesOf = (plan: Plan, kind: string) => objectsOf(plan, kind).map((object) => object.metadata?.name);
+const replicasOf = (plan: Plan) => Object.fromEntries(objectsOf<V1Deployment>(plan, 'Deployment').map((d) => [d.metadata?.name, d.spec?.replicas]));
+const selectorOf = (plan: Plan, name: string) => one<V1Service>(plan, 'Service', name).spec?.selector;
+const istioSpec = (plan: Plan, kind: 'VirtualService' | 'DestinationRule') => (one(plan, kind, NAME) as KubernetesObject & { spec: Record<string, unknown> }).spec;
+const pods = (revision?: string) => ({ [INSTANCE_LABEL]: NAME, ...(revision && { [REVISION_LABEL]: revision }) });
+const destination = (subset: string) => ({ host: HOST, subset, port: { number: 8080 } });
+
+/**
+ * A ModelDeployment whose revision A is stable (first pass recorded), and whose spec now asks for
+ * revision B: what a user sees right after changing the model.
+ */
+function newRevision(spec: Partial<ModelDeploymentSpec>, pass: Pass = {}) {
+  const v1 = modelDeployment(spec);
+  const first = planOf(v1, pass);
+  const md: ModelDeployment = { ...recorded(v1, first), spec: { ...v1.spec, model: nextModel(v1) } };
+  return { v1, md, A: revisionOf(v1), B: revisionOf(md), revisions: revisionsIn(first) };
+}
+
+/** The candidate's Deployment, ready. */
+const ready = (md: ModelDeployment) => [observedRevisionDeployment(md)];
+
+describe('plan: Canary without Istio (replica-ratio fallback)', () => {
+  it('runs stable and candidate side by side as <name>-<revision>, each selecting only its own pods', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    const plan = planOf(md, { revisions });
+    expect(namesOf(plan, 'Deployment')).to.deep.equal([`${NAME}-${A}`, `${NAME}-${B}`]);
+    for (const revision of [A, B]) {
+      const deployment = one<V1Deployment>(plan, 'Deployment', `${NAME}-${revision}`);
+      expect(deployment.spec?.selector.matchLabels).to.deep.equal(pods(revision));
+      expect(deployment.spec?.template.metadata?.labels?.[REVISION_LABEL]).to.equal(revision);
+      expect(deployment.metadata?.labels?.[REVISION_LABEL]).to.equal(revision);
+    }
+    expect(plan).to.include({ stableDeploymentName: `${NAME}-${A}`, candidateDeploymentName: `${NAME}-${B}` });
+    // The one Service spreads requests over both revisions' pods: the replica counts make the split.
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods());
+    expect(namesOf(plan, 'Service')).to.deep.equal([NAME]);
+    expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
+    expect(objectsOf(plan, 'DestinationRule')).to.deep.equal([]);
+  });
+
+  it('sizes the candidate for its first step while it starts, then by the weight of each step', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    const starting = planOf(md, { revisions });
+    expect(starting.rollout.weights).to.deep.equal({ stable: 100, candidate: 0 });
+    expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 1 });
+    expect(starting.routing).to.deep.equal({
+      mode: 'ReplicaRatio',
+      weights: { stable: 75, candidate: 25 },
+      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable)',
+    });
+
+    const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
+    expect(step1.rollout.rollout).to.include({ phase: 'Progressing', step: 0 });
+    expect(replicasOf(step1)).to.deep.equal({ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 1 });
+
+    const step2 = planOf(recorded(md, step1), { revisions, deployments: ready(md), now: later(120) });
+    expect(step2.rollout.rollout).to.include({ phase: 'WaitingForPromotion', step: 1 });
+    expect(replicasOf(step2)).to.deep.equal({ [`${NAME}-${A}`]: 2, [`${NAME}-${B}`]: 2 });
+    expect(step2.routing.weights).to.deep.equal({ stable: 50, candidate: 50 });
+
+    const promoted = { ...recorded(md, step2), metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'true' } } };
+    const step3 = planOf(promoted, { revisions, deployments: ready(md), now: later(130) });
+    expect(step3.rollout.rollout).to.include({ phase: 'Progressing', step: 2 });
+    expect(step3.rollout.consumed).to.deep.equal(['promote']);
+    // 100% cannot be had by replica counts while the stable side keeps a pod.
+    expect(replicasOf(step3)).to.deep.equal({ [`${NAME}-${A}`]: 1, [`${NAME}-${B}`]: 4 });
+    expect(step3.routing.weights).to.deep.equal({ stable: 20, candidate: 80 });
+  });
+
+  it('keeps a model scaled to zero at zero replicas on both sides during a rollout', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 0, rollout: CANARY });
+    const plan = planOf(md, { revisions });
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 0, [`${NAME}-${B}`]: 0 });
+  });
+
+  it('gives each revision its own PodDisruptionBudget when it runs more than one pod', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    const starting = planOf(md, { revisions });
+    // Stable has 3 pods, the candidate 1: one pod gets no budget (a drain could never evict it).
+    expect(namesOf(starting, 'PodDisruptionBudget')).to.deep.equal([`${NAME}-${A}`]);
+    expect(one<V1PodDisruptionBudget>(starting, 'PodDisruptionBudget', `${NAME}-${A}`).spec?.selector?.matchLabels).to.deep.equal(pods(A));
+
+    const halfway = planOf({ ...md, status: { ...md.status, candidateRevision: B, rollout: { phase: 'WaitingForPromotion', step: 1, stepStartedAt: '2026-11-25T10:00:00Z' } } }, { revisions, deployments: ready(md) });
+    expect(namesOf(halfway, 'PodDisruptionBudget')).to.deep.equal([`${NAME}-${A}`, `${NAME}-${B}`]);
+    expect(one<V1PodDisruptionBudget>(halfway, 'PodDisruptionBudget', `${NAME}-${B}`).spec?.selector?.matchLabels).to.deep.equal(pods(B));
+  });
+
+  it('gives each revision its own HPA under autoscaling and says the split is left to them', () => {
+    const autoscaling = { minReplicas: 2, maxReplicas: 6, targetCPUUtilization: 70 };
+    const { md, A, B, revisions } = newRevision({ autoscaling, runtime: { resources: { requests: { cpu: '500m' } } }, rollout: CANARY });
+    const plan = planOf(md, { revisions });
+    expect(namesOf(plan, 'HorizontalPodAutoscaler')).to.deep.equal([`${NAME}-${A}`, `${NAME}-${B}`]);
+    for (const revision of [A, B]) {
+      const hpa = one<V2HorizontalPodAutoscaler>(plan, 'HorizontalPodAutoscaler', `${NAME}-${revision}`);
+      expect(hpa.spec?.scaleTargetRef).to.deep.equal({ apiVersion: 'apps/v1', kind: 'Deployment', name: `${NAME}-${revision}` });
+      expect(hpa.spec).to.include({ minReplicas: 2, maxReplicas: 6 });
+    }
+    // The HPAs own the replica counts.
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: undefined, [`${NAME}-${B}`]: undefined });
+    expect(namesOf(plan, 'PodDisruptionBudget')).to.deep.equal([`${NAME}-${A}`, `${NAME}-${B}`]);
+    expect(plan.routing.degraded).to.equal('Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose');
+  });
+
+  it('runs a first revision as <name>-<revision> with no candidate and reports no split', () => {
+    const md = modelDeployment({ replicas: 2, rollout: CANARY });
+    const plan = planOf(md);
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${revisionOf(md)}`]: 2 });
+    expect(plan.candidateDeploymentName).to.equal(undefined);
+    expect(plan.routing).to.deep.include({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 } });
+    expect(plan.routing.degraded).to.match(/\(no candidate\)$/);
+  });
+});
+
+describe('plan: Canary with Istio', () => {
+  it('keeps full capacity on stable and routes the step weight through the VirtualService', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
+    const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
+    expect(plan.rollout.weights).to.deep.equal({ stable: 90, candidate: 10 });
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods());
+    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 90, candidate: 10 } });
+
+    expect(istioSpec(plan, 'DestinationRule')).to.deep.equal({
+      host: HOST,
+      subsets: [{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }],
+    });
+    expect(istioSpec(plan, 'VirtualService')).to.deep.equal({
+      hosts: [HOST],
+      http: [{ name: 'primary', route: [{ destination: destination('stable'), weight: 90 }, { destination: destination('candidate'), weight: 10 }] }],
+    });
+  });
+
+  it('sends nothing to a candidate that is not ready yet, and has a single subset once it is promoted', () => {
+    const { md, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
+    const starting = planOf(md, { revisions, istio: true });
+    expect((istioSpec(starting, 'VirtualService').http as { route: { weight: number }[] }[])[0]?.route.map((r) => r.weight)).to.deep.equal([100, 0]);
+
+    const promoted = planOf({ ...md, metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'full' } } }, { revisions, deployments: ready(md), istio: true });
+    expect(promoted.rollout.stableRevision).to.equal(B);
+    expect(istioSpec(promoted, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(B) }]);
+    expect(istioSpec(promoted, 'VirtualService').http).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
+  });
+
+  it('writes spec.traffic hosts, gateways, timeout and retries into every route, durations in seconds', () => {
+    const traffic: ModelDeploymentSpec['traffic'] = {
+      hosts: ['fraud.example.com'],
+      gateways: ['istio-system/public'],
+      timeout: '1m30s',
+      retries: { attempts: 3, perTryTimeout: '500ms', retryOn: 'connect-failure,unavailable' },
+    };
+    const { md, revisions } = newRevision({ replicas: 4, rollout: { strategy: 'ABTest', abTest: { header: { name: 'X-Variant', value: 'b' } } }, traffic }, { istio: true });
+    const spec = istioSpec(planOf(md, { revisions, deployments: ready(md), istio: true }), 'VirtualService');
+    expect(spec.hosts).to.deep.equal([HOST, 'fraud.example.com']);
+    expect(spec.gateways).to.deep.equal(['istio-system/public', 'mesh']);
+    const policy = { timeout: '90s', retries: { attempts: 3, perTryTimeout: '0.5s', retryOn: 'connect-failure,unavailable' } };
+    for (const route of spec.http as Record<string, unknown>[]) expect(route, String(route.name)).to.deep.include(policy);
+  });
+});
+
+describe('plan: BlueGreen', () => {
+  const blueGreen = (autoPromote?: boolean): Rollout => ({ strategy: 'BlueGreen', ...(autoPromote !== undefined && { blueGreen: { autoPromote } }) });
+
+  it('without Istio: full-size candidate on the preview Service, the main Service pinned to stable', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 3, service: { type: 'LoadBalancer' }, rollout: blueGreen(false) });
+    const plan = planOf(md, { revisions, deployments: ready(md) });
+    expect(plan.rollout.rollout.phase).to.equal('WaitingForPromotion');
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 3 });
+    expect(namesOf(plan, 'Service')).to.deep.equal([NAME, `${NAME}-preview`]);
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods(A));
+    expect(one<V1Service>(plan, 'Service', NAME).spec?.type).to.equal('LoadBalancer');
+    expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
+    expect(one<V1Service>(plan, 'Service', `${NAME}-preview`).spec?.type).to.equal('ClusterIP');
+    expect(plan.routing).to.deep.equal({ mode: 'ServiceSelector', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: blue/green switches the Service selector' });
+  });
+
+  it('switches the Service to the candidate when ready (autoPromote), keeps the old Deployment until scaleDownAt, then drops it', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 3, rollout: blueGreen() });
+    const starting = planOf(md, { revisions });
+    expect(selectorOf(starting, NAME)).to.deep.equal(pods(A));
+    expect(selectorOf(starting, `${NAME}-preview`)).to.deep.equal(pods(B));
+
+    const switched = planOf(recorded(md, starting), { revisions, deployments: ready(md), now: later(10) });
+    expect(switched.rollout.retiring).to.deep.equal([{ revision: A, scaleDownAt: '2026-11-25T10:00:40Z' }]);
+    expect(switched.rollout.requeueAfterMs).to.equal(30_000);
+    expect(selectorOf(switched, NAME)).to.deep.equal(pods(B));
+    expect(namesOf(switched, 'Service')).to.deep.equal([NAME]);
+    expect(replicasOf(switched)).to.deep.equal({ [`${NAME}-${B}`]: 3, [`${NAME}-${A}`]: 3 });
+    expect(switched.stableDeploymentName).to.equal(`${NAME}-${B}`);
+
+    const draining = planOf(recorded(md, switched), { revisions, deployments: ready(md), now: later(39) });
+    expect(namesOf(draining, 'Deployment')).to.deep.equal([`${NAME}-${B}`, `${NAME}-${A}`]);
+    const gone = planOf(recorded(md, switched), { revisions, deployments: ready(md), now: later(40) });
+    expect(namesOf(gone, 'Deployment')).to.deep.equal([`${NAME}-${B}`]);
+    expect(gone.rollout.retiring).to.deep.equal([]);
+    expect(gone.rollout.requeueAfterMs).to.equal(undefined);
+  });
+
+  it('with Istio: the mesh keeps all traffic on stable while the preview Service reaches the candidate', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 3, rollout: blueGreen(false) }, { istio: true });
+    const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods());
+    expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
+    expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }]);
+    expect(istioSpec(plan, 'VirtualService').http).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
+    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
+  });
+});
+
+describe('plan: ABTest and Mirror', () => {
+  it('ABTest with Istio sends requests matching the header or the cookie to the candidate, the rest to stable', () => {
+    const abTest = { header: { name: 'X-Model-Variant', value: 'b' }, cookie: { name: 'variant', value: 'b.1' } };
+    const { md, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest } }, { istio: true });
+    const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
+    expect(plan.rollout.rollout.phase).to.equal('WaitingForPromotion');
+    const [ab, primary] = istioSpec(plan, 'VirtualService').http as { name: string; match: { headers: Record<string, { exact?: string; regex?: string }> }[]; route: unknown }[];
+    expect(ab?.name).to.equal('ab-candidate');
+    expect(ab?.route).to.deep.equal([{ destination: destination('candidate'), weight: 100 }]);
+    expect(ab?.match[0]).to.deep.equal({ headers: { 'x-model-variant': { exact: 'b' } } });
+    const cookie = new RegExp(ab?.match[1]?.headers.cookie?.regex ?? '(?!)');
+    expect(['variant=b.1', 'session=1; variant=b.1', 'a=1;variant=b.1; z=2'].every((header) => cookie.test(header))).to.equal(true);
+    expect(['variant=bx1', 'myvariant=b.1', 'variant=b.12'].some((header) => cookie.test(header))).to.equal(false);
+    expect(primary).to.deep.equal({ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] });
+  });
+
+  it('ABTest without Istio says the candidate gets no live traffic and pins the Service to stable', () => {
+    const { md, A, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest: { header: { name: 'x-variant', value: 'b' } } } });
+    const plan = planOf(md, { revisions, deployments: ready(md) });
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods(A));
+    expect(plan.routing).to.deep.equal({
+      mode: 'ServiceSelector',
+      weights: { stable: 100, candidate: 0 },
+      degraded: 'Istio is not installed: ABTest needs it, the candidate gets no live traffic (reach it through its own pods)',
+    });
+  });
+
+  it('Mirror with Istio routes everything to stable and mirrors the given share to the candidate', () => {
+    const { md, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } } }, { istio: true });
+    const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
+    expect(istioSpec(plan, 'VirtualService').http).to.deep.equal([{
+      name: 'primary',
+      route: [{ destination: destination('stable'), weight: 100 }],
+      mirror: destination('candidate'),
+      mirrorPercentage: { value: 20 },
+    }]);
+    const withoutIstio = planOf(md, { revisions, deployments: ready(md) });
+    expect(withoutIstio.routing.degraded).to.match(/^Istio is not installed: Mirror needs it/);
+  });
+});
+
+describe('plan: RollingUpdate', () => {
+  it('keeps one Deployment named <name> across revisions, selecting every pod of the ModelDeployment', () => {
+    const { md, B, revisions } = newRevision({ replicas: 2 });
+    const plan = planOf(md, { revisions });
+    expect(namesOf(plan, 'Deployment')).to.deep.equal([NAME]);
+    const deployment = one<V1Deployment>(plan, 'Deployment', NAME);
+    expect(deployment.spec?.selector.matchLabels).to.deep.equal(pods());
+    expect(deployment.spec?.template.metadata?.labels?.[REVISION_LABEL]).to.equal(B);
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods());
+    expect(plan.rollout).to.deep.include({ stableRevision: B, rollout: { phase: 'Stable' } });
+    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 } });
+    expect(plan.stableDeploymentName).to.equal(NAME);
+  });
+
+  it('applies spec.traffic through Istio, to the pods of old and new revisions alike while the Deployment replaces them', () => {
+    const traffic = { hosts: ['fraud.example.com'], timeout: '30s' };
+    const { md, revisions } = newRevision({ replicas: 2, traffic }, { istio: true });
+    const plan = planOf(md, { revisions, istio: true });
+    expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods() }]);
+    expect(istioSpec(plan, 'VirtualService')).to.deep.equal({
+      hosts: [HOST, 'fraud.example.com'],
+      http: [{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }], timeout: '30s' }],
+    });
+    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
+  });
+
+  it('unpins the subset when the strategy goes from Canary back to RollingUpdate (the controller sees the change and applies it)', () => {
+    const canary = modelDeployment({ replicas: 2, traffic: { timeout: '30s' }, rollout: CANARY });
+    const pinned = one<KubernetesObject & { spec: Record<string, unknown> }>(planOf(canary, { istio: true }), 'DestinationRule', NAME);
+    expect(pinned.spec.subsets).to.deep.equal([{ name: 'stable', labels: pods(revisionOf(canary)) }]);
+    const rolling = modelDeployment({ replicas: 2, traffic: { timeout: '30s' } });
+    const unpinned = one(planOf(rolling, { istio: true }), 'DestinationRule', NAME);
+    expect(satisfies(pinned, unpinned)).to.equal(false);
+  });
+
+  it('writes no Istio objects without spec.traffic, and says spec.traffic is ignored without Istio', () => {
+    expect(objectsOf(planOf(modelDeployment(), { istio: true }), 'VirtualService')).to.deep.equal([]);
+    const plan = planOf(modelDeployment({ traffic: { timeout: '30s' } }));
+    expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
+    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 }, degraded: 'spec.traffic is ignored: Istio is not installed' });
+  });
+});
+
+describe('plan: ControllerRevisions', () => {
+  /** A spec at model version `version` (each a distinct revision). */
+  const at = (base: ModelDeployment, version: number): ModelDeployment =>
+    ({ ...base, spec: { ...base.spec, model: { ...base.spec.model, version: String(version), sha256: String(version % 10).repeat(64) } } });
+
+  /** Passes through versions one after the other (each promoted at once), feeding back what was recorded. */
+  function history(base: ModelDeployment, versions: number[]): { md: ModelDeployment; revisions: V1ControllerRevision[] } {
+    let md = base;
+    let revisions: V1ControllerRevision[] = [];
+    for (const version of versions) {
+      md = at(md, version);
+      const plan = planOf(md, { revisions });
+      md = recorded(md, plan);
+      revisions = revisionsIn(plan);
+    }
+    return { md, revisions };
+  }
+
+  const numbered = (revisions: V1ControllerRevision[]) => revisions.map((r) => [r.metadata?.labels?.[REVISION_LABEL], r.revision]);
+
+  it('records the first revision as number 1 with what it was made from', () => {
+    const md = modelDeployment();
+    const [revision, ...rest] = revisionsIn(planOf(md));
+    expect(rest).to.deep.equal([]);
+    expect(revision?.metadata?.name).to.equal(`${NAME}-${revisionOf(md)}`);
+    expect(revision?.metadata?.labels).to.include({ [REVISION_LABEL]: revisionOf(md), [MODEL_VERSION_LABEL]: '2' });
+    expect(revision?.revision).to.equal(1);
+    expect(revision?.data).to.deep.equal({ model: md.spec.model, runtime: {}, authSecret: null });
+  });
+
+  it('numbers each new revision after the newest', () => {
+    const base = modelDeployment({ replicas: 1 });
+    const { revisions } = history(base, [3, 4, 5]);
+    expect(numbered(revisions)).to.deep.equal([[revisionOf(at(base, 3)), 1], [revisionOf(at(base, 4)), 2], [revisionOf(at(base, 5)), 3]]);
+  });
+
+  it('numbers a revision the spec goes back to after the newest, as StatefulSets do', () => {
+    const base = modelDeployment({ replicas: 1 });
+    const { revisions } = history(base, [3, 4, 3]);
+    expect(numbered(revisions)).to.deep.equal([[revisionOf(at(base, 4)), 2], [revisionOf(at(base, 3)), 3]]);
+    // And the number stays put on the next pass.
+    const again = revisionsIn(planOf(at(base, 3), { revisions }));
+    expect(numbered(again)).to.deep.equal(numbered(revisions));
+  });
+
+  it('keeps revisionHistoryLimit revisions: the current one and the newest others', () => {
+    const base = modelDeployment({ replicas: 1, revisionHistoryLimit: 2 });
+    const { revisions } = history(base, [3, 4, 5, 6]);
+    expect(numbered(revisions)).to.deep.equal([[revisionOf(at(base, 5)), 3], [revisionOf(at(base, 6)), 4]]);
+  });
+
+  it('keeps every live revision (stable, candidate, retiring) even beyond revisionHistoryLimit', () => {
+    const base = modelDeployment({ replicas: 1, revisionHistoryLimit: 1, rollout: { strategy: 'BlueGreen', blueGreen: { autoPromote: false } } });
+    // Version 3 is stable; 4 and 5 were candidates the spec moved past; 6 is the candidate now.
+    const { md, revisions } = history(base, [3]);
+    const v6 = at(md, 6);
+    const more = [4, 5].map((version, i) => ({ ...revisionsIn(planOf(at(md, version), { revisions }))[1], revision: 2 + i }) as V1ControllerRevision);
+    const plan = planOf(v6, { revisions: [...revisions, ...more] });
+    expect(numbered(revisionsIn(plan))).to.deep.equal([[revisionOf(md), 1], [revisionOf(v6), 4]]);
+    // A revision that lost its traffic and still drains is live too.
+    const v4 = revisionOf(at(md, 4));
+    const draining = planOf({ ...v6, status: { ...v6.status, retiring: [{ revision: v4, scaleDownAt: '2026-11-25T10:00:30Z' }] } }, { revisions: [...revisions, ...more] });
+    expect(numbered(revisionsIn(draining))).to.deep.equal([[revisionOf(md), 1], [v4, 2], [revisionOf(v6), 4]]);
+  });
+
+  it('rebuilds a recorded revision\'s Deployment from its recorded spec after the spec changed', () => {
+    const v1 = modelDeployment({ replicas: 4, runtime: { image: 'runtime:1' }, rollout: CANARY });
+    const first = planOf(v1);
+    const md: ModelDeployment = { ...recorded(v1, first), spec: { ...v1.spec, model: nextModel(v1), runtime: { image: 'runtime:2' } } };
+    const plan = planOf(md, { revisions: revisionsIn(first) });
+    const env = (deployment: V1Deployment) => Object.fromEntries((deployment.spec?.template.spec?.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
+    const stable = one<V1Deployment>(plan, 'Deployment', `${NAME}-${revisionOf(v1)}`);
+    const candidate = one<V1Deployment>(plan, 'Deployment', `${NAME}-${revisionOf(md)}`);
+    expect(stable.spec?.template.spec?.containers[0]?.image).to.equal('runtime:1');
+    expect(env(stable)).to.include({ [RuntimeEnv.modelVersion]: '2', [RuntimeEnv.modelSha256]: SHA });
+    expect(stable.spec?.template.metadata?.labels).to.include({ [REVISION_LABEL]: revisionOf(v1), [MODEL_VERSION_LABEL]: '2' });
+    expect(candidate.spec?.template.spec?.containers[0]?.image).to.equal('runtime:2');
+    expect(env(candidate)).to.include({ [RuntimeEnv.modelVersion]: '3', [RuntimeEnv.modelSha256]: 'b'.repeat(64) });
+    // The stable Deployment is the same object it was before the spec changed, but for the canary's replica share.
+    const before = one<V1Deployment>(first, 'Deployment', `${NAME}-${revisionOf(v1)}`);
+    expect({ ...stable, spec: { ...stable.spec, replicas: 4 } }).to.deep.equal(before);
+  });
+
+  it('skips a ControllerRevision whose data does not hash to its revision label', () => {
+    const md = modelDeployment();
+    const [revision] = revisionsIn(planOf(md));
+    const tampered = { ...revision, data: { ...(revision?.data as object), runtime: { image: 'evil:1' } } } as V1ControllerRevision;
+    const other = at(md, 7);
+    expect(numbered(revisionsIn(planOf(other, { revisions: [tampered] })))).to.deep.equal([[revisionOf(other), 1]]);
+  });
+});
