@@ -132,12 +132,12 @@ const rows: Row[] = [
   {
     name: 'abort sends all traffic back to stable and records the candidate as aborted',
     spec: canary, previous: atStep(2, 600), commands: { abort: true }, now: 610,
-    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, message: /revision bbbbbbb was aborted; change the spec or annotate modelship.io\/retry=true to roll out again/, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
+    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B, abortReason: 'Requested' }, message: /revision bbbbbbb was aborted; change the spec or annotate modelship.io\/retry=true to roll out again/, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
   },
   {
     name: 'abort works while the candidate is not ready (a model that never loads)',
     spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing' } }, ready: false, commands: { abort: true }, now: 10,
-    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
+    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B, abortReason: 'Requested' }, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
   },
   {
     name: 'an aborted revision is not retried while the spec still asks for it',
@@ -256,7 +256,7 @@ const rows: Row[] = [
   {
     name: 'Mirror abort keeps the stable revision',
     spec: mirror, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'WaitingForPromotion', stepStartedAt: stamp(60) } }, commands: { abort: true }, now: 120,
-    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B }, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
+    expect: { stable: A, rollout: { phase: 'Aborted', abortedRevision: B, abortReason: 'Requested' }, weights: [100, 0], consumed: ['abort'], events: ['RolloutAborted'] },
   },
 
   // Retiring revisions and requeue.

@@ -227,7 +227,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(aborted.phase).to.equal('Degraded');
     expect(condition(aborted, 'Progressing')).to.include({ status: 'False', reason: 'RolloutAborted', message });
     expect(condition(aborted, 'Degraded')).to.include({ status: 'True', reason: 'RolloutAborted', message });
-    expect(aborted).to.deep.include({ stableRevision: A, weights: { stable: 100, candidate: 0 }, rollout: { phase: 'Aborted', abortedRevision: B, message } });
+    expect(aborted).to.deep.include({ stableRevision: A, weights: { stable: 100, candidate: 0 }, rollout: { phase: 'Aborted', abortedRevision: B, abortReason: 'Requested', message } });
     expect(aborted).to.not.have.property('candidateRevision');
     expect(transitionEvents(v2.status, aborted, v2).map((event) => event.reason)).to.include('RolloutAborted');
   });
