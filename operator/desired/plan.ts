@@ -72,6 +72,7 @@ function previousRecord(md: ModelDeployment) {
     ...(status.candidateRevision && { candidateRevision: status.candidateRevision }),
     ...(status.rollout && { rollout: status.rollout }),
     ...(status.retiring && { retiring: status.retiring }),
+    ...(status.analysis && { analysis: status.analysis }),
   };
 }
 

@@ -1,0 +1,198 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { RunningRuntime } from '../../runtime/server.ts';
+import { freePort } from '../plane/ports.ts';
+import { fraudRequest, modelPath, postJson, REPO_ROOT, startTestRuntime } from '../runtime/helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
+import { plane } from './context.ts';
+
+interface Check { name: string; verdict: string; value?: number; threshold: string }
+interface MdObject extends KubernetesObject {
+  status?: {
+    stableRevision?: string;
+    candidateRevision?: string;
+    weights?: { stable: number; candidate: number };
+    rollout?: { phase: string; step?: number; stepStartedAt?: string; abortedRevision?: string; abortReason?: string; message?: string };
+    analysis?: { failures: number; verdict?: string; lastSampleAt?: string; checks?: Check[] };
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+const namespace = `analysis-${Date.now().toString(36)}`;
+const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
+const getMd = async (name: string) => JSON.parse(await kubectl(['get', 'modeldeployments.modelship.io', name, '-n', namespace, '-o', 'json'])) as MdObject;
+
+/** Real runtimes standing for each revision's pods (KWOK pods run no containers), scraped by a real Prometheus. */
+class RevisionPods {
+  private readonly runtimes = new Map<string, RunningRuntime>();
+  private load: Promise<void> | undefined;
+  private stopped = false;
+  constructor(private readonly targetsFile: string) {}
+
+  async start(revision: string, model: string): Promise<void> {
+    this.runtimes.set(revision, await startTestRuntime({ modelUri: modelPath(model), modelName: 'fraud', revision }));
+    await writeFile(this.targetsFile, JSON.stringify([{ targets: [...this.runtimes.values()].map((r) => new URL(r.url).host), labels: { namespace } }]));
+  }
+
+  /** Client traffic to every revision (fraud-shaped rows), bounded in time and count. */
+  startLoad(): void {
+    this.stopped = false;
+    const deadline = Date.now() + 240_000;
+    this.load = (async () => {
+      for (let i = 0; i < 100_000 && !this.stopped && Date.now() < deadline; i += 1) {
+        await Promise.all([...this.runtimes.values()].map((runtime) => postJson(`${runtime.url}/v2/models/fraud/infer`, fraudRequest(1, i)).catch(() => undefined)));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+  }
+
+  async stopLoad(): Promise<void> {
+    this.stopped = true;
+    await this.load;
+  }
+
+  async close(): Promise<void> {
+    await this.stopLoad();
+    await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+  }
+}
+
+describe('metric-gated canary analysis (real Prometheus scraping real runtimes)', function () {
+  this.timeout(300_000);
+  let operator: OperatorProcess;
+  let prometheus: ChildProcess | undefined;
+  let dataDir: string;
+  let promUrl: string;
+  let pods: RevisionPods;
+
+  const spec = (version: string, analysis: Record<string, unknown> = {}) => ({
+    model: { uri: `https://models.example.com/fraud/v${version}/model.onnx`, sha256: version.repeat(64).slice(0, 64), version },
+    replicas: 2,
+    rollout: {
+      strategy: 'Canary',
+      canary: { steps: [{ weight: 20 }, { weight: 50 }] },
+      analysis: { prometheus: promUrl, interval: '4s', failureLimit: 1, minRequests: 20, maxErrorRate: 0.05, ...analysis },
+    },
+  });
+  const apply = (version: string, analysis?: Record<string, unknown>) => kubectl(['apply', '--server-side', '--field-manager=test-user', '-f', '-'],
+    JSON.stringify({ apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'fraud', namespace }, spec: spec(version, analysis) }));
+
+  before(async function () {
+    this.timeout(600_000);
+    const binary = (await promisify(execFile)('bash', [join(REPO_ROOT, 'test/support/ensure-prometheus.sh')], { timeout: 300_000 })).stdout.trim();
+    dataDir = await mkdtemp(join(tmpdir(), 'modelship-analysis-'));
+    const targets = join(dataDir, 'targets.json');
+    await writeFile(targets, '[]');
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    await writeFile(join(dataDir, 'prometheus.yml'), JSON.stringify({
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      scrape_configs: [{ job_name: 'modelship-runtime', file_sd_configs: [{ files: [targets], refresh_interval: '1s' }] }],
+    }));
+    prometheus = spawn(binary, [
+      `--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
+    ], { stdio: 'ignore' });
+    await eventually(async () => expect((await fetch(`${promUrl}/-/ready`)).status).to.equal(200), { timeoutMs: 30_000 });
+    pods = new RevisionPods(targets);
+
+    await kubectl(['apply', '--server-side', '-f', 'crds/']);
+    await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
+    await kubectl(['create', 'namespace', namespace]);
+    operator = await startOperator(plane().kubeconfigPath, 'operator-analysis', { MODELSHIP_WATCH_NAMESPACE: namespace });
+    await apply('1');
+    const stable = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.stableRevision, JSON.stringify(md.status)).to.have.length(7);
+      return md.status?.stableRevision ?? '';
+    });
+    await pods.start(stable, 'fraud-fp32.onnx');
+    pods.startLoad();
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await pods?.close();
+    prometheus?.kill('SIGTERM');
+    if (prometheus && prometheus.exitCode === null) await new Promise((resolve) => prometheus?.once('exit', resolve));
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Rolls out `version`, served by `model` (what the new revision's pods would load), and returns the candidate revision. */
+  async function rollOut(version: string, model: string, analysis?: Record<string, unknown>): Promise<string> {
+    await apply(version, analysis);
+    const candidate = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.candidateRevision, JSON.stringify(md.status)).to.have.length(7);
+      return md.status?.candidateRevision ?? '';
+    });
+    await pods.start(candidate, model);
+    return candidate;
+  }
+
+  it('a healthy candidate passes a sample at every step and is promoted', async () => {
+    const candidate = await rollOut('2', 'fraud-int8-qdq.onnx');
+    const promoted = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(candidate);
+      return md;
+    }, { timeoutMs: 90_000 });
+    expect(promoted.status?.weights).to.deep.equal({ stable: 100, candidate: 0 });
+    const events = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud', '-o', 'jsonpath={.items[*].reason}']);
+    expect(events).to.include('CanaryStep').and.to.include('RolloutPromoted');
+    expect(events).to.not.include('AnalysisFailed');
+  });
+
+  it('a candidate that fails requests is rolled back after failureLimit samples, with the numbers in status and a Warning event', async () => {
+    // The new model expects 64 features; clients still send 30: every request to it fails (400).
+    const candidate = await rollOut('3', 'wide-mlp-fp32.onnx');
+    const started = Date.now();
+    const rolledBack = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.rollout, JSON.stringify(md.status)).to.include({ phase: 'Aborted', abortedRevision: candidate, abortReason: 'AnalysisFailed' });
+      return md;
+    }, { timeoutMs: 90_000 });
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`      rolled back ${seconds.toFixed(1)} s after the candidate was created (analysis interval 4 s)`);
+    expect(rolledBack.status?.weights).to.deep.equal({ stable: 100, candidate: 0 });
+    const errorRate = rolledBack.status?.analysis?.checks?.find((check) => check.name === 'error-rate');
+    expect(errorRate).to.include({ verdict: 'Fail', threshold: '<= 0.05' });
+    expect(errorRate?.value).to.be.greaterThan(0.5);
+    const degraded = rolledBack.status?.conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded).to.include({ status: 'True', reason: 'AnalysisFailed' });
+    expect(degraded?.message).to.match(/error-rate 1 \(<= 0\.05\)/);
+    const warnings = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,type=Warning', '-o', 'jsonpath={.items[*].reason}']);
+    expect(warnings).to.include('AnalysisFailed');
+  });
+
+  it('too few requests, then a Prometheus that does not answer: inconclusive, and the step is held (onInconclusive: Hold), never passed', async () => {
+    await pods.stopLoad();
+    await rollOut('4', 'fraud-fp32.onnx', { minRequests: 1_000_000 });
+    const held = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.analysis?.verdict, JSON.stringify(md.status)).to.equal('Inconclusive');
+      return md;
+    }, { timeoutMs: 60_000 });
+    expect(held.status?.rollout).to.include({ phase: 'Progressing', step: 0 });
+    expect(held.status?.analysis?.failures).to.equal(0);
+    expect(held.status?.analysis?.checks?.[0]).to.include({ name: 'requests', verdict: 'Inconclusive' });
+
+    prometheus?.kill('SIGTERM');
+    await new Promise((resolve) => prometheus?.once('exit', resolve));
+    const firstSample = held.status?.analysis?.lastSampleAt;
+    const blind = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.analysis?.lastSampleAt, JSON.stringify(md.status)).to.not.equal(firstSample);
+      expect(md.status?.analysis?.checks?.[0]).to.include({ name: 'prometheus', verdict: 'Inconclusive' });
+      return md;
+    }, { timeoutMs: 60_000 });
+    expect(blind.status?.rollout).to.include({ phase: 'Progressing', step: 0 });
+    expect(blind.status?.analysis?.failures).to.equal(0);
+  });
+});
