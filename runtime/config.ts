@@ -1,7 +1,8 @@
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { LOG_LEVELS, RuntimeContract as C } from './contract.ts';
-import { readDigest, readEnum, readInteger, readIntegerList, readList, readString, type Env } from './env-settings.ts';
+import { ConfigError, readDigest, readEnum, readInteger, readIntegerList, readList, readString, type Env } from './env-settings.ts';
+import { parseClassNames } from './prediction-metrics.ts';
 import type { BatchingSettings } from './batching/dynamic-batcher.ts';
 import type { SessionSettings } from './model/session.ts';
 
@@ -18,6 +19,8 @@ export interface RuntimeConfig {
   };
   readonly revision: string;
   readonly port: number;
+  /** The Open Inference Protocol gRPC port (0: any free port). */
+  readonly grpcPort: number;
   readonly session: SessionSettings;
   readonly batching: BatchingSettings;
   readonly maxBodyBytes: number;
@@ -25,11 +28,21 @@ export interface RuntimeConfig {
   readonly logLevel: LogLevel;
   /** When set, model endpoints require `Authorization: Bearer <token>`; health and metrics stay open. */
   readonly authToken?: string;
+  /** Names of classes 0, 1, ... for prediction metrics; overrides the model's class_names metadata. */
+  readonly classNames?: readonly string[];
 }
 
 function modelNameFrom(uri: string): string {
   const file = basename(new URL(uri, 'file:///').pathname);
   return basename(file, extname(file)) || 'model';
+}
+
+function classNames(env: Env): string[] | undefined {
+  try {
+    return parseClassNames(readString(env, C.classNames));
+  } catch (error) {
+    throw new ConfigError(`${C.classNames.name} is invalid: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Parses and validates the MODELSHIP_* environment against the contract (runtime/contract.ts). */
@@ -39,6 +52,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const logLevel = readEnum(env, C.logLevel);
   const digest = readDigest(env, C.modelSha256);
   const authToken = readString(env, C.authToken);
+  const names = classNames(env);
   return {
     model: {
       name: readString(env, C.modelName) ?? modelNameFrom(uri),
@@ -49,6 +63,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     },
     revision: readString(env, C.revision),
     port: readInteger(env, C.port),
+    grpcPort: readInteger(env, C.grpcPort),
     session: {
       providers: readList(env, C.executionProviders),
       deviceId: readInteger(env, C.deviceId),
@@ -66,5 +81,6 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),
     logLevel,
     ...(authToken ? { authToken } : {}),
+    ...(names ? { classNames: names } : {}),
   };
 }

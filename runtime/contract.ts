@@ -53,6 +53,15 @@ export const RuntimeContract = {
   },
   revision: { name: 'MODELSHIP_REVISION', type: 'string', default: '', defaultDoc: 'empty', doc: 'Deployment revision; a constant label on every metric.' },
   port: { name: 'MODELSHIP_PORT', type: 'integer', default: 8080, min: 0, max: 65535, doc: 'HTTP port (all interfaces); `0` picks a free one.' },
+  grpcPort: {
+    name: 'MODELSHIP_GRPC_PORT',
+    type: 'integer',
+    // KServe's port for the Open Inference Protocol over gRPC.
+    default: 8081,
+    min: 0,
+    max: 65535,
+    doc: 'gRPC port (all interfaces) of `inference.GRPCInferenceService`; `0` picks a free one.',
+  },
   executionProviders: {
     name: 'MODELSHIP_EXECUTION_PROVIDERS',
     type: 'list',
@@ -125,7 +134,13 @@ export const RuntimeContract = {
     name: 'MODELSHIP_AUTH_TOKEN',
     type: 'string',
     defaultDoc: 'unset (open)',
-    doc: 'When set, every endpoint but `/v2/health/live`, `/v2/health/ready` and `/metrics` requires `Authorization: Bearer <token>` (401 JSON otherwise). The operator sets it from `spec.security.authSecret`.',
+    doc: 'When set, every endpoint but `/v2/health/live`, `/v2/health/ready` and `/metrics` requires `Authorization: Bearer <token>` (401 JSON otherwise); on gRPC every method but `ServerLive` and `ServerReady` requires the `authorization: Bearer <token>` metadata (`UNAUTHENTICATED` otherwise). The operator sets it from `spec.security.authSecret`.',
+  },
+  classNames: {
+    name: 'MODELSHIP_CLASS_NAMES',
+    type: 'string',
+    defaultDoc: "the model's `class_names` metadata, else the class numbers",
+    doc: "Names of a classifier's classes `0, 1, ...` for the `prediction_class_total` metric: a comma-separated list or a JSON array of strings (the operator sends `spec.monitoring.classNames` as JSON). Overrides the model's `class_names` metadata.",
   },
 } as const satisfies Record<string, Setting>;
 
@@ -146,3 +161,7 @@ export const RuntimeProbePaths = {
 } as const;
 
 export const RUNTIME_DEFAULT_PORT = RuntimeContract.port.default;
+export const RUNTIME_DEFAULT_GRPC_PORT = RuntimeContract.grpcPort.default;
+
+/** Predicted classes 0..PREDICTION_CLASS_LIMIT-1 get a metric series each; others count as "other". */
+export const PREDICTION_CLASS_LIMIT = 32;

@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from './batching/dynamic-batcher.ts';
 
+/** The API an inference request came over. */
+export type WireProtocol = 'http' | 'grpc';
+
 export interface MetricLabels {
   readonly model: string;
   readonly version: string;
@@ -14,8 +17,8 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 export class RuntimeMetrics implements BatchObserver {
   readonly registry = new Registry();
   private readonly latency: Histogram;
-  private readonly requests: Counter<'code'>;
-  private readonly requestsByCode = new Map<number, Counter.Internal>();
+  private readonly requests: Counter<'code' | 'protocol'>;
+  private readonly requestsByCode = new Map<string, Counter.Internal>();
   private readonly batchSize: Histogram;
   private readonly inferenceSeconds: Histogram;
   private readonly loadSeconds: Gauge;
@@ -33,8 +36,8 @@ export class RuntimeMetrics implements BatchObserver {
     });
     this.requests = new Counter({
       name: 'prediction_requests_total',
-      help: 'Inference requests by HTTP status code',
-      labelNames: ['code'],
+      help: 'Inference requests by protocol and HTTP status code (for gRPC, the HTTP equivalent of its status)',
+      labelNames: ['code', 'protocol'],
       registers,
     });
     this.batchSize = new Histogram({
@@ -75,11 +78,12 @@ export class RuntimeMetrics implements BatchObserver {
     this.provider.set({ provider }, 1);
   }
 
-  requestDone(code: number, seconds: number | undefined): void {
-    let counter = this.requestsByCode.get(code);
+  requestDone(code: number, seconds: number | undefined, protocol: WireProtocol): void {
+    const key = `${protocol}${code}`;
+    let counter = this.requestsByCode.get(key);
     if (!counter) {
-      counter = this.requests.labels({ code: String(code) });
-      this.requestsByCode.set(code, counter);
+      counter = this.requests.labels({ code: String(code), protocol });
+      this.requestsByCode.set(key, counter);
     }
     counter.inc();
     if (seconds !== undefined) this.latency.observe(seconds);

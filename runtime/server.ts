@@ -4,8 +4,11 @@ import { DynamicBatcher } from './batching/dynamic-batcher.ts';
 import type { RuntimeConfig } from './config.ts';
 import { createLogger, type Logger } from './logging.ts';
 import { RuntimeMetrics } from './metrics.ts';
-import { loadModel } from './model/served-model.ts';
+import { CLASS_NAMES_METADATA_KEY, parseClassNames, PredictionMetrics, predictionOutputs } from './prediction-metrics.ts';
+import { loadModel, type LoadedModel } from './model/served-model.ts';
+import type { NamedTensors } from './model/tensor.ts';
 import { bearerTokenCheck } from './protocol/auth.ts';
+import { startGrpcServer, type RunningGrpcServer } from './protocol/grpc-server.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
@@ -19,6 +22,8 @@ export interface StartOptions {
 
 export interface RunningRuntime {
   readonly url: string;
+  /** host:port of the Open Inference Protocol gRPC service. */
+  readonly grpcAddress: string;
   readonly logger: Logger;
   /** Graceful stop: readiness false, refuse new requests, finish queued and in-flight ones within the grace period. */
   close(): Promise<void>;
@@ -56,8 +61,21 @@ async function waitForDrain(state: ServingState, graceMs: number): Promise<boole
   return true;
 }
 
+function predictionMetricsFor(config: RuntimeConfig, loaded: LoadedModel, metrics: RuntimeMetrics, logger: Logger): PredictionMetrics | undefined {
+  let classNames = config.classNames;
+  if (!classNames) {
+    try {
+      classNames = parseClassNames(loaded.metadata[CLASS_NAMES_METADATA_KEY]);
+    } catch (error) {
+      logger.warn(`ignoring the model's ${CLASS_NAMES_METADATA_KEY} metadata: ${(error as Error).message}`);
+    }
+  }
+  const outputs = predictionOutputs(loaded.model.signature, classNames);
+  return outputs && new PredictionMetrics(outputs, metrics.registry);
+}
+
 /**
- * Starts the HTTP server at once (liveness answers while the model loads), then fetches, verifies,
+ * Starts the HTTP and gRPC servers at once (liveness answers while the model loads), then fetches, verifies,
  * opens and warms up the model; resolves when ready. Rejects, with the server closed, when the model
  * cannot be served.
  */
@@ -86,25 +104,42 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     if (target) void infer(req, res, target);
     else app(req, res);
   });
-  const address = await listen(server, config.port, options.host ?? '0.0.0.0');
+  const host = options.host ?? '0.0.0.0';
+  const address = await listen(server, config.port, host);
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  let grpc: RunningGrpcServer;
+  try {
+    grpc = await startGrpcServer(
+      { state, metrics, logger, authToken: config.authToken, maxMessageBytes: config.maxBodyBytes },
+      host,
+      config.grpcPort,
+    );
+  } catch (error) {
+    await closeServer(server);
+    throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
+  }
 
   try {
     const loaded = await loadModel(source, config.session);
     if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
     state.model = loaded.model;
-    state.batcher = new DynamicBatcher((feeds) => loaded.model.run(feeds), config.batching, metrics);
+    const predictions = predictionMetricsFor(config, loaded, metrics, logger);
+    const run = predictions
+      ? (feeds: NamedTensors) => loaded.model.run(feeds).then((outputs) => (predictions.observe(outputs), outputs))
+      : (feeds: NamedTensors) => loaded.model.run(feeds);
+    state.batcher = new DynamicBatcher(run, config.batching, metrics);
     metrics.modelLoaded(loaded.loadSeconds, loaded.model.provider);
     state.ready = true;
     logger.info({
       url,
+      grpc: grpc.address,
       provider: loaded.model.provider,
       loadSeconds: loaded.loadSeconds,
       batching: loaded.model.signature.batchable && config.batching.maxBatchSize > 1,
     }, 'model ready');
   } catch (error) {
     server.closeAllConnections();
-    await closeServer(server);
+    await Promise.all([closeServer(server), grpc.close(0)]);
     throw error;
   }
 
@@ -112,16 +147,18 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const close = async (): Promise<void> => {
     state.ready = false;
     state.draining = true;
+    grpc.drain(config.shutdownGraceMs);
     const drained = await waitForDrain(state, config.shutdownGraceMs);
     if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
     server.closeAllConnections();
-    await closeServer(server);
+    await Promise.all([closeServer(server), grpc.close(0)]);
     await state.model?.dispose();
     state.model = undefined;
     logger.info({ drained }, 'stopped');
   };
   return {
     url,
+    grpcAddress: grpc.address,
     logger,
     close: () => (closing ??= close()),
   };

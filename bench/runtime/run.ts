@@ -92,7 +92,7 @@ async function measureServer(label: string, kind: 'naive' | 'runtime', model: st
   const child = kind === 'naive'
     ? spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: model, NAIVE_PORT: String(port) })
     : spawnNode('runtime/main.ts', [], {
-      MODELSHIP_MODEL_URI: model, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_LOG_LEVEL: 'warn', ...env,
+      MODELSHIP_MODEL_URI: model, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', ...env,
     });
   child.stdout?.resume();
   const path = kind === 'naive' ? '/' : '/v2/models/wide/infer';

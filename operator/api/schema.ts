@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { EXECUTION_PROVIDERS, LOG_LEVELS, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
+import { EXECUTION_PROVIDERS, LOG_LEVELS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
 import { ContractInteger } from './contract-fields.ts';
 import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
 
@@ -273,7 +273,13 @@ export const AutoscalingSchema = Type.Object(
 
 export const ServiceSchema = Type.Object(
   {
-    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, default: SpecDefaults.servicePort })),
+    port: Type.Optional(Type.Integer({
+      minimum: 1,
+      maximum: 65535,
+      default: SpecDefaults.servicePort,
+      description: `The Service port of the REST API; the gRPC API is on port ${RUNTIME_DEFAULT_GRPC_PORT} (named grpc).`,
+      ...rules({ rule: `self != ${RUNTIME_DEFAULT_GRPC_PORT}`, message: `port ${RUNTIME_DEFAULT_GRPC_PORT} is the Service's gRPC port; choose another` }),
+    })),
     type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType })),
   },
   { default: {} },
@@ -430,6 +436,16 @@ export const SecuritySchema = Type.Object({
   ),
 }, { default: {} });
 
+export const MonitoringSchema = Type.Object({
+  classNames: Type.Optional(
+    Type.Array(Type.String({ minLength: 1, maxLength: 63 }), {
+      maxItems: PREDICTION_CLASS_LIMIT,
+      description:
+        "Names of a classifier's classes 0, 1, ...: the class label of the runtime's prediction_class_total metric (overrides the model's class_names metadata).",
+    }),
+  ),
+});
+
 export const ModelDeploymentSpecSchema = Type.Object(
   {
     model: ModelSchema,
@@ -446,6 +462,7 @@ export const ModelDeploymentSpecSchema = Type.Object(
       default: SpecDefaults.revisionHistoryLimit,
       description: 'How many revisions (ControllerRevisions) to keep for history and rollback, live ones included.',
     })),
+    monitoring: Type.Optional(MonitoringSchema),
   },
   rules(
     {

@@ -1,5 +1,5 @@
 import type { V1Container, V1Deployment, V1PodSpec, V1Probe, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
-import { RUNTIME_DEFAULT_PORT, RuntimeProbePaths } from '../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeProbePaths } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type RevisionSlot } from './labels.ts';
@@ -12,6 +12,8 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 
 export const RUNTIME_CONTAINER = 'runtime';
 export const HTTP_PORT_NAME = 'http';
+/** The Open Inference Protocol gRPC port's name on the container and the Service. */
+export const GRPC_PORT_NAME = 'grpc';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 /** Seconds a terminating pod keeps serving while Service endpoints drop it, so no request hits a closed port. */
 const PRE_STOP_DRAIN_SECONDS = 5;
@@ -48,7 +50,10 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
     name: RUNTIME_CONTAINER,
     image: runtime.image ?? options.defaultRuntimeImage,
     ...(runtime.imagePullPolicy && { imagePullPolicy: runtime.imagePullPolicy }),
-    ports: [{ name: HTTP_PORT_NAME, containerPort: RUNTIME_DEFAULT_PORT, protocol: 'TCP' }],
+    ports: [
+      { name: HTTP_PORT_NAME, containerPort: RUNTIME_DEFAULT_PORT, protocol: 'TCP' },
+      { name: GRPC_PORT_NAME, containerPort: RUNTIME_DEFAULT_GRPC_PORT, protocol: 'TCP' },
+    ],
     env: runtimeEnv(md, source, revision),
     ...(resources && { resources }),
     volumeMounts: [

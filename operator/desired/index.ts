@@ -1,7 +1,7 @@
 export { desiredAutoscaler, latencyTarget, PREDICTION_LATENCY_METRIC } from './autoscaler.ts';
 export { ChildKinds, childKinds, childKindOf, type ChildKind } from './child-kinds.ts';
 export { planModelDeployment, revisionDeploymentName, type Plan, type PlanInput } from './plan.ts';
-export { desiredDeployment, GPU_RESOURCE, HTTP_PORT_NAME, RUNTIME_CONTAINER } from './deployment.ts';
+export { desiredDeployment, GPU_RESOURCE, GRPC_PORT_NAME, HTTP_PORT_NAME, RUNTIME_CONTAINER } from './deployment.ts';
 export { desiredDisruptionBudget, minimumReplicas } from './disruption-budget.ts';
 export { childLabels, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MODEL_VERSION_LABEL, REVISION_LABEL, selectorLabels } from './labels.ts';
 export { controllerReference } from './metadata.ts';

@@ -1,5 +1,5 @@
 import type { V1NetworkPolicy, V1NetworkPolicyIngressRule, V1NetworkPolicyPeer, V1NetworkPolicySpec } from '@kubernetes/client-node';
-import { RUNTIME_DEFAULT_PORT } from '../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT } from '../../runtime/contract.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { childLabels, selectorLabels } from './labels.ts';
 import { childMetadata } from './metadata.ts';
@@ -33,7 +33,7 @@ export function desiredNetworkPolicy(md: ModelDeployment): NetworkPolicy | undef
     spec: {
       podSelector: { matchLabels: selectorLabels(md) },
       policyTypes: ['Ingress'],
-      ingress: [{ from: peers, ports: [{ protocol: 'TCP', port: RUNTIME_DEFAULT_PORT }] }],
+      ingress: [{ from: peers, ports: [{ protocol: 'TCP', port: RUNTIME_DEFAULT_PORT }, { protocol: 'TCP', port: RUNTIME_DEFAULT_GRPC_PORT }] }],
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
-import { RUNTIME_DEFAULT_PORT, RuntimeEnv, type RuntimeEnvName } from '../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeEnv, type RuntimeEnvName } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { nameOf } from './metadata.ts';
@@ -38,6 +38,7 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.modelCacheDir, MODEL_CACHE_DIR],
     [RuntimeEnv.revision, revision],
     [RuntimeEnv.port, RUNTIME_DEFAULT_PORT],
+    [RuntimeEnv.grpcPort, RUNTIME_DEFAULT_GRPC_PORT],
     [RuntimeEnv.executionProviders, (runtime.executionProviders ?? SpecDefaults.executionProviders).join(',')],
     [RuntimeEnv.intraOpThreads, intraOpThreads(md)],
     [RuntimeEnv.interOpThreads, runtime.threads?.interOp],
@@ -47,6 +48,8 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
     [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
     [RuntimeEnv.logLevel, runtime.logLevel],
+    // JSON, so that names may hold commas.
+    [RuntimeEnv.classNames, md.spec.monitoring?.classNames && JSON.stringify(md.spec.monitoring.classNames)],
   ];
   const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
   const auth = md.spec.security?.authSecret;

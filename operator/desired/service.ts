@@ -1,7 +1,8 @@
 import type { V1Service } from '@kubernetes/client-node';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
-import { HTTP_PORT_NAME } from './deployment.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT } from '../../runtime/contract.ts';
+import { GRPC_PORT_NAME, HTTP_PORT_NAME } from './deployment.ts';
 import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
 import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
 import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
@@ -31,7 +32,11 @@ export function desiredService(md: ModelDeployment, only?: { revision: string; n
     spec: {
       type: only?.name ? 'ClusterIP' : (md.spec.service?.type ?? SpecDefaults.serviceType),
       selector: only ? { ...selectorLabels(md), [REVISION_LABEL]: only.revision } : selectorLabels(md),
-      ports: [{ name: HTTP_PORT_NAME, port: servicePort(md), targetPort: HTTP_PORT_NAME, protocol: 'TCP', appProtocol: 'http' }],
+      ports: [
+        { name: HTTP_PORT_NAME, port: servicePort(md), targetPort: HTTP_PORT_NAME, protocol: 'TCP', appProtocol: 'http' },
+        // gRPC is HTTP/2 without TLS: h2c tells meshes and gateways not to speak HTTP/1.1 to it.
+        { name: GRPC_PORT_NAME, port: RUNTIME_DEFAULT_GRPC_PORT, targetPort: GRPC_PORT_NAME, protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+      ],
     },
   };
 }

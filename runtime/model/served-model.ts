@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { numericInfo, elementCount } from './datatypes.ts';
 import { resolveModelFile } from './fetch.ts';
+import { readOnnxMetadata } from './onnx-metadata.ts';
 import { openSession, ModelLoadError, type ExecutionProvider, type SessionSettings } from './session.ts';
 import { signatureOf, type ModelSignature, type TensorSpec } from './signature.ts';
 import { fromOrtTensor, toOrtTensor, type HostTensor, type NamedTensors } from './tensor.ts';
@@ -40,6 +41,8 @@ export class ServedModel {
 export interface LoadedModel {
   readonly model: ServedModel;
   readonly loadSeconds: number;
+  /** The ONNX file's metadata_props. */
+  readonly metadata: Readonly<Record<string, string>>;
   readonly fallbackWarning?: string;
 }
 
@@ -68,6 +71,8 @@ export async function loadModel(source: ModelSource, settings: SessionSettings):
     await model.dispose();
     throw new ModelLoadError(`warm-up run of ${path} failed: ${(error as Error).message.split('\n')[0]}`);
   }
+  // onnxruntime has parsed the file already; metadata the reader cannot follow is treated as absent.
+  const metadata = await readOnnxMetadata(path).catch(() => ({}));
   const loadSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { model, loadSeconds, ...(fallbackWarning ? { fallbackWarning } : {}) };
+  return { model, loadSeconds, metadata, ...(fallbackWarning ? { fallbackWarning } : {}) };
 }

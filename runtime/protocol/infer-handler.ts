@@ -6,6 +6,7 @@ import { badRequest, HttpError, notFound, unavailable } from './errors.ts';
 import { sendError, toHttpError } from './http.ts';
 import { decodeInferRequest } from './infer-request.ts';
 import { encodeInferResponse } from './infer-response.ts';
+import { inferAccounting } from './infer-accounting.ts';
 import type { ServingState } from './serving-state.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
@@ -89,10 +90,9 @@ interface InferDeps {
  * cost is of the same order as session.run itself.
  */
 export function createInferHandler({ state, metrics, logger, maxBodyBytes }: InferDeps) {
-  let requestCounter = 0;
+  const begin = inferAccounting({ state, metrics, logger }, 'http');
   return async (req: IncomingMessage, res: ServerResponse, target: InferTarget): Promise<void> => {
-    const started = performance.now();
-    state.inFlight++;
+    const finish = begin();
     let requestId: string | undefined;
     let status = 200;
     try {
@@ -125,14 +125,8 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
       if (status >= 500 && status !== 503) logger.error({ err: error }, 'inference failed');
       sendError(res, httpError);
     } finally {
-      const seconds = (performance.now() - started) / 1000;
-      metrics.requestDone(status, status === 200 ? seconds : undefined);
-      logger.info({
-        reqId: requestId ?? req.headers['x-request-id'] ?? `r${++requestCounter}`,
-        status,
-        latencyMs: Math.round(seconds * 1e6) / 1e3,
-      }, 'infer');
-      state.inFlight--;
+      const header = req.headers['x-request-id'];
+      finish(status, requestId ?? (Array.isArray(header) ? header[0] : header));
     }
   };
 }

@@ -36,7 +36,8 @@ function flatten(data: unknown[]): unknown[] {
   return data.length > 0 && Array.isArray(data[0]) ? (data as unknown[]).flat(Infinity) : data;
 }
 
-function decodeJsonData(name: string, datatype: V2Datatype, raw: unknown[], count: number): TensorData {
+/** Element values (JSON data, or gRPC typed contents) to tensor data, with type and range checks. */
+export function decodeValues(name: string, datatype: V2Datatype, raw: unknown[], count: number): TensorData {
   const values = flatten(raw);
   if (values.length !== count) {
     throw badRequest(`input "${name}": shape holds ${count} elements but data has ${values.length}`);
@@ -54,6 +55,13 @@ function decodeJsonData(name: string, datatype: V2Datatype, raw: unknown[], coun
     if (datatype === 'BOOL') {
       if (typeof value !== 'boolean') throw badRequest(`input "${name}": BOOL data must be true or false`);
       (out as Uint8Array)[i] = value ? 1 : 0;
+      continue;
+    }
+    if (typeof value === 'bigint' && (datatype === 'INT64' || datatype === 'UINT64')) {
+      // 64-bit integers beyond 2^53 arrive as bigint from gRPC int64 contents, never from JSON.
+      const fits = datatype === 'INT64' ? BigInt.asIntN(64, value) === value : BigInt.asUintN(64, value) === value;
+      if (!fits) throw badRequest(`input "${name}": ${value} is not a valid ${datatype}`);
+      (out as BigInt64Array)[i] = value;
       continue;
     }
     if (typeof value !== 'number') throw badRequest(`input "${name}": ${datatype} data must be numbers`);
@@ -87,7 +95,8 @@ function decodeBinaryBytes(name: string, bytes: Buffer, count: number): string[]
   return values;
 }
 
-function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buffer, count: number): TensorData {
+/** Little-endian row-major bytes (BYTES: 4-byte length + bytes per element) to tensor data: the binary extension's and gRPC raw contents' layout. */
+export function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buffer, count: number): TensorData {
   if (datatype === 'BYTES') return decodeBinaryBytes(name, bytes, count);
   const info = numericInfo(datatype);
   if (bytes.length !== count * info.byteSize) {
@@ -147,7 +156,7 @@ function requestedOutputs(request: Json, signature: ModelSignature): RequestedOu
   return request.outputs.map((output: unknown) => {
     if (!isObject(output) || typeof output.name !== 'string') throw badRequest('each requested output needs a "name"');
     const name = output.name;
-    if (!signature.outputs.some((spec) => spec.name === name)) throw badRequest(`unknown output "${name}"`);
+    checkOutputName(signature, name);
     const binary = isObject(output.parameters) && typeof output.parameters.binary_data === 'boolean'
       ? output.parameters.binary_data
       : defaultBinary;
@@ -169,32 +178,52 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
   let binaryOffset = 0;
   for (const input of request.inputs as unknown[]) {
     if (!isObject(input) || typeof input.name !== 'string') throw badRequest('each input needs a "name"');
-    const name = input.name;
-    const spec = signature.inputs.find((candidate) => candidate.name === name);
-    if (!spec) throw badRequest(`unknown input "${name}"; the model takes ${signature.inputs.map((s) => s.name).join(', ')}`);
-    if (inputs[name]) throw badRequest(`input "${name}" is given twice`);
-    if (!isV2Datatype(input.datatype)) throw badRequest(`input "${name}": unsupported datatype ${String(input.datatype)}`);
-    const shape = checkShape(name, input.shape);
-    checkAgainstSpec(spec, input.datatype, shape);
-    const count = elementCount(shape);
+    const { name, datatype, shape, count } = checkInput(signature, inputs, input.name, input.datatype, input.shape);
     const binarySize = isObject(input.parameters) ? input.parameters.binary_data_size : undefined;
     let data: TensorData;
     if (binarySize !== undefined) {
       if (!Number.isSafeInteger(binarySize) || (binarySize as number) < 0) throw badRequest(`input "${name}": invalid binary_data_size`);
       const end = binaryOffset + (binarySize as number);
       if (end > binary.length) throw badRequest(`input "${name}": binary_data_size ${String(binarySize)} overruns the request body`);
-      data = decodeBinaryData(name, input.datatype, binary.subarray(binaryOffset, end), count);
+      data = decodeBinaryData(name, datatype, binary.subarray(binaryOffset, end), count);
       binaryOffset = end;
     } else if (Array.isArray(input.data)) {
-      data = decodeJsonData(name, input.datatype, input.data, count);
+      data = decodeValues(name, datatype, input.data, count);
     } else {
       throw badRequest(`input "${name}" has neither "data" nor a binary_data_size parameter`);
     }
-    inputs[name] = { datatype: input.datatype, shape, data } satisfies HostTensor;
+    inputs[name] = { datatype, shape, data } satisfies HostTensor;
   }
   if (binaryOffset !== binary.length) {
     throw badRequest(`the body carries ${binary.length - binaryOffset} bytes of binary data no input claims`);
   }
+  return completeRequest(signature, inputs, request.id as string | undefined, requestedOutputs(request, signature));
+}
+
+/**
+ * The checks every input gets, whatever the wire format: a known, not yet given input whose
+ * datatype and shape fit the model.
+ */
+export function checkInput(
+  signature: ModelSignature, given: NamedTensors, name: string, datatype: unknown, rawShape: unknown,
+): { name: string; datatype: V2Datatype; shape: number[]; count: number } {
+  const spec = signature.inputs.find((candidate) => candidate.name === name);
+  if (!spec) throw badRequest(`unknown input "${name}"; the model takes ${signature.inputs.map((s) => s.name).join(', ')}`);
+  if (given[name]) throw badRequest(`input "${name}" is given twice`);
+  if (!isV2Datatype(datatype)) throw badRequest(`input "${name}": unsupported datatype ${String(datatype)}`);
+  const shape = checkShape(name, rawShape);
+  checkAgainstSpec(spec, datatype, shape);
+  return { name, datatype, shape, count: elementCount(shape) };
+}
+
+export function checkOutputName(signature: ModelSignature, name: string): void {
+  if (!signature.outputs.some((spec) => spec.name === name)) throw badRequest(`unknown output "${name}"`);
+}
+
+/** Checks that every input is there and works out how the request batches. */
+export function completeRequest(
+  signature: ModelSignature, inputs: NamedTensors, id: string | undefined, outputs: readonly RequestedOutput[],
+): InferRequest {
   const missing = signature.inputs.filter((spec) => !inputs[spec.name]);
   if (missing.length) throw badRequest(`missing input(s): ${missing.map((spec) => spec.name).join(', ')}`);
 
@@ -206,11 +235,5 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     if (tensors.some((tensor) => tensor.shape[0] !== rows)) throw badRequest('all inputs must have the same first (batch) dimension');
     batchKey = rows > 0 ? tensors.map((tensor) => tensor.shape.slice(1).join('x')).join('|') : undefined;
   }
-  return {
-    ...(request.id !== undefined ? { id: request.id as string } : {}),
-    inputs,
-    rows,
-    batchKey,
-    outputs: requestedOutputs(request, signature),
-  };
+  return { ...(id !== undefined ? { id } : {}), inputs, rows, batchKey, outputs };
 }

@@ -31,7 +31,8 @@ function jsonData(tensor: HostTensor): unknown[] {
   }
 }
 
-function binaryData(tensor: HostTensor): Buffer {
+/** Tensor data in the binary extension's layout, which is also gRPC raw_output_contents'. */
+export function binaryData(tensor: HostTensor): Buffer {
   const data = tensor.data;
   if (!Array.isArray(data)) {
     const numeric = data as NumericArray;

@@ -76,6 +76,7 @@ try {
   env.MODELSHIP_MODEL_CACHE_DIR = plane.dataDir;
   const port = await freePort();
   env.MODELSHIP_PORT = String(port);
+  env.MODELSHIP_GRPC_PORT = '0';
   console.log(`   model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), port ${port}`);
   const runtime = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   runtime.stdout.on('data', (chunk: Buffer) => process.stdout.write(`   [runtime] ${chunk.toString()}`));

@@ -111,6 +111,16 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.service.type', 'Unsupported value: "Ingress"', '"ClusterIP", "NodePort", "LoadBalancer"'],
   },
   {
+    what: 'a Service port that takes the gRPC port',
+    spec: (s) => ({ ...s, service: { port: 8081 } }),
+    refusal: ['spec.service.port', "port 8081 is the Service's gRPC port; choose another"],
+  },
+  {
+    what: 'more class names than the runtime gives series',
+    spec: (s) => ({ ...s, monitoring: { classNames: Array.from({ length: 33 }, (_, i) => `c${i}`) } }),
+    refusal: ['spec.monitoring.classNames', 'must have at most 32 items'],
+  },
+  {
     what: 'a batch size of zero',
     spec: (s) => ({ ...s, runtime: { ...s.runtime, batching: { maxBatchSize: 0 } } }),
     refusal: ['spec.runtime.batching.maxBatchSize', 'greater than or equal to 1'],

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Idempotent: creates .venv (if missing) with the model-building toolchain and the Triton HTTP
-# client used by the compatibility test, then prints the venv's python path on stdout.
+# Idempotent: creates .venv (if missing) with the model-building toolchain and the Triton HTTP and gRPC
+# clients used by the compatibility tests, then prints the venv's python path on stdout.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 venv="$root/.venv"
 python_bin="${PYTHON:-python3}"
-tritonclient_spec='tritonclient[http]==2.73.0'
+tritonclient_spec='tritonclient[http,grpc]==2.73.0'
 stamp="$venv/.modelship-requirements"
 constraints="$root/test/runtime/python-constraints.txt"
 wanted="$(cat "$root/runtime/models/requirements.txt" "$constraints"; echo "$tritonclient_spec")"

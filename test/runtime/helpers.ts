@@ -21,7 +21,7 @@ export async function readValidationSamples(family: 'fraud' | 'wide-mlp'): Promi
 type EnvOverrides = Partial<Record<keyof typeof RuntimeEnv, string>>;
 
 export function configFor(overrides: EnvOverrides): RuntimeConfig {
-  const env: Record<string, string> = { [RuntimeEnv.port]: '0', [RuntimeEnv.logLevel]: 'silent' };
+  const env: Record<string, string> = { [RuntimeEnv.port]: '0', [RuntimeEnv.grpcPort]: '0', [RuntimeEnv.logLevel]: 'silent' };
   for (const [key, value] of Object.entries(overrides)) env[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
   return loadConfig(env);
 }

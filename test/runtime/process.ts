@@ -13,7 +13,7 @@ export interface RuntimeProcess {
 
 /** Runs the real entry point (tsx runtime/main.ts) with MODELSHIP_* env, collecting its JSON log lines. */
 export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string>>): RuntimeProcess {
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', [RuntimeEnv.grpcPort]: '0' };
   for (const [key, value] of Object.entries(env)) childEnv[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
   // node --import tsx, not the tsx CLI: the CLI sits between the test and the runtime and, when the
   // runtime's event loop is busy in session.run, turns a relayed SIGTERM into its own exit 143.

@@ -53,8 +53,8 @@ describe('runtime: metrics', () => {
       const labels = 'model="fraud",version="2",revision="rev-7"';
       for (const series of [
         `prediction_latency_seconds_count{${labels}} 1`,
-        `prediction_requests_total{code="200",${labels}} 1`,
-        `prediction_requests_total{code="400",${labels}} 1`,
+        `prediction_requests_total{code="200",protocol="http",${labels}} 1`,
+        `prediction_requests_total{code="400",protocol="http",${labels}} 1`,
         `inference_batch_size_count{${labels}} 1`,
         `inference_duration_seconds_count{${labels}} 1`,
         `inference_queue_depth{${labels}} 0`,

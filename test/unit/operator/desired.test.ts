@@ -1,6 +1,7 @@
 import type { KubernetesObject, V1Container, V1Deployment, V1EnvVar, V2HorizontalPodAutoscaler, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { RUNTIME_DEFAULT_PORT, RuntimeEnv, RuntimeProbePaths } from '../../../runtime/contract.ts';
+import { loadConfig } from '../../../runtime/config.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeEnv, RuntimeProbePaths } from '../../../runtime/contract.ts';
 import type { ModelDeployment } from '../../../operator/api/types.ts';
 import {
   childKinds,
@@ -77,6 +78,7 @@ describe('runtime Deployment', () => {
     expect(env[RuntimeEnv.modelUri]?.value).to.equal('https://models.example.com/fraud/model.onnx');
     expect(env[RuntimeEnv.modelSha256]?.value).to.equal(SHA);
     expect(env[RuntimeEnv.port]?.value).to.equal(String(RUNTIME_DEFAULT_PORT));
+    expect(env[RuntimeEnv.grpcPort]?.value).to.equal(String(RUNTIME_DEFAULT_GRPC_PORT));
     expect(env[RuntimeEnv.executionProviders]?.value).to.equal('cpu');
     expect(env[RuntimeEnv.maxBatchSize]?.value).to.equal('64');
     expect(env[RuntimeEnv.maxQueueDelayMs]?.value).to.equal('2');
@@ -85,6 +87,14 @@ describe('runtime Deployment', () => {
       runtime: { executionProviders: ['cpu'], batching: { maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [16, 64] }, env: [{ name: 'OMP_WAIT_POLICY', value: 'PASSIVE' }] },
     })));
     expect(env.OMP_WAIT_POLICY?.value).to.equal('PASSIVE');
+  });
+
+  it('passes spec.monitoring.classNames to the runtime as MODELSHIP_CLASS_NAMES, which the runtime reads back', () => {
+    const classNames = ['legit', 'fraud, confirmed'];
+    const env = envOf(modelDeployment({ monitoring: { classNames } }));
+    const value = env[RuntimeEnv.classNames]?.value;
+    expect(loadConfig({ [RuntimeEnv.modelUri]: 'm.onnx', [RuntimeEnv.classNames]: value }).classNames).to.deep.equal(classNames);
+    expect(envOf(modelDeployment())[RuntimeEnv.classNames]).to.equal(undefined);
   });
 
   it('sizes the ONNX Runtime thread pool to the CPU limit unless told otherwise', () => {
@@ -101,9 +111,12 @@ describe('runtime Deployment', () => {
     expect(env[RuntimeEnv.modelSha256]?.value).to.equal(int8.sha256);
   });
 
-  it('probes the Open Inference Protocol health endpoints on the runtime port', () => {
+  it('exposes the REST and gRPC ports and probes the Open Inference Protocol health endpoints on the REST port', () => {
     const container = runtimeContainer(desiredDeployment(modelDeployment(), OPTIONS));
-    expect(container.ports).to.deep.equal([{ name: 'http', containerPort: RUNTIME_DEFAULT_PORT, protocol: 'TCP' }]);
+    expect(container.ports).to.deep.equal([
+      { name: 'http', containerPort: RUNTIME_DEFAULT_PORT, protocol: 'TCP' },
+      { name: 'grpc', containerPort: RUNTIME_DEFAULT_GRPC_PORT, protocol: 'TCP' },
+    ]);
     expect(container.readinessProbe?.httpGet).to.deep.equal({ path: RuntimeProbePaths.ready, port: 'http' });
     expect(container.livenessProbe?.httpGet).to.deep.equal({ path: RuntimeProbePaths.live, port: 'http' });
     expect(container.startupProbe?.httpGet?.path).to.equal(RuntimeProbePaths.live);
@@ -211,11 +224,14 @@ describe('runtime Deployment', () => {
 });
 
 describe('Service, HPA, PDB and NetworkPolicy', () => {
-  it('exposes the runtime on the spec port and names the in-cluster endpoint', () => {
+  it('exposes REST on the spec port and gRPC on its own port, and names the in-cluster endpoint', () => {
     const md = modelDeployment({ service: { port: 80, type: 'LoadBalancer' } });
     const service = kindOf(desiredChildren(md, OPTIONS), 'Service') as { spec: { type: string; ports: unknown[]; selector: Record<string, string> } };
     expect(service.spec.type).to.equal('LoadBalancer');
-    expect(service.spec.ports).to.deep.equal([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' }]);
+    expect(service.spec.ports).to.deep.equal([
+      { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP', appProtocol: 'http' },
+      { name: 'grpc', port: RUNTIME_DEFAULT_GRPC_PORT, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' },
+    ]);
     expect(service.spec.selector).to.deep.equal(desiredDeployment(md, OPTIONS).spec?.selector.matchLabels);
     expect(endpointUrl(md)).to.equal('http://fraud-detector.payments.svc.cluster.local:80/v2/models/fraud-detector');
     expect(endpointUrl(md, { clusterDomain: 'corp.internal' })).to.contain('.svc.corp.internal:80/');
@@ -243,12 +259,12 @@ describe('Service, HPA, PDB and NetworkPolicy', () => {
     expect(pdb?.spec?.selector?.matchLabels).to.deep.equal({ 'modelship.io/model-deployment': 'fraud-detector' });
   });
 
-  it('admits same-namespace pods and allowFrom peers to the runtime port only', () => {
+  it('admits same-namespace pods and allowFrom peers to the runtime ports only', () => {
     const md = modelDeployment({ security: { networkPolicy: { enabled: true, allowFrom: [{ namespaceSelector: { 'kubernetes.io/metadata.name': 'gateway' } }] } } });
     const policy = kindOf(desiredChildren(md, OPTIONS), 'NetworkPolicy') as { spec: { ingress: { from: unknown[]; ports: unknown[] }[] } };
     expect(policy.spec.ingress).to.deep.equal([{
       from: [{ podSelector: {} }, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'gateway' } } }],
-      ports: [{ protocol: 'TCP', port: RUNTIME_DEFAULT_PORT }],
+      ports: [{ protocol: 'TCP', port: RUNTIME_DEFAULT_PORT }, { protocol: 'TCP', port: RUNTIME_DEFAULT_GRPC_PORT }],
     }]);
   });
 });

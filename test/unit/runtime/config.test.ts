@@ -1,12 +1,13 @@
 import { expect } from 'chai';
 import { ConfigError, loadConfig } from '../../../runtime/config.ts';
-import { RUNTIME_DEFAULT_PORT } from '../../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT } from '../../../runtime/contract.ts';
 
 describe('unit: runtime config from MODELSHIP_* env', () => {
   it('applies documented defaults', () => {
     const config = loadConfig({ MODELSHIP_MODEL_URI: 'https://models.example/fraud-fp32.onnx?sig=1' });
     expect(config.model).to.include({ name: 'fraud-fp32', version: '1', uri: 'https://models.example/fraud-fp32.onnx?sig=1' });
     expect(config.port).to.equal(RUNTIME_DEFAULT_PORT);
+    expect(config.grpcPort).to.equal(RUNTIME_DEFAULT_GRPC_PORT);
     expect(config.session).to.deep.equal({ providers: ['cpu'], deviceId: 0, intraOpThreads: 0, interOpThreads: 0 });
     expect(config.batching).to.deep.equal({ maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, maxConcurrentRuns: 1 });
     expect(config).to.include({ revision: '', shutdownGraceMs: 20000, logLevel: 'info', maxBodyBytes: 64 * 1024 * 1024 });
@@ -25,7 +26,17 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     expect(config.batching.preferredBatchSizes).to.deep.equal([8, 32]);
   });
 
+  it('reads class names as a comma-separated list or a JSON array (the operator sends JSON)', () => {
+    expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: ' cat, dog ' }).classNames).to.deep.equal(['cat', 'dog']);
+    expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: '["a, b", "c"]' }).classNames).to.deep.equal(['a, b', 'c']);
+    expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx' })).not.to.have.property('classNames');
+    expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_GRPC_PORT: '0' }).grpcPort).to.equal(0);
+  });
+
   const invalid: Array<[Record<string, string>, RegExp]> = [
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: '["a", 1]' }, /MODELSHIP_CLASS_NAMES is invalid: .*array of strings/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: '["a"' }, /MODELSHIP_CLASS_NAMES is invalid/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_GRPC_PORT: '70000' }, /MODELSHIP_GRPC_PORT=70000 is invalid/],
     [{}, /MODELSHIP_MODEL_URI is required/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_PORT: '80a' }, /MODELSHIP_PORT=80a is invalid/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MAX_BATCH_SIZE: '0' }, /MODELSHIP_MAX_BATCH_SIZE=0 is invalid/],

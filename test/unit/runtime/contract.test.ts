@@ -10,6 +10,7 @@ type IntegerKey = { [K in RuntimeSettingKey]: (typeof RuntimeContract)[K] extend
 /** Where each integer setting lands in the parsed config; typed so a new integer setting needs a line here. */
 const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   port: (c) => c.port,
+  grpcPort: (c) => c.grpcPort,
   deviceId: (c) => c.session.deviceId,
   intraOpThreads: (c) => c.session.intraOpThreads,
   interOpThreads: (c) => c.session.interOpThreads,
