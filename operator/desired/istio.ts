@@ -6,7 +6,6 @@ import { ChildKinds, typeMeta } from './child-kinds.ts';
 import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
 import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
 import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
-import { servicePort } from './service.ts';
 
 export const STABLE_SUBSET = 'stable';
 export const CANDIDATE_SUBSET = 'candidate';
@@ -55,7 +54,9 @@ function abMatches(md: ModelDeployment): Record<string, unknown>[] {
 export function desiredVirtualService(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
   const host = serviceHost(md, options);
   const traffic = md.spec.traffic;
-  const destination = (subset: string) => ({ host, subset, port: { number: servicePort(md) } });
+  // No port: the Service has two (REST and gRPC), and a destination without one keeps the port the
+  // request came in on, so one set of routes serves both protocols.
+  const destination = (subset: string) => ({ host, subset });
   const policy = {
     ...(traffic?.timeout && { timeout: istioDuration(traffic.timeout) }),
     ...(traffic?.retries && {

@@ -57,7 +57,7 @@ const replicasOf = (plan: Plan) => Object.fromEntries(objectsOf<V1Deployment>(pl
 const selectorOf = (plan: Plan, name: string) => one<V1Service>(plan, 'Service', name).spec?.selector;
 const istioSpec = (plan: Plan, kind: 'VirtualService' | 'DestinationRule') => (one(plan, kind, NAME) as KubernetesObject & { spec: Record<string, unknown> }).spec;
 const pods = (revision?: string) => ({ [INSTANCE_LABEL]: NAME, ...(revision && { [REVISION_LABEL]: revision }) });
-const destination = (subset: string) => ({ host: HOST, subset, port: { number: 8080 } });
+const destination = (subset: string) => ({ host: HOST, subset });
 
 /**
  * A ModelDeployment whose revision A is stable (first pass recorded), and whose spec now asks for
