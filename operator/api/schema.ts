@@ -41,7 +41,7 @@ export const PROGRESSIVE_STRATEGIES = ['Canary', 'BlueGreen', 'ABTest', 'Mirror'
 export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPromotion', 'Aborted'] as const;
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'TrafficRouting'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'TrafficRouting', 'AlertRules'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */
@@ -413,6 +413,22 @@ export const TrafficSchema = Type.Object({
   })),
 }, { description: 'Istio routing for the model: hosts, gateways, timeouts and retries (needs Istio; status condition TrafficRouting says whether it is applied).' });
 
+export const SloSchema = Type.Object(
+  {
+    p99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'Alert when the p99 prediction_latency stays above this for 5 minutes.' })),
+    errorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Alert when the share of 5xx answers stays above this for 5 minutes, 0.01 = 1%.' })),
+    availability: Type.Optional(Type.Number({
+      exclusiveMinimum: 0,
+      exclusiveMaximum: 1,
+      description: 'Target share of requests answered without a 5xx over 30 days, e.g. 0.999: alert when the last hour burns the error budget 14.4x too fast (and the last 5 minutes agree).',
+    })),
+  },
+  {
+    description: 'Service-level objectives, alerted on by a PrometheusRule the operator writes where the Prometheus Operator is installed (condition AlertRules).',
+    ...rules({ rule: 'has(self.p99LatencyMs) || has(self.errorRate) || has(self.availability)', message: 'slo needs p99LatencyMs, errorRate and/or availability' }),
+  },
+);
+
 export const SecuritySchema = Type.Object({
   authSecret: Type.Optional(
     Type.Object({
@@ -456,6 +472,7 @@ export const ModelDeploymentSpecSchema = Type.Object(
     rollout: Type.Optional(RolloutSchema),
     security: Type.Optional(SecuritySchema),
     traffic: Type.Optional(TrafficSchema),
+    slo: Type.Optional(SloSchema),
     revisionHistoryLimit: Type.Optional(Type.Integer({
       minimum: 1,
       maximum: 100,

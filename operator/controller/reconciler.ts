@@ -68,6 +68,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     controllerRevisions: observed.owned(ChildKinds.controllerRevision) as V1ControllerRevision[],
     deployments: observed.owned(ChildKinds.deployment) as V1Deployment[],
     istio: observed.istio,
+    prometheusOperator: deps.children.available(ChildKinds.prometheusRule),
     ...(sample && { sample }),
     now,
   });
@@ -134,6 +135,7 @@ function statusOf(
     hpa: find(ChildKinds.horizontalPodAutoscaler, plan.stableDeploymentName) as V2HorizontalPodAutoscaler | undefined,
     rollout: plan.rollout,
     routing: plan.routing,
+    ...(plan.alerting && { alerting: plan.alerting }),
     conflicts,
     ...(applyFailure ? { applyError: applyFailure.message } : {}),
   }, now, options);

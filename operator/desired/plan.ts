@@ -4,6 +4,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
 import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
+import { desiredPrometheusRule } from './alert-rules.ts';
 import { desiredAutoscaler } from './autoscaler.ts';
 import { childKindKey, childKinds, type ChildKind } from './child-kinds.ts';
 import { desiredDeployment } from './deployment.ts';
@@ -25,6 +26,8 @@ export interface PlanInput {
   deployments: readonly V1Deployment[];
   /** Istio's CRDs are installed and watched. */
   istio: boolean;
+  /** The Prometheus Operator's CRDs are installed and watched. */
+  prometheusOperator?: boolean;
   /** A canary analysis sample taken in this pass. */
   sample?: AnalysisSample;
   now: Date;
@@ -48,6 +51,8 @@ export interface Plan {
   /** The Deployment serving the stable revision's traffic: its readiness is the ModelDeployment's. */
   stableDeploymentName: string;
   candidateDeploymentName?: string;
+  /** Where spec.slo alerts go (absent without spec.slo). */
+  alerting?: 'PrometheusRule' | 'NotInstalled';
 }
 
 export const revisionDeploymentName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
@@ -111,6 +116,9 @@ export function planModelDeployment(input: PlanInput): Plan {
   const objects: KubernetesObject[] = history.map((revision) => desiredControllerRevision(md, revision));
   const networkPolicy = desiredNetworkPolicy(md);
   if (networkPolicy) objects.push(networkPolicy);
+  const prometheusRule = desiredPrometheusRule(md);
+  if (prometheusRule) objects.push(prometheusRule);
+  const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
 
   if (!isProgressive(strategy)) {
     objects.push(desiredService(md), desiredDeployment(md, options));
@@ -126,6 +134,7 @@ export function planModelDeployment(input: PlanInput): Plan {
       rollout,
       routing: { mode: istio && md.spec.traffic ? 'Istio' : 'AllPods', weights: rollout.weights, ...(!istio && md.spec.traffic && { degraded: 'spec.traffic is ignored: Istio is not installed' }) },
       stableDeploymentName: nameOf(md),
+      ...alerting,
     };
   }
 
@@ -184,6 +193,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     routing,
     stableDeploymentName: revisionDeploymentName(md, rollout.stableRevision),
     ...(candidate && { candidateDeploymentName: revisionDeploymentName(md, candidate) }),
+    ...alerting,
   };
 }
 

@@ -78,7 +78,16 @@ function trafficRouting(routing: TrafficRouting | undefined): ConditionState {
   return { status: 'True', reason: 'ServiceRouting', message: 'the Service routes to every ready pod' };
 }
 
-function phaseOf(states: Record<ConditionType, ConditionState>, rollout: Rollout | undefined): Phase {
+/** Only a ModelDeployment with spec.slo has alert rules to speak of. */
+function alertRulesCondition(alerting: ObservedChildren['alerting']): ConditionState | undefined {
+  if (alerting === 'NotInstalled') {
+    return { status: 'False', reason: 'PrometheusOperatorNotInstalled', message: 'spec.slo is not alerted on: the Prometheus Operator CRDs (PrometheusRule) are not installed' };
+  }
+  if (alerting === 'PrometheusRule') return { status: 'True', reason: 'PrometheusRuleWritten', message: 'spec.slo alerts are in the PrometheusRule of the same name' };
+  return undefined;
+}
+
+function phaseOf(states: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState>, rollout: Rollout | undefined): Phase {
   if (states.Degraded.status === 'True') return 'Degraded';
   if (!rollout) return 'Pending';
   if (states.Progressing.status === 'True') return 'Progressing';
@@ -103,20 +112,25 @@ export function computeStatus(
   const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
   const rollout = progress ? { revision, progress, state: rolloutState(progress, revision) } : undefined;
   const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
-  const states: Record<ConditionType, ConditionState> = {
+  const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {
     Ready: ready(rollout, revision),
     Progressing: rolloutProgress(decision) ?? progressing(rollout, revision),
     Degraded: aborted && degraded(observed, rollout).status === 'False'
       ? { status: 'True', reason: aborted.abortReason === 'AnalysisFailed' ? 'AnalysisFailed' : 'RolloutAborted', message: aborted.message ?? 'rollout aborted' }
       : degraded(observed, rollout),
-    TrafficRouting: trafficRouting(observed.routing),
   };
-  const conditions: Condition[] = CONDITION_TYPES.map((type) =>
-    nextCondition(md.status?.conditions, type, states[type], generation, now),
-  );
+  const states: Record<ConditionType, ConditionState | undefined> = {
+    ...core,
+    TrafficRouting: trafficRouting(observed.routing),
+    AlertRules: alertRulesCondition(observed.alerting),
+  };
+  const conditions: Condition[] = CONDITION_TYPES.flatMap((type) => {
+    const state = states[type];
+    return state ? [nextCondition(md.status?.conditions, type, state, generation, now)] : [];
+  });
   return {
     ...(generation !== undefined && { observedGeneration: generation }),
-    phase: phaseOf(states, rollout),
+    phase: phaseOf(core, rollout),
     conditions,
     revision: revisionOf(md),
     ...(decision && {

@@ -9,6 +9,8 @@ export interface ObservedChildren {
   /** The rollout this pass decided on and the routing that carries it (absent: a plain rolling update). */
   rollout?: RolloutDecision;
   routing?: TrafficRouting;
+  /** Where spec.slo alerts go: a PrometheusRule, nowhere because its CRD is missing, or no SLO at all. */
+  alerting?: 'PrometheusRule' | 'NotInstalled';
   hpa?: V2HorizontalPodAutoscaler;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];
