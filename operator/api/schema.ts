@@ -418,8 +418,8 @@ export const SloSchema = Type.Object(
     p99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'Alert when the p99 prediction_latency stays above this for 5 minutes.' })),
     errorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Alert when the share of 5xx answers stays above this for 5 minutes, 0.01 = 1%.' })),
     availability: Type.Optional(Type.Number({
-      exclusiveMinimum: 0,
-      exclusiveMaximum: 1,
+      minimum: 0.5,
+      maximum: 0.99999,
       description: 'Target share of requests answered without a 5xx over 30 days, e.g. 0.999: alert when the last hour burns the error budget 14.4x too fast (and the last 5 minutes agree).',
     })),
   },
