@@ -11,7 +11,7 @@ import type { Logger } from '../logging.ts';
 import { takeSample } from '../analysis/sampler.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { SpecDefaults } from '../api/schema.ts';
-import { revisionOf } from '../desired/revision.ts';
+import { canonicalJson, revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs } from '../rollout/duration.ts';
 import { nextSampleAt } from '../rollout/state-machine.ts';
@@ -154,11 +154,13 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
   }
   const before = md.status ?? {};
+  // Canonical JSON: the apiserver hands objects back with their keys sorted.
+  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
   const unchanged = before.stableRevision === rollout.stableRevision
     && before.candidateRevision === rollout.candidateRevision
-    && JSON.stringify(before.rollout ?? null) === JSON.stringify(rollout.rollout)
-    && JSON.stringify(before.retiring ?? []) === JSON.stringify(rollout.retiring)
-    && JSON.stringify(before.analysis ?? null) === JSON.stringify(rollout.analysis ?? null);
+    && same(before.rollout, rollout.rollout)
+    && same(before.retiring ?? [], rollout.retiring)
+    && same(before.analysis, rollout.analysis);
   if (unchanged) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, [], undefined, now, deps.options);

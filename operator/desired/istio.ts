@@ -6,6 +6,9 @@ import { ChildKinds, typeMeta } from './child-kinds.ts';
 import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
 import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
 import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
+import { servicePort } from './service.ts';
+import { GRPC_PORT_NAME, HTTP_PORT_NAME } from './deployment.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT } from '../../runtime/contract.ts';
 
 export const STABLE_SUBSET = 'stable';
 export const CANDIDATE_SUBSET = 'candidate';
@@ -51,12 +54,14 @@ function abMatches(md: ModelDeployment): Record<string, unknown>[] {
   ];
 }
 
+/** The Service's ports: each gets its own routes, matched by port, so REST and gRPC both reach the subset. */
+function routedPorts(md: ModelDeployment): { name: string; number: number }[] {
+  return [{ name: HTTP_PORT_NAME, number: servicePort(md) }, { name: GRPC_PORT_NAME, number: RUNTIME_DEFAULT_GRPC_PORT }];
+}
+
 export function desiredVirtualService(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
   const host = serviceHost(md, options);
   const traffic = md.spec.traffic;
-  // No port: the Service has two (REST and gRPC), and a destination without one keeps the port the
-  // request came in on, so one set of routes serves both protocols.
-  const destination = (subset: string) => ({ host, subset });
   const policy = {
     ...(traffic?.timeout && { timeout: istioDuration(traffic.timeout) }),
     ...(traffic?.retries && {
@@ -69,16 +74,20 @@ export function desiredVirtualService(md: ModelDeployment, options: OperatorOpti
   };
   const candidate = route.candidateRevision;
   const http: Record<string, unknown>[] = [];
-  if (candidate && route.strategy === 'ABTest') {
-    http.push({ name: 'ab-candidate', match: abMatches(md), route: [{ destination: destination(CANDIDATE_SUBSET), weight: 100 }], ...policy });
+  for (const port of routedPorts(md)) {
+    const destination = (subset: string) => ({ host, subset, port: { number: port.number } });
+    if (candidate && route.strategy === 'ABTest') {
+      const match = abMatches(md).map((condition) => ({ ...condition, port: port.number }));
+      http.push({ name: `ab-candidate-${port.name}`, match, route: [{ destination: destination(CANDIDATE_SUBSET), weight: 100 }], ...policy });
+    }
+    const split = candidate && route.strategy === 'Canary'
+      ? [{ destination: destination(STABLE_SUBSET), weight: route.weights.stable }, { destination: destination(CANDIDATE_SUBSET), weight: route.weights.candidate }]
+      : [{ destination: destination(STABLE_SUBSET), weight: 100 }];
+    const mirror = candidate && route.strategy === 'Mirror'
+      ? { mirror: destination(CANDIDATE_SUBSET), mirrorPercentage: { value: md.spec.rollout?.mirror?.percent ?? 100 } }
+      : {};
+    http.push({ name: `primary-${port.name}`, match: [{ port: port.number }], route: split, ...mirror, ...policy });
   }
-  const split = candidate && route.strategy === 'Canary'
-    ? [{ destination: destination(STABLE_SUBSET), weight: route.weights.stable }, { destination: destination(CANDIDATE_SUBSET), weight: route.weights.candidate }]
-    : [{ destination: destination(STABLE_SUBSET), weight: 100 }];
-  const mirror = candidate && route.strategy === 'Mirror'
-    ? { mirror: destination(CANDIDATE_SUBSET), mirrorPercentage: { value: md.spec.rollout?.mirror?.percent ?? 100 } }
-    : {};
-  http.push({ name: 'primary', route: split, ...mirror, ...policy });
   return {
     ...typeMeta(ChildKinds.virtualService),
     metadata: childMetadata(md, childLabels(md)),

@@ -28,6 +28,7 @@ describe('SLO alert rules (PrometheusRule with the Prometheus Operator CRDs, che
   after(async function () {
     this.timeout(180_000);
     await operator?.stop();
+    await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await uninstallOptionalCrds(kubectl, 'prometheus-operator');
   });
 

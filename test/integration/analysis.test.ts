@@ -118,6 +118,7 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
 
   after(async () => {
     await operator?.stop();
+    await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await pods?.close();
     prometheus?.kill('SIGTERM');
     if (prometheus && prometheus.exitCode === null) await new Promise((resolve) => prometheus?.once('exit', resolve));

@@ -67,12 +67,13 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
     await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
     await kubectl(['create', 'namespace', namespace]);
     // Istio's CRDs are not installed yet: the operator must start and serve without them.
-    operator = await startOperator(plane().kubeconfigPath, 'operator-rollout', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2' });
+    operator = await startOperator(plane().kubeconfigPath, 'operator-rollout', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2', MODELSHIP_WATCH_NAMESPACE: namespace });
   });
 
   after(async function () {
     this.timeout(180_000);
     await operator?.stop();
+    await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     // Later suites start, as this one did, on a cluster without Istio.
     await uninstallOptionalCrds(kubectl, 'istio');
   });
@@ -201,7 +202,7 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
     expect(second.status?.weights).to.deep.equal({ stable: 60, candidate: 40 });
 
     await operator.stop('SIGKILL');
-    operator = await startOperator(plane().kubeconfigPath, 'operator-rollout-2', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2' });
+    operator = await startOperator(plane().kubeconfigPath, 'operator-rollout-2', { MODELSHIP_DISCOVERY_INTERVAL_SECONDS: '2', MODELSHIP_WATCH_NAMESPACE: namespace });
     // The new operator takes over once the killed one's lease runs out, then reconciles everything.
     await eventually(async () => expect(await operator.metric('modelship_reconcile_total')).to.be.greaterThan(0), { timeoutMs: 90_000 });
     const resumed = await getMd('canary');
@@ -257,8 +258,8 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
     await until('ab', (md) => expect(md.status?.rollout?.phase, JSON.stringify(md.status)).to.equal('WaitingForPromotion'));
     await until('mirror', (md) => expect(md.status?.rollout?.phase, JSON.stringify(md.status)).to.equal('WaitingForPromotion'));
     const ab = await get<VirtualService>('virtualservices.networking.istio.io', 'ab');
-    expect(ab.spec.http.map((route) => route.name)).to.deep.equal(['ab-candidate', 'primary']);
-    expect(ab.spec.http[0]?.match).to.deep.equal([{ headers: { 'x-model-variant': { exact: 'b' } } }]);
+    expect(ab.spec.http.map((route) => route.name)).to.deep.equal(['ab-candidate-http', 'primary-http', 'ab-candidate-grpc', 'primary-grpc']);
+    expect(ab.spec.http[0]?.match).to.deep.equal([{ headers: { 'x-model-variant': { exact: 'b' } }, port: 8080 }]);
     expect(ab.spec.http[0]?.route.map((r) => r.destination.subset)).to.deep.equal(['candidate']);
     const mirror = await get<VirtualService>('virtualservices.networking.istio.io', 'mirror');
     expect(mirror.spec.http[0]?.mirror?.subset).to.equal('candidate');

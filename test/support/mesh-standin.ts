@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 /** The parts of Istio's VirtualService and DestinationRule that decide where a request goes. */
 export interface MeshRules {
-  virtualService: { spec: { http: { match?: { headers?: Record<string, { exact?: string }> }[]; route: { destination: { subset: string }; weight?: number }[] }[] } };
+  virtualService: { spec: { http: { match?: { headers?: Record<string, { exact?: string }>; port?: number }[]; route: { destination: { subset: string }; weight?: number }[] }[] } };
   destinationRule: { spec: { subsets: { name: string; labels: Record<string, string> }[] } };
 }
 
@@ -16,12 +16,12 @@ export interface MeshStandIn {
 
 /**
  * NOT Envoy: a stand-in for Istio's data plane, which cannot run here. It routes each request as
- * the VirtualService says (header matches first, then the weighted split, by smooth weighted
+ * the VirtualService says for the Service's REST port (header matches first, then the weighted split, by smooth weighted
  * round-robin so the split is exact and repeatable) to the backend of the subset's revision label.
  * It checks that the objects the operator writes mean what the operator intends; it proves
  * nothing about Envoy itself.
  */
-export async function startMeshStandIn(rules: () => Promise<MeshRules>, backends: ReadonlyMap<string, string>): Promise<MeshStandIn> {
+export async function startMeshStandIn(rules: () => Promise<MeshRules>, backends: ReadonlyMap<string, string>, servicePort = 8080): Promise<MeshStandIn> {
   const sent = new Map<string, number>();
   const credit = new Map<string, number>();
 
@@ -40,8 +40,10 @@ export async function startMeshStandIn(rules: () => Promise<MeshRules>, backends
 
   async function destination(req: IncomingMessage): Promise<string> {
     const { virtualService, destinationRule } = await rules();
+    // Requests arrive as if on the Service's REST port.
     const http = virtualService.spec.http.find((entry) => !entry.match || entry.match.some((match) =>
-      Object.entries(match.headers ?? {}).every(([name, value]) => req.headers[name.toLowerCase()] === value.exact)));
+      (match.port === undefined || match.port === servicePort)
+      && Object.entries(match.headers ?? {}).every(([name, value]) => req.headers[name.toLowerCase()] === value.exact)));
     if (!http) throw new Error('no route matches');
     const subset = pick(http.route);
     const revision = destinationRule.spec.subsets.find((s) => s.name === subset)?.labels['modelship.io/revision'];

@@ -58,6 +58,21 @@ const selectorOf = (plan: Plan, name: string) => one<V1Service>(plan, 'Service',
 const istioSpec = (plan: Plan, kind: 'VirtualService' | 'DestinationRule') => (one(plan, kind, NAME) as KubernetesObject & { spec: Record<string, unknown> }).spec;
 const pods = (revision?: string) => ({ [INSTANCE_LABEL]: NAME, ...(revision && { [REVISION_LABEL]: revision }) });
 const destination = (subset: string) => ({ host: HOST, subset });
+type Route = Record<string, unknown> & { name: string; match?: Record<string, unknown>[]; route: { destination: Record<string, unknown> }[]; mirror?: Record<string, unknown> };
+/** The REST port's routes, without the port matching and destination ports every route carries (checked on their own below). */
+function restRoutes(spec: Record<string, unknown>): Record<string, unknown>[] {
+  const stripPort = ({ port: _port, ...rest }: Record<string, unknown>) => rest;
+  return (spec.http as Route[]).filter((route) => route.name.endsWith('-http')).map(({ match: portMatch, ...route }) => {
+    const match = (portMatch ?? []).map(stripPort).filter((condition) => Object.keys(condition).length > 0);
+    return {
+      ...route,
+      name: route.name.replace(/-http$/, ''),
+      ...(match.length > 0 && { match }),
+      route: route.route.map((r) => ({ ...r, destination: stripPort(r.destination) })),
+      ...(route.mirror && { mirror: stripPort(route.mirror) }),
+    };
+  });
+}
 
 /**
  * A ModelDeployment whose revision A is stable (first pass recorded), and whose spec now asks for
@@ -178,21 +193,21 @@ describe('plan: Canary with Istio', () => {
       host: HOST,
       subsets: [{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }],
     });
-    expect(istioSpec(plan, 'VirtualService')).to.deep.equal({
-      hosts: [HOST],
-      http: [{ name: 'primary', route: [{ destination: destination('stable'), weight: 90 }, { destination: destination('candidate'), weight: 10 }] }],
-    });
+    expect(istioSpec(plan, 'VirtualService').hosts).to.deep.equal([HOST]);
+    expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([
+      { name: 'primary', route: [{ destination: destination('stable'), weight: 90 }, { destination: destination('candidate'), weight: 10 }] },
+    ]);
   });
 
   it('sends nothing to a candidate that is not ready yet, and has a single subset once it is promoted', () => {
     const { md, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
     const starting = planOf(md, { revisions, istio: true });
-    expect((istioSpec(starting, 'VirtualService').http as { route: { weight: number }[] }[])[0]?.route.map((r) => r.weight)).to.deep.equal([100, 0]);
+    expect((restRoutes(istioSpec(starting, 'VirtualService')) as { route: { weight: number }[] }[])[0]?.route.map((r) => r.weight)).to.deep.equal([100, 0]);
 
     const promoted = planOf({ ...md, metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'full' } } }, { revisions, deployments: ready(md), istio: true });
     expect(promoted.rollout.stableRevision).to.equal(B);
     expect(istioSpec(promoted, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(B) }]);
-    expect(istioSpec(promoted, 'VirtualService').http).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
+    expect(restRoutes(istioSpec(promoted, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
   });
 
   it('writes spec.traffic hosts, gateways, timeout and retries into every route, durations in seconds', () => {
@@ -208,6 +223,18 @@ describe('plan: Canary with Istio', () => {
     expect(spec.gateways).to.deep.equal(['istio-system/public', 'mesh']);
     const policy = { timeout: '90s', retries: { attempts: 3, perTryTimeout: '0.5s', retryOn: 'connect-failure,unavailable' } };
     for (const route of spec.http as Record<string, unknown>[]) expect(route, String(route.name)).to.deep.include(policy);
+  });
+});
+
+describe('plan: routes per Service port', () => {
+  it('routes REST and gRPC by port, each destination naming its port (the Service has two, so Istio needs it)', () => {
+    const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
+    const http = istioSpec(planOf(md, { revisions, deployments: ready(md), istio: true }), 'VirtualService').http as Route[];
+    expect(http.map((route) => [route.name, route.match])).to.deep.equal([['primary-http', [{ port: 8080 }]], ['primary-grpc', [{ port: 8081 }]]]);
+    for (const route of http) {
+      const port = (route.match?.[0] as { port: number }).port;
+      expect(route.route.map((r) => r.destination.port), route.name).to.deep.equal([{ number: port }, { number: port }]);
+    }
   });
 });
 
@@ -255,7 +282,7 @@ describe('plan: BlueGreen', () => {
     expect(selectorOf(plan, NAME)).to.deep.equal(pods());
     expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
     expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }]);
-    expect(istioSpec(plan, 'VirtualService').http).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
+    expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
     expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
   });
 });
@@ -266,7 +293,7 @@ describe('plan: ABTest and Mirror', () => {
     const { md, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest } }, { istio: true });
     const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
     expect(plan.rollout.rollout.phase).to.equal('WaitingForPromotion');
-    const [ab, primary] = istioSpec(plan, 'VirtualService').http as { name: string; match: { headers: Record<string, { exact?: string; regex?: string }> }[]; route: unknown }[];
+    const [ab, primary] = restRoutes(istioSpec(plan, 'VirtualService')) as { name: string; match: { headers: Record<string, { exact?: string; regex?: string }> }[]; route: unknown }[];
     expect(ab?.name).to.equal('ab-candidate');
     expect(ab?.route).to.deep.equal([{ destination: destination('candidate'), weight: 100 }]);
     expect(ab?.match[0]).to.deep.equal({ headers: { 'x-model-variant': { exact: 'b' } } });
@@ -290,7 +317,7 @@ describe('plan: ABTest and Mirror', () => {
   it('Mirror with Istio routes everything to stable and mirrors the given share to the candidate', () => {
     const { md, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } } }, { istio: true });
     const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
-    expect(istioSpec(plan, 'VirtualService').http).to.deep.equal([{
+    expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{
       name: 'primary',
       route: [{ destination: destination('stable'), weight: 100 }],
       mirror: destination('candidate'),
@@ -320,10 +347,8 @@ describe('plan: RollingUpdate', () => {
     const { md, revisions } = newRevision({ replicas: 2, traffic }, { istio: true });
     const plan = planOf(md, { revisions, istio: true });
     expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods() }]);
-    expect(istioSpec(plan, 'VirtualService')).to.deep.equal({
-      hosts: [HOST, 'fraud.example.com'],
-      http: [{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }], timeout: '30s' }],
-    });
+    expect(istioSpec(plan, 'VirtualService').hosts).to.deep.equal([HOST, 'fraud.example.com']);
+    expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }], timeout: '30s' }]);
     expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
   });
 
