@@ -48,7 +48,7 @@ describe('operator against the real control plane', function () {
     await plane().running.kubectl(['create', 'namespace', namespace]);
     // The runtime pods must pass the restricted Pod Security Standard, enforced by the apiserver's admission.
     await plane().running.kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted']);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-a', { MODELSHIP_CLUSTER_DOMAIN: clusterDomain, MODELSHIP_WATCH_NAMESPACE: namespace });
+    operator = await startOperator(plane().kubeconfigPath, 'operator-a', { MODELSHIP_CLUSTER_DOMAIN: clusterDomain });
   });
 
   after(async () => {
@@ -185,7 +185,7 @@ describe('operator against the real control plane', function () {
 
   it('fails over to a standby operator when the leader dies', async function () {
     this.timeout(120_000);
-    const standby = await startOperator(plane().kubeconfigPath, 'operator-b', { MODELSHIP_WATCH_NAMESPACE: namespace });
+    const standby = await startOperator(plane().kubeconfigPath, 'operator-b');
     try {
       expect(await standby.metric('modelship_leader')).to.equal(0);
       expect(await operator.metric('modelship_leader')).to.equal(1);
