@@ -4,6 +4,7 @@ import { LOG_LEVELS, RuntimeContract as C } from './contract.ts';
 import { ConfigError, readDigest, readEnum, readInteger, readIntegerList, readList, readString, type Env } from './env-settings.ts';
 import { parseClassNames } from './prediction-metrics.ts';
 import type { BatchingSettings } from './batching/dynamic-batcher.ts';
+import type { RateLimitSettings } from './protocol/rate-limit.ts';
 import type { SessionSettings } from './model/session.ts';
 
 export { ConfigError } from './env-settings.ts';
@@ -24,12 +25,17 @@ export interface RuntimeConfig {
   readonly session: SessionSettings;
   readonly batching: BatchingSettings;
   readonly maxBodyBytes: number;
+  /** Slow clients (slow-loris) lose their connection with 408 after these: headers, whole request. */
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
   /** When set, model endpoints require `Authorization: Bearer <token>`; health and metrics stay open. */
   readonly authToken?: string;
   /** Names of classes 0, 1, ... for prediction metrics; overrides the model's class_names metadata. */
   readonly classNames?: readonly string[];
+  /** Each client (bearer token, else peer address) gets a token bucket; beyond it, 429. A rate of 0 turns it off. */
+  readonly rateLimit: RateLimitSettings;
 }
 
 function modelNameFrom(uri: string): string {
@@ -78,9 +84,12 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       maxConcurrentRuns: readInteger(env, C.maxConcurrentRuns),
     },
     maxBodyBytes: readInteger(env, C.maxBodyBytes),
+    headersTimeoutMs: readInteger(env, C.headersTimeoutMs),
+    requestTimeoutMs: readInteger(env, C.requestTimeoutMs),
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),
     logLevel,
     ...(authToken ? { authToken } : {}),
     ...(names ? { classNames: names } : {}),
+    rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst) },
   };
 }

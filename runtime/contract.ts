@@ -121,6 +121,23 @@ export const RuntimeContract = {
     defaultDoc: '`67108864` (64 MiB)',
     doc: 'Largest request body (after decompression); beyond it, `413`.',
   },
+  headersTimeoutMs: {
+    name: 'MODELSHIP_HEADERS_TIMEOUT_MS',
+    type: 'integer',
+    default: 10_000,
+    min: 100,
+    max: 3_600_000,
+    defaultDoc: '`10000` (capped at the request timeout)',
+    doc: 'Longest a client may take to send a request\'s headers; slower clients (slow-loris) get `408` and the connection closes. Capped at `MODELSHIP_REQUEST_TIMEOUT_MS`.',
+  },
+  requestTimeoutMs: {
+    name: 'MODELSHIP_REQUEST_TIMEOUT_MS',
+    type: 'integer',
+    default: 60_000,
+    min: 100,
+    max: 3_600_000,
+    doc: 'Longest a client may take to send a whole request, headers and body; then `408` and the connection closes. Time spent queued or running does not count.',
+  },
   shutdownGraceMs: {
     name: 'MODELSHIP_SHUTDOWN_GRACE_MS',
     type: 'integer',
@@ -141,6 +158,24 @@ export const RuntimeContract = {
     type: 'string',
     defaultDoc: "the model's `class_names` metadata, else the class numbers",
     doc: "Names of a classifier's classes `0, 1, ...` for the `prediction_class_total` metric: a comma-separated list or a JSON array of strings (the operator sends `spec.monitoring.classNames` as JSON). Overrides the model's `class_names` metadata.",
+  },
+  rateLimitRps: {
+    name: 'MODELSHIP_RATE_LIMIT_RPS',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    defaultDoc: '`0` (off)',
+    doc: 'Per-client rate limit: each client (its bearer token, else its address) has a token bucket refilled at this many requests per second; a request finding it empty gets `429` with `Retry-After` and a JSON error. Probes and `/metrics` are never limited.',
+  },
+  rateLimitBurst: {
+    name: 'MODELSHIP_RATE_LIMIT_BURST',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    defaultDoc: 'the rate',
+    doc: 'Size of each client\'s bucket: requests it may send at once after being idle; `0` means the rate.',
   },
 } as const satisfies Record<string, Setting>;
 

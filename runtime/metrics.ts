@@ -21,10 +21,11 @@ export class RuntimeMetrics implements BatchObserver {
   private readonly requestsByCode = new Map<string, Counter.Internal>();
   private readonly batchSize: Histogram;
   private readonly inferenceSeconds: Histogram;
+  private readonly cancelled: Counter;
   private readonly loadSeconds: Gauge;
   private readonly provider: Gauge<'provider'>;
 
-  constructor(labels: MetricLabels, queueDepth: () => number) {
+  constructor(labels: MetricLabels, queueDepth: () => number, runsInProgress: () => number) {
     this.registry.setDefaultLabels({ ...labels });
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -52,12 +53,25 @@ export class RuntimeMetrics implements BatchObserver {
       buckets: LATENCY_BUCKETS,
       registers,
     });
+    this.cancelled = new Counter({
+      name: 'inference_cancelled_requests_total',
+      help: 'Requests withdrawn from the batching queue because their client went away; they never reached a run',
+      registers,
+    });
     new Gauge({
       name: 'inference_queue_depth',
       help: 'Requests waiting in the batching queue',
       registers,
       collect() {
         this.set(queueDepth());
+      },
+    });
+    new Gauge({
+      name: 'inference_runs_in_progress',
+      help: 'Model runs in progress (at most the max concurrent runs)',
+      registers,
+      collect() {
+        this.set(runsInProgress());
       },
     });
     this.loadSeconds = new Gauge({
@@ -92,5 +106,9 @@ export class RuntimeMetrics implements BatchObserver {
   onRun(batchRows: number, _requests: number, seconds: number): void {
     this.batchSize.observe(batchRows);
     this.inferenceSeconds.observe(seconds);
+  }
+
+  onCancelled(): void {
+    this.cancelled.inc();
   }
 }

@@ -9,6 +9,8 @@ import { loadModel, type LoadedModel } from './model/served-model.ts';
 import type { NamedTensors } from './model/tensor.ts';
 import { bearerTokenCheck } from './protocol/auth.ts';
 import { startGrpcServer, type RunningGrpcServer } from './protocol/grpc-server.ts';
+import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
+import { perClientRateLimit } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
@@ -94,16 +96,26 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const metrics = new RuntimeMetrics(
     { model: source.name, version: source.version, revision: config.revision },
     () => state.batcher?.queueDepth ?? 0,
+    () => state.batcher?.runsInProgress ?? 0,
   );
   const app = createApp({ state, metrics, logger });
   const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes });
   const refusal = bearerTokenCheck(config.authToken);
-  const server = createServer((req, res) => {
-    if (refusal(req, res)) return;
+  const overLimit = perClientRateLimit(config.rateLimit);
+  // node:http refuses a headers timeout above the request timeout.
+  const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
+  const server = createServer({
+    headersTimeout,
+    requestTimeout: config.requestTimeoutMs,
+    // node:http checks those timeouts on this interval (30 s by default), so make it a fraction of them.
+    connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)),
+  }, (req, res) => {
+    if (refusal(req, res) || overLimit(req, res)) return;
     const target = matchInfer(req);
     if (target) void infer(req, res, target);
     else app(req, res);
   });
+  answerClientErrorsAsJson(server);
   const host = options.host ?? '0.0.0.0';
   const address = await listen(server, config.port, host);
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

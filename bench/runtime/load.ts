@@ -8,6 +8,8 @@ export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The same, per HTTP status (under overload, accepted 200s and refused 429s differ widely). */
+  readonly byStatus: Readonly<Record<number, { readonly count: number; readonly p50Ms: number; readonly p99Ms: number }>>;
 }
 
 export interface LoadOptions {
@@ -37,6 +39,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     `POST ${options.path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
   ));
   const latencies = new Float64Array(options.maxRequests);
+  const statuses = new Uint16Array(options.maxRequests);
   let measured = 0;
   let errors = 0;
   let phase: 'warmup' | 'measure' | 'done' = 'warmup';
@@ -71,11 +74,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
         const total = headerEnd + 4 + length;
         if (pending.length < total) return;
-        const ok = head.startsWith('HTTP/1.1 200');
+        const status = Number(head.slice(9, 12));
         pending = pending.subarray(total);
         if (phase === 'measure') {
-          if (!ok) errors++;
-          if (measured < options.maxRequests) latencies[measured++] = performance.now() - sentAt;
+          if (status !== 200) errors++;
+          if (measured < options.maxRequests) {
+            statuses[measured] = status;
+            latencies[measured++] = performance.now() - sentAt;
+          }
           if (measured >= options.maxRequests) stop();
         }
         send();
@@ -101,6 +107,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   clearTimeout(timer);
   const sorted = latencies.slice(0, measured).sort();
   const seconds = (measureEnd - measureStart) / 1000;
+  const byStatus: Record<number, { count: number; p50Ms: number; p99Ms: number }> = {};
+  for (const status of new Set(statuses.subarray(0, measured))) {
+    const own = latencies.slice(0, measured).filter((_, i) => statuses[i] === status).sort();
+    byStatus[status] = { count: own.length, p50Ms: percentile(own, 50), p99Ms: percentile(own, 99) };
+  }
   return {
     concurrency: options.concurrency,
     requests: measured,
@@ -109,5 +120,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     requestsPerSecond: measured / seconds,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
+    byStatus,
   };
 }

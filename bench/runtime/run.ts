@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.ts';
+import { FEATURES, freePort, MODELS, oneRowRequests, peakRss, SAMPLES, spawnNode, stop, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -12,10 +9,6 @@ import { sampleSum } from '../../test/support/prometheus-text.ts';
  * runtime with batching off and on, over loopback, on the wide MLP example model; then INT8 vs FP32.
  *   npm run bench:runtime -- [--duration-ms 3000] [--concurrency 1,16,64,256]
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MODELS = `${ROOT}examples/models`;
-const FEATURES = 64;
-const SAMPLES = `${MODELS}/wide-mlp-validation.f32`;
 
 const { values: args } = parseArgs({
   options: {
@@ -36,54 +29,9 @@ interface ServerRun {
   readonly peakRssBytes: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-function spawnNode(script: string, args: readonly string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'],
-  });
-}
-
-/** Polls until `url` answers with `okStatus` (the naive server has no health route: any answer will do). */
-async function waitReady(url: string, child: ChildProcess, anyStatus: boolean): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((r) => anyStatus || r.ok, () => false);
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} not ready in 60 s`);
-}
-
-function peakRss(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
 async function batchStats(url: string): Promise<{ sum: number; count: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return { sum: sampleSum(text, 'inference_batch_size_sum'), count: sampleSum(text, 'inference_batch_size_count') };
-}
-
-function requestBodies(): Buffer[] {
-  const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
-  const rows = samples.length / FEATURES;
-  return Array.from({ length: Math.min(rows, 256) }, (_, r) => Buffer.from(JSON.stringify({
-    inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES], data: Array.from(samples.subarray(r * FEATURES, (r + 1) * FEATURES)) }],
-  })));
 }
 
 async function measureServer(label: string, kind: 'naive' | 'runtime', model: string, env: Record<string, string>, levels: readonly number[]): Promise<ServerRun> {
@@ -99,7 +47,7 @@ async function measureServer(label: string, kind: 'naive' | 'runtime', model: st
   try {
     await waitReady(kind === 'naive' ? `${url}/` : `${url}/v2/health/ready`, child, kind === 'naive');
     const loads: ServerRun['loads'] = [];
-    const bodies = requestBodies();
+    const bodies = oneRowRequests();
     for (const concurrency of levels) {
       const before = kind === 'runtime' ? await batchStats(url) : undefined;
       const load = await runLoad({ url, path, bodies, concurrency, warmupMs, durationMs, maxRequests: MAX_REQUESTS });

@@ -15,9 +15,14 @@ export interface BatchingSettings {
 
 export interface BatchObserver {
   onRun(batchRows: number, requests: number, seconds: number): void;
+  /** A queued request was withdrawn (its caller's signal aborted) before it reached a run. */
+  onCancelled?(rows: number): void;
 }
 
 export class QueueFullError extends Error {}
+
+/** The caller aborted while its request was still queued; the request never ran. */
+export class RequestCancelledError extends Error {}
 
 interface QueuedRequest {
   readonly feeds: NamedTensors;
@@ -27,6 +32,8 @@ interface QueuedRequest {
   readonly enqueuedAt: number;
   readonly resolve: (outputs: NamedTensors) => void;
   readonly reject: (error: unknown) => void;
+  /** Detaches the abort listener once the request leaves the queue. */
+  readonly release: () => void;
 }
 
 type RunModel = (feeds: NamedTensors) => Promise<NamedTensors>;
@@ -58,18 +65,46 @@ export class DynamicBatcher {
     return this.queue.length;
   }
 
+  get runsInProgress(): number {
+    return this.activeRuns;
+  }
+
   get busy(): boolean {
     return this.activeRuns > 0 || this.queue.length > 0;
   }
 
-  submit(feeds: NamedTensors, key: string | undefined, rows: number): Promise<NamedTensors> {
+  /**
+   * Queues a request. Aborting `signal` while the request still waits withdraws it (its slot frees
+   * at once, its rows never reach a run) and rejects with RequestCancelledError; once a run has taken
+   * it, the abort is ignored.
+   */
+  submit(feeds: NamedTensors, key: string | undefined, rows: number, signal?: AbortSignal): Promise<NamedTensors> {
+    if (signal?.aborted) {
+      this.observer.onCancelled?.(rows);
+      return Promise.reject(new RequestCancelledError('the client went away before the request was queued'));
+    }
     if (this.queue.length >= this.settings.maxQueueSize) {
       return Promise.reject(new QueueFullError(`queue is full (${this.settings.maxQueueSize} requests waiting)`));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ feeds, key, rows, enqueuedAt: performance.now(), resolve, reject });
+      const onAbort = () => this.withdraw(request);
+      const request: QueuedRequest = {
+        feeds, key, rows, enqueuedAt: performance.now(), resolve, reject,
+        release: () => signal?.removeEventListener('abort', onAbort),
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(request);
       this.scheduleDispatch();
     });
+  }
+
+  private withdraw(request: QueuedRequest): void {
+    const index = this.queue.indexOf(request);
+    if (index < 0) return;
+    this.queue.splice(index, 1);
+    this.observer.onCancelled?.(request.rows);
+    request.reject(new RequestCancelledError('the client went away while the request was queued'));
+    if (!this.busy) this.notifyIdle();
   }
 
   /** Resolves once nothing is queued or running. */
@@ -101,6 +136,7 @@ export class DynamicBatcher {
     const { maxBatchSize, preferredBatchSizes, maxQueueDelayMs } = this.settings;
     if (head.key === undefined || maxBatchSize <= 1) {
       this.queue.shift();
+      head.release();
       return [head];
     }
     const picked: number[] = [];
@@ -127,6 +163,7 @@ export class DynamicBatcher {
     const chosen = new Set(picked);
     const batch = picked.map((i) => this.queue[i] as QueuedRequest);
     this.queue = this.queue.filter((_, i) => !chosen.has(i));
+    for (const request of batch) request.release();
     return batch;
   }
 

@@ -4,9 +4,14 @@ import { RuntimeProbePaths } from '../contract.ts';
 import { sendJson } from './http.ts';
 
 /** Kubelet probes and Prometheus scrapes carry no token, so these stay open. */
-const OPEN_PATHS: ReadonlySet<string> = new Set([RuntimeProbePaths.live, RuntimeProbePaths.ready, RuntimeProbePaths.metrics]);
+export const OPEN_PATHS: ReadonlySet<string> = new Set([RuntimeProbePaths.live, RuntimeProbePaths.ready, RuntimeProbePaths.metrics]);
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+/** The token of an `Authorization: Bearer <token>` value, if it is one. */
+export function bearerTokenIn(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
 
 export type TokenCheck = 'ok' | 'missing' | 'invalid';
 
@@ -21,7 +26,7 @@ export function bearerTokenMatcher(token: string | undefined): (authorization: s
   // Comparing fixed-length digests keeps the comparison constant-time whatever the presented length.
   const expected = digest(token);
   return (authorization) => {
-    const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    const presented = bearerTokenIn(authorization);
     if (presented === undefined) return 'missing';
     return timingSafeEqual(digest(presented), expected) ? 'ok' : 'invalid';
   };

@@ -85,7 +85,7 @@ export function decodeGrpcInferRequest(message: GrpcInferRequest, signature: Mod
     const { name, datatype, shape, count } = checkInput(signature, inputs, input.name, input.datatype, shapeOf(input));
     const data = raw
       ? decodeBinaryData(name, datatype, message.raw_input_contents[index] as Buffer, count)
-      : decodeValues(name, datatype, contentsValues(name, datatype, input.contents), count);
+      : decodeValues(name, datatype, contentsValues(name, datatype, input.contents), shape);
     inputs[name] = { datatype, shape, data } satisfies HostTensor;
   });
   const outputs: RequestedOutput[] = message.outputs.length

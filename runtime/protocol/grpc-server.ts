@@ -25,6 +25,7 @@ const GRPC_CODE_OF_HTTP: Readonly<Record<number, GrpcStatus>> = {
   413: GrpcStatus.RESOURCE_EXHAUSTED,
   415: GrpcStatus.INVALID_ARGUMENT,
   429: GrpcStatus.RESOURCE_EXHAUSTED,
+  499: GrpcStatus.CANCELLED,
   503: GrpcStatus.UNAVAILABLE,
 };
 
@@ -47,7 +48,8 @@ interface GrpcDeps {
   readonly maxMessageBytes: number;
 }
 
-type Handler<Req, Res> = (request: Req) => Res | Promise<Res>;
+/** `cancelled` aborts when the client cancels the call (or its deadline passes). */
+type Handler<Req, Res> = (request: Req, cancelled: AbortSignal) => Res | Promise<Res>;
 interface NamedRequest { name: string; version: string }
 
 function implementation({ state, metrics, logger, authToken }: GrpcDeps): UntypedServiceImplementation {
@@ -64,8 +66,10 @@ function implementation({ state, metrics, logger, authToken }: GrpcDeps): Untype
           return;
         }
       }
+      const cancelled = new AbortController();
+      call.once('cancelled', () => cancelled.abort());
       Promise.resolve()
-        .then(() => handler(call.request))
+        .then(() => handler(call.request, cancelled.signal))
         .then(
           (response) => callback(null, response),
           (error: unknown) => {
@@ -75,7 +79,7 @@ function implementation({ state, metrics, logger, authToken }: GrpcDeps): Untype
         );
     };
 
-  const modelInfer = async (message: GrpcInferRequest): Promise<GrpcInferResponse> => {
+  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortSignal): Promise<GrpcInferResponse> => {
     const finish = begin();
     let status = 200;
     let requestId: string | undefined;
@@ -83,7 +87,7 @@ function implementation({ state, metrics, logger, authToken }: GrpcDeps): Untype
       const { model, batcher } = lookupModel(state, message.model_name, message.model_version || undefined);
       const { request, raw } = decodeGrpcInferRequest(message, model.signature);
       requestId = request.id;
-      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows);
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, cancelled);
       return encodeGrpcInferResponse(
         { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
         outputs,

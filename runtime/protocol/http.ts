@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { HttpError, tooManyRequests } from './errors.ts';
-import { QueueFullError } from '../batching/dynamic-batcher.ts';
+import { clientGone, HttpError, tooManyRequests } from './errors.ts';
+import { QueueFullError, RequestCancelledError } from '../batching/dynamic-batcher.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -18,6 +18,7 @@ export function sendError(res: ServerResponse, error: HttpError): void {
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof QueueFullError) return tooManyRequests(error.message);
+  if (error instanceof RequestCancelledError) return clientGone(error.message);
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) return new HttpError(status, (error as Error).message);
   return new HttpError(500, `internal error: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { inflateSync, gunzipSync } from 'node:zlib';
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
-import { badRequest, HttpError, notFound, unavailable } from './errors.ts';
+import { badRequest, clientGone, HttpError, notFound, unavailable } from './errors.ts';
 import { sendError, toHttpError } from './http.ts';
 import { decodeInferRequest } from './infer-request.ts';
 import { encodeInferResponse } from './infer-response.ts';
@@ -58,10 +58,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk);
     });
     req.once('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)));
-    req.once('error', (error) => reject(badRequest(`cannot read the request body: ${error.message}`)));
+    // The only errors a request stream has are the connection breaking: the client is gone.
+    req.once('error', (error) => reject(clientGone(`cannot read the request body: ${error.message}`)));
     // A client gone mid-body must not leave the request (and a graceful drain) waiting forever.
     req.once('close', () => {
-      if (!req.complete) reject(badRequest('the client closed the connection before sending the whole body'));
+      if (!req.complete) reject(clientGone('the client closed the connection before sending the whole body'));
     });
   });
 }
@@ -95,6 +96,17 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
     const finish = begin();
     let requestId: string | undefined;
     let status = 200;
+    // A client that hangs up while its request waits in the queue frees the slot; its rows never run.
+    // The socket's 'end' (the client's FIN) comes in the same poll as the read; 'close' only after the
+    // next dispatch, too late to keep the request out of that batch.
+    const clientLeft = new AbortController();
+    const leave = () => {
+      if (!res.writableFinished) clientLeft.abort();
+    };
+    const socket = req.socket;
+    if (socket.readableEnded) leave();
+    socket.once('end', leave);
+    res.once('close', leave);
     try {
       // Draining: requests already routed here over open connections are still served, but each
       // connection closes after its response so clients reconnect to another replica.
@@ -105,7 +117,7 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
       const headerLength = req.headers['inference-header-content-length'];
       const request = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
       requestId = request.id;
-      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows);
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft.signal);
       const encoded = encodeInferResponse(
         { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
         outputs,
@@ -127,6 +139,7 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
     } finally {
       const header = req.headers['x-request-id'];
       finish(status, requestId ?? (Array.isArray(header) ? header[0] : header));
+      socket.off('end', leave);
     }
   };
 }

@@ -32,13 +32,19 @@ const INTEGER_RANGES: Partial<Record<V2Datatype, readonly [number, number]>> = {
   INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
 };
 
-function flatten(data: unknown[]): unknown[] {
-  return data.length > 0 && Array.isArray(data[0]) ? (data as unknown[]).flat(Infinity) : data;
+/**
+ * Nested row-major data nests at most one level per dimension; flattening only that deep keeps a
+ * hostile, deeply nested body from overflowing the stack (anything deeper is left as an array and
+ * refused by the element checks).
+ */
+function flatten(data: unknown[], rank: number): unknown[] {
+  return data.length > 0 && Array.isArray(data[0]) ? data.flat(Math.max(0, rank - 1)) : data;
 }
 
 /** Element values (JSON data, or gRPC typed contents) to tensor data, with type and range checks. */
-export function decodeValues(name: string, datatype: V2Datatype, raw: unknown[], count: number): TensorData {
-  const values = flatten(raw);
+export function decodeValues(name: string, datatype: V2Datatype, raw: unknown[], shape: readonly number[]): TensorData {
+  const count = elementCount(shape);
+  const values = flatten(raw, shape.length);
   if (values.length !== count) {
     throw badRequest(`input "${name}": shape holds ${count} elements but data has ${values.length}`);
   }
@@ -188,7 +194,7 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
       data = decodeBinaryData(name, datatype, binary.subarray(binaryOffset, end), count);
       binaryOffset = end;
     } else if (Array.isArray(input.data)) {
-      data = decodeValues(name, datatype, input.data, count);
+      data = decodeValues(name, datatype, input.data, shape);
     } else {
       throw badRequest(`input "${name}" has neither "data" nor a binary_data_size parameter`);
     }
@@ -213,7 +219,10 @@ export function checkInput(
   if (!isV2Datatype(datatype)) throw badRequest(`input "${name}": unsupported datatype ${String(datatype)}`);
   const shape = checkShape(name, rawShape);
   checkAgainstSpec(spec, datatype, shape);
-  return { name, datatype, shape, count: elementCount(shape) };
+  const count = elementCount(shape);
+  // Empty tensors (a zero dim, however huge the others) make onnxruntime fail inside the run.
+  if (count === 0) throw badRequest(`input "${name}": shape [${shape.join(',')}] holds no elements`);
+  return { name, datatype, shape, count };
 }
 
 export function checkOutputName(signature: ModelSignature, name: string): void {

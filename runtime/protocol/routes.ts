@@ -1,8 +1,8 @@
 import express, { type ErrorRequestHandler, type Request } from 'express';
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
-import { HttpError, notFound, unavailable } from './errors.ts';
-import { sendError, sendJson } from './http.ts';
+import { notFound, unavailable } from './errors.ts';
+import { sendError, sendJson, toHttpError } from './http.ts';
 import { lookupModel } from './infer-handler.ts';
 import type { ServingState } from './serving-state.ts';
 
@@ -68,7 +68,8 @@ export function createApp({ state, metrics, logger }: RouteDeps): express.Expres
   });
 
   const onError: ErrorRequestHandler = (error, req, res, _next) => {
-    const httpError = error instanceof HttpError ? error : new HttpError(500, `internal error: ${(error as Error).message}`);
+    // Express's own errors (malformed percent-encoding, bad JSON) carry a 4xx status: keep it.
+    const httpError = toHttpError(error);
     if (httpError.status >= 500) logger.error({ err: error, path: req.path }, 'request failed');
     sendError(res, httpError);
   };

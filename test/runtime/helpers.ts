@@ -110,13 +110,13 @@ export interface RawResponse {
 }
 
 /**
- * Opens every connection and has the server answer a liveness probe on each (so all are accepted),
- * then writes all requests in one synchronous loop: they reach the server in the same I/O poll.
- * A deterministic burst, which fetch from the same process is not.
+ * Opens `count` connections and has the server answer a liveness probe on each, so all are accepted
+ * and idle: whatever is then written on them in one synchronous loop reaches the server in the same
+ * I/O poll, in that order.
  */
-export async function burst(url: string, path: string, bodies: readonly string[]): Promise<RawResponse[]> {
+export async function openConnections(url: string, count: number): Promise<Socket[]> {
   const { hostname, port } = new URL(url);
-  const sockets = await Promise.all(bodies.map(() => new Promise<Socket>((resolve, reject) => {
+  return Promise.all(Array.from({ length: count }, () => new Promise<Socket>((resolve, reject) => {
     const socket = connect(Number(port), hostname, () => {
       socket.write(`GET /v2/health/live HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
       let seen = '';
@@ -131,20 +131,37 @@ export async function burst(url: string, path: string, bodies: readonly string[]
     });
     socket.once('error', reject);
   })));
-  const responses = sockets.map((socket) => new Promise<RawResponse>((resolve, reject) => {
+}
+
+/** Everything the server sends on a socket until it closes, split into status, header block and body. */
+export function responseOf(socket: Socket): Promise<RawResponse> {
+  return new Promise<RawResponse>((resolve, reject) => {
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.once('error', reject);
-    socket.once('end', () => {
+    socket.once('close', () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const split = text.indexOf('\r\n\r\n');
       resolve({ status: Number(text.slice(9, 12)), headers: text.slice(0, split), body: text.slice(split + 4) });
     });
-  }));
-  sockets.forEach((socket, i) => {
-    const body = bodies[i] as string;
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   });
+}
+
+/** An HTTP/1.1 POST that closes its connection after the answer. */
+export function rawPost(url: string, path: string, body: string | Buffer, headers: Readonly<Record<string, string>> = {}): Buffer {
+  const { hostname } = new URL(url);
+  const extra = Object.entries({ 'Content-Type': 'application/json', ...headers }).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  return Buffer.concat([
+    Buffer.from(`POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
+    Buffer.from(body),
+  ]);
+}
+
+/** A deterministic burst: every request written in one synchronous loop on pre-opened connections. */
+export async function burst(url: string, path: string, bodies: readonly string[]): Promise<RawResponse[]> {
+  const sockets = await openConnections(url, bodies.length);
+  const responses = sockets.map(responseOf);
+  sockets.forEach((socket, i) => socket.write(rawPost(url, path, bodies[i] as string)));
   return Promise.all(responses);
 }
 

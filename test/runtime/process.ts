@@ -5,6 +5,8 @@ import { REPO_ROOT } from './helpers.ts';
 export interface RuntimeProcess {
   readonly child: ChildProcess;
   readonly lines: Array<Record<string, unknown>>;
+  /** The last 8 KiB of stderr (where a crash's stack trace lands). */
+  stderrTail(): string;
   /** Exit code (signal exits map to 128+n); rejects if the process outlives timeoutMs. */
   exited(timeoutMs?: number): Promise<number>;
   /** Resolves with the first log line matching, or rejects on exit/timeout. */
@@ -28,11 +30,15 @@ export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string
     for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as Record<string, unknown>);
     for (const listener of listeners) listener();
   });
-  child.stderr?.resume();
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-8192);
+  });
   const exit = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + (signal === 'SIGKILL' ? 9 : 15))));
   return {
     child,
     lines,
+    stderrTail: () => stderr,
     exited: (timeoutMs = 30_000) => Promise.race([
       exit,
       new Promise<number>((_, reject) => setTimeout(() => {

@@ -11,6 +11,8 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     expect(config.session).to.deep.equal({ providers: ['cpu'], deviceId: 0, intraOpThreads: 0, interOpThreads: 0 });
     expect(config.batching).to.deep.equal({ maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, maxConcurrentRuns: 1 });
     expect(config).to.include({ revision: '', shutdownGraceMs: 20000, logLevel: 'info', maxBodyBytes: 64 * 1024 * 1024 });
+    expect(config).to.include({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 });
+    expect(config.rateLimit, 'no rate limit unless asked').to.deep.equal({ requestsPerSecond: 0, burst: 0 });
   });
 
   it('parses lists, digests and numbers', () => {
@@ -44,6 +46,7 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MODEL_SHA256: 'abc' }, /64 hex digits/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_PREFERRED_BATCH_SIZES: '128' }, /PREFERRED_BATCH_SIZES entry "128"/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_LOG_LEVEL: 'loud' }, /MODELSHIP_LOG_LEVEL=loud/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_RATE_LIMIT_RPS: '-1' }, /MODELSHIP_RATE_LIMIT_RPS=-1 is invalid/],
   ];
   for (const [env, message] of invalid) {
     it(`rejects ${JSON.stringify(env)}`, () => {

@@ -20,6 +20,10 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   maxConcurrentRuns: (c) => c.batching.maxConcurrentRuns,
   maxBodyBytes: (c) => c.maxBodyBytes,
   shutdownGraceMs: (c) => c.shutdownGraceMs,
+  headersTimeoutMs: (c) => c.headersTimeoutMs,
+  requestTimeoutMs: (c) => c.requestTimeoutMs,
+  rateLimitRps: (c) => c.rateLimit.requestsPerSecond,
+  rateLimitBurst: (c) => c.rateLimit.burst,
 };
 
 describe('unit: runtime config parser derived from the contract (runtime/contract.ts)', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DynamicBatcher, QueueFullError, type BatchingSettings } from '../../../runtime/batching/dynamic-batcher.ts';
+import { DynamicBatcher, QueueFullError, RequestCancelledError, type BatchingSettings } from '../../../runtime/batching/dynamic-batcher.ts';
 import type { NamedTensors } from '../../../runtime/model/tensor.ts';
 
 const SETTINGS: BatchingSettings = { maxBatchSize: 8, maxQueueDelayMs: 5, preferredBatchSizes: [], maxQueueSize: 100, maxConcurrentRuns: 1 };
@@ -108,5 +108,37 @@ describe('unit: DynamicBatcher', () => {
     expect(model.runs).to.deep.equal([1, 1, 1]);
     expect(batcher.busy).to.equal(false);
     await Promise.all(sends);
+  });
+
+  it('an aborted queued request leaves the queue at once, never runs, and frees its slot; one already running is unaffected', async () => {
+    const model = fakeModel(30);
+    const cancelled: number[] = [];
+    const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxQueueSize: 2 }, { onRun: () => undefined, onCancelled: (rows) => cancelled.push(rows) });
+    const running = new AbortController();
+    const first = batcher.submit(feeds(1, 1), 'k', 1, running.signal);
+    await new Promise((resolve) => setImmediate(resolve));
+    const leaving = new AbortController();
+    const queued = [batcher.submit(feeds(3, 2), 'k', 3, leaving.signal), batcher.submit(feeds(2, 3), 'k', 2)];
+    expect(batcher.queueDepth).to.equal(2);
+    leaving.abort();
+    running.abort();
+    expect(batcher.queueDepth).to.equal(1);
+    const late = batcher.submit(feeds(4, 4), 'k', 4);
+    const results = await Promise.allSettled([first, ...queued, late]);
+    expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((results[1] as PromiseRejectedResult).reason).to.be.instanceOf(RequestCancelledError);
+    expect(cancelled).to.deep.equal([3]);
+    expect(model.runs, 'rows per run').to.deep.equal([1, 6]);
+    await batcher.whenIdle();
+  });
+
+  it('refuses a request whose signal is already aborted without queueing it', async () => {
+    const model = fakeModel();
+    const cancelled: number[] = [];
+    const batcher = new DynamicBatcher(model.run, SETTINGS, { onRun: () => undefined, onCancelled: (rows) => cancelled.push(rows) });
+    await batcher.submit(feeds(2, 1), 'k', 2, AbortSignal.abort()).then(() => expect.fail('ran'), (error: unknown) => expect(error).to.be.instanceOf(RequestCancelledError));
+    expect(model.runs).to.deep.equal([]);
+    expect(cancelled).to.deep.equal([2]);
+    expect(batcher.queueDepth).to.equal(0);
   });
 });

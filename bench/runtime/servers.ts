@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/** Starting, probing and stopping the servers the runtime benchmarks measure, each in its own process. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const MODELS = `${ROOT}examples/models`;
+export const FEATURES = 64;
+export const SAMPLES = `${MODELS}/wide-mlp-validation.f32`;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export function spawnNode(script: string, args: readonly string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+/** Polls until `url` answers with `okStatus` (the naive server has no health route: any answer will do). */
+export async function waitReady(url: string, child: ChildProcess, anyStatus: boolean): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    const ok = await fetch(url).then((r) => anyStatus || r.ok, () => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} not ready in 60 s`);
+}
+
+export function peakRss(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+export async function stop(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** 1-row JSON V2 requests for the wide MLP, from its held-out validation rows. */
+export function oneRowRequests(): Buffer[] {
+  const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
+  const rows = samples.length / FEATURES;
+  return Array.from({ length: Math.min(rows, 256) }, (_, r) => Buffer.from(JSON.stringify({
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES], data: Array.from(samples.subarray(r * FEATURES, (r + 1) * FEATURES)) }],
+  })));
+}
+
