@@ -1,6 +1,4 @@
-import { runAction } from './actions.ts';
 import { parseInvocation } from './args.ts';
-import { connect } from './connection.ts';
 import { errorText, ExitCode, exitCodeOf, UsageError } from './errors.ts';
 import { helpHint, pluginHelp, verbHelp } from './help.ts';
 import { isVerb } from './verbs.ts';
@@ -18,6 +16,8 @@ export async function runPlugin(argv: readonly string[], streams: Streams): Prom
       streams.stdout(invocation.topic ? verbHelp(invocation.topic) : pluginHelp());
       return ExitCode.ok;
     }
+    // Loaded only for a command that talks to the cluster: help and usage errors answer at once.
+    const [{ connect }, { runAction }] = await Promise.all([import('./connection.ts'), import('./actions.ts')]);
     const { client, namespace } = connect(invocation.connection);
     const result = await runAction({ client, namespace, name: invocation.name }, invocation);
     streams.stdout(result.stdout);
