@@ -40,7 +40,7 @@ function summarySection(view: StatusView): string {
     ['Weights:', view.weights ? `stable ${view.weights.stable}%, candidate ${view.weights.candidate}%` : undefined],
     ['Stable:', view.stable ? revisionText(view.stable) : NONE],
     ['Candidate:', view.candidate ? revisionText(view.candidate) : NONE],
-    ['Aborted:', view.aborted ? revisionText(view.aborted) : undefined],
+    ['Aborted:', view.aborted ? `${revisionText(view.aborted)}${view.aborted.reason ? `, ${view.aborted.reason}` : ''}` : undefined],
     ...view.retiring.map((entry): [string, string] => ['Retiring:', `${revisionText(entry)}, scales down at ${entry.scaleDownAt}`]),
     ['Commands:', commandsText(view)],
     ['Observed:', view.observed ? undefined : 'the operator has not acted on the latest spec yet'],

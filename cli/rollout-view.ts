@@ -43,7 +43,8 @@ export interface StatusView {
   weights: Weights | null;
   stable: RevisionSummary | null;
   candidate: RevisionSummary | null;
-  aborted: RevisionSummary | null;
+  /** The revision last aborted and why (by request, or failed analysis). */
+  aborted: (RevisionSummary & { reason: string | null }) | null;
   retiring: (RevisionSummary & { scaleDownAt: string })[];
   /** Command annotations present, not yet acted on (paused stays while held). */
   commands: RolloutCommands;
@@ -88,6 +89,11 @@ function progressOf(md: ModelDeployment, strategy: Strategy): RolloutProgress | 
   };
 }
 
+function abortedOf(md: ModelDeployment, recorded: readonly RecordedRevision[]): StatusView['aborted'] {
+  const revision = summary(md.status?.rollout?.abortedRevision, recorded);
+  return revision && { ...revision, reason: md.status?.rollout?.abortReason ?? null };
+}
+
 export function statusOf(md: ModelDeployment, recorded: readonly RecordedRevision[]): StatusView {
   const status = md.status ?? {};
   const strategy = strategyOf(md.spec);
@@ -102,7 +108,7 @@ export function statusOf(md: ModelDeployment, recorded: readonly RecordedRevisio
     weights: status.weights ?? null,
     stable: summary(status.stableRevision, recorded),
     candidate: summary(status.candidateRevision, recorded),
-    aborted: summary(status.rollout?.abortedRevision, recorded),
+    aborted: abortedOf(md, recorded),
     retiring: (status.retiring ?? []).flatMap((entry) => {
       const revision = summary(entry.revision, recorded);
       return revision ? [{ ...revision, scaleDownAt: entry.scaleDownAt }] : [];

@@ -152,7 +152,7 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
     expect(await ok('abort', 'fraud')).to.equal('modeldeployment.modelship.io/fraud abort requested\n');
     await until('fraud', (md) => expect(md.status?.rollout, JSON.stringify(md.status)).to.include({ phase: 'Aborted', abortedRevision: candidate }));
     await fails(['abort', 'fraud', '-n', namespace], 1, /has no rollout in progress to abort \(rollout Aborted\)/);
-    expect(await ok('status', 'fraud')).to.match(new RegExp(`^Aborted: +${candidate} \\(revision 3, model version 3\\)$`, 'm'));
+    expect(await ok('status', 'fraud')).to.match(new RegExp(`^Aborted: +${candidate} \\(revision 3, model version 3\\), Requested$`, 'm'));
     expect((JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[]).find((entry) => entry.hash === candidate)?.role).to.equal('aborted');
 
     expect(await ok('retry', 'fraud')).to.equal(`modeldeployment.modelship.io/fraud retry of revision ${candidate} requested\n`);

@@ -78,6 +78,12 @@ describe('kubectl-modelship output', () => {
     expect(text).to.contain('Conditions: <none>\n');
   });
 
+  it('status names the aborted revision and why it was aborted', () => {
+    const { md, objects, hashes } = history();
+    md.status = { ...md.status, candidateRevision: undefined, rollout: { phase: 'Aborted', abortedRevision: hashes[2], abortReason: 'AnalysisFailed', message: 'analysis failed' } };
+    expect(renderStatus(statusOf(md, revisionsOf(md, objects)))).to.contain(`\nAborted:     ${hashes[2]} (revision 3, model version 3), AnalysisFailed\n`);
+  });
+
   it('history lists revisions oldest first with version, shortened digest and role', () => {
     const { md, objects, hashes } = history();
     expect(renderHistory(historyOf(md, revisionsOf(md, objects)))).to.equal([
