@@ -111,6 +111,7 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
     await fails(['abort', 'fraud', '-n', namespace], 1, /has no rollout in progress to abort/);
     await fails(['retry', 'fraud', '-n', namespace], 1, /has no aborted rollout to retry/);
     await fails(['resume', 'fraud', '-n', namespace], 1, /"fraud" is not paused/);
+    await fails(['undo', 'fraud', '-n', namespace], 1, /^error: modeldeployments\.modelship\.io "fraud" has no revision before its stable revision 1 \(recorded: 1\)\n$/);
 
     await apply('fraud', '2');
     const waiting = await until('fraud', (md) => expect(md.status?.rollout, JSON.stringify(md.status)).to.include({ phase: 'WaitingForPromotion', step: 0 }));
@@ -164,24 +165,25 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
 
   it('undo rolls the spec back to the revision before stable or to --to-revision, and says when a revision does not exist', async () => {
     const before = await getMd('fraud');
-    const recorded = JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[];
-    const [one, two] = recorded;
+    const [one, two, three] = JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[];
     expect(before.status?.stableRevision).to.equal(two?.hash);
 
     expect(await ok('undo', 'fraud')).to.equal(`modeldeployment.modelship.io/fraud rolled back to ${one?.hash} (revision 1, model version 1)\n`);
     const undone = await getMd('fraud');
     expect(undone.spec.model).to.deep.include({ version: '1', sha256: '1'.repeat(64), uri: 'https://models.example.com/fraud/v1/model.onnx' });
-    // The operator rolls the recorded revision out again under its old number.
+    // The operator rolls the recorded revision out again, renumbered as the newest (as Deployments are).
     await until('fraud', (md) => expect(md.status?.candidateRevision, JSON.stringify(md.status)).to.equal(one?.hash));
-    expect((await statusJson('fraud')).candidate).to.deep.include({ revision: 1, modelVersion: '1' });
+    await eventually(async () => expect((await statusJson('fraud')).candidate).to.deep.equal({ hash: one?.hash, revision: 4, modelVersion: '1' }));
     await ok('promote', 'fraud', '--full');
     await until('fraud', (md) => expect(md.status?.stableRevision).to.equal(one?.hash));
+    expect((JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[]).map((entry) => [entry.revision, entry.hash, entry.role]))
+      .to.deep.equal([[2, two?.hash, 'retiring'], [3, three?.hash, null], [4, one?.hash, 'stable']]);
 
-    await fails(['undo', 'fraud', '--to-revision', '9', '-n', namespace], 1, /^error: unable to find revision 9 of modeldeployments\.modelship\.io "fraud" \(recorded: 1, 2, 3\)\n$/);
-    await fails(['undo', 'fraud', '-n', namespace], 1, /has no revision before its stable revision 1/);
+    await fails(['undo', 'fraud', '--to-revision', '1', '-n', namespace], 1, /^error: unable to find revision 1 of modeldeployments\.modelship\.io "fraud" \(recorded: 2, 3, 4\)\n$/);
     expect(await ok('undo', 'fraud', '--to-revision', '2')).to.equal(`modeldeployment.modelship.io/fraud rolled back to ${two?.hash} (revision 2, model version 2)\n`);
     expect((await getMd('fraud')).spec.model.version).to.equal('2');
-    expect(await ok('undo', 'fraud', '--to-revision=2')).to.equal(`modeldeployment.modelship.io/fraud skipped rollback (the spec already is ${two?.hash} (revision 2, model version 2))\n`);
+    await eventually(async () => expect((await statusJson('fraud')).candidate).to.deep.equal({ hash: two?.hash, revision: 5, modelVersion: '2' }));
+    expect(await ok('undo', 'fraud', '--to-revision=5')).to.equal(`modeldeployment.modelship.io/fraud skipped rollback (the spec already is ${two?.hash} (revision 5, model version 2))\n`);
   });
 
   it("takes the namespace from the kubeconfig context, --kubeconfig over $KUBECONFIG, and --context as kubectl does", async () => {
