@@ -72,7 +72,7 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
     await kubectl(['apply', '--server-side', '-f', 'crds/']);
     await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
     await kubectl(['create', 'namespace', namespace]);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-plugin');
+    operator = await startOperator(plane().kubeconfigPath, 'operator-plugin', { MODELSHIP_WATCH_NAMESPACE: namespace });
   });
 
   after(async function () {
