@@ -54,11 +54,20 @@ function conditionsSection(view: StatusView): string {
   return `Conditions:\n${renderTable(['Type', 'Status', 'Reason', 'Message'], rows, { indent: 2 })}`;
 }
 
-/** The parts of `status`, in order, separated by a blank line; a metric analysis table will be one more section here. */
-const statusSections: readonly ((view: StatusView) => string)[] = [summarySection, conditionsSection];
+function analysisSection(view: StatusView): string | undefined {
+  const analysis = view.analysis;
+  if (!analysis) return undefined;
+  const when = analysis.lastSampleAt ? `${analysis.verdict ?? NONE} at ${analysis.lastSampleAt}` : 'no sample yet';
+  const head = `Analysis: ${when}, ${analysis.failures} failed sample(s)`;
+  const rows = (analysis.checks ?? []).map((check) => [check.name, check.value === undefined ? NONE : String(check.value), check.threshold, check.verdict, check.message ?? '']);
+  return rows.length > 0 ? `${head}\n${renderTable(['Check', 'Value', 'Threshold', 'Verdict', 'Message'], rows, { indent: 2 })}` : head;
+}
+
+/** The parts of `status`, in order, separated by a blank line; a part with nothing to say is left out. */
+const statusSections: readonly ((view: StatusView) => string | undefined)[] = [summarySection, analysisSection, conditionsSection];
 
 export function renderStatus(view: StatusView): string {
-  return `${statusSections.map((section) => section(view)).join('\n\n')}\n`;
+  return `${statusSections.map((section) => section(view)).filter((text) => text !== undefined).join('\n\n')}\n`;
 }
 
 export function renderHistory(entries: readonly HistoryEntry[]): string {

@@ -1,4 +1,5 @@
 import type { V1ControllerRevision } from '@kubernetes/client-node';
+import type { AnalysisStatus } from '../operator/analysis/evaluate.ts';
 import type { Condition, ModelDeployment } from '../operator/api/types.ts';
 import { recordedRevisions, type RecordedRevision } from '../operator/desired/history.ts';
 import type { RevisionSpec } from '../operator/desired/revision.ts';
@@ -49,6 +50,8 @@ export interface StatusView {
   /** Command annotations present, not yet acted on (paused stays while held). */
   commands: RolloutCommands;
   conditions: Condition[];
+  /** The last metric-analysis sample of the rollout (or the one that rolled it back). */
+  analysis: AnalysisStatus | null;
 }
 
 /** The ControllerRevisions of this ModelDeployment (owned by it, not by an earlier one of the same name), oldest first. */
@@ -115,5 +118,6 @@ export function statusOf(md: ModelDeployment, recorded: readonly RecordedRevisio
     }),
     commands: rolloutCommands(md.metadata.annotations),
     conditions: status.conditions ?? [],
+    analysis: status.analysis ?? null,
   };
 }

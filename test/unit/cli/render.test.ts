@@ -84,6 +84,30 @@ describe('kubectl-modelship output', () => {
     expect(renderStatus(statusOf(md, revisionsOf(md, objects)))).to.contain(`\nAborted:     ${hashes[2]} (revision 3, model version 3), AnalysisFailed\n`);
   });
 
+  it('status shows the last analysis sample as a table: every check with its value, threshold and verdict', () => {
+    const { md, objects } = history();
+    md.status = {
+      ...md.status,
+      analysis: {
+        failures: 1,
+        lastSampleAt: '2026-11-25T10:04:00Z',
+        verdict: 'Fail',
+        checks: [
+          { name: 'requests', verdict: 'Pass', value: 512, threshold: '>= 100' },
+          { name: 'error-rate', verdict: 'Fail', value: 0.31, threshold: '<= 0.05' },
+        ],
+      },
+    };
+    const text = renderStatus(statusOf(md, revisionsOf(md, objects)));
+    expect(text).to.contain([
+      'Analysis: Fail at 2026-11-25T10:04:00Z, 1 failed sample(s)',
+      '  CHECK        VALUE   THRESHOLD   VERDICT   MESSAGE',
+      '  requests     512     >= 100      Pass',
+      '  error-rate   0.31    <= 0.05     Fail',
+    ].join('\n'));
+    expect(text.indexOf('Analysis:')).to.be.lessThan(text.indexOf('Conditions:'));
+  });
+
   it('history lists revisions oldest first with version, shortened digest and role', () => {
     const { md, objects, hashes } = history();
     expect(renderHistory(historyOf(md, revisionsOf(md, objects)))).to.equal([
