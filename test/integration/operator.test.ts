@@ -42,9 +42,15 @@ describe('operator against the real control plane', function () {
   let operator: OperatorProcess;
 
   before(async function () {
-    this.timeout(120_000);
+    this.timeout(300_000);
     await plane().running.kubectl(['apply', '--server-side', '-f', 'crds/']);
     await plane().running.kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
+    // Other suites' namespaces are deleted without waiting; ModelDeployments still in one that is
+    // terminating get refused writes retried with backoff, which the steady-state count below would see.
+    await eventually(async () => {
+      const terminating = await plane().running.kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[?(@.status.phase=="Terminating")].metadata.name}']);
+      expect(terminating.trim(), 'namespaces still terminating').to.equal('');
+    }, { timeoutMs: 180_000 });
     await plane().running.kubectl(['create', 'namespace', namespace]);
     // The runtime pods must pass the restricted Pod Security Standard, enforced by the apiserver's admission.
     await plane().running.kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted']);
