@@ -10,7 +10,8 @@
  *   ratio to the floor's), until every one is Ready (pods Ready via KWOK), API writes during S
  *   seconds of steady state, and the operator's peak RSS; then C Canary ModelDeployments are
  *   created, and once all are Ready their model version is changed: time until every status and
- *   every VirtualService gives the candidate the first step's weight.
+ *   every VirtualService gives the candidate the first step's weight (and, for comparison, until
+ *   every candidate's Deployment reports its pod Ready, which the operator must wait for).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import type { ModelDeployment } from '../../operator/api/types.ts';
 import { loadOperatorConfig } from '../../operator/config.ts';
 import { modelDeploymentResource } from '../../operator/controller/model-deployment-resource.ts';
+import { childKinds } from '../../operator/desired/child-kinds.ts';
 import { Informer } from '../../operator/kube/informer.ts';
 import { KubeRestClient } from '../../operator/kube/rest-client.ts';
 import { startPlane, type RunningPlane } from '../../test/plane/plane.ts';
@@ -93,7 +95,10 @@ interface OperatorRun {
 
 async function floorRun(count: number): Promise<number | undefined> {
   console.log(`\n== N=${count}: floor (plain apply loop, no operator) on a fresh control plane`);
-  return withPlane(count + 2 * canaryCount, false, async (_plane, client, watcher) => {
+  return withPlane(count + 2 * canaryCount, canaryCount > 0, async (_plane, client, watcher) => {
+    // What the operator's start does before the clock starts: a list of every kind, then 3 s.
+    await Promise.all(childKinds.map((kind) => client.list(kind, { limit: 1 }, namespace)));
+    await sleep(3_000);
     const started = Date.now();
     const written = writeFloor(client, loadOperatorConfig(process.env), manifests(count));
     const statusMs = await timeUntil(started, PHASE_TIMEOUT_MS, allHaveStatus(watcher, count));
@@ -143,8 +148,8 @@ async function operatorRun(count: number): Promise<OperatorRun> {
         console.log(`   ${canaryCount} canaries: creating, then changing the model version of all`);
         result.canary = await canaryRollout(client, watcher, namespace, canaryCount, true, PHASE_TIMEOUT_MS);
         result.rssAfterCanariesMb = await peakRssMb(operator.child.pid);
-        const { readyMs: r, patchMs, statusWeightMs, virtualServiceWeightMs } = result.canary;
-        console.log(`   canaries Ready after ${seconds(r)} s; version patched in ${patchMs} ms; first weight in every status after ${seconds(statusWeightMs)} s, in every VirtualService after ${seconds(virtualServiceWeightMs)} s`);
+        const { readyMs: r, patchMs, candidateReadyMs, statusWeightMs, virtualServiceWeightMs } = result.canary;
+        console.log(`   canaries Ready after ${seconds(r)} s; version patched in ${patchMs} ms; every candidate Deployment Ready after ${seconds(candidateReadyMs)} s; first weight in every status after ${seconds(statusWeightMs)} s, in every VirtualService after ${seconds(virtualServiceWeightMs)} s`);
       }
       return result;
     } finally {
@@ -161,8 +166,8 @@ for (const count of runs) {
   const ratio = run.statusMs !== undefined && floorMs ? (run.statusMs / floorMs).toFixed(2) : 'n/a';
   rows.push(`| ${count} | ${flags['skip-floor'] ? 'skipped' : seconds(floorMs)} | ${seconds(run.statusMs)} | **${ratio}** | ${seconds(run.readyMs)} | ${run.steadyWrites} | ${run.leaseWrites} | ${run.rssMb.toFixed(0)} | ${run.reconciles} |`);
   if (run.canary) {
-    const { readyMs, patchMs, statusWeightMs, virtualServiceWeightMs } = run.canary;
-    canaryRows.push(`| ${count} | ${canaryCount} | ${seconds(readyMs)} | ${seconds(patchMs)} | ${seconds(statusWeightMs)} | ${seconds(virtualServiceWeightMs)} | ${run.rssAfterCanariesMb?.toFixed(0)} |`);
+    const { readyMs, patchMs, candidateReadyMs, statusWeightMs, virtualServiceWeightMs } = run.canary;
+    canaryRows.push(`| ${count} | ${canaryCount} | ${seconds(readyMs)} | ${seconds(patchMs)} | ${seconds(candidateReadyMs)} | ${seconds(statusWeightMs)} | ${seconds(virtualServiceWeightMs)} | ${run.rssAfterCanariesMb?.toFixed(0)} |`);
   }
 }
 
@@ -170,7 +175,7 @@ console.log('\n| N | floor: all statuses written (s) | operator: all statuses wr
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 if (canaryRows.length) {
-  console.log('\n| N | canaries | canaries all Ready (s) | version patches (s) | change → first weight in every status (s) | change → in every VirtualService (s) | operator peak RSS after (MB) |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| N | canaries | canaries all Ready (s) | version patches (s) | change → every candidate Deployment Ready (s) | change → first weight in every status (s) | change → in every VirtualService (s) | operator peak RSS after (MB) |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const row of canaryRows) console.log(row);
 }
