@@ -1,10 +1,8 @@
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/api/types.ts';
 import { modelDeploymentResource } from '../../operator/controller/model-deployment-resource.ts';
 import { ChildKinds } from '../../operator/desired/child-kinds.ts';
 import { CANDIDATE_SUBSET } from '../../operator/desired/istio.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../../operator/desired/labels.ts';
-import { revisionDeploymentName } from '../../operator/desired/plan.ts';
 import { Informer } from '../../operator/kube/informer.ts';
 import type { KubeRestClient } from '../../operator/kube/rest-client.ts';
 import { CREATORS, createAll, forEachIndex, isReady, modelDeployment, timeUntil } from './workload.ts';
@@ -17,8 +15,6 @@ export interface CanaryResult {
   readyMs?: number;
   /** How long the model-version patches of all of them took to be accepted. */
   patchMs: number;
-  /** From the first patch until every candidate's Deployment reports its pod Ready: what the operator waits for. */
-  candidateReadyMs?: number;
   /** From the first patch until every status says the candidate has the first step's weight. */
   statusWeightMs?: number;
   /** Same, until every VirtualService routes that weight to the candidate subset (Istio only). */
@@ -40,9 +36,6 @@ const candidateWeightOf = (vs: VirtualService | undefined): number | undefined =
 export async function canaryRollout(client: KubeRestClient, modelDeployments: Informer<ModelDeployment>, namespace: string, count: number, istio: boolean, timeoutMs: number): Promise<CanaryResult> {
   const names = Array.from({ length: count }, (_, i) => `canary-${i}`);
   const virtualServices = new Informer<VirtualService>(client, ChildKinds.virtualService, { namespace });
-  const deployments = new Informer<V1Deployment>(client, ChildKinds.deployment, { namespace, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}` });
-  deployments.start();
-  await deployments.waitForSync();
   if (istio) {
     virtualServices.start();
     await virtualServices.waitForSync();
@@ -60,23 +53,16 @@ export async function canaryRollout(client: KubeRestClient, modelDeployments: In
     const patchMs = Date.now() - changed;
     const weighted = (md: ModelDeployment | undefined) => md?.metadata?.generation === md?.status?.observedGeneration && md?.status?.weights?.candidate === FIRST_WEIGHT;
     const routed = (name: string) => candidateWeightOf(virtualServices.get(`${namespace}/${name}`)) === FIRST_WEIGHT;
-    const candidateReady = (md: ModelDeployment | undefined) => {
-      const revision = md?.status?.candidateRevision;
-      const deployment = md && revision ? deployments.get(`${namespace}/${revisionDeploymentName(md, revision)}`) : undefined;
-      return (deployment?.status?.readyReplicas ?? 0) >= (deployment?.spec?.replicas ?? 1);
-    };
-    const [candidateReadyMs, statusWeightMs, virtualServiceWeightMs] = await Promise.all([
-      timeUntil(changed, timeoutMs, () => canaries().every(candidateReady)),
+    const [statusWeightMs, virtualServiceWeightMs] = await Promise.all([
       timeUntil(changed, timeoutMs, () => canaries().every(weighted)),
       istio ? timeUntil(changed, timeoutMs, () => names.every(routed)) : Promise.resolve(undefined),
     ]);
     return {
       ...(readyMs !== undefined && { readyMs }), patchMs,
-      ...(candidateReadyMs !== undefined && { candidateReadyMs }),
       ...(statusWeightMs !== undefined && { statusWeightMs }),
       ...(virtualServiceWeightMs !== undefined && { virtualServiceWeightMs }),
     };
   } finally {
-    await Promise.all([virtualServices.stop(), deployments.stop()]);
+    await virtualServices.stop();
   }
 }
