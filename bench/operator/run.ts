@@ -1,8 +1,8 @@
 /**
  * Operator scale benchmark on the real test control plane:
- *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--cpu-prof DIR] [--heap-prof DIR]
- *   (default: 200 1000, 60 s, 200 canaries)
- * (--skip-floor for profiling runs). For each N, two fresh planes of the same size:
+ *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--skip-floor] [--cpu-prof DIR] [--heap-prof DIR]
+ *   (default: 200 1000, 60 s, 200 canaries; --skip-floor and the profiles are for profiling runs)
+ * For each N, two fresh planes of the same size:
  * - the floor: N ModelDeployments created at once, and their children and statuses written by a
  *   plain loop (bench/operator/floor.ts) with the operator's REST client and worker count;
  * - the operator as built by `npm run build` (leader election on, Istio's CRDs installed when there
