@@ -1,9 +1,9 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { loadOperatorConfig } from './config.ts';
 import { ModelDeploymentController } from './controller/controller.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { LeaderElector } from './controller/leader-election.ts';
 import { startHealthServer } from './health-server.ts';
+import { loadKubeConnection } from './kube/connection.ts';
 import { KubeRestClient } from './kube/rest-client.ts';
 import { createLogger } from './logging.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -11,9 +11,7 @@ import { OperatorMetrics } from './metrics.ts';
 const config = loadOperatorConfig();
 const log = createLogger(config.logLevel);
 const metrics = new OperatorMetrics();
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromDefault();
-const client = new KubeRestClient(kubeConfig, (verb, resource) => metrics.apiWrites.inc({ verb, resource }));
+const client = new KubeRestClient(await loadKubeConnection(), (verb, resource) => metrics.apiWrites.inc({ verb, resource }));
 const recorder = new EventRecorder(client, config.leaderElection.identity, log);
 const controller = new ModelDeploymentController({
   client, recorder, metrics, log,

@@ -1,6 +1,7 @@
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { Agent, request, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { KubeConnection } from './connection.ts';
 import { objectPath, collectionPath, type ResourceType } from './resources.ts';
 
 /** A failed API call, with the apiserver's Status reason and message when it sent one. */
@@ -39,14 +40,14 @@ const CONTENT_TYPE = {
 /**
  * A small REST client over one keep-alive connection pool. The operator needs exact control of
  * list/watch semantics (resourceVersion, bookmarks, 410 Gone) and of every write it makes, which
- * the generated clients hide; KubeConfig still supplies the server, TLS and credentials.
+ * the generated clients hide; a KubeConnection (KubeConfig is one) still supplies the server, TLS and credentials.
  */
 export class KubeRestClient {
   private readonly base: URL;
   private readonly agent: Agent | HttpAgent;
   private baseOptions: RequestOptions | undefined;
 
-  constructor(private readonly kubeConfig: KubeConfig, private readonly onWrite: WriteObserver = () => {}) {
+  constructor(private readonly kubeConfig: KubeConnection, private readonly onWrite: WriteObserver = () => {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.base = new URL(cluster.server);

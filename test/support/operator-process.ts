@@ -18,13 +18,15 @@ const repoRoot = new URL('../../', import.meta.url).pathname;
 export interface StartOperatorOptions {
   /** Run the tsc output (`npm run build`) as the image does, instead of the sources through tsx. */
   compiled?: boolean;
+  /** Extra node flags before the entry point, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
+  nodeArgs?: string[];
 }
 
 /** Runs the real operator entry point (operator/main.ts) as its own process against the test plane. */
 export async function startOperator(
   kubeconfigPath: string, identity: string, env: Record<string, string> = {}, options: StartOperatorOptions = {},
 ): Promise<OperatorProcess> {
-  const args = options.compiled ? ['dist/operator/main.js'] : ['--import', 'tsx', 'operator/main.ts'];
+  const args = [...(options.nodeArgs ?? []), ...(options.compiled ? ['dist/operator/main.js'] : ['--import', 'tsx', 'operator/main.ts'])];
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
