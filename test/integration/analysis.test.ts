@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { RunningRuntime } from '../../runtime/server.ts';
 import { freePort } from '../plane/ports.ts';
-import { fraudRequest, modelPath, postJson, REPO_ROOT, startTestRuntime } from '../runtime/helpers.ts';
+import { fraudRequest, modelPath, postJson, REPO_ROOT, seededFloats, startTestRuntime } from '../runtime/helpers.ts';
+import { ensurePython, runPython } from '../runtime/python.ts';
 import { eventually } from '../support/eventually.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 import { plane } from './context.ts';
@@ -29,26 +30,43 @@ const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args
 const getMd = async (name: string) => JSON.parse(await kubectl(['get', 'modeldeployments.modelship.io', name, '-n', namespace, '-o', 'json'])) as MdObject;
 
 /** Real runtimes standing for each revision's pods (KWOK pods run no containers), scraped by a real Prometheus. */
+type Payload = (seed: number) => Record<string, unknown>;
+/** What clients send: one fraud-shaped row. */
+const fraudRow: Payload = (seed) => fraudRequest(1, seed);
+
 class RevisionPods {
-  private readonly runtimes = new Map<string, RunningRuntime>();
+  private readonly runtimes = new Map<string, { runtime: RunningRuntime; payload: Payload }>();
   private load: Promise<void> | undefined;
   private stopped = false;
   constructor(private readonly targetsFile: string) {}
 
-  async start(revision: string, model: string): Promise<void> {
-    this.runtimes.set(revision, await startTestRuntime({ modelUri: modelPath(model), modelName: 'fraud', revision }));
-    await writeFile(this.targetsFile, JSON.stringify([{ targets: [...this.runtimes.values()].map((r) => new URL(r.url).host), labels: { namespace } }]));
+  /** `model` is what the revision's pods would load (a path or an example model's file name); `payload` what its clients send. */
+  async start(revision: string, model: string, payload: Payload = fraudRow): Promise<void> {
+    const runtime = await startTestRuntime({ modelUri: model.startsWith('/') ? model : modelPath(model), modelName: 'fraud', revision, maxBodyBytes: String(8 << 20) });
+    this.runtimes.set(revision, { runtime, payload });
+    await writeFile(this.targetsFile, JSON.stringify([{ targets: [...this.runtimes.values()].map((r) => new URL(r.runtime.url).host), labels: { namespace } }]));
   }
 
-  /** Client traffic to every revision (fraud-shaped rows), bounded in time and count. */
+  /** Client traffic to every revision, one client per revision (a slow one does not hold the others back), bounded in time and count. */
   startLoad(): void {
     this.stopped = false;
     const deadline = Date.now() + 240_000;
-    this.load = (async () => {
-      for (let i = 0; i < 100_000 && !this.stopped && Date.now() < deadline; i += 1) {
-        await Promise.all([...this.runtimes.values()].map((runtime) => postJson(`${runtime.url}/v2/models/fraud/infer`, fraudRequest(1, i)).catch(() => undefined)));
-        await new Promise((resolve) => setTimeout(resolve, 10));
+    const clients = new Map<string, Promise<void>>();
+    const client = async (revision: string) => {
+      for (let i = 0; i < 50_000 && !this.stopped && Date.now() < deadline; i += 1) {
+        const target = this.runtimes.get(revision);
+        if (!target) return;
+        await postJson(`${target.runtime.url}/v2/models/fraud/infer`, target.payload(i)).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
+    };
+    this.load = (async () => {
+      // Revisions started later get their client as they appear.
+      while (!this.stopped && Date.now() < deadline) {
+        for (const revision of this.runtimes.keys()) if (!clients.has(revision)) clients.set(revision, client(revision));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await Promise.all(clients.values());
     })();
   }
 
@@ -59,7 +77,7 @@ class RevisionPods {
 
   async close(): Promise<void> {
     await this.stopLoad();
-    await Promise.all([...this.runtimes.values()].map((runtime) => runtime.close()));
+    await Promise.all([...this.runtimes.values()].map(({ runtime }) => runtime.close()));
   }
 }
 
@@ -126,14 +144,14 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
   });
 
   /** Rolls out `version`, served by `model` (what the new revision's pods would load), and returns the candidate revision. */
-  async function rollOut(version: string, model: string, analysis?: Record<string, unknown>): Promise<string> {
+  async function rollOut(version: string, model: string, analysis?: Record<string, unknown>, payload?: Payload): Promise<string> {
     await apply(version, analysis);
     const candidate = await eventually(async () => {
       const md = await getMd('fraud');
       expect(md.status?.candidateRevision, JSON.stringify(md.status)).to.have.length(7);
       return md.status?.candidateRevision ?? '';
     });
-    await pods.start(candidate, model);
+    await pods.start(candidate, model, payload);
     return candidate;
   }
 
@@ -160,7 +178,7 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
       return md;
     }, { timeoutMs: 90_000 });
     const seconds = (Date.now() - started) / 1000;
-    console.log(`      rolled back ${seconds.toFixed(1)} s after the candidate was created (analysis interval 4 s)`);
+    console.log(`      rolled back ${seconds.toFixed(1)} s after the candidate's pods started serving (analysis interval 4 s)`);
     expect(rolledBack.status?.weights).to.deep.equal({ stable: 100, candidate: 0 });
     const errorRate = rolledBack.status?.analysis?.checks?.find((check) => check.name === 'error-rate');
     expect(errorRate).to.include({ verdict: 'Fail', threshold: '<= 0.05' });
@@ -170,6 +188,41 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     expect(degraded?.message).to.match(/error-rate 1 \(<= 0\.05\)/);
     const warnings = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,type=Warning', '-o', 'jsonpath={.items[*].reason}']);
     expect(warnings).to.include('AnalysisFailed');
+  });
+
+  /** Waits for the rollback of `candidate` by analysis and returns the failed check named `check`. */
+  async function rolledBackOn(candidate: string, check: string): Promise<{ value?: number; threshold: string; verdict: string }> {
+    const md = await eventually(async () => {
+      const current = await getMd('fraud');
+      expect(current.status?.rollout, JSON.stringify(current.status)).to.include({ phase: 'Aborted', abortedRevision: candidate, abortReason: 'AnalysisFailed' });
+      return current;
+    }, { timeoutMs: 90_000 });
+    expect(md.status?.weights).to.deep.equal({ stable: 100, candidate: 0 });
+    const failed = md.status?.analysis?.checks?.find((entry) => entry.name === check);
+    expect(failed, JSON.stringify(md.status?.analysis)).to.include({ verdict: 'Fail' });
+    return failed as { value?: number; threshold: string; verdict: string };
+  }
+
+  it('a genuinely heavier candidate model (its p99 prediction_latency above the bound) is rolled back', async () => {
+    // The new model is a wide MLP its clients call with 512 rows per request: every answer takes several
+    // times the bound even on a fast machine (about 70 ms here), the stable one's well under it.
+    const wideRows: Payload = (seed) => ({ inputs: [{ name: 'features', datatype: 'FP32', shape: [512, 64], data: seededFloats(seed, 512 * 64, 2) }] });
+    const candidate = await rollOut('5', 'wide-mlp-fp32.onnx', { maxP99LatencyMs: 10 }, wideRows);
+    const p99 = await rolledBackOn(candidate, 'p99-latency-ms');
+    console.log(`      candidate p99 ${p99.value} ms against a bound of 10 ms`);
+    expect(p99.threshold).to.equal('<= 10');
+    expect(p99.value).to.be.greaterThan(10);
+  });
+
+  it('a candidate whose share of predicted fraud drifts from the stable revision beyond the bound is rolled back, however fast and error-free', async () => {
+    const python = await ensurePython();
+    const model = join(dataDir, 'trigger-happy.onnx');
+    await runPython(python, ['test/integration/build_drift_model.py', model]);
+    const candidate = await rollOut('6', model, { maxClassShareRatio: 1.5, maxErrorRate: 0.05 });
+    const share = await rolledBackOn(candidate, 'class-share');
+    console.log(`      worst class-share ratio ${share.value} against a bound of 1.5`);
+    expect(share.threshold).to.equal('<= 1.5x either way');
+    expect(share.value).to.be.greaterThan(1.5);
   });
 
   it('too few requests, then a Prometheus that does not answer: inconclusive, and the step is held (onInconclusive: Hold), never passed', async () => {
