@@ -225,6 +225,27 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     expect(share.value).to.be.greaterThan(1.5);
   });
 
+  it('an operator killed between analysis samples resumes at the same step: no step lost or repeated', async () => {
+    const candidate = await rollOut('7', 'fraud-int8-qoperator.onnx');
+    const between = await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.rollout, JSON.stringify(md.status)).to.include({ step: 1 });
+      return md;
+    }, { timeoutMs: 60_000 });
+    expect(between.status?.analysis).to.include({ passedStep: 0, failures: 0 });
+
+    await operator.stop('SIGKILL');
+    operator = await startOperator(plane().kubeconfigPath, 'operator-analysis-2', { MODELSHIP_WATCH_NAMESPACE: namespace });
+    // The new operator leads once the killed one's lease runs out; its first pass samples at once (overdue) and goes on from step 2.
+    await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(candidate);
+    }, { timeoutMs: 120_000 });
+    const messages = (await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,reason=CanaryStep', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']))
+      .split('\n').filter((line) => line.includes(candidate));
+    expect(messages, 'step 2 announced exactly once').to.deep.equal([`step 2/2: 50% on revision ${candidate}`]);
+  });
+
   it('too few requests, then a Prometheus that does not answer: inconclusive, and the step is held (onInconclusive: Hold), never passed', async () => {
     await pods.stopLoad();
     await rollOut('4', 'fraud-fp32.onnx', { minRequests: 1_000_000 });
