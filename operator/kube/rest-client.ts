@@ -42,10 +42,17 @@ const CONTENT_TYPE = {
  * list/watch semantics (resourceVersion, bookmarks, 410 Gone) and of every write it makes, which
  * the generated clients hide; a KubeConnection (KubeConfig is one) still supplies the server, TLS and credentials.
  */
+/**
+ * How long credentials are reused before the connection is asked again: bound service-account
+ * tokens rotate on disk and exec plugins hand out expiring tokens, so, as client-go does, they are
+ * re-read every minute, and at once after a 401.
+ */
+const CREDENTIALS_TTL_MS = 60_000;
+
 export class KubeRestClient {
   private readonly base: URL;
   private readonly agent: Agent | HttpAgent;
-  private baseOptions: RequestOptions | undefined;
+  private credentials: { options: RequestOptions; readAt: number } | undefined;
 
   constructor(private readonly kubeConfig: KubeConnection, private readonly onWrite: WriteObserver = () => {}) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -118,6 +125,7 @@ export class KubeRestClient {
     await new Promise<void>((resolve, reject) => {
       const req = this.send(options, (res) => {
         if ((res.statusCode ?? 500) >= 300) {
+          if (res.statusCode === 401) this.credentials = undefined;
           collect(res).then((text) => reject(toApiError(res.statusCode ?? 500, text)), reject);
           return;
         }
@@ -152,6 +160,17 @@ export class KubeRestClient {
   }
 
   private async call<T>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string } = {}): Promise<T> {
+    try {
+      return await this.callOnce<T>(method, path, opts);
+    } catch (error) {
+      // A 401 means the request was not acted on: read the credentials again and try once more.
+      if (!(error instanceof ApiError) || error.statusCode !== 401) throw error;
+      this.credentials = undefined;
+      return this.callOnce<T>(method, path, opts);
+    }
+  }
+
+  private async callOnce<T>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string }): Promise<T> {
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const options = await this.requestOptions(method, path, opts.query ?? {}, payload === undefined ? undefined : opts.contentType ?? CONTENT_TYPE.json);
     return new Promise<T>((resolve, reject) => {
@@ -173,18 +192,19 @@ export class KubeRestClient {
   }
 
   private async requestOptions(method: string, path: string, query: Query, contentType: string | undefined): Promise<RequestOptions> {
-    if (!this.baseOptions) {
+    if (!this.credentials || Date.now() - this.credentials.readAt > CREDENTIALS_TTL_MS) {
       const options: RequestOptions = { headers: {} };
       await this.kubeConfig.applyToHTTPSOptions(options);
-      this.baseOptions = options;
+      this.credentials = { options, readAt: Date.now() };
     }
+    const base = this.credentials.options;
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(query)) if (value !== undefined) search.set(key, String(value));
     const qs = search.toString();
-    const headers: Record<string, string> = { ...(this.baseOptions.headers as Record<string, string>), accept: CONTENT_TYPE.json };
+    const headers: Record<string, string> = { ...(base.headers as Record<string, string>), accept: CONTENT_TYPE.json };
     if (contentType) headers['content-type'] = contentType;
     return {
-      ...this.baseOptions,
+      ...base,
       agent: this.agent,
       hostname: this.base.hostname,
       port: this.base.port,
