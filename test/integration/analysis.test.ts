@@ -1,15 +1,12 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { RunningRuntime } from '../../runtime/server.ts';
-import { freePort } from '../plane/ports.ts';
-import { fraudRequest, modelPath, postJson, REPO_ROOT, seededFloats, startTestRuntime } from '../runtime/helpers.ts';
+import { fraudRequest, modelPath, postJson, seededFloats, startTestRuntime } from '../runtime/helpers.ts';
 import { ensurePython, runPython } from '../runtime/python.ts';
 import { eventually } from '../support/eventually.ts';
+import { startPrometheus, type PrometheusServer } from '../support/prometheus-server.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 import { plane } from './context.ts';
 
@@ -84,8 +81,7 @@ class RevisionPods {
 describe('metric-gated canary analysis (real Prometheus scraping real runtimes)', function () {
   this.timeout(300_000);
   let operator: OperatorProcess;
-  let prometheus: ChildProcess | undefined;
-  let dataDir: string;
+  let prometheus: PrometheusServer;
   let promUrl: string;
   let pods: RevisionPods;
 
@@ -103,21 +99,11 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
 
   before(async function () {
     this.timeout(600_000);
-    const binary = (await promisify(execFile)('bash', [join(REPO_ROOT, 'test/support/ensure-prometheus.sh')], { timeout: 300_000 })).stdout.trim();
-    dataDir = await mkdtemp(join(tmpdir(), 'modelship-analysis-'));
-    const targets = join(dataDir, 'targets.json');
+    // Targets come and go as revisions start: file-based discovery, as a pod scrape job would find them.
+    prometheus = await startPrometheus((dir) => [{ job_name: 'modelship-runtime', file_sd_configs: [{ files: [join(dir, 'targets.json')], refresh_interval: '1s' }] }]);
+    promUrl = prometheus.url;
+    const targets = join(prometheus.dir, 'targets.json');
     await writeFile(targets, '[]');
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    await writeFile(join(dataDir, 'prometheus.yml'), JSON.stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      scrape_configs: [{ job_name: 'modelship-runtime', file_sd_configs: [{ files: [targets], refresh_interval: '1s' }] }],
-    }));
-    prometheus = spawn(binary, [
-      `--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-    ], { stdio: 'ignore' });
-    await eventually(async () => expect((await fetch(`${promUrl}/-/ready`)).status).to.equal(200), { timeoutMs: 30_000 });
     pods = new RevisionPods(targets);
 
     await kubectl(['apply', '--server-side', '-f', 'crds/']);
@@ -138,9 +124,7 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     await operator?.stop();
     await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await pods?.close();
-    prometheus?.kill('SIGTERM');
-    if (prometheus && prometheus.exitCode === null) await new Promise((resolve) => prometheus?.once('exit', resolve));
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await prometheus?.close();
   });
 
   /** Rolls out `version`, served by `model` (what the new revision's pods would load), and returns the candidate revision. */
@@ -216,7 +200,7 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
 
   it('a candidate whose share of predicted fraud drifts from the stable revision beyond the bound is rolled back, however fast and error-free', async () => {
     const python = await ensurePython();
-    const model = join(dataDir, 'trigger-happy.onnx');
+    const model = join(prometheus.dir, 'trigger-happy.onnx');
     await runPython(python, ['test/integration/build_drift_model.py', model]);
     const candidate = await rollOut('6', model, { maxClassShareRatio: 1.5, maxErrorRate: 0.05 });
     const share = await rolledBackOn(candidate, 'class-share');
@@ -258,8 +242,7 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     expect(held.status?.analysis?.failures).to.equal(0);
     expect(held.status?.analysis?.checks?.[0]).to.include({ name: 'requests', verdict: 'Inconclusive' });
 
-    prometheus?.kill('SIGTERM');
-    await new Promise((resolve) => prometheus?.once('exit', resolve));
+    await prometheus.stop();
     const firstSample = held.status?.analysis?.lastSampleAt;
     const blind = await eventually(async () => {
       const md = await getMd('fraud');

@@ -1,14 +1,11 @@
 import { expect } from 'chai';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import { PREDICTION_LATENCY_METRIC } from '../../operator/desired/autoscaler.ts';
 import type { RunningRuntime } from '../../runtime/server.ts';
-import { freePort } from '../plane/ports.ts';
 import { eventually } from '../support/eventually.ts';
+import { startPrometheus, type PrometheusServer } from '../support/prometheus-server.ts';
 import { fraudRequest, modelPath, postJson, REPO_ROOT, startTestRuntime } from './helpers.ts';
 import { sampleSum } from '../support/prometheus-text.ts';
 
@@ -26,36 +23,22 @@ function renderForPod(template: string): string {
 describe('runtime metrics through a real Prometheus and the prometheus-adapter rule (HPA prediction_latency)', function () {
   this.timeout(120_000);
   let runtime: RunningRuntime;
-  let prometheus: ChildProcess | undefined;
-  let dataDir: string;
+  let prometheus: PrometheusServer | undefined;
   let promUrl: string;
   let rule: AdapterRule;
 
   before(async () => {
-    const binary = (await promisify(execFile)('bash', [join(REPO_ROOT, 'test/support/ensure-prometheus.sh')], { timeout: 300_000 })).stdout.trim();
     const rules = load(await readFile(join(REPO_ROOT, 'charts/modelship/files/prometheus-adapter-rules.yaml'), 'utf8')) as { rules: { custom: AdapterRule[] } };
     rule = rules.rules.custom[0] as AdapterRule;
     runtime = await startTestRuntime({ modelUri: modelPath('fraud-fp32.onnx'), modelName: 'fraud', revision: 'r1' });
-    dataDir = await mkdtemp(join(tmpdir(), 'modelship-prometheus-'));
-    const port = await freePort();
-    promUrl = `http://127.0.0.1:${port}`;
-    await writeFile(join(dataDir, 'prometheus.yml'), JSON.stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      // Labels as the usual kubernetes-pods scrape job attaches them from pod metadata.
-      scrape_configs: [{ job_name: 'modelship-runtime', static_configs: [{ targets: [new URL(runtime.url).host], labels: { namespace: NAMESPACE, pod: POD } }] }],
-    }));
-    prometheus = spawn(binary, [
-      `--config.file=${join(dataDir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dataDir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-    ], { stdio: 'ignore' });
-    await eventually(async () => expect((await fetch(`${promUrl}/-/ready`)).status).to.equal(200), { timeoutMs: 30_000 });
+    // Labels as the usual kubernetes-pods scrape job attaches them from pod metadata.
+    prometheus = await startPrometheus(() => [{ job_name: 'modelship-runtime', static_configs: [{ targets: [new URL(runtime.url).host], labels: { namespace: NAMESPACE, pod: POD } }] }]);
+    promUrl = prometheus.url;
   });
 
   after(async () => {
-    prometheus?.kill('SIGTERM');
-    if (prometheus && prometheus.exitCode === null) await new Promise((resolve) => prometheus?.once('exit', resolve));
+    await prometheus?.close();
     await runtime?.close();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
   const query = async (promql: string): Promise<PromVector['data']['result']> => {
