@@ -41,8 +41,6 @@ export const ChildKinds = {
   prometheusRule: kind('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', 'Prometheus Operator'),
 } as const satisfies Record<string, ChildKind>;
 
-export type ChildKindName = keyof typeof ChildKinds;
-
 export const childKinds: readonly ChildKind[] = Object.values(ChildKinds);
 
 export const childKindKey = (type: Pick<ChildKind, 'apiVersion' | 'kind'>): string => `${type.apiVersion}/${type.kind}`;

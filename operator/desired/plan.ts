@@ -3,6 +3,7 @@ import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
+import { deploymentProgress, rolloutState } from '../status/deployment-progress.ts';
 import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
 import { desiredPrometheusRule } from './alert-rules.ts';
 import { desiredAutoscaler } from './autoscaler.ts';
@@ -11,7 +12,7 @@ import { desiredDeployment } from './deployment.ts';
 import { desiredDisruptionBudget } from './disruption-budget.ts';
 import { desiredControllerRevision, recordedRevisions, revisionHistory, type RecordedRevision } from './history.ts';
 import { desiredDestinationRule, desiredVirtualService, type MeshRoute } from './istio.ts';
-import { REVISION_LABEL, type RevisionSlot } from './labels.ts';
+import type { RevisionSlot } from './labels.ts';
 import { nameOf } from './metadata.ts';
 import { desiredNetworkPolicy } from './network-policy.ts';
 import type { OperatorOptions } from './options.ts';
@@ -57,13 +58,9 @@ export interface Plan {
 
 export const revisionDeploymentName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
 
+/** The candidate can take traffic once its Deployment has rolled out completely, as status judges any Deployment. */
 function deploymentReady(deployment: V1Deployment | undefined, revision: string): boolean {
-  if (!deployment) return false;
-  const wanted = deployment.spec?.replicas ?? 1;
-  const status = deployment.status ?? {};
-  const current = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  return current && deployment.spec?.template?.metadata?.labels?.[REVISION_LABEL] === revision
-    && (status.readyReplicas ?? 0) >= wanted && (status.availableReplicas ?? 0) >= wanted && (status.updatedReplicas ?? 0) >= wanted;
+  return deployment !== undefined && rolloutState(deploymentProgress(deployment, 1), revision) === 'Complete';
 }
 
 function canaryReplicas(total: number, weight: number): number {
