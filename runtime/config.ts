@@ -30,12 +30,27 @@ export interface RuntimeConfig {
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
-  /** When set, model endpoints require `Authorization: Bearer <token>`; health and metrics stay open. */
-  readonly authToken?: string;
+  /** Model endpoints require `Authorization: Bearer <token>` of one of these tokens; health and metrics stay open. */
+  readonly auth: AuthSettings;
   /** Names of classes 0, 1, ... for prediction metrics; overrides the model's class_names metadata. */
   readonly classNames?: readonly string[];
   /** Each client (bearer token, else peer address) gets a token bucket; beyond it, 429. A rate of 0 turns it off. */
   readonly rateLimit: RateLimitSettings;
+}
+
+/** A fixed token, or a file of tokens re-read every reloadMs; neither: open. */
+export interface AuthSettings {
+  readonly token?: string;
+  readonly tokenFile?: string;
+  readonly reloadMs: number;
+}
+
+function authSettings(env: Env): AuthSettings {
+  const token = readString(env, C.authToken);
+  const tokenFile = readString(env, C.authTokenFile);
+  const reloadMs = readInteger(env, C.authTokenReloadSeconds) * 1000;
+  if (token && tokenFile) throw new ConfigError(`set ${C.authToken.name} or ${C.authTokenFile.name}, not both`);
+  return { ...(token && { token }), ...(tokenFile && { tokenFile }), reloadMs };
 }
 
 function modelNameFrom(uri: string): string {
@@ -57,7 +72,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const maxBatchSize = readInteger(env, C.maxBatchSize);
   const logLevel = readEnum(env, C.logLevel);
   const digest = readDigest(env, C.modelSha256);
-  const authToken = readString(env, C.authToken);
+  const auth = authSettings(env);
   const names = classNames(env);
   return {
     model: {
@@ -88,7 +103,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     requestTimeoutMs: readInteger(env, C.requestTimeoutMs),
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),
     logLevel,
-    ...(authToken ? { authToken } : {}),
+    auth,
     ...(names ? { classNames: names } : {}),
     rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst) },
   };

@@ -151,7 +151,21 @@ export const RuntimeContract = {
     name: 'MODELSHIP_AUTH_TOKEN',
     type: 'string',
     defaultDoc: 'unset (open)',
-    doc: 'When set, every endpoint but `/v2/health/live`, `/v2/health/ready` and `/metrics` requires `Authorization: Bearer <token>` (401 JSON otherwise); on gRPC every method but `ServerLive` and `ServerReady` requires the `authorization: Bearer <token>` metadata (`UNAUTHENTICATED` otherwise). The operator sets it from `spec.security.authSecret`.',
+    doc: 'When set, every endpoint but `/v2/health/live`, `/v2/health/ready` and `/metrics` requires `Authorization: Bearer <token>` (401 JSON otherwise); on gRPC every method but `ServerLive` and `ServerReady` requires the `authorization: Bearer <token>` metadata (`UNAUTHENTICATED` otherwise). Fixed for the process\'s life: use `MODELSHIP_AUTH_TOKEN_FILE` for a token that rotates.',
+  },
+  authTokenFile: {
+    name: 'MODELSHIP_AUTH_TOKEN_FILE',
+    type: 'string',
+    defaultDoc: 'unset',
+    doc: 'Like `MODELSHIP_AUTH_TOKEN`, with the accepted tokens read from this file, one per line (blank lines and `#` comments ignored), and re-read while serving: a rotated Secret mounted as a volume takes effect without a restart, and listing the old and the new token side by side lets clients move over. A file that becomes unreadable or empty keeps the last tokens (a warning is logged); at start it is fatal. The operator mounts `spec.security.authSecret` and sets this. Exclusive with `MODELSHIP_AUTH_TOKEN`.',
+  },
+  authTokenReloadSeconds: {
+    name: 'MODELSHIP_AUTH_TOKEN_RELOAD_SECONDS',
+    type: 'integer',
+    default: 10,
+    min: 1,
+    max: 3600,
+    doc: 'How often `MODELSHIP_AUTH_TOKEN_FILE` is re-read. The kubelet itself updates a mounted Secret within about a minute of a change.',
   },
   classNames: {
     name: 'MODELSHIP_CLASS_NAMES',

@@ -8,6 +8,7 @@ import { CLASS_NAMES_METADATA_KEY, parseClassNames, PredictionMetrics, predictio
 import { loadModel, type LoadedModel } from './model/served-model.ts';
 import type { NamedTensors } from './model/tensor.ts';
 import { bearerTokenCheck } from './protocol/auth.ts';
+import { fixedToken, tokensFromFile, type AcceptedTokens } from './protocol/accepted-tokens.ts';
 import { startGrpcServer, type RunningGrpcServer } from './protocol/grpc-server.ts';
 import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
 import { perClientRateLimit } from './protocol/rate-limit.ts';
@@ -76,6 +77,10 @@ function predictionMetricsFor(config: RuntimeConfig, loaded: LoadedModel, metric
   return outputs && new PredictionMetrics(outputs, metrics.registry);
 }
 
+function acceptedTokens(auth: RuntimeConfig['auth'], logger: Logger): Promise<AcceptedTokens> | AcceptedTokens {
+  return auth.tokenFile ? tokensFromFile(auth.tokenFile, auth.reloadMs, logger) : fixedToken(auth.token);
+}
+
 /**
  * Starts the HTTP and gRPC servers at once (liveness answers while the model loads), then fetches, verifies,
  * opens and warms up the model; resolves when ready. Rejects, with the server closed, when the model
@@ -100,7 +105,8 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   );
   const app = createApp({ state, metrics, logger });
   const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes });
-  const refusal = bearerTokenCheck(config.authToken);
+  const tokens = await acceptedTokens(config.auth, logger);
+  const refusal = bearerTokenCheck(tokens);
   const overLimit = perClientRateLimit(config.rateLimit);
   // node:http refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
@@ -122,12 +128,13 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, authToken: config.authToken, maxMessageBytes: config.maxBodyBytes },
+      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes },
       host,
       config.grpcPort,
     );
   } catch (error) {
     await closeServer(server);
+    tokens.close();
     throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
   }
 
@@ -152,6 +159,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   } catch (error) {
     server.closeAllConnections();
     await Promise.all([closeServer(server), grpc.close(0)]);
+    tokens.close();
     throw error;
   }
 
@@ -164,6 +172,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
     server.closeAllConnections();
     await Promise.all([closeServer(server), grpc.close(0)]);
+    tokens.close();
     await state.model?.dispose();
     state.model = undefined;
     logger.info({ drained }, 'stopped');

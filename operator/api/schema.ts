@@ -432,7 +432,7 @@ export const SloSchema = Type.Object(
 export const SecuritySchema = Type.Object({
   authSecret: Type.Optional(
     Type.Object({
-      name: ObjectName({ description: 'Secret holding the bearer token clients must send.' }),
+      name: ObjectName({ description: 'Secret holding the bearer token clients must send (several, one per line, while clients move to a new one). Mounted into the runtime and re-read: rotating it needs no restart.' }),
       key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey })),
     }),
   ),

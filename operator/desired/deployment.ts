@@ -5,6 +5,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type RevisionSlot } from './labels.ts';
 import { childMetadata } from './metadata.ts';
 import { MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, TMP_VOLUME } from './model-source.ts';
+import { authTokenMount } from './auth-token.ts';
 import { DEFAULT_S3_FETCHER_IMAGE, type OperatorOptions } from './options.ts';
 import { revisionOf } from './revision.ts';
 import { runtimeEnv } from './runtime-env.ts';
@@ -46,6 +47,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
   const runtime = md.spec.runtime ?? {};
   const source = modelSource(md.spec.model, options.s3FetcherImage ?? DEFAULT_S3_FETCHER_IMAGE);
   const resources = runtimeResources(md);
+  const auth = authTokenMount(md);
   const container: V1Container = {
     name: RUNTIME_CONTAINER,
     image: runtime.image ?? options.defaultRuntimeImage,
@@ -60,6 +62,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
       { name: MODEL_CACHE_VOLUME, mountPath: MODEL_CACHE_DIR },
       { name: TMP_VOLUME, mountPath: '/tmp' },
       ...source.runtimeMounts,
+      ...auth.mounts,
     ],
     // Startup allows ten minutes for a large model to download and load before liveness takes over.
     startupProbe: probe(RuntimeProbePaths.live, { periodSeconds: 5, failureThreshold: 120 }),
@@ -79,7 +82,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
     containers: [container],
     ...(runtime.nodeSelector && { nodeSelector: runtime.nodeSelector }),
     ...(tolerated && { tolerations: tolerated }),
-    volumes: [{ name: MODEL_CACHE_VOLUME, emptyDir: {} }, { name: TMP_VOLUME, emptyDir: {} }, ...source.volumes],
+    volumes: [{ name: MODEL_CACHE_VOLUME, emptyDir: {} }, { name: TMP_VOLUME, emptyDir: {} }, ...source.volumes, ...auth.volumes],
   };
 }
 

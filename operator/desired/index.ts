@@ -9,5 +9,5 @@ export { MODEL_CACHE_DIR, modelSource, PVC_MOUNT_PATH, servedModelFile, type Mod
 export { desiredNetworkPolicy } from './network-policy.ts';
 export { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
 export { canonicalJson, revisionOf } from './revision.ts';
-export { AUTH_TOKEN_ENV, modelNameOf } from './runtime-env.ts';
+export { modelNameOf } from './runtime-env.ts';
 export { desiredService, endpointUrl, servicePort } from './service.ts';

@@ -2,12 +2,10 @@ import type { V1EnvVar } from '@kubernetes/client-node';
 import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeEnv, type RuntimeEnvName } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
+import { authTokenMount } from './auth-token.ts';
 import { nameOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
-
-/** The bearer token the runtime requires when spec.security.authSecret is set. */
-export const AUTH_TOKEN_ENV = RuntimeEnv.authToken;
 
 export function modelNameOf(md: ModelDeployment): string {
   return md.spec.model.name ?? nameOf(md);
@@ -52,7 +50,5 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.classNames, md.spec.monitoring?.classNames && JSON.stringify(md.spec.monitoring.classNames)],
   ];
   const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
-  const auth = md.spec.security?.authSecret;
-  if (auth) env.push({ name: AUTH_TOKEN_ENV, valueFrom: { secretKeyRef: { name: auth.name, key: auth.key ?? SpecDefaults.authSecretKey } } });
-  return [...env, ...(runtime.env ?? [])];
+  return [...env, ...authTokenMount(md).env, ...(runtime.env ?? [])];
 }

@@ -3,7 +3,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
-import { bearerTokenMatcher, TOKEN_MESSAGES } from './auth.ts';
+import { TOKEN_MESSAGES, type AcceptedTokens } from './accepted-tokens.ts';
 import { HttpError } from './errors.ts';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, type GrpcInferRequest, type GrpcInferResponse } from './grpc-codec.ts';
 import { toHttpError } from './http.ts';
@@ -43,7 +43,7 @@ interface GrpcDeps {
   readonly state: ServingState;
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
-  readonly authToken: string | undefined;
+  readonly tokens: AcceptedTokens;
   /** Largest request message; grpc-js refuses larger ones with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
 }
@@ -52,15 +52,14 @@ interface GrpcDeps {
 type Handler<Req, Res> = (request: Req, cancelled: AbortSignal) => Res | Promise<Res>;
 interface NamedRequest { name: string; version: string }
 
-function implementation({ state, metrics, logger, authToken }: GrpcDeps): UntypedServiceImplementation {
-  const matchToken = bearerTokenMatcher(authToken);
+function implementation({ state, metrics, logger, tokens }: GrpcDeps): UntypedServiceImplementation {
   const begin = inferAccounting({ state, metrics, logger }, 'grpc');
 
   /** Wraps a handler: bearer token check, then errors (HttpError or other) as gRPC statuses with their message. */
   const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       if (!OPEN_METHODS.has(method)) {
-        const check = matchToken(call.metadata.get('authorization')[0]?.toString());
+        const check = tokens.check(call.metadata.get('authorization')[0]?.toString());
         if (check !== 'ok') {
           callback({ code: GrpcStatus.UNAUTHENTICATED, details: TOKEN_MESSAGES[check] });
           return;

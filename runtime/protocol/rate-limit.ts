@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenBucket } from 'limiter';
 import { LRUCache } from 'lru-cache';
-import { bearerTokenIn, OPEN_PATHS } from './auth.ts';
+import { bearerTokenIn } from './accepted-tokens.ts';
+import { OPEN_PATHS } from './auth.ts';
 import { sendJson } from './http.ts';
 
 export interface RateLimitSettings {

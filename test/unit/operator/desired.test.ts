@@ -215,11 +215,18 @@ describe('runtime Deployment', () => {
     expect(anonymous.spec?.template.spec?.initContainers?.[0]?.args).to.include('--no-sign-request');
   });
 
-  it('hands the auth token to the runtime from the Secret, never as a literal', () => {
-    const env = envOf(modelDeployment({ security: { authSecret: { name: 'fraud-token' } } }));
-    const token = Object.values(env).find((e) => e.valueFrom?.secretKeyRef?.name === 'fraud-token');
-    expect(token?.valueFrom?.secretKeyRef).to.deep.equal({ name: 'fraud-token', key: 'token' });
-    expect(token?.value).to.equal(undefined);
+  it('mounts the auth Secret as a file the runtime re-reads (rotation without restart), never as a literal or an env var', () => {
+    const md = modelDeployment({ security: { authSecret: { name: 'fraud-token', key: 'bearer' } } });
+    const pod = desiredDeployment(md, OPTIONS).spec!.template.spec!;
+    const volume = pod.volumes?.find((v) => v.secret?.secretName === 'fraud-token');
+    expect(volume?.secret?.items).to.deep.equal([{ key: 'bearer', path: 'token' }]);
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === volume?.name);
+    // A subPath mount would never see the kubelet's updates.
+    expect(mount).to.deep.equal({ name: volume?.name, mountPath: '/var/run/secrets/modelship/auth', readOnly: true });
+    const env = envOf(md);
+    expect(env[RuntimeEnv.authTokenFile]?.value).to.equal('/var/run/secrets/modelship/auth/token');
+    expect(env[RuntimeEnv.authToken]).to.equal(undefined);
+    expect(JSON.stringify(pod)).to.not.match(/secretKeyRef/);
   });
 });
 

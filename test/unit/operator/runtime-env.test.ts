@@ -38,7 +38,8 @@ describe('runtime env builder (operator/desired/runtime-env.ts) against the runt
     const names = envFor(everything).map((e) => e.name);
     expect(names.at(-1)).to.equal('OMP_WAIT_POLICY');
     for (const name of names.slice(0, -1)) expect(contractNames.has(name), `${name} is in runtime/contract.ts`).to.equal(true);
-    expect(names).to.include(RuntimeEnv.authToken);
+    expect(names).to.include(RuntimeEnv.authTokenFile);
+    expect(names).to.not.include(RuntimeEnv.authToken);
   });
 
   it('writes an env the runtime parses back to the spec values', () => {

@@ -24,6 +24,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   requestTimeoutMs: (c) => c.requestTimeoutMs,
   rateLimitRps: (c) => c.rateLimit.requestsPerSecond,
   rateLimitBurst: (c) => c.rateLimit.burst,
+  authTokenReloadSeconds: (c) => c.auth.reloadMs / 1000,
 };
 
 describe('unit: runtime config parser derived from the contract (runtime/contract.ts)', () => {
@@ -68,7 +69,12 @@ describe('unit: runtime config parser derived from the contract (runtime/contrac
     expect(config.revision).to.equal(RuntimeContract.revision.default);
     expect(config.batching.preferredBatchSizes).to.deep.equal([]);
     expect(config.model).to.not.have.property('sha256');
-    expect(config).to.not.have.property('authToken');
+    expect(config.auth).to.not.have.any.keys('token', 'tokenFile');
+  });
+
+  it('refuses a fixed token and a token file together: which one rotates would be unclear', () => {
+    expect(() => loadConfig({ ...URI, [RuntimeEnv.authToken]: 't', [RuntimeEnv.authTokenFile]: '/f' })).to.throw(ConfigError, `set ${RuntimeEnv.authToken} or ${RuntimeEnv.authTokenFile}, not both`);
+    expect(loadConfig({ ...URI, [RuntimeEnv.authTokenFile]: '/f' }).auth).to.deep.equal({ tokenFile: '/f', reloadMs: RuntimeContract.authTokenReloadSeconds.default * 1000 });
   });
 
   it('accepts every allowed enum and list value and names the allowed ones when refusing', () => {
