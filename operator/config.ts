@@ -29,6 +29,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
       defaultRuntimeImage: readString(env, S.runtimeImage),
       clusterDomain: readString(env, S.clusterDomain),
       s3FetcherImage: readString(env, S.s3FetcherImage),
+      prometheusNamespace: readString(env, S.prometheusNamespace),
     },
     logLevel: readEnum(env, S.logLevel),
     metricsAddress: readString(env, S.metricsAddress),

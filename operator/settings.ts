@@ -58,6 +58,14 @@ export const OperatorSettings = {
     doc: 'Prometheus that scrapes the runtimes, for canary analysis of ModelDeployments that do not name one (`spec.rollout.analysis.prometheus`).',
     chart: { value: 'analysis.prometheusUrl' },
   },
+  prometheusNamespace: {
+    name: 'MODELSHIP_PROMETHEUS_NAMESPACE',
+    type: 'string',
+    default: '',
+    defaultDoc: 'none',
+    doc: "Namespace of the Prometheus that scrapes the runtimes: a ModelDeployment's NetworkPolicy (`spec.security.networkPolicy`) admits it.",
+    chart: { value: 'prometheusNamespace' },
+  },
   watchNamespace: {
     name: 'MODELSHIP_WATCH_NAMESPACE',
     type: 'string',

@@ -26,6 +26,7 @@ export const SpecDefaults = {
   failureLimit: 1,
   onInconclusive: 'Hold',
   authSecretKey: 'token',
+  meshMtls: 'Strict',
   revisionHistoryLimit: 10,
   /** How long a replaced revision keeps its pods after traffic left it, so in-flight requests and slow proxies drain. */
   scaleDownDelaySeconds: 30,
@@ -436,9 +437,12 @@ export const SecuritySchema = Type.Object({
       key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey })),
     }),
   ),
+  meshMtls: Type.Optional(StringEnum(['Strict', 'Permissive', 'MeshDefault'], {
+    description: "While Istio routes the model's traffic, a PeerAuthentication on its pods: Strict (the default: only mesh workloads with their certificates reach the runtime; Prometheus scrapes through the sidecar's merged metrics), Permissive (plain text accepted too), or MeshDefault (none: the namespace or mesh policy applies).",
+  })),
   networkPolicy: Type.Optional(
     Type.Object({
-      enabled: Type.Optional(Type.Boolean({ default: false, description: 'Admit traffic to the runtime only from the namespace itself and allowFrom.' })),
+      enabled: Type.Optional(Type.Boolean({ default: false, description: "Admit traffic to the runtime only from the namespace itself, the namespaces of spec.traffic.gateways (the mesh ingress), the operator's Prometheus namespace (MODELSHIP_PROMETHEUS_NAMESPACE) and allowFrom." })),
       allowFrom: Type.Optional(
         Type.Array(
           Type.Object(

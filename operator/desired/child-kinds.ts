@@ -38,6 +38,7 @@ export const ChildKinds = {
   networkPolicy: kind('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies'),
   destinationRule: kind('networking.istio.io', 'v1', 'DestinationRule', 'destinationrules', 'Istio'),
   virtualService: kind('networking.istio.io', 'v1', 'VirtualService', 'virtualservices', 'Istio'),
+  peerAuthentication: kind('security.istio.io', 'v1', 'PeerAuthentication', 'peerauthentications', 'Istio'),
   prometheusRule: kind('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', 'Prometheus Operator'),
 } as const satisfies Record<string, ChildKind>;
 

@@ -1,4 +1,5 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { durationMs } from '../rollout/duration.ts';
 import type { Strategy, Weights } from '../rollout/state-machine.ts';
@@ -96,5 +97,22 @@ export function desiredVirtualService(md: ModelDeployment, options: OperatorOpti
       ...(traffic?.gateways?.length && { gateways: [...traffic.gateways, 'mesh'] }),
       http,
     },
+  };
+}
+
+const MTLS_MODES = { Strict: 'STRICT', Permissive: 'PERMISSIVE' } as const;
+
+/**
+ * While Istio routes the model's traffic, its pods take mutual TLS (spec.security.meshMtls, Strict
+ * by default): callers must be mesh workloads holding the mesh's certificates. Undefined for
+ * MeshDefault, leaving the namespace or mesh-wide policy in charge.
+ */
+export function desiredPeerAuthentication(md: ModelDeployment): IstioSpec<Record<string, unknown>> | undefined {
+  const mode = md.spec.security?.meshMtls ?? SpecDefaults.meshMtls;
+  if (mode === 'MeshDefault') return undefined;
+  return {
+    ...typeMeta(ChildKinds.peerAuthentication),
+    metadata: childMetadata(md, childLabels(md)),
+    spec: { selector: { matchLabels: selectorLabels(md) }, mtls: { mode: MTLS_MODES[mode] } },
   };
 }

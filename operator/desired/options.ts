@@ -8,6 +8,8 @@ export interface OperatorOptions {
   clusterDomain?: string;
   /** Image of the init container that copies s3:// models (needs the aws CLI). */
   s3FetcherImage?: string;
+  /** Namespace of the Prometheus scraping the runtimes, admitted by NetworkPolicies; empty: none. */
+  prometheusNamespace?: string;
 }
 
 export const DEFAULT_CLUSTER_DOMAIN = OperatorSettings.clusterDomain.default;

@@ -11,7 +11,7 @@ import { childKindKey, childKinds, type ChildKind } from './child-kinds.ts';
 import { desiredDeployment } from './deployment.ts';
 import { desiredDisruptionBudget } from './disruption-budget.ts';
 import { desiredControllerRevision, recordedRevisions, revisionHistory, type RecordedRevision } from './history.ts';
-import { desiredDestinationRule, desiredVirtualService, type MeshRoute } from './istio.ts';
+import { desiredDestinationRule, desiredPeerAuthentication, desiredVirtualService, type MeshRoute } from './istio.ts';
 import type { RevisionSlot } from './labels.ts';
 import { nameOf } from './metadata.ts';
 import { desiredNetworkPolicy } from './network-policy.ts';
@@ -111,8 +111,12 @@ export function planModelDeployment(input: PlanInput): Plan {
     return recorded ? atRevision(md, recorded.spec) : md;
   };
   const objects: KubernetesObject[] = history.map((revision) => desiredControllerRevision(md, revision));
-  const networkPolicy = desiredNetworkPolicy(md);
+  const networkPolicy = desiredNetworkPolicy(md, options);
   if (networkPolicy) objects.push(networkPolicy);
+  // Progressive strategies route through the mesh whenever Istio is there; a rolling update only when asked to.
+  const meshRouted = istio && (md.spec.traffic !== undefined || isProgressive(strategy));
+  const peerAuthentication = meshRouted ? desiredPeerAuthentication(md) : undefined;
+  if (peerAuthentication) objects.push(peerAuthentication);
   const prometheusRule = desiredPrometheusRule(md);
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};

@@ -274,4 +274,14 @@ describe('Service, HPA, PDB and NetworkPolicy', () => {
       ports: [{ protocol: 'TCP', port: RUNTIME_DEFAULT_PORT }, { protocol: 'TCP', port: RUNTIME_DEFAULT_GRPC_PORT }],
     }]);
   });
+
+  it("admits the mesh ingress (its Gateways' namespaces) and the operator's Prometheus namespace, each once", () => {
+    const md = modelDeployment({
+      traffic: { gateways: ['istio-ingress/public', 'istio-ingress/internal', 'local-gw', 'mesh'] },
+      security: { networkPolicy: { enabled: true } },
+    });
+    const policy = kindOf(desiredChildren(md, { ...OPTIONS, prometheusNamespace: 'monitoring' }), 'NetworkPolicy') as { spec: { ingress: { from: unknown[] }[] } };
+    const byName = (namespace: string) => ({ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } });
+    expect(policy.spec.ingress[0]?.from).to.deep.equal([{ podSelector: {} }, byName('istio-ingress'), byName('monitoring')]);
+  });
 });

@@ -199,6 +199,22 @@ describe('plan: Canary with Istio', () => {
     ]);
   });
 
+  it('puts the runtime pods under strict mesh mTLS while Istio routes them, unless the spec leaves it to the mesh', () => {
+    const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
+    const peer = one(planOf(md, { revisions, istio: true }), 'PeerAuthentication', NAME) as KubernetesObject & { spec: unknown };
+    expect(peer.apiVersion).to.equal('security.istio.io/v1');
+    expect(peer.spec).to.deep.equal({ selector: { matchLabels: pods() }, mtls: { mode: 'STRICT' } });
+    const permissive = { ...md, spec: { ...md.spec, security: { meshMtls: 'Permissive' as const } } };
+    expect((one(planOf(permissive, { revisions, istio: true }), 'PeerAuthentication', NAME) as KubernetesObject & { spec: { mtls: unknown } }).spec.mtls).to.deep.equal({ mode: 'PERMISSIVE' });
+    const meshDefault = { ...md, spec: { ...md.spec, security: { meshMtls: 'MeshDefault' as const } } };
+    expect(namesOf(planOf(meshDefault, { revisions, istio: true }), 'PeerAuthentication')).to.deep.equal([]);
+    expect(namesOf(planOf(md, { revisions, istio: false }), 'PeerAuthentication')).to.deep.equal([]);
+    // A rolling update goes through the mesh only when spec.traffic asks for it.
+    const rolling = modelDeployment({});
+    expect(namesOf(planOf(rolling, { istio: true }), 'PeerAuthentication')).to.deep.equal([]);
+    expect(namesOf(planOf(modelDeployment({ traffic: {} }), { istio: true }), 'PeerAuthentication')).to.deep.equal([NAME]);
+  });
+
   it('sends nothing to a candidate that is not ready yet, and has a single subset once it is promoted', () => {
     const { md, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
     const starting = planOf(md, { revisions, istio: true });

@@ -35,6 +35,7 @@ describe('unit: operator config parser derived from its settings contract (opera
       defaultRuntimeImage: OperatorSettings.runtimeImage.default,
       clusterDomain: OperatorSettings.clusterDomain.default,
       s3FetcherImage: OperatorSettings.s3FetcherImage.default,
+      prometheusNamespace: OperatorSettings.prometheusNamespace.default,
     });
     expect(config).to.include({ logLevel: OperatorSettings.logLevel.default, metricsAddress: OperatorSettings.metricsAddress.default, watchNamespace: undefined });
     expect(config.leaderElection).to.include({

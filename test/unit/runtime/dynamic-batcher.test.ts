@@ -61,7 +61,9 @@ describe('unit: DynamicBatcher', () => {
     const model = fakeModel(20);
     const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxBatchSize: 64 }, noop);
     const first = batcher.submit(feeds(1, 1), 'k', 1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Wait for the run to start rather than for a fixed time: on a loaded machine a 5 ms timer can fire
+    // before the batcher's own dispatch. The rest are then submitted in one synchronous stretch.
+    while (model.runs.length === 0) await new Promise((resolve) => setImmediate(resolve));
     const rest = Array.from({ length: 10 }, () => batcher.submit(feeds(1, 1), 'k', 1));
     await Promise.all([first, ...rest]);
     expect(model.runs).to.deep.equal([1, 10]);
@@ -78,7 +80,7 @@ describe('unit: DynamicBatcher', () => {
     const model = fakeModel(30);
     const batcher = new DynamicBatcher(model.run, { ...SETTINGS, maxConcurrentRuns: 2, maxQueueDelayMs: 10 }, noop);
     const busy = batcher.submit(feeds(1, 1), 'k', 1);
-    await new Promise((resolve) => setTimeout(resolve, 2));
+    while (model.runs.length === 0) await new Promise((resolve) => setImmediate(resolve));
     const started = performance.now();
     await batcher.submit(feeds(1, 1), 'k', 1);
     expect(performance.now() - started).to.be.at.least(9);
