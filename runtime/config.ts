@@ -90,6 +90,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       deviceId: readInteger(env, C.deviceId),
       intraOpThreads: readInteger(env, C.intraOpThreads),
       interOpThreads: readInteger(env, C.interOpThreads),
+      inferenceThread: readEnum(env, C.inferenceThread),
     },
     batching: {
       maxBatchSize,

@@ -9,6 +9,7 @@ import type { Setting } from './env-settings.ts';
  */
 
 export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
+export const INFERENCE_THREADS = ['worker', 'main'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const maxBatchSize = {
@@ -86,6 +87,13 @@ export const RuntimeContract = {
     min: 0,
     max: 1024,
     doc: 'onnxruntime inter-op threads; `0` lets onnxruntime choose.',
+  },
+  inferenceThread: {
+    name: 'MODELSHIP_INFERENCE_THREAD',
+    type: 'enum',
+    values: INFERENCE_THREADS,
+    default: 'worker',
+    doc: "Where `session.run` computes. `worker`: a worker thread of its own, so a model run never stalls HTTP and gRPC parsing and never waits behind it (onnxruntime-node runs on the calling JS thread). `main`: the main JS thread, one message hop less per run (see docs/benchmarks.md for both).",
   },
   maxBatchSize,
   maxQueueDelayMs: {

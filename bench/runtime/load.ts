@@ -16,6 +16,10 @@ export interface LoadOptions {
   readonly url: string;
   readonly path: string;
   readonly bodies: readonly Buffer[];
+  /** Content-Type of every request (default application/json). */
+  readonly contentType?: string;
+  /** Extra header lines for body i (each ending in CRLF), e.g. the binary tensor extension's length header. */
+  readonly extraHeaders?: readonly string[];
   readonly concurrency: number;
   readonly warmupMs: number;
   readonly durationMs: number;
@@ -35,8 +39,9 @@ function percentile(sorted: Float64Array, p: number): number {
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const { hostname, port } = new URL(options.url);
-  const heads = options.bodies.map((body) => Buffer.from(
-    `POST ${options.path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+  const heads = options.bodies.map((body, i) => Buffer.from(
+    `POST ${options.path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: ${options.contentType ?? 'application/json'}\r\n`
+    + `${options.extraHeaders?.[i] ?? ''}Content-Length: ${body.length}\r\n\r\n`,
   ));
   const latencies = new Float64Array(options.maxRequests);
   const statuses = new Uint16Array(options.maxRequests);

@@ -7,9 +7,10 @@ import { Registry } from 'prom-client';
 import { signatureOf } from '../../runtime/model/signature.ts';
 import { fromOrtTensor, type NamedTensors } from '../../runtime/model/tensor.ts';
 import { PredictionMetrics, predictionOutputs } from '../../runtime/prediction-metrics.ts';
-import { GrpcTestClient } from '../../test/runtime/grpc-client.ts';
 import { closedPort } from '../../test/runtime/helpers.ts';
+import { grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
+import { cpuSeconds } from './servers.ts';
 
 /**
  * REST vs gRPC on one runtime process (fraud model, one row per request, closed loop over loopback),
@@ -26,37 +27,14 @@ const MAX_REQUESTS = 500_000;
 const samples = new Float32Array(readFileSync(`${ROOT}examples/models/fraud-validation.f32`).buffer.slice(0));
 const rowOf = (i: number) => samples.subarray((i % 1024) * FEATURES, (i % 1024 + 1) * FEATURES);
 
-/** Closed loop: `concurrency` calls in flight over one HTTP/2 channel, bounded in time and count. */
-async function grpcLoad(address: string): Promise<{ requests: number; perSecond: number; p50Ms: number }> {
-  const client = new GrpcTestClient(address);
-  await client.waitUntilServing();
-  const latencies: number[] = [];
-  let next = 0;
-  const deadline = performance.now() + durationMs;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < deadline && latencies.length < MAX_REQUESTS) {
-      const row = rowOf(next++);
-      const sentAt = performance.now();
-      await client.call('ModelInfer', {
-        model_name: 'fraud',
-        inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }],
-        raw_input_contents: [Buffer.from(row.buffer, row.byteOffset, row.byteLength)],
-      });
-      latencies.push(performance.now() - sentAt);
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  client.close();
-  latencies.sort((a, b) => a - b);
-  return { requests: latencies.length, perSecond: latencies.length / seconds, p50Ms: latencies[Math.floor(latencies.length / 2)] ?? Number.NaN };
-}
-
-/** CPU seconds (user + system) the process has used, from /proc: the server's own cost, whatever the client's. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+const fraudInfer = (i: number): Record<string, unknown> => {
+  const row = rowOf(i);
+  return {
+    model_name: 'fraud',
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }],
+    raw_input_contents: [Buffer.from(row.buffer, row.byteOffset, row.byteLength)],
+  };
+};
 
 async function protocols(): Promise<void> {
   const [port, grpcPort] = [await closedPort(), await closedPort()];
@@ -76,13 +54,14 @@ async function protocols(): Promise<void> {
     const rest = await runLoad({ url, path: '/v2/models/fraud/infer', bodies, concurrency, warmupMs: 500, durationMs, maxRequests: MAX_REQUESTS });
     // The warm-up and measured phases both count: CPU per request over everything sent.
     const restCpuUs = ((cpuSeconds(pid) - cpu) * 1e6) / (rest.requests * (1 + 500 / durationMs));
-    await grpcLoad(`127.0.0.1:${grpcPort}`); // warm-up
+    const grpcOptions = { concurrency, durationMs, maxRequests: MAX_REQUESTS };
+    await grpcLoad(`127.0.0.1:${grpcPort}`, fraudInfer, grpcOptions); // warm-up
     cpu = cpuSeconds(pid);
-    const grpc = await grpcLoad(`127.0.0.1:${grpcPort}`);
+    const grpc = await grpcLoad(`127.0.0.1:${grpcPort}`, fraudInfer, grpcOptions);
     const grpcCpuUs = ((cpuSeconds(pid) - cpu) * 1e6) / grpc.requests;
     console.log(`concurrency ${concurrency}: REST (JSON) ${rest.requestsPerSecond.toFixed(0)} req/s p50 ${rest.p50Ms.toFixed(2)} ms, server CPU ${restCpuUs.toFixed(0)} µs/req; `
-      + `gRPC (raw, @grpc/grpc-js client) ${grpc.perSecond.toFixed(0)} req/s p50 ${grpc.p50Ms.toFixed(2)} ms, server CPU ${grpcCpuUs.toFixed(0)} µs/req; `
-      + `gRPC/REST throughput ${(grpc.perSecond / rest.requestsPerSecond).toFixed(2)}, server CPU per request ${(grpcCpuUs / restCpuUs).toFixed(2)}`);
+      + `gRPC (raw, @grpc/grpc-js client) ${grpc.requestsPerSecond.toFixed(0)} req/s p50 ${grpc.p50Ms.toFixed(2)} ms, server CPU ${grpcCpuUs.toFixed(0)} µs/req; `
+      + `gRPC/REST throughput ${(grpc.requestsPerSecond / rest.requestsPerSecond).toFixed(2)}, server CPU per request ${(grpcCpuUs / restCpuUs).toFixed(2)}`);
   } finally {
     child.kill('SIGTERM');
   }

@@ -34,6 +34,12 @@ export async function waitReady(url: string, child: ChildProcess, anyStatus: boo
   throw new Error(`${url} not ready in 60 s`);
 }
 
+/** CPU seconds (user + system) a process has used, from /proc: a server's own cost, whatever its clients'. */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export function peakRss(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;

@@ -1,10 +1,11 @@
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { numericInfo, elementCount } from './datatypes.ts';
+import { ModelLoadError } from './errors.ts';
 import { resolveModelFile } from './fetch.ts';
 import { readOnnxMetadata } from './onnx-metadata.ts';
-import { openSession, ModelLoadError, type ExecutionProvider, type SessionSettings } from './session.ts';
-import { signatureOf, type ModelSignature, type TensorSpec } from './signature.ts';
-import { fromOrtTensor, toOrtTensor, type HostTensor, type NamedTensors } from './tensor.ts';
+import { openInProcessSession, openWorkerSession, type ModelRunner } from './runner.ts';
+import type { ExecutionProvider, SessionSettings } from './session.ts';
+import type { ModelSignature, TensorSpec } from './signature.ts';
+import type { HostTensor, NamedTensors } from './tensor.ts';
 
 export interface ModelSource {
   readonly name: string;
@@ -16,25 +17,24 @@ export interface ModelSource {
 
 /** A loaded, warmed-up model: the one thing the protocol layer and the batcher talk to. */
 export class ServedModel {
+  readonly signature: ModelSignature;
+  readonly provider: ExecutionProvider;
+
   constructor(
     readonly name: string,
     readonly version: string,
-    readonly signature: ModelSignature,
-    readonly provider: ExecutionProvider,
-    private readonly session: InferenceSession,
-  ) {}
+    private readonly runner: ModelRunner,
+  ) {
+    this.signature = runner.signature;
+    this.provider = runner.provider;
+  }
 
-  async run(feeds: NamedTensors): Promise<NamedTensors> {
-    const ortFeeds: Record<string, Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
-    const results = await this.session.run(ortFeeds);
-    const outputs: NamedTensors = {};
-    for (const [name, tensor] of Object.entries(results)) outputs[name] = fromOrtTensor(name, tensor);
-    return outputs;
+  run(feeds: NamedTensors): Promise<NamedTensors> {
+    return this.runner.run(feeds);
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    await this.runner.release();
   }
 }
 
@@ -57,14 +57,9 @@ function warmUpTensor(spec: TensorSpec): HostTensor {
 export async function loadModel(source: ModelSource, settings: SessionSettings): Promise<LoadedModel> {
   const started = process.hrtime.bigint();
   const path = await resolveModelFile(source.uri, source.cacheDir, source.sha256);
-  const { session, provider, fallbackWarning } = await openSession(path, settings);
-  let model: ServedModel;
-  try {
-    model = new ServedModel(source.name, source.version, signatureOf(session), provider, session);
-  } catch (error) {
-    await session.release();
-    throw new ModelLoadError(`invalid model ${path}: ${(error as Error).message}`);
-  }
+  const runner = await (settings.inferenceThread === 'worker' ? openWorkerSession : openInProcessSession)(path, settings);
+  const { fallbackWarning } = runner;
+  const model = new ServedModel(source.name, source.version, runner);
   try {
     await model.run(Object.fromEntries(model.signature.inputs.map((spec) => [spec.name, warmUpTensor(spec)])));
   } catch (error) {

@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { InferenceSession } from 'onnxruntime-node';
-import type { EXECUTION_PROVIDERS } from '../contract.ts';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import type { EXECUTION_PROVIDERS, INFERENCE_THREADS } from '../contract.ts';
+import { ModelLoadError } from './errors.ts';
+import { signatureOf, type ModelSignature } from './signature.ts';
+import { fromOrtTensor, toOrtTensor, type NamedTensors } from './tensor.ts';
 
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
@@ -13,7 +16,11 @@ export interface SessionSettings {
   /** 0 lets onnxruntime choose. */
   readonly intraOpThreads: number;
   readonly interOpThreads: number;
+  /** Where session.run computes: its own worker thread, or the main JS thread. */
+  readonly inferenceThread: InferenceThread;
 }
+
+export type InferenceThread = (typeof INFERENCE_THREADS)[number];
 
 export interface OpenedSession {
   readonly session: InferenceSession;
@@ -22,7 +29,7 @@ export interface OpenedSession {
   readonly fallbackWarning?: string;
 }
 
-export class ModelLoadError extends Error {}
+export { ModelLoadError } from './errors.ts';
 
 /** Shared libraries onnxruntime-node loads for each GPU provider (installed with ONNXRUNTIME_NODE_INSTALL=cuda12). */
 const PROVIDER_LIBRARIES: Partial<Record<ExecutionProvider, string>> = {
@@ -87,4 +94,23 @@ export async function openSession(modelPath: string, settings: SessionSettings):
 function firstLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.split('\n')[0] ?? message;
+}
+
+/** One run in V2 terms: host tensors in, host tensors out. */
+export async function runSession(session: InferenceSession, feeds: NamedTensors): Promise<NamedTensors> {
+  const ortFeeds: Record<string, Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrtTensor(tensor);
+  const results = await session.run(ortFeeds);
+  const outputs: NamedTensors = {};
+  for (const [name, tensor] of Object.entries(results)) outputs[name] = fromOrtTensor(name, tensor);
+  return outputs;
+}
+
+/** The session's signature; a model with inputs or outputs V2 cannot carry is invalid. */
+export function servableSignature(session: InferenceSession, modelPath: string): ModelSignature {
+  try {
+    return signatureOf(session);
+  } catch (error) {
+    throw new ModelLoadError(`invalid model ${modelPath}: ${(error as Error).message}`);
+  }
 }

@@ -44,7 +44,7 @@ describe('runtime env builder (operator/desired/runtime-env.ts) against the runt
 
   it('writes an env the runtime parses back to the spec values', () => {
     const config = loadConfig(processEnv(everything));
-    expect(config.session).to.deep.equal({ providers: ['cuda', 'cpu'], deviceId: RuntimeContract.deviceId.default, intraOpThreads: 3, interOpThreads: 2 });
+    expect(config.session).to.deep.equal({ providers: ['cuda', 'cpu'], deviceId: RuntimeContract.deviceId.default, intraOpThreads: 3, interOpThreads: 2, inferenceThread: RuntimeContract.inferenceThread.default });
     expect(config.batching).to.deep.equal({ maxBatchSize: 128, maxQueueDelayMs: 7, preferredBatchSizes: [16, 64], maxQueueSize: 99, maxConcurrentRuns: 4 });
     expect(config.logLevel).to.equal('debug');
     expect(config.model).to.include({ name: 'fraud-detector', version: '2', uri: everything.spec.model.uri, sha256: everything.spec.model.sha256 });

@@ -1,0 +1,145 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ChildProcess } from 'node:child_process';
+import { grpcLoad } from './grpc-load.ts';
+import { runLoad } from './load.ts';
+import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, waitReady } from './servers.ts';
+
+/**
+ * What one request costs the server process, against Node's own HTTP floor, in one run:
+ * the floor (node:http answering a fixed body of the runtime's answer size), the naive server, and the
+ * runtime over REST JSON, REST binary tensors and gRPC; wide MLP, 1-row requests, closed loop over loopback.
+ *   npm run bench:cost -- [--duration-ms 4000] [--concurrency 16,64]
+ */
+const { values: args } = parseArgs({
+  options: {
+    'duration-ms': { type: 'string', default: '4000' },
+    'warmup-ms': { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '64' },
+  },
+});
+const durationMs = Number(args['duration-ms']);
+const warmupMs = Number(args['warmup-ms']);
+const concurrencies = (args.concurrency as string).split(',').map(Number);
+const MAX_REQUESTS = 2_000_000;
+const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
+const INFER_PATH = '/v2/models/wide/infer';
+
+interface Point {
+  readonly server: string;
+  readonly concurrency: number;
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuUsPerRequest: number;
+}
+
+type Client = (concurrency: number, durationMs: number) => Promise<{ requests: number; requestsPerSecond: number; p50Ms: number; p99Ms: number }>;
+
+async function measure(server: string, child: ChildProcess, client: Client): Promise<Point[]> {
+  const points: Point[] = [];
+  for (const concurrency of concurrencies) {
+    await client(concurrency, warmupMs);
+    const before = cpuSeconds(child.pid as number);
+    const load = await client(concurrency, durationMs);
+    const cpuUs = ((cpuSeconds(child.pid as number) - before) * 1e6) / load.requests;
+    points.push({ server, concurrency, requestsPerSecond: load.requestsPerSecond, p50Ms: load.p50Ms, p99Ms: load.p99Ms, cpuUsPerRequest: cpuUs });
+    process.stderr.write(`  ${server} c=${concurrency}: ${load.requestsPerSecond.toFixed(0)} req/s, ${cpuUs.toFixed(1)} µs CPU/req\n`);
+  }
+  return points;
+}
+
+const rows = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
+const rowBytes = (i: number) => Buffer.from(rows.buffer, (i % 256) * FEATURES * 4, FEATURES * 4);
+const jsonBodies = oneRowRequests();
+const binaryHeader = Buffer.from(JSON.stringify({
+  inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES], parameters: { binary_data_size: FEATURES * 4 } }],
+  outputs: ['label', 'probabilities'].map((name) => ({ name, parameters: { binary_data: true } })),
+}));
+const binaryBodies = jsonBodies.map((_, i) => Buffer.concat([binaryHeader, rowBytes(i)]));
+
+const httpClient = (url: string, path: string, bodies: readonly Buffer[], binary = false): Client => (concurrency, duration) => runLoad({
+  url, path, bodies, concurrency, warmupMs: 0, durationMs: duration, maxRequests: MAX_REQUESTS,
+  ...(binary && { contentType: 'application/octet-stream', extraHeaders: bodies.map(() => `Inference-Header-Content-Length: ${binaryHeader.length}\r\n`) }),
+});
+
+async function withServer<T>(child: ChildProcess, readyUrl: string, anyStatus: boolean, body: () => Promise<T>): Promise<T> {
+  child.stdout?.resume();
+  try {
+    await waitReady(readyUrl, child, anyStatus);
+    return await body();
+  } finally {
+    await stop(child);
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dir = await mkdtemp(join(tmpdir(), 'modelship-cost-'));
+  const points: Point[] = [];
+  try {
+    // The runtime: REST JSON, REST binary, gRPC on one process with the default settings.
+    const [port, grpcPort] = [await freePort(), await freePort()];
+    const url = `http://127.0.0.1:${port}`;
+    const runtime = spawnNode('runtime/main.ts', [], {
+      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
+    });
+    let answer = Buffer.alloc(0);
+    await withServer(runtime, `${url}/v2/health/ready`, false, async () => {
+      const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
+      answer = Buffer.from(await response.arrayBuffer());
+      points.push(...await measure('runtime, REST JSON', runtime, httpClient(url, INFER_PATH, jsonBodies)));
+      points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryBodies, true)));
+      const grpcRequest = (i: number) => ({
+        model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }], raw_input_contents: [rowBytes(i)],
+      });
+      points.push(...await measure('runtime, gRPC', runtime, (concurrency, duration) =>
+        grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
+    });
+
+    // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
+    const mainPort = await freePort();
+    const onMain = spawnNode('runtime/main.ts', [], {
+      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(mainPort), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: 'main',
+    });
+    await withServer(onMain, `http://127.0.0.1:${mainPort}/v2/health/ready`, false, async () => {
+      points.push(...await measure('runtime, REST JSON, inference on the main thread', onMain, httpClient(`http://127.0.0.1:${mainPort}`, INFER_PATH, jsonBodies)));
+    });
+
+    const responseFile = join(dir, 'response.json');
+    await writeFile(responseFile, answer);
+    const floorPort = await freePort();
+    const floor = spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: responseFile, FLOOR_PORT: String(floorPort) });
+    await withServer(floor, `http://127.0.0.1:${floorPort}/`, true, async () => {
+      points.push(...await measure('floor (node:http, fixed answer)', floor, httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies)));
+    });
+
+    const naivePort = await freePort();
+    const naive = spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) });
+    await withServer(naive, `http://127.0.0.1:${naivePort}/`, true, async () => {
+      points.push(...await measure('naive server', naive, httpClient(`http://127.0.0.1:${naivePort}`, '/', jsonBodies)));
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const lines = [
+    `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up, 1-row requests (wide MLP, FP32), client on the same cores.`,
+    '',
+    '| server | concurrency | req/s | % of floor | x naive | server CPU µs/req | p50 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const point of points) {
+    const floor = points.find((p) => p.server.startsWith('floor') && p.concurrency === point.concurrency);
+    const naive = points.find((p) => p.server === 'naive server' && p.concurrency === point.concurrency);
+    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${floor ? fmt((100 * point.requestsPerSecond) / floor.requestsPerSecond) : '-'}% | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
+  }
+  lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(lines.join('\n'));
+}
+
+await main();

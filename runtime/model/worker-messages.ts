@@ -1,0 +1,29 @@
+import type { ExecutionProvider } from './session.ts';
+import type { ModelSignature } from './signature.ts';
+import type { NamedTensors } from './tensor.ts';
+
+/** Messages between the main thread and the inference worker (runtime/model/inference-worker.ts). */
+export type WorkerRequest =
+  | { readonly type: 'run'; readonly id: number; readonly feeds: NamedTensors }
+  | { readonly type: 'release' };
+
+export type WorkerReply =
+  | { readonly type: 'opened'; readonly signature: ModelSignature; readonly provider: ExecutionProvider; readonly fallbackWarning?: string }
+  | { readonly type: 'failed-to-open'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly outputs: NamedTensors }
+  | { readonly type: 'run-failed'; readonly id: number; readonly message: string };
+
+/**
+ * Buffers that can move to the other thread instead of being copied: only those a tensor owns whole.
+ * A view into a larger buffer (a slice of a request body, Node's pooled Buffers) must be copied, or
+ * the move would take the rest of that buffer away from its owner.
+ */
+export function transferList(tensors: NamedTensors): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const tensor of Object.values(tensors)) {
+    const data = tensor.data;
+    if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) continue;
+    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !buffers.has(data.buffer)) buffers.add(data.buffer);
+  }
+  return [...buffers];
+}
