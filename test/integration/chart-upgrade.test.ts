@@ -40,7 +40,9 @@ describe('Helm chart upgrade from the previous release (real helm, real apiserve
     helm = async (...args) => (await run(binary, [...args, '--kubeconfig', plane().kubeconfigPath], { maxBuffer: 16 * 1024 * 1024 })).stdout;
     scratch = await mkdtemp(join(tmpdir(), 'modelship-chart-upgrade-'));
     const archive = join(scratch, 'chart.tar');
-    await run('git', ['archive', '--output', archive, PREVIOUS_CHART_COMMIT, 'charts/modelship'], { cwd: REPO_ROOT });
+    await run('git', ['archive', '--output', archive, PREVIOUS_CHART_COMMIT, 'charts/modelship'], { cwd: REPO_ROOT }).catch((error: Error) => {
+      throw new Error(`the previous chart comes from git commit ${PREVIOUS_CHART_COMMIT}: this test needs the repository's history (not a shallow clone): ${error.message}`);
+    });
     await run('tar', ['-xf', archive, '-C', scratch]);
     previousChart = join(scratch, 'charts', 'modelship');
     await kubectl(['create', 'namespace', namespace]);
