@@ -1,4 +1,26 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ModelDeployment } from './api/types.ts';
+
+/** One revision's share of a ModelDeployment's traffic. */
+export interface RevisionWeight {
+  namespace: string;
+  name: string;
+  revision: string;
+  weight: number;
+}
+
+/** The traffic shares a ModelDeployment's status records: the stable revision's and, during a rollout, the candidate's. */
+export function revisionWeights(md: ModelDeployment): RevisionWeight[] {
+  const status = md.status;
+  if (!status?.weights || !status.stableRevision) return [];
+  const owner = { namespace: md.metadata.namespace ?? '', name: md.metadata.name ?? '' };
+  return [
+    { ...owner, revision: status.stableRevision, weight: status.weights.stable },
+    ...(status.candidateRevision && status.candidateRevision !== status.stableRevision
+      ? [{ ...owner, revision: status.candidateRevision, weight: status.weights.candidate }]
+      : []),
+  ];
+}
 
 /** The operator's own Prometheus metrics, served on /metrics. */
 export class OperatorMetrics {
@@ -12,8 +34,26 @@ export class OperatorMetrics {
   readonly queueDepth = new Gauge({ name: 'modelship_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
   readonly apiWrites = new Counter({ name: 'modelship_api_writes_total', help: 'Mutating API requests by verb and resource', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
   readonly isLeader = new Gauge({ name: 'modelship_leader', help: '1 while this replica holds the leader lease', registers: [this.registry] });
+  private rolloutWeights: () => RevisionWeight[] = () => [];
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    const weights = () => this.rolloutWeights();
+    new Gauge({
+      name: 'modelship_rollout_weight',
+      help: "Percent of a ModelDeployment's traffic on each live revision, as its status records it (served by the leader)",
+      labelNames: ['namespace', 'name', 'revision'] as const,
+      registers: [this.registry],
+      // Read at scrape time from the informer cache, so a deleted ModelDeployment or a finished revision leaves no stale series.
+      collect() {
+        this.reset();
+        for (const { weight, ...labels } of weights()) this.set(labels, weight);
+      },
+    });
+  }
+
+  /** Where modelship_rollout_weight reads its values; the controller points it at its cache. */
+  readRolloutWeightsFrom(source: () => RevisionWeight[]): void {
+    this.rolloutWeights = source;
   }
 }

@@ -3,7 +3,7 @@ import type { OperatorOptions } from '../desired/index.ts';
 import { Informer, objectKey } from '../kube/informer.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import type { Logger } from '../logging.ts';
-import type { OperatorMetrics } from '../metrics.ts';
+import { revisionWeights, type OperatorMetrics } from '../metrics.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
@@ -43,6 +43,7 @@ export class ModelDeploymentController {
     const onError = (what: string) => (error: unknown) => config.log.warn({ err: error }, `${what} list/watch failed; retrying`);
     this.modelDeployments = new Informer<ModelDeployment>(config.client, modelDeploymentResource, { namespace: config.namespace, onError: onError('ModelDeployment') });
     this.modelDeployments.on((_event, md) => this.queue.add(objectKey(md)));
+    config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
     this.children = new OwnedChildren({
       client: config.client,

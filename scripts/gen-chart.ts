@@ -1,0 +1,20 @@
+import { join } from 'node:path';
+import { runAsScript, writeGeneratedFiles, type GeneratedFile } from '../operator/api/generate-crds.ts';
+import { grafanaDashboard } from './chart/dashboard.ts';
+import { valuesSchema } from './chart/values-schema.ts';
+
+const CHART_DIR = join('charts', 'modelship');
+export const VALUES_SCHEMA_PATH = join(CHART_DIR, 'values.schema.json');
+export const DASHBOARD_PATH = join(CHART_DIR, 'dashboards', 'modelship.json');
+
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
+/** The chart's generated files: its values schema (from operator/settings.ts) and its Grafana dashboard. */
+export function renderChartFiles(): GeneratedFile[] {
+  return [
+    { path: VALUES_SCHEMA_PATH, content: json(valuesSchema()) },
+    { path: DASHBOARD_PATH, content: json(grafanaDashboard()) },
+  ];
+}
+
+runAsScript(import.meta.url, () => writeGeneratedFiles(renderChartFiles()));
