@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
@@ -14,8 +13,12 @@ import { plane } from './context.ts';
 
 const run = promisify(execFile);
 
-/** The commit whose chart is the previous release (0.1.0: no values schema, no metrics Service, no dashboard). */
-const PREVIOUS_CHART_COMMIT = 'e23dfbe';
+/**
+ * The previous release as a chart repository serves it: `helm package` of charts/modelship at git
+ * e23dfbe (0.1.0: no values schema, no metrics Service, no dashboard), committed so that the test
+ * needs no git history.
+ */
+const PREVIOUS_CHART = join(REPO_ROOT, 'test', 'integration', 'fixtures', 'modelship-0.1.0.tgz');
 
 interface Meta { uid: string; generation?: number; resourceVersion: string }
 interface Identity { kind: string; uid: string; generation?: number; spec: string }
@@ -32,19 +35,12 @@ describe('Helm chart upgrade from the previous release (real helm, real apiserve
   const kubectl = (args: string[], input?: string) => plane().running.kubectl(args, input);
   let helm: (...args: string[]) => Promise<string>;
   let previousChart: string;
-  let scratch: string;
   let operator: OperatorProcess | undefined;
 
   before(async () => {
     const binary = await toolPath('build-helm.sh');
     helm = async (...args) => (await run(binary, [...args, '--kubeconfig', plane().kubeconfigPath], { maxBuffer: 16 * 1024 * 1024 })).stdout;
-    scratch = await mkdtemp(join(tmpdir(), 'modelship-chart-upgrade-'));
-    const archive = join(scratch, 'chart.tar');
-    await run('git', ['archive', '--output', archive, PREVIOUS_CHART_COMMIT, 'charts/modelship'], { cwd: REPO_ROOT }).catch((error: Error) => {
-      throw new Error(`the previous chart comes from git commit ${PREVIOUS_CHART_COMMIT}: this test needs the repository's history (not a shallow clone): ${error.message}`);
-    });
-    await run('tar', ['-xf', archive, '-C', scratch]);
-    previousChart = join(scratch, 'charts', 'modelship');
+    previousChart = PREVIOUS_CHART;
     await kubectl(['create', 'namespace', namespace]);
   });
 
@@ -52,7 +48,6 @@ describe('Helm chart upgrade from the previous release (real helm, real apiserve
     await operator?.stop();
     await helm('uninstall', release, '--namespace', namespace).catch(() => undefined);
     await kubectl(['delete', 'namespace', namespace, '--wait=false', '--ignore-not-found']).catch(() => undefined);
-    if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
   const identities = async (): Promise<Identity[]> => {
@@ -90,7 +85,7 @@ describe('Helm chart upgrade from the previous release (real helm, real apiserve
     expect(upgraded).to.include('kubectl get md').and.to.include('ServiceMonitor is off');
     const history = JSON.parse(await helm('history', release, '--namespace', namespace, '-o', 'json')) as { chart: string; status: string }[];
     expect(history.map((h) => `${h.chart} ${h.status}`)).to.deep.equal([
-      `modelship-${version(await run('git', ['show', `${PREVIOUS_CHART_COMMIT}:charts/modelship/Chart.yaml`], { cwd: REPO_ROOT }).then((r) => r.stdout))} superseded`,
+      'modelship-0.1.0 superseded',
       `modelship-${version(await readFile(join(CHART, 'Chart.yaml'), 'utf8'))} deployed`,
     ]);
     expect(await kubectl(['get', 'service,configmap', '-n', namespace, '-o', 'name'])).to.include(`service/${release}-modelship-metrics`).and.to.include(`configmap/${release}-modelship-dashboard`);
