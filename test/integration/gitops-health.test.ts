@@ -157,6 +157,13 @@ describe('GitOps health of ModelDeployments from the real plane: kstatus (Flux, 
     expect(`${promoted.health.kstatus.status}/${promoted.health.argocd.status}`).to.equal('Current/Healthy');
   });
 
+  it('scaled to zero: nothing serves, so Ready stays False: kstatus InProgress, Argo CD Suspended', async () => {
+    await apply('idle', { model: model('1'), replicas: 0 });
+    const { health } = await judgedWhen('idle', (md) => expect(condition(md, 'Ready'), JSON.stringify(md.status)).to.include({ status: 'False', reason: 'ScaledToZero' }));
+    expect(health.kstatus).to.deep.equal({ status: 'InProgress', message: 'no replicas requested' });
+    expect(health.argocd).to.deep.equal({ status: 'Suspended', message: 'ScaledToZero: no replicas requested' });
+  });
+
   it('a child name taken by an object it does not own: Failed/Degraded with the reason', async () => {
     // Another install's Service (labelled as modelship's, so the operator sees it; it has no owner reference to this ModelDeployment).
     await kubectl(['create', 'service', 'clusterip', 'taken', '--tcp=80:80', '-n', namespace]);
@@ -195,9 +202,10 @@ describe('GitOps health of ModelDeployments from the real plane: kstatus (Flux, 
       const stalled = condition(md, 'Stalled')?.status === 'True';
       const reconciling = condition(md, 'Reconciling')?.status === 'True';
       const held = ['Paused', 'WaitingForPromotion'].includes(md.status?.rollout?.phase ?? '');
+      const idle = condition(md, 'Ready')?.reason === 'ScaledToZero';
       const expected = !generationSeen ? 'InProgress/Progressing'
         : stalled ? 'Failed/Degraded'
-          : held ? 'InProgress/Suspended'
+          : held || (idle && !reconciling) ? 'InProgress/Suspended'
             : reconciling ? 'InProgress/Progressing'
               : condition(md, 'Ready')?.status === 'True' ? 'Current/Healthy' : 'InProgress/Progressing';
       expect(stalled && reconciling, 'never both Stalled and Reconciling').to.equal(false);
