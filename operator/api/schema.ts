@@ -42,7 +42,8 @@ export const PROGRESSIVE_STRATEGIES = ['Canary', 'BlueGreen', 'ABTest', 'Mirror'
 export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPromotion', 'Aborted'] as const;
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'TrafficRouting', 'AlertRules'] as const;
+/** Reconciling and Stalled are kstatus' standard conditions (sigs.k8s.io/cli-utils), read by Flux and other GitOps tools. */
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */
@@ -509,7 +510,7 @@ const ConditionSchema = Type.Object({
 });
 
 export const ModelDeploymentStatusSchema = Type.Object({
-  observedGeneration: Type.Optional(Type.Integer()),
+  observedGeneration: Type.Optional(Type.Integer({ description: 'The metadata.generation this status describes; 0 until the operator first reports.' })),
   phase: Type.Optional(StringEnum(PHASES)),
   conditions: Type.Optional(
     Type.Array(ConditionSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
@@ -554,6 +555,10 @@ export const ModelDeploymentStatusSchema = Type.Object({
     revision: Type.String(),
     scaleDownAt: Type.String({ format: 'date-time' }),
   }), { maxItems: 16, description: 'Revisions that lost their traffic and keep running until scaleDownAt.' })),
+}, {
+  // The apiserver fills this in when it reads an object the operator has not reported on yet, so
+  // kstatus (which calls an object without status Current) sees observedGeneration 0 < generation: InProgress.
+  default: { observedGeneration: 0 },
 });
 
 export const ModelDeploymentSchema = Type.Object(

@@ -11,7 +11,8 @@ import { nextCondition, type ConditionState, type ConditionType } from './condit
 import { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
 import type { ObservedChildren } from './observed.ts';
 import type { TrafficRouting } from '../desired/plan.ts';
-import type { RolloutDecision } from '../rollout/state-machine.ts';
+import type { RolloutDecision, RolloutStatus } from '../rollout/state-machine.ts';
+import { kstatusConditions, type Problem } from './kstatus.ts';
 
 const NO_PROBLEM: ConditionState = { status: 'False', reason: 'AsExpected', message: '' };
 
@@ -25,16 +26,22 @@ function readyCounts({ progress }: Rollout): string {
   return `${progress.ready}/${progress.desired} replicas ready`;
 }
 
-function degraded(observed: ObservedChildren, rollout: Rollout | undefined): ConditionState {
-  if (observed.conflicts?.length) return { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') };
-  if (observed.applyError) return { status: 'True', reason: 'ApplyFailed', message: observed.applyError };
+function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, aborted: RolloutStatus | undefined): Problem | undefined {
+  if (observed.conflicts?.length) return { stalls: true, state: { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') } };
+  if (observed.applyError) return { stalls: true, state: { status: 'True', reason: 'ApplyFailed', message: observed.applyError } };
   if (rollout?.state === 'Stalled') {
-    return { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` };
+    return { stalls: true, state: { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` } };
+  }
+  if (aborted) {
+    return {
+      stalls: true,
+      state: { status: 'True', reason: aborted.abortReason === 'AnalysisFailed' ? 'AnalysisFailed' : 'RolloutAborted', message: aborted.message ?? 'rollout aborted' },
+    };
   }
   if (rollout?.state === 'ReplicasLost') {
-    return { status: 'True', reason: 'ReplicasUnavailable', message: `revision ${rollout.revision}: ${readyCounts(rollout)}` };
+    return { stalls: false, state: { status: 'True', reason: 'ReplicasUnavailable', message: `revision ${rollout.revision}: ${readyCounts(rollout)}` } };
   }
-  return NO_PROBLEM;
+  return undefined;
 }
 
 function progressing(rollout: Rollout | undefined, revision: string): ConditionState {
@@ -112,15 +119,15 @@ export function computeStatus(
   const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
   const rollout = progress ? { revision, progress, state: rolloutState(progress, revision) } : undefined;
   const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
+  const problem = problemOf(observed, rollout, aborted);
   const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {
     Ready: ready(rollout, revision),
     Progressing: rolloutProgress(decision) ?? progressing(rollout, revision),
-    Degraded: aborted && degraded(observed, rollout).status === 'False'
-      ? { status: 'True', reason: aborted.abortReason === 'AnalysisFailed' ? 'AnalysisFailed' : 'RolloutAborted', message: aborted.message ?? 'rollout aborted' }
-      : degraded(observed, rollout),
+    Degraded: problem?.state ?? NO_PROBLEM,
   };
   const states: Record<ConditionType, ConditionState | undefined> = {
     ...core,
+    ...kstatusConditions({ progressing: core.Progressing, problem, ready: core.Ready }),
     TrafficRouting: trafficRouting(observed.routing),
     AlertRules: alertRulesCondition(observed.alerting),
   };
