@@ -1,0 +1,180 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { promisify } from 'node:util';
+import { parseArgs } from 'node:util';
+import { runLoad, type LoadResult } from './load.ts';
+import { cpuSeconds, freePort, ROOT, spawnNode, stop, waitReady } from './servers.ts';
+import { sampleSum } from '../../test/support/prometheus-text.ts';
+
+/**
+ * A model whose row costs more than a request: a small conv image classifier (bench/runtime/build_conv_model.py,
+ * one 3x48x192 float32 image per request). In one run: raw in-process onnxruntime, the runtime over
+ * binary tensors with batching on and off, inference on its worker thread or the main thread, INT8
+ * against FP32, and the same images as V2 JSON (about 540 KB a body) with health probes timed meanwhile.
+ *   npm run bench:heavy -- [--duration-ms 5000] [--concurrency 16]
+ */
+const { values: args } = parseArgs({
+  options: {
+    'duration-ms': { type: 'string', default: '5000' },
+    'warmup-ms': { type: 'string', default: '1500' },
+    concurrency: { type: 'string', default: '16' },
+    'json-concurrency': { type: 'string', default: '32' },
+  },
+});
+const durationMs = Number(args['duration-ms']);
+const warmupMs = Number(args['warmup-ms']);
+const concurrency = Number(args.concurrency);
+const jsonConcurrency = Number(args['json-concurrency']);
+const MODELS = `${ROOT}.cache/bench-models`;
+const ROW_SHAPE = [3, 48, 192] as const;
+const ROW = ROW_SHAPE.reduce((a, b) => a * b, 1);
+const INFER_PATH = '/v2/models/conv/infer';
+const run = promisify(execFile);
+
+async function ensureModels(): Promise<void> {
+  if (existsSync(`${MODELS}/conv-int8.onnx`)) return;
+  const python = (await run('bash', [`${ROOT}test/runtime/ensure-python.sh`])).stdout.trim();
+  await run(python, [`${ROOT}bench/runtime/build_conv_model.py`, MODELS]);
+}
+
+function bodies(): { binary: Buffer[]; binaryHeaders: string[]; json: Buffer[] } {
+  const samples = new Float32Array(readFileSync(`${MODELS}/conv-samples.f32`).buffer.slice(0));
+  const images = Array.from({ length: 16 }, (_, i) => samples.subarray(i * ROW, (i + 1) * ROW));
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], parameters: { binary_data_size: ROW * 4 } }],
+  }));
+  return {
+    binary: images.map((image) => Buffer.concat([header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)])),
+    binaryHeaders: images.map(() => `Inference-Header-Content-Length: ${header.length}\r\n`),
+    json: images.map((image) => Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], data: Array.from(image) }] }))),
+  };
+}
+
+interface Served {
+  readonly label: string;
+  readonly load: LoadResult;
+  readonly meanBatch: number;
+  /** Mean time of one model run as the runtime's own inference_duration_seconds saw it. */
+  readonly runMs: number;
+  readonly cpuUsPerRequest: number;
+  readonly probeP99Ms?: number;
+}
+
+async function metric(url: string): Promise<{ batchSum: number; batchCount: number; durationSum: number; durationCount: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return {
+    batchSum: sampleSum(text, 'inference_batch_size_sum'),
+    batchCount: sampleSum(text, 'inference_batch_size_count'),
+    durationSum: sampleSum(text, 'inference_duration_seconds_sum'),
+    durationCount: sampleSum(text, 'inference_duration_seconds_count'),
+  };
+}
+
+/** Times /v2/health/ready every 20 ms while a load runs: a blocked event loop shows up here first. */
+async function probeWhile<T>(url: string, work: Promise<T>): Promise<{ result: T; p99Ms: number }> {
+  const latencies: number[] = [];
+  let done = false;
+  const probing = (async () => {
+    while (!done && latencies.length < 10_000) {
+      const started = performance.now();
+      await fetch(`${url}/v2/health/ready`).then((r) => r.arrayBuffer(), () => undefined);
+      latencies.push(performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const result = await work.finally(() => (done = true));
+  await probing;
+  latencies.sort((a, b) => a - b);
+  return { result, p99Ms: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN };
+}
+
+async function serve(label: string, model: string, env: Record<string, string>, requests: { bodies: Buffer[]; headers?: string[]; contentType?: string }, level: number, probe = false): Promise<Served> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawnNode('runtime/main.ts', [], {
+    MODELSHIP_MODEL_URI: model, MODELSHIP_MODEL_NAME: 'conv', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', ...env,
+  });
+  child.stdout?.resume();
+  try {
+    await waitReady(`${url}/v2/health/ready`, child, false);
+    const options = {
+      url, path: INFER_PATH, bodies: requests.bodies, concurrency: level, durationMs, maxRequests: 1_000_000,
+      ...(requests.headers && { extraHeaders: requests.headers }), ...(requests.contentType && { contentType: requests.contentType }),
+    };
+    await runLoad({ ...options, warmupMs: 0, durationMs: warmupMs });
+    const before = await metric(url);
+    const cpuBefore = cpuSeconds(child.pid as number);
+    const measured = probe ? await probeWhile(url, runLoad({ ...options, warmupMs: 0 })) : { result: await runLoad({ ...options, warmupMs: 0 }), p99Ms: undefined };
+    const cpuUs = ((cpuSeconds(child.pid as number) - cpuBefore) * 1e6) / measured.result.requests;
+    const after = await metric(url);
+    const served: Served = {
+      label,
+      load: measured.result,
+      meanBatch: (after.batchSum - before.batchSum) / Math.max(1, after.batchCount - before.batchCount),
+      runMs: (1000 * (after.durationSum - before.durationSum)) / Math.max(1, after.durationCount - before.durationCount),
+      cpuUsPerRequest: cpuUs,
+      ...(measured.p99Ms !== undefined && { probeP99Ms: measured.p99Ms }),
+    };
+    process.stderr.write(`  ${label}: ${served.load.requestsPerSecond.toFixed(0)} images/s, mean batch ${served.meanBatch.toFixed(1)}, run ${served.runMs.toFixed(2)} ms\n`);
+    return served;
+  } finally {
+    await stop(child);
+  }
+}
+
+interface RawResult { batch: number; rowsPerSecond: number; p50Ms: number }
+
+async function raw(model: string, batches: readonly number[]): Promise<RawResult[]> {
+  const child = spawnNode('bench/runtime/raw.ts', [model, `${MODELS}/conv-samples.f32`, ROW_SHAPE.join('x'), String(durationMs), batches.join(',')], {});
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  await new Promise((resolve) => child.once('exit', resolve));
+  return (JSON.parse(out) as { results: RawResult[] }).results;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await ensureModels();
+  const fp32 = `${MODELS}/conv-fp32.onnx`;
+  const int8 = `${MODELS}/conv-int8.onnx`;
+  const { binary, binaryHeaders, json } = bodies();
+  const binaryRequests = { bodies: binary, headers: binaryHeaders, contentType: 'application/octet-stream' };
+  const on = { MODELSHIP_MAX_BATCH_SIZE: '16' };
+
+  const runs: Served[] = [];
+  runs.push(await serve('FP32, binary, batching on, inference worker', fp32, on, binaryRequests, concurrency));
+  runs.push(await serve('FP32, binary, batching on, inference on the main thread', fp32, { ...on, MODELSHIP_INFERENCE_THREAD: 'main' }, binaryRequests, concurrency));
+  runs.push(await serve('FP32, binary, batching off, inference worker', fp32, { MODELSHIP_MAX_BATCH_SIZE: '1' }, binaryRequests, concurrency));
+  runs.push(await serve('INT8, binary, batching on, inference worker', int8, on, binaryRequests, concurrency));
+  const jsonRuns = [
+    await serve('FP32, JSON, batching on, inference worker', fp32, on, { bodies: json }, jsonConcurrency, true),
+    await serve('FP32, JSON, batching on, inference on the main thread', fp32, { ...on, MODELSHIP_INFERENCE_THREAD: 'main' }, { bodies: json }, jsonConcurrency, true),
+  ];
+  const batches = [...new Set([1, ...runs.map((r) => Math.max(1, Math.round(r.meanBatch)))])].sort((a, b) => a - b);
+  const [rawFp32, rawInt8] = [await raw(fp32, batches), await raw(int8, batches)];
+  const rawAt = (results: RawResult[], batch: number) => results.find((r) => r.batch === Math.max(1, Math.round(batch))) as RawResult;
+
+  const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const lines = [
+    `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up; conv classifier, one 3x48x192 FP32 image per request, load generator on the same cores.`,
+    '',
+    `| runtime (binary tensors, c=${concurrency}) | images/s | % of raw at its mean batch | mean batch | model run in server (ms) | same run, raw (ms) | server CPU µs/image | p50 ms | p99 ms |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of runs) {
+    const reference = rawAt(r.label.startsWith('INT8') ? rawInt8 : rawFp32, r.meanBatch);
+    lines.push(`| ${r.label} | ${fmt(r.load.requestsPerSecond)} | ${fmt((100 * r.load.requestsPerSecond) / reference.rowsPerSecond)}% (batch ${reference.batch}) | ${fmt(r.meanBatch, 1)} | ${fmt(r.runMs, 2)} | ${fmt(reference.p50Ms, 2)} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.load.p50Ms, 1)} | ${fmt(r.load.p99Ms, 1)} |`);
+  }
+  lines.push('', `| same images as V2 JSON (~${fmt(json[0]!.length / 1024)} KB, c=${jsonConcurrency}) | images/s | p50 ms | p99 ms | /v2/health/ready p99 ms meanwhile | mean batch |`, '|---|---:|---:|---:|---:|---:|');
+  for (const r of jsonRuns) lines.push(`| ${r.label} | ${fmt(r.load.requestsPerSecond)} | ${fmt(r.load.p50Ms, 1)} | ${fmt(r.load.p99Ms, 1)} | ${fmt(r.probeP99Ms ?? Number.NaN, 1)} | ${fmt(r.meanBatch, 1)} |`);
+  lines.push('', '| raw in-process onnxruntime | batch | images/s FP32 | images/s INT8 | INT8/FP32 |', '|---|---:|---:|---:|---:|');
+  for (const batch of batches) {
+    const [f, q] = [rawAt(rawFp32, batch), rawAt(rawInt8, batch)];
+    lines.push(`| session.run | ${batch} | ${fmt(f.rowsPerSecond)} | ${fmt(q.rowsPerSecond)} | ${fmt(q.rowsPerSecond / f.rowsPerSecond, 2)}x |`);
+  }
+  lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(lines.join('\n'));
+}
+
+await main();
