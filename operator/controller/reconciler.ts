@@ -5,7 +5,7 @@ import type { OperatorOptions } from '../desired/options.ts';
 import { planModelDeployment, writableKinds, type Plan } from '../desired/plan.ts';
 import { objectKey } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';
-import { isConflict, type KubeRestClient } from '../kube/rest-client.ts';
+import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import { apiVersionOf } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
 import { takeSample } from '../analysis/sampler.ts';
@@ -179,7 +179,15 @@ async function applyPlan(deps: ReconcilerDeps, observed: Observed, plan: Plan) {
     if (!kind) throw new Error(`desired state produced an unmanaged kind ${object.apiVersion}/${object.kind}`);
     if (!deps.children.available(kind)) continue;
     const name = object.metadata?.name ?? '';
-    const current = deps.children.get(kind, objectKey(object));
+    let current = deps.children.get(kind, objectKey(object));
+    if (!current) {
+      try {
+        current = await unlabelled(deps, kind, object);
+      } catch (error) {
+        applyFailure ??= new Error(`reading ${kind.kind} ${name}: ${(error as Error).message}`, { cause: error });
+        continue;
+      }
+    }
     if (current && !ownedBy(current, observed.uid)) {
       // Never take over an object someone else created under the same name.
       conflicts.push(`${kind.kind} ${name} exists and is not owned by this ModelDeployment`);
@@ -200,6 +208,19 @@ async function applyPlan(deps: ReconcilerDeps, observed: Observed, plan: Plan) {
     }
   }
   return { applied, conflicts, applyFailure, result };
+}
+
+/**
+ * The informers see only objects carrying the operator's labels, so before creating a child, ask the
+ * apiserver whether another object already holds its name: server-side apply would take it over.
+ */
+async function unlabelled(deps: ReconcilerDeps, kind: ChildKind, object: KubernetesObject): Promise<KubernetesObject | undefined> {
+  try {
+    return await deps.client.get<KubernetesObject>(kind, object.metadata?.namespace, object.metadata?.name ?? '');
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Promise<string[]> {

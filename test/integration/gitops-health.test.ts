@@ -165,11 +165,14 @@ describe('GitOps health of ModelDeployments from the real plane: kstatus (Flux, 
   });
 
   it('a child name taken by an object it does not own: Failed/Degraded with the reason', async () => {
-    // Another install's Service (labelled as modelship's, so the operator sees it; it has no owner reference to this ModelDeployment).
+    // Someone else's Service, without modelship's labels: the operator's informers never see it, yet it must not be taken over.
     await kubectl(['create', 'service', 'clusterip', 'taken', '--tcp=80:80', '-n', namespace]);
-    await kubectl(['label', 'service', 'taken', 'app.kubernetes.io/managed-by=modelship', '-n', namespace]);
     await apply('taken', { model: model('1'), replicas: 1 });
     const { health } = await judgedWhen('taken', (md) => expect(condition(md, 'Stalled')?.status).to.equal('True'));
+    const service = JSON.parse(await kubectl(['get', 'service', 'taken', '-n', namespace, '-o', 'json', '--show-managed-fields'])) as { metadata: { managedFields: { manager: string }[]; ownerReferences?: unknown[] }; spec: { selector?: unknown } };
+    expect(service.metadata.managedFields.map((field) => field.manager), 'no field of it applied by the operator').to.not.include('modelship-operator');
+    expect(service.metadata.ownerReferences).to.equal(undefined);
+    expect(service.spec.selector).to.deep.equal({ app: 'taken' });
     expect(health.kstatus).to.deep.equal({ status: 'Failed', message: 'Service taken exists and is not owned by this ModelDeployment' });
     expect(health.argocd).to.deep.equal({ status: 'Degraded', message: 'ChildConflict: Service taken exists and is not owned by this ModelDeployment' });
   });
