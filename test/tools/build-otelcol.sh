@@ -27,6 +27,8 @@ exporters:
   - gomod: go.opentelemetry.io/collector/exporter/otlphttpexporter $OTELCOL_VERSION
 providers:
   - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider $OTELCOL_PROVIDERS_VERSION
+  # The generated main's default \${...} scheme.
+  - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider $OTELCOL_PROVIDERS_VERSION
 MANIFEST
   CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$work/builder" --config "$work/manifest.yaml" --ldflags "-s -w" >&2
   mv "$work/dist/otelcol" "$dir/otelcol"
