@@ -10,6 +10,18 @@ export interface TracingSettings {
   readonly sampler: TracesSampler;
   /** Share of new traces the *traceidratio samplers record. */
   readonly ratio: number;
+  /** OTEL_SERVICE_NAME; unset: the model name. */
+  readonly serviceName?: string;
+}
+
+const RESOURCE_ATTRIBUTE = /^[^=,\s][^=,]*=[^,]*$/;
+
+/** Checked here so a typo fails the start with a message; the SDK's env detector applies them (and drops malformed ones silently). */
+function checkResourceAttributes(env: Env): void {
+  const value = readString(env, C.otelResourceAttributes);
+  if (value === undefined) return;
+  const bad = value.split(',').find((entry) => !RESOURCE_ATTRIBUTE.test(entry.trim()));
+  if (bad !== undefined) throw new ConfigError(`${C.otelResourceAttributes.name} entry "${bad}" is invalid: expected key=value pairs separated by commas`);
 }
 
 function checkUrl(env: Env, setting: typeof C.otelEndpoint | typeof C.otelTracesEndpoint): string | undefined {
@@ -33,10 +45,13 @@ export function loadTracingSettings(env: Env): TracingSettings | undefined {
   const tracesEndpoint = checkUrl(env, C.otelTracesEndpoint);
   const exporterAsked = Boolean(env[C.otelTracesExporter.name]?.trim());
   const exporter = readEnum(env, C.otelTracesExporter);
+  const serviceName = readString(env, C.otelServiceName);
+  checkResourceAttributes(env);
   const settings: TracingSettings = {
     protocol: readEnum(env, C.otelProtocol),
     sampler: readEnum(env, C.otelTracesSampler),
     ratio: readNumber(env, C.otelTracesSamplerArg),
+    ...(serviceName ? { serviceName } : {}),
   };
   if (readBoolean(env, C.otelSdkDisabled) || exporter === 'none') return undefined;
   return endpoint !== undefined || tracesEndpoint !== undefined || exporterAsked ? settings : undefined;

@@ -134,10 +134,11 @@ function logDiagnostics(logger: Logger): void {
 
 export async function startTracing(settings: TracingSettings, model: ServedModel, logger: Logger): Promise<Tracing> {
   logDiagnostics(logger);
-  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) win over the model name.
+  // service.name: OTEL_SERVICE_NAME, else one in OTEL_RESOURCE_ATTRIBUTES (the env detector), else the model name.
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: model.name }))
-    .merge(detectResources({ detectors: [envDetector] }));
+    .merge(detectResources({ detectors: [envDetector] }))
+    .merge(settings.serviceName ? resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName }) : null);
   const provider = new BasicTracerProvider({
     resource,
     sampler: samplerFor(settings),
