@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
+import { measureTracingPath } from './tracing-path.ts';
 import { freePort, MODELS, oneRowRequests, spawnNode, stop, waitReady } from './servers.ts';
 
 /**
@@ -11,7 +12,8 @@ import { freePort, MODELS, oneRowRequests, spawnNode, stop, waitReady } from './
  * but not recorded) and on for every request (exported over OTLP/HTTP protobuf to a loopback sink
  * that discards them). Configurations alternate within each round so drift on a shared machine hits
  * them alike; the medians are printed.
- *   npm run bench:tracing -- [--duration-ms 4000] [--concurrency 64] [--rounds 3] [--model wide-mlp-fp32.onnx]
+ * First, the tracing code path alone in process (tracing-path.ts), which a busy machine disturbs less.
+ *   npm run bench:tracing -- [--duration-ms 4000] [--concurrency 64] [--rounds 3] [--model wide-mlp-fp32.onnx] [--path-only]
  */
 
 const { values: args } = parseArgs({
@@ -21,6 +23,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     model: { type: 'string', default: 'wide-mlp-fp32.onnx' },
+    'path-only': { type: 'boolean', default: false },
   },
 });
 const durationMs = Number(args['duration-ms']);
@@ -83,6 +86,13 @@ async function measure(env: Record<string, string>): Promise<Sample> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 
 const sink = await startSink();
+const path = await measureTracingPath(sink.url, 50_000, 5);
+const pathLines = ['| Tracing (request path alone, in process) | CPU µs / request |', '| --- | --- |', ...path.map(([label, micros]) => `| ${label} | ${micros.toFixed(2)} |`)];
+process.stdout.write(`${pathLines.join('\n')}\n\n`);
+if (args['path-only']) {
+  await sink.close();
+  process.exit(0);
+}
 const configs: Array<[string, Record<string, string>]> = [
   ['off (no OTEL_* variables)', {}],
   ['on, ratio 0 (spans not recorded)', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }],
