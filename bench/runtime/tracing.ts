@@ -13,7 +13,7 @@ import { freePort, MODELS, oneRowRequests, spawnNode, stop, waitReady } from './
  * that discards them). Configurations alternate within each round so drift on a shared machine hits
  * them alike; the medians are printed.
  * First, the tracing code path alone in process (tracing-path.ts), which a busy machine disturbs less.
- *   npm run bench:tracing -- [--duration-ms 4000] [--concurrency 64] [--rounds 3] [--model wide-mlp-fp32.onnx] [--path-only]
+ *   npm run bench:tracing -- [--duration-ms 4000] [--concurrency 64] [--rounds 3] [--path-only]
  */
 
 const { values: args } = parseArgs({
@@ -22,7 +22,6 @@ const { values: args } = parseArgs({
     'warmup-ms': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
-    model: { type: 'string', default: 'wide-mlp-fp32.onnx' },
     'path-only': { type: 'boolean', default: false },
   },
 });
@@ -64,7 +63,7 @@ async function measure(env: Record<string, string>): Promise<Sample> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawnNode('runtime/main.ts', [], {
-    MODELSHIP_MODEL_URI: `${MODELS}/${args.model}`, MODELSHIP_MODEL_NAME: 'm', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0',
+    MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'm', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0',
     MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_MAX_BATCH_SIZE: '256', ...env,
   });
   child.stdout?.resume();
@@ -98,7 +97,7 @@ const configs: Array<[string, Record<string, string>]> = [
   ['on, ratio 0 (spans not recorded)', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' }],
   ['on, every request recorded and exported', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }],
 ];
-process.stderr.write(`tracing benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${args.model}, c=${concurrency}, ${durationMs} ms x ${rounds} rounds\n`);
+process.stderr.write(`tracing benchmark: ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, wide-mlp-fp32 1-row requests, c=${concurrency}, ${durationMs} ms x ${rounds} rounds\n`);
 const samples = configs.map(() => [] as Sample[]);
 try {
   for (let round = 0; round < rounds; round++) {
