@@ -6,6 +6,7 @@ import { parseClassNames } from './prediction-metrics.ts';
 import type { BatchingSettings } from './batching/dynamic-batcher.ts';
 import type { RateLimitSettings } from './protocol/rate-limit.ts';
 import type { SessionSettings } from './model/session.ts';
+import { loadTracingSettings, type TracingSettings } from './tracing/settings.ts';
 
 export { ConfigError } from './env-settings.ts';
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -36,6 +37,8 @@ export interface RuntimeConfig {
   readonly classNames?: readonly string[];
   /** Each client (bearer token, else peer address) gets a token bucket; beyond it, 429. A rate of 0 turns it off. */
   readonly rateLimit: RateLimitSettings;
+  /** OpenTelemetry tracing; undefined (off) unless an OTLP endpoint is configured. */
+  readonly tracing?: TracingSettings;
 }
 
 /** A fixed token, or a file of tokens re-read every reloadMs; neither: open. */
@@ -74,6 +77,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const digest = readDigest(env, C.modelSha256);
   const auth = authSettings(env);
   const names = classNames(env);
+  const tracing = loadTracingSettings(env);
   return {
     model: {
       name: readString(env, C.modelName) ?? modelNameFrom(uri),
@@ -107,5 +111,6 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     auth,
     ...(names ? { classNames: names } : {}),
     rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst) },
+    ...(tracing ? { tracing } : {}),
   };
 }

@@ -11,6 +11,12 @@ import type { Setting } from './env-settings.ts';
 export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
 export const INFERENCE_THREADS = ['worker', 'main'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** OTLP transports (OpenTelemetry's OTEL_EXPORTER_OTLP_PROTOCOL values). */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
+/** OpenTelemetry's OTEL_TRACES_SAMPLER values. */
+export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+/** OpenTelemetry's OTEL_TRACES_EXPORTER values the runtime supports. */
+export const TRACES_EXPORTERS = ['otlp', 'none'] as const;
 
 const maxBatchSize = {
   name: 'MODELSHIP_MAX_BATCH_SIZE',
@@ -198,6 +204,63 @@ export const RuntimeContract = {
     max: 1_000_000,
     defaultDoc: 'the rate',
     doc: 'Size of each client\'s bucket: requests it may send at once after being idle; `0` means the rate.',
+  },
+  // Tracing: OpenTelemetry's standard variable names (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/),
+  // listed here so the docs table and the operator's env builder know them.
+  otelSdkDisabled: { name: 'OTEL_SDK_DISABLED', type: 'boolean', default: false, doc: '`true` turns tracing off whatever else is set.' },
+  otelTracesExporter: {
+    name: 'OTEL_TRACES_EXPORTER',
+    type: 'enum',
+    values: TRACES_EXPORTERS,
+    default: 'otlp',
+    defaultDoc: '`otlp` when an OTLP endpoint is set, else tracing is off',
+    doc: '`none` turns tracing off; `otlp` with no endpoint exports to the OTLP default, `localhost` port 4318 (4317 for gRPC).',
+  },
+  otelEndpoint: {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    type: 'string',
+    defaultDoc: 'unset (tracing off)',
+    doc: 'Base URL of the OTLP receiver (`http://collector:4318`; `/v1/traces` is appended for HTTP). Setting it turns tracing on. The operator sets it from `spec.tracing.endpoint`.',
+  },
+  otelTracesEndpoint: {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    type: 'string',
+    defaultDoc: 'unset',
+    doc: 'Full URL spans are sent to, used as is (overrides `OTEL_EXPORTER_OTLP_ENDPOINT` for traces). Setting it turns tracing on.',
+  },
+  otelProtocol: {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    type: 'enum',
+    values: OTLP_PROTOCOLS,
+    default: 'http/protobuf',
+    doc: 'OTLP transport. Other `OTEL_EXPORTER_OTLP_*` variables (headers, timeout, compression, certificates) are read by the OpenTelemetry exporter itself.',
+  },
+  otelTracesSampler: {
+    name: 'OTEL_TRACES_SAMPLER',
+    type: 'enum',
+    values: TRACES_SAMPLERS,
+    default: 'parentbased_always_on',
+    doc: 'Which requests are traced. `parentbased_*`: a request with a `traceparent` follows its sampled flag; the rest decide new traces. A batch span is recorded when it served a traced request.',
+  },
+  otelTracesSamplerArg: {
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    type: 'number',
+    default: 1,
+    min: 0,
+    max: 1,
+    doc: 'Share of new traces recorded by the `*traceidratio` samplers. The operator sets it from `spec.tracing.samplingRatio`.',
+  },
+  otelServiceName: {
+    name: 'OTEL_SERVICE_NAME',
+    type: 'string',
+    defaultDoc: 'the model name',
+    doc: 'The `service.name` resource attribute of every span. The operator sets the ModelDeployment name.',
+  },
+  otelResourceAttributes: {
+    name: 'OTEL_RESOURCE_ATTRIBUTES',
+    type: 'string',
+    defaultDoc: 'unset',
+    doc: 'More resource attributes, `key=value,key=value`. The operator sets `k8s.namespace.name` and `modelship.revision`.',
   },
 } as const satisfies Record<string, Setting>;
 

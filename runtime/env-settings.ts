@@ -19,6 +19,14 @@ export interface IntegerSetting extends SettingBase {
   readonly max: number;
 }
 
+/** A decimal number in [min, max] (e.g. a sampling ratio). */
+export interface NumberSetting extends SettingBase {
+  readonly type: 'number';
+  readonly default: number;
+  readonly min: number;
+  readonly max: number;
+}
+
 export interface StringSetting extends SettingBase {
   readonly type: 'string';
   /** Absent: unset unless the environment sets it (or required). */
@@ -60,7 +68,7 @@ export interface BooleanSetting extends SettingBase {
   readonly default: boolean;
 }
 
-export type Setting = IntegerSetting | StringSetting | EnumSetting | ListSetting | IntegerListSetting | DigestSetting | BooleanSetting;
+export type Setting = IntegerSetting | NumberSetting | StringSetting | EnumSetting | ListSetting | IntegerListSetting | DigestSetting | BooleanSetting;
 
 export class ConfigError extends Error {}
 
@@ -77,6 +85,16 @@ export function readInteger(env: Env, setting: IntegerSetting): number {
   const value = Number(text);
   if (!/^-?\d+$/.test(text) || value < setting.min || value > setting.max) {
     throw new ConfigError(`${setting.name}=${text} is invalid: expected an integer between ${setting.min} and ${setting.max}`);
+  }
+  return value;
+}
+
+export function readNumber(env: Env, setting: NumberSetting): number {
+  const text = raw(env, setting);
+  if (text === undefined) return setting.default;
+  const value = Number(text);
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || value < setting.min || value > setting.max) {
+    throw new ConfigError(`${setting.name}=${text} is invalid: expected a number between ${setting.min} and ${setting.max}`);
   }
   return value;
 }
@@ -147,6 +165,8 @@ export function describeSetting(setting: Setting): { type: string; default: stri
       const allowed = setting.max === Number.MAX_SAFE_INTEGER ? `≥ ${setting.min}` : `${setting.min} – ${setting.max}`;
       return { type: 'integer', default: shown(code(setting.default)), allowed };
     }
+    case 'number':
+      return { type: 'number', default: shown(code(setting.default)), allowed: `${setting.min} – ${setting.max}` };
     case 'string':
       return {
         type: 'string',

@@ -15,6 +15,7 @@ import { perClientRateLimit } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
+import { startTracing } from './tracing/tracing.ts';
 
 export interface StartOptions {
   /** Interface to bind; main binds all interfaces, tests 127.0.0.1. */
@@ -103,8 +104,9 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     () => state.batcher?.queueDepth ?? 0,
     () => state.batcher?.runsInProgress ?? 0,
   );
+  const tracing = config.tracing && await startTracing(config.tracing, source, logger);
   const app = createApp({ state, metrics, logger });
-  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes });
+  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, tracing });
   const tokens = await acceptedTokens(config.auth, logger);
   const refusal = bearerTokenCheck(tokens);
   const overLimit = perClientRateLimit(config.rateLimit);
@@ -128,12 +130,12 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes },
+      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes, tracing },
       host,
       config.grpcPort,
     );
   } catch (error) {
-    await closeServer(server);
+    await Promise.all([closeServer(server), tracing?.shutdown()]);
     tokens.close();
     throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
   }
@@ -146,7 +148,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     const run = predictions
       ? (feeds: NamedTensors) => loaded.model.run(feeds).then((outputs) => (predictions.observe(outputs), outputs))
       : (feeds: NamedTensors) => loaded.model.run(feeds);
-    state.batcher = new DynamicBatcher(run, config.batching, metrics);
+    state.batcher = new DynamicBatcher(run, config.batching, metrics, tracing);
     metrics.modelLoaded(loaded.loadSeconds, loaded.model.provider);
     state.ready = true;
     logger.info({
@@ -155,10 +157,11 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       provider: loaded.model.provider,
       loadSeconds: loaded.loadSeconds,
       batching: loaded.model.signature.batchable && config.batching.maxBatchSize > 1,
+      tracing: config.tracing ? config.tracing.protocol : false,
     }, 'model ready');
   } catch (error) {
     server.closeAllConnections();
-    await Promise.all([closeServer(server), grpc.close(0)]);
+    await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown()]);
     tokens.close();
     throw error;
   }
@@ -173,7 +176,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     server.closeAllConnections();
     await Promise.all([closeServer(server), grpc.close(0)]);
     tokens.close();
-    await state.model?.dispose();
+    await Promise.all([state.model?.dispose(), tracing?.shutdown()]);
     state.model = undefined;
     logger.info({ drained }, 'stopped');
   };

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { EXECUTION_PROVIDERS, LOG_LEVELS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
+import { EXECUTION_PROVIDERS, LOG_LEVELS, OTLP_PROTOCOLS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
 import { ContractInteger } from './contract-fields.ts';
 import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
 
@@ -467,6 +467,23 @@ export const MonitoringSchema = Type.Object({
   ),
 });
 
+export const TracingSchema = Type.Object({
+  endpoint: Type.String({
+    minLength: 1,
+    maxLength: 2048,
+    description: 'OTLP receiver the runtime sends spans to, e.g. http://otel-collector.observability:4318 (OTEL_EXPORTER_OTLP_ENDPOINT).',
+    ...rules({ rule: "self.matches('^https?://[^/]+')", message: 'must be an http:// or https:// URL of an OTLP receiver, e.g. http://otel-collector:4318' }),
+  }),
+  protocol: Type.Optional(StringEnum(OTLP_PROTOCOLS, {
+    description: `OTLP transport: http/protobuf (port 4318), http/json or grpc (port 4317); the runtime's default is ${RuntimeContract.otelProtocol.default}.`,
+  })),
+  samplingRatio: Type.Optional(Type.Number({
+    minimum: RuntimeContract.otelTracesSamplerArg.min,
+    maximum: RuntimeContract.otelTracesSamplerArg.max,
+    description: `Share of requests without a sampled traceparent that start a trace (a request with one is always traced); the runtime's default is ${RuntimeContract.otelTracesSamplerArg.default}.`,
+  })),
+});
+
 export const ModelDeploymentSpecSchema = Type.Object(
   {
     model: ModelSchema,
@@ -485,6 +502,7 @@ export const ModelDeploymentSpecSchema = Type.Object(
       description: 'How many revisions (ControllerRevisions) to keep for history and rollback, live ones included.',
     })),
     monitoring: Type.Optional(MonitoringSchema),
+    tracing: Type.Optional(TracingSchema),
   },
   rules(
     {

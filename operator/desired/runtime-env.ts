@@ -3,7 +3,7 @@ import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeEnv, type Runti
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { authTokenMount } from './auth-token.ts';
-import { nameOf } from './metadata.ts';
+import { nameOf, namespaceOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
@@ -21,6 +21,24 @@ function intraOpThreads(md: ModelDeployment): number | undefined {
   const cpu = runtime?.resources?.limits?.cpu ?? runtime?.resources?.requests?.cpu;
   const cores = cpu === undefined ? undefined : cpuCores(cpu);
   return cores === undefined ? undefined : Math.max(1, Math.floor(cores));
+}
+
+/**
+ * spec.tracing as OpenTelemetry's standard variables: parent-based ratio sampling, the ModelDeployment
+ * as the service, its namespace and revision as resource attributes.
+ */
+function tracingEnv(md: ModelDeployment, revision: string): [RuntimeEnvName, string | number | undefined][] {
+  const tracing = md.spec.tracing;
+  if (!tracing) return [];
+  const resource = [`k8s.namespace.name=${namespaceOf(md)}`, `modelship.revision=${revision}`];
+  return [
+    [RuntimeEnv.otelEndpoint, tracing.endpoint],
+    [RuntimeEnv.otelProtocol, tracing.protocol],
+    [RuntimeEnv.otelTracesSampler, 'parentbased_traceidratio'],
+    [RuntimeEnv.otelTracesSamplerArg, tracing.samplingRatio],
+    [RuntimeEnv.otelServiceName, nameOf(md)],
+    [RuntimeEnv.otelResourceAttributes, resource.join(',')],
+  ];
 }
 
 /** The runtime's environment: the contract's variables from the spec, then the user's own. */
@@ -48,6 +66,7 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.logLevel, runtime.logLevel],
     // JSON, so that names may hold commas.
     [RuntimeEnv.classNames, md.spec.monitoring?.classNames && JSON.stringify(md.spec.monitoring.classNames)],
+    ...tracingEnv(md, revision),
   ];
   const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
   return [...env, ...authTokenMount(md).env, ...(runtime.env ?? [])];

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type { NamedTensors } from '../model/tensor.ts';
 import { concatFeeds, splitOutputs } from './batch-tensors.ts';
 
@@ -19,6 +20,12 @@ export interface BatchObserver {
   onCancelled?(rows: number): void;
 }
 
+/** Tracing of model runs, when tracing is on. */
+export interface BatchTracer {
+  /** A run starts serving these (recording) request spans; returns what to call when the model run ends. */
+  runStarted(spans: readonly Span[], rows: number, requests: number): () => void;
+}
+
 export class QueueFullError extends Error {}
 
 /** The caller aborted while its request was still queued; the request never ran. */
@@ -30,6 +37,8 @@ interface QueuedRequest {
   readonly key: string | undefined;
   readonly rows: number;
   readonly enqueuedAt: number;
+  /** The request's span, when tracing is on. */
+  readonly span: Span | undefined;
   readonly resolve: (outputs: NamedTensors) => void;
   readonly reject: (error: unknown) => void;
   /** Detaches the abort listener once the request leaves the queue. */
@@ -55,6 +64,7 @@ export class DynamicBatcher {
     private readonly runModel: RunModel,
     private readonly settings: BatchingSettings,
     private readonly observer: BatchObserver,
+    private readonly tracer?: BatchTracer,
   ) {}
 
   get maxBatchSize(): number {
@@ -78,7 +88,7 @@ export class DynamicBatcher {
    * at once, its rows never reach a run) and rejects with RequestCancelledError; once a run has taken
    * it, the abort is ignored.
    */
-  submit(feeds: NamedTensors, key: string | undefined, rows: number, signal?: AbortSignal): Promise<NamedTensors> {
+  submit(feeds: NamedTensors, key: string | undefined, rows: number, signal?: AbortSignal, span?: Span): Promise<NamedTensors> {
     if (signal?.aborted) {
       this.observer.onCancelled?.(rows);
       return Promise.reject(new RequestCancelledError('the client went away before the request was queued'));
@@ -89,7 +99,7 @@ export class DynamicBatcher {
     return new Promise((resolve, reject) => {
       const onAbort = () => this.withdraw(request);
       const request: QueuedRequest = {
-        feeds, key, rows, enqueuedAt: performance.now(), resolve, reject,
+        feeds, key, rows, enqueuedAt: performance.now(), span, resolve, reject,
         release: () => signal?.removeEventListener('abort', onAbort),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -179,12 +189,15 @@ export class DynamicBatcher {
     this.activeRuns++;
     const started = performance.now();
     const rows = batch.reduce((sum, request) => sum + request.rows, 0);
+    const endTrace = this.tracer && this.traceRun(this.tracer, batch, rows);
+    // The trace's run ends before any request is answered (and its span ended).
+    const run = endTrace ? (feeds: NamedTensors) => this.runModel(feeds).finally(endTrace) : this.runModel;
     try {
       if (batch.length === 1) {
         const only = batch[0] as QueuedRequest;
-        await this.runModel(only.feeds).then(only.resolve, only.reject);
+        await run(only.feeds).then(only.resolve, only.reject);
       } else {
-        await this.runMerged(batch);
+        await this.runMerged(batch, run);
       }
     } finally {
       this.observer.onRun(rows, batch.length, (performance.now() - started) / 1000);
@@ -194,10 +207,17 @@ export class DynamicBatcher {
     }
   }
 
-  private async runMerged(batch: QueuedRequest[]): Promise<void> {
+  /** Tells the tracer about a run serving at least one recorded request; undefined otherwise. */
+  private traceRun(tracer: BatchTracer, batch: QueuedRequest[], rows: number): (() => void) | undefined {
+    const spans: Span[] = [];
+    for (const request of batch) if (request.span?.isRecording()) spans.push(request.span);
+    return spans.length > 0 ? tracer.runStarted(spans, rows, batch.length) : undefined;
+  }
+
+  private async runMerged(batch: QueuedRequest[], run: RunModel): Promise<void> {
     let perRequest: NamedTensors[];
     try {
-      const outputs = await this.runModel(concatFeeds(batch.map((request) => request.feeds)));
+      const outputs = await run(concatFeeds(batch.map((request) => request.feeds)));
       perRequest = splitOutputs(outputs, batch.map((request) => request.rows));
     } catch {
       // One request's data can make a run fail (data-dependent ops); run each alone so only it fails.

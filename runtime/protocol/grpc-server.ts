@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logging.ts';
@@ -11,6 +11,7 @@ import { inferAccounting } from './infer-accounting.ts';
 import { lookupModel } from './infer-handler.ts';
 import { SERVER_NAME, SERVER_VERSION } from './routes.ts';
 import type { ServingState } from './serving-state.ts';
+import type { Tracing } from '../tracing/tracing.ts';
 
 const PROTO_PATH = fileURLToPath(new URL('grpc_predict_v2.proto', import.meta.url));
 const SERVICE_NAME = 'inference.GRPCInferenceService';
@@ -46,13 +47,15 @@ interface GrpcDeps {
   readonly tokens: AcceptedTokens;
   /** Largest request message; grpc-js refuses larger ones with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** Undefined when tracing is off. */
+  readonly tracing: Tracing | undefined;
 }
 
 /** `cancelled` aborts when the client cancels the call (or its deadline passes). */
-type Handler<Req, Res> = (request: Req, cancelled: AbortSignal) => Res | Promise<Res>;
+type Handler<Req, Res> = (request: Req, cancelled: AbortSignal, metadata: Metadata) => Res | Promise<Res>;
 interface NamedRequest { name: string; version: string }
 
-function implementation({ state, metrics, logger, tokens }: GrpcDeps): UntypedServiceImplementation {
+function implementation({ state, metrics, logger, tokens, tracing }: GrpcDeps): UntypedServiceImplementation {
   const begin = inferAccounting({ state, metrics, logger }, 'grpc');
 
   /** Wraps a handler: bearer token check, then errors (HttpError or other) as gRPC statuses with their message. */
@@ -68,7 +71,7 @@ function implementation({ state, metrics, logger, tokens }: GrpcDeps): UntypedSe
       const cancelled = new AbortController();
       call.once('cancelled', () => cancelled.abort());
       Promise.resolve()
-        .then(() => handler(call.request, cancelled.signal))
+        .then(() => handler(call.request, cancelled.signal, call.metadata))
         .then(
           (response) => callback(null, response),
           (error: unknown) => {
@@ -78,28 +81,35 @@ function implementation({ state, metrics, logger, tokens }: GrpcDeps): UntypedSe
         );
     };
 
-  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortSignal): Promise<GrpcInferResponse> => {
+  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortSignal, metadata: Metadata): Promise<GrpcInferResponse> => {
     const finish = begin();
+    const trace = tracing?.startGrpc(metadata, message.model_name, message.model_version || undefined);
     let status = 200;
+    let failure: string | undefined;
     let requestId: string | undefined;
     try {
       const { model, batcher } = lookupModel(state, message.model_name, message.model_version || undefined);
       const { request, raw } = decodeGrpcInferRequest(message, model.signature);
       requestId = request.id;
-      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, cancelled);
-      return encodeGrpcInferResponse(
+      trace?.queued(request.rows);
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, cancelled, trace?.span);
+      const response = encodeGrpcInferResponse(
         { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
         outputs,
         request.outputs,
         raw,
       );
+      trace?.encoded();
+      return response;
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
+      failure = httpError.message;
       if (status >= 500 && status !== 503) logger.error({ err: error }, 'inference failed');
       throw httpError;
     } finally {
-      finish(status, requestId ?? (message.id || undefined));
+      trace?.endGrpc(status === 200 ? GrpcStatus.OK : grpcCodeOf(status), failure);
+      finish(status, requestId ?? (message.id || undefined), trace);
     }
   };
 

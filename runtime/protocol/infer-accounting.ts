@@ -1,5 +1,6 @@
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics, WireProtocol } from '../metrics.ts';
+import type { RequestTrace } from '../tracing/request-trace.ts';
 import type { ServingState } from './serving-state.ts';
 
 interface AccountingDeps {
@@ -8,8 +9,8 @@ interface AccountingDeps {
   readonly logger: Logger;
 }
 
-/** Ends an inference request: its status (HTTP, or the HTTP equivalent of a gRPC status) and id. */
-export type FinishInfer = (status: number, requestId: string | undefined) => void;
+/** Ends an inference request: its status (HTTP, or the HTTP equivalent of a gRPC status), id and trace (when tracing is on). */
+export type FinishInfer = (status: number, requestId: string | undefined, trace?: RequestTrace) => void;
 
 /**
  * What every inference request does around its work, whatever the wire protocol: counts as in
@@ -20,15 +21,16 @@ export function inferAccounting({ state, metrics, logger }: AccountingDeps, prot
   return () => {
     const started = performance.now();
     state.inFlight++;
-    return (status, requestId) => {
+    return (status, requestId, trace) => {
       const seconds = (performance.now() - started) / 1000;
       metrics.requestDone(status, status === 200 ? seconds : undefined, protocol);
-      logger.info({
+      const line = {
         reqId: requestId ?? `r${++requestCounter}`,
         protocol,
         status,
         latencyMs: Math.round(seconds * 1e6) / 1e3,
-      }, 'infer');
+      };
+      logger.info(trace ? { ...line, ...trace.logFields() } : line, 'infer');
       state.inFlight--;
     };
   };

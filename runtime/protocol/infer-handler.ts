@@ -8,6 +8,7 @@ import { decodeInferRequest } from './infer-request.ts';
 import { encodeInferResponse } from './infer-response.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import type { ServingState } from './serving-state.ts';
+import type { Tracing } from '../tracing/tracing.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 
@@ -16,11 +17,16 @@ export interface InferTarget {
   readonly version: string | undefined;
 }
 
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
 /** Matches POST /v2/models/{name}[/versions/{version}]/infer. */
 export function matchInfer(req: IncomingMessage): InferTarget | undefined {
   if (req.method !== 'POST' || !req.url) return undefined;
-  const query = req.url.indexOf('?');
-  const match = INFER_PATH.exec(query < 0 ? req.url : req.url.slice(0, query));
+  const match = INFER_PATH.exec(pathOf(req));
   if (!match) return undefined;
   try {
     return { name: decodeURIComponent(match[1] as string), version: match[2] === undefined ? undefined : decodeURIComponent(match[2]) };
@@ -84,18 +90,22 @@ interface InferDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  /** Undefined when tracing is off: then no span, nothing allocated for one. */
+  readonly tracing: Tracing | undefined;
 }
 
 /**
  * The hot path, on plain node:http rather than express: for small models the per-request framework
  * cost is of the same order as session.run itself.
  */
-export function createInferHandler({ state, metrics, logger, maxBodyBytes }: InferDeps) {
+export function createInferHandler({ state, metrics, logger, maxBodyBytes, tracing }: InferDeps) {
   const begin = inferAccounting({ state, metrics, logger }, 'http');
   return async (req: IncomingMessage, res: ServerResponse, target: InferTarget): Promise<void> => {
     const finish = begin();
+    const trace = tracing?.startHttp(req.headers, pathOf(req), target.name, target.version);
     let requestId: string | undefined;
     let status = 200;
+    let failure: string | undefined;
     // A client that hangs up while its request waits in the queue frees the slot; its rows never run.
     // The socket's 'end' (the client's FIN) comes in the same poll as the read; 'close' only after the
     // next dispatch, too late to keep the request out of that batch.
@@ -117,12 +127,14 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
       const headerLength = req.headers['inference-header-content-length'];
       const request = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
       requestId = request.id;
-      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft.signal);
+      trace?.queued(request.rows);
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft.signal, trace?.span);
       const encoded = encodeInferResponse(
         { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
         outputs,
         request.outputs,
       );
+      trace?.encoded();
       const headers: Record<string, string | number> = {
         'Content-Type': encoded.contentType,
         'Content-Length': typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length,
@@ -133,12 +145,14 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes }: Inf
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
+      failure = httpError.message;
       if (status === 413) res.setHeader('Connection', 'close');
       if (status >= 500 && status !== 503) logger.error({ err: error }, 'inference failed');
       sendError(res, httpError);
     } finally {
       const header = req.headers['x-request-id'];
-      finish(status, requestId ?? (Array.isArray(header) ? header[0] : header));
+      trace?.endHttp(status, failure);
+      finish(status, requestId ?? (Array.isArray(header) ? header[0] : header), trace);
       socket.off('end', leave);
     }
   };

@@ -121,6 +121,16 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.monitoring.classNames', 'must have at most 32 items'],
   },
   {
+    what: 'a tracing endpoint that is not an http(s) URL',
+    spec: (s) => ({ ...s, tracing: { endpoint: 'otel-collector:4317' } }),
+    refusal: ['spec.tracing.endpoint', 'must be an http:// or https:// URL of an OTLP receiver'],
+  },
+  {
+    what: 'a sampling ratio above 1',
+    spec: (s) => ({ ...s, tracing: { endpoint: 'http://otel-collector:4318', samplingRatio: 1.5 } }),
+    refusal: ['spec.tracing.samplingRatio', 'less than or equal to 1'],
+  },
+  {
     what: 'a batch size of zero',
     spec: (s) => ({ ...s, runtime: { ...s.runtime, batching: { maxBatchSize: 0 } } }),
     refusal: ['spec.runtime.batching.maxBatchSize', 'greater than or equal to 1'],

@@ -18,9 +18,11 @@ export class GrpcTestClient {
     this.client = new Service(address, credentials.createInsecure());
   }
 
-  call(method: string, request: Record<string, unknown> = {}, token?: string): Promise<Record<string, unknown>> {
+  /** `headers`: more request metadata (a traceparent). */
+  call(method: string, request: Record<string, unknown> = {}, token?: string, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
     const metadata = new Metadata();
     if (token) metadata.set('authorization', `Bearer ${token}`);
+    for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
     const unary = (this.client as unknown as Record<string, UnaryMethod>)[method] as UnaryMethod;
     return new Promise((resolve, reject) => unary.call(this.client, request, metadata, (error, response) => (error ? reject(error) : resolve(response))));
   }

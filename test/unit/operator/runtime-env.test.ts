@@ -60,4 +60,30 @@ describe('runtime env builder (operator/desired/runtime-env.ts) against the runt
     expect(config.session.providers).to.deep.equal(RuntimeContract.executionProviders.default);
     expect(config.logLevel).to.equal(RuntimeContract.logLevel.default);
   });
+
+  it('spec.tracing becomes the standard OTEL_* variables, which the runtime reads back', () => {
+    const traced = modelDeployment({ tracing: { endpoint: 'http://otel-collector.observability:4318', samplingRatio: 0.05, protocol: 'http/json' } });
+    const env = processEnv(traced);
+    expect(env).to.include({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.observability:4318',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.05',
+      OTEL_SERVICE_NAME: traced.metadata.name,
+      OTEL_RESOURCE_ATTRIBUTES: `k8s.namespace.name=${traced.metadata.namespace ?? 'default'},modelship.revision=${revisionOf(traced)}`,
+    });
+    expect(loadConfig(env).tracing).to.deep.equal({ protocol: 'http/json', sampler: 'parentbased_traceidratio', ratio: 0.05, serviceName: traced.metadata.name });
+  });
+
+  it('without spec.tracing no OTEL_* variable is set, so the runtime does not trace', () => {
+    const env = processEnv(everything);
+    expect(Object.keys(env).filter((name) => name.startsWith('OTEL_'))).to.deep.equal([]);
+    expect(loadConfig(env)).not.to.have.property('tracing');
+  });
+
+  it('without a ratio the runtime default applies (every new trace)', () => {
+    const env = processEnv(modelDeployment({ tracing: { endpoint: 'http://c:4318' } }));
+    expect(env).not.to.have.property('OTEL_TRACES_SAMPLER_ARG');
+    expect(loadConfig(env).tracing?.ratio).to.equal(RuntimeContract.otelTracesSamplerArg.default);
+  });
 });

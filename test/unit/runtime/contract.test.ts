@@ -28,7 +28,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
 };
 
 describe('unit: runtime config parser derived from the contract (runtime/contract.ts)', () => {
-  it('reads every variable of the contract and no other MODELSHIP_* variable', () => {
+  it('reads every variable of the contract and no other MODELSHIP_* or OTEL_* variable', () => {
     const read = new Set<string>();
     const env = new Proxy(URI, {
       get: (target, name) => {
@@ -38,7 +38,7 @@ describe('unit: runtime config parser derived from the contract (runtime/contrac
     });
     loadConfig(env);
     const contract = Object.values(RuntimeContract).map((setting) => setting.name).sort();
-    expect([...read].filter((name) => name.startsWith('MODELSHIP_')).sort()).to.deep.equal(contract);
+    expect([...read].filter((name) => /^(MODELSHIP|OTEL)_/.test(name)).sort()).to.deep.equal(contract);
   });
 
   for (const [key, value] of Object.entries(integerValue) as [IntegerKey, (config: RuntimeConfig) => number][]) {
