@@ -11,6 +11,8 @@ import type { Setting } from './env-settings.ts';
 export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
 export const INFERENCE_THREADS = ['worker', 'main'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** model-signing's offline methods: a public key, or a certificate chained to configured CAs. */
+export const MODEL_SIGNATURE_METHODS = ['key', 'certificate'] as const;
 
 const maxBatchSize = {
   name: 'MODELSHIP_MAX_BATCH_SIZE',
@@ -38,6 +40,31 @@ export const RuntimeContract = {
     type: 'digest',
     defaultDoc: 'unset (not verified)',
     doc: 'Expected SHA-256 of the model file. Verified before loading; a mismatch is fatal. With a digest, the download cache is content-addressed.',
+  },
+  modelSignatureMethod: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_METHOD',
+    type: 'enum',
+    values: ['none', ...MODEL_SIGNATURE_METHODS],
+    default: 'none',
+    doc: 'Verify the model\'s [model-signing](https://pypi.org/project/model-signing/) v1 signature before loading it: `key` (an ECDSA public key) or `certificate` (a signing certificate that chains to the CA certificates). A missing, malformed or wrong signature, or a model that does not match it, is fatal.',
+  },
+  modelSignatureUri: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_URI',
+    type: 'string',
+    defaultDoc: '`MODELSHIP_MODEL_URI` + `.sig`',
+    doc: 'Where the signature (the Sigstore bundle `model_signing sign` writes) is: a local path, a `file://` URI or an `http(s)://` URL. Read only when a signature method is set.',
+  },
+  modelSignatureTrustFile: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_TRUST_FILE',
+    type: 'string',
+    defaultDoc: 'unset; required with a signature method',
+    doc: 'PEM file holding the public key (method `key`) or the CA certificates (method `certificate`). The operator mounts it from `spec.model.signature.secretRef`.',
+  },
+  terminationMessagePath: {
+    name: 'MODELSHIP_TERMINATION_MESSAGE_PATH',
+    type: 'string',
+    default: '/dev/termination-log',
+    doc: 'When the model cannot be served, the reason (e.g. `ModelSignatureInvalid: ...`) is written here before the process exits, so Kubernetes shows it as the container\'s termination message.',
   },
   modelName: {
     name: 'MODELSHIP_MODEL_NAME',
