@@ -247,5 +247,15 @@ export const RuntimeProbePaths = {
 export const RUNTIME_DEFAULT_PORT = RuntimeContract.port.default;
 export const RUNTIME_DEFAULT_GRPC_PORT = RuntimeContract.grpcPort.default;
 
+/**
+ * Why the runtime could not serve its model: the first word of the termination message it writes
+ * before exiting 1 ("<reason>: <message>"), which the operator shows as the ModelDeployment's
+ * Degraded reason.
+ */
+export const RuntimeFailureReasons = {
+  signature: 'ModelSignatureInvalid',
+  load: 'ModelLoadFailed',
+} as const;
+
 /** Predicted classes 0..PREDICTION_CLASS_LIMIT-1 get a metric series each; others count as "other". */
 export const PREDICTION_CLASS_LIMIT = 32;

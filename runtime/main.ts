@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.ts';
+import { RuntimeFailureReasons } from './contract.ts';
 import { createLogger, flushLogs } from './logging.ts';
 import { ModelSignatureError } from './model/signing/errors.ts';
 import { startRuntime } from './server.ts';
 
 /** Why the model cannot be served, as the container's termination message shows it. */
 function failureReason(error: unknown): { reason: string; signatureFailure?: string } {
-  return error instanceof ModelSignatureError ? { reason: 'ModelSignatureInvalid', signatureFailure: error.failure } : { reason: 'ModelLoadFailed' };
+  return error instanceof ModelSignatureError ? { reason: RuntimeFailureReasons.signature, signatureFailure: error.failure } : { reason: RuntimeFailureReasons.load };
 }
 
 /** Best effort: outside Kubernetes the path may not exist or be writable. */
