@@ -22,7 +22,7 @@ export interface RuntimeConfig {
     readonly signature?: SignatureSettings;
   };
   /** Where the reason goes when the model cannot be served (the container's termination message). */
-  readonly terminationMessagePath: string;
+  readonly terminationMessagePath?: string;
   readonly revision: string;
   readonly port: number;
   /** The Open Inference Protocol gRPC port (0: any free port). */
@@ -92,6 +92,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const auth = authSettings(env);
   const names = classNames(env);
   const signed = signature(env, uri);
+  const terminationMessagePath = readString(env, C.terminationMessagePath);
   return {
     model: {
       name: readString(env, C.modelName) ?? modelNameFrom(uri),
@@ -101,7 +102,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       cacheDir: readString(env, C.modelCacheDir) ?? join(tmpdir(), 'modelship-models'),
       ...(signed ? { signature: signed } : {}),
     },
-    terminationMessagePath: readString(env, C.terminationMessagePath),
+    ...(terminationMessagePath ? { terminationMessagePath } : {}),
     revision: readString(env, C.revision),
     port: readInteger(env, C.port),
     grpcPort: readInteger(env, C.grpcPort),

@@ -63,8 +63,8 @@ export const RuntimeContract = {
   terminationMessagePath: {
     name: 'MODELSHIP_TERMINATION_MESSAGE_PATH',
     type: 'string',
-    default: '/dev/termination-log',
-    doc: 'When the model cannot be served, the reason (e.g. `ModelSignatureInvalid: ...`) is written here before the process exits, so Kubernetes shows it as the container\'s termination message.',
+    defaultDoc: 'unset (not written)',
+    doc: 'When the model cannot be served, the reason (e.g. `ModelSignatureInvalid: ...`) is written to this file before the process exits. The operator sets it to the container\'s `terminationMessagePath`, so Kubernetes shows it as the termination message.',
   },
   modelName: {
     name: 'MODELSHIP_MODEL_NAME',

@@ -10,8 +10,9 @@ function failureReason(error: unknown): { reason: string; signatureFailure?: str
   return error instanceof ModelSignatureError ? { reason: RuntimeFailureReasons.signature, signatureFailure: error.failure } : { reason: RuntimeFailureReasons.load };
 }
 
-/** Best effort: outside Kubernetes the path may not exist or be writable. */
-function writeTerminationMessage(path: string, message: string): void {
+/** Best effort: the log line carries the same message. */
+function writeTerminationMessage(path: string | undefined, message: string): void {
+  if (!path) return;
   try {
     writeFileSync(path, message);
   } catch {

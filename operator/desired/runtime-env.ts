@@ -7,6 +7,9 @@ import { nameOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
+/** Kubernetes' default, set on the container explicitly because the runtime is told to write its failure there. */
+export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
 export function modelNameOf(md: ModelDeployment): string {
   return md.spec.model.name ?? nameOf(md);
 }
@@ -49,6 +52,7 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
     [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
     [RuntimeEnv.logLevel, runtime.logLevel],
+    [RuntimeEnv.terminationMessagePath, TERMINATION_MESSAGE_PATH],
     // JSON, so that names may hold commas.
     [RuntimeEnv.classNames, md.spec.monitoring?.classNames && JSON.stringify(md.spec.monitoring.classNames)],
   ];

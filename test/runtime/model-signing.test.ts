@@ -3,10 +3,13 @@ import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { closedPort, fraudRequest, getJson, modelPath, postJson, REPO_ROOT, startTestRuntime, type V2InferResponse } from './helpers.ts';
 import { spawnRuntime } from './process.ts';
+import { ModelSignatureError } from '../../runtime/model/signing/errors.ts';
 
 const run = promisify(execFile);
 const FATAL = 60;
@@ -154,6 +157,43 @@ describe('runtime: model-signing signatures (real model_signing CLI from PyPI)',
       expect(await readFile(terminationLog, 'utf8')).to.equal(`ModelSignatureInvalid: ${String(fatal[0]?.msg)}`);
     });
   }
+
+  describe('over http(s), fetched like the model', () => {
+    let origin: Server;
+    let base: string;
+
+    before(async () => {
+      origin = createServer((req, res) => {
+        void readFile(file(basename(req.url ?? '/'))).then((body) => res.end(body), () => res.writeHead(404).end());
+      });
+      await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+      base = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+    });
+    after(() => {
+      origin.closeAllConnections();
+      origin.close();
+    });
+
+    it('downloads <model url>.sig next to the model and serves once it verifies', async () => {
+      const { signed } = cases.get('P-256 key, untouched model')!;
+      const runtime = await startTestRuntime({ ...signatureEnv(signed), modelUri: `${base}/${basename(signed.model)}`, modelCacheDir: join(dir, 'cache') });
+      try {
+        expect((await getJson(`${runtime.url}/v2/health/ready`)).status).to.equal(200);
+      } finally {
+        await runtime.close();
+      }
+    });
+
+    it('refuses when the signature URL answers 404', async () => {
+      const { signed } = cases.get('no signature next to the model')!;
+      const error = await startTestRuntime({ ...signatureEnv(signed), modelUri: `${base}/${basename(signed.model)}`, modelCacheDir: join(dir, 'cache') }).then(
+        async (runtime) => { await runtime.close(); return undefined; },
+        (failure: unknown) => failure,
+      );
+      expect(error).to.be.instanceOf(ModelSignatureError).and.to.include({ failure: 'missing' });
+      expect((error as Error).message).to.match(/cannot download http:\/\/127\.0\.0\.1:\d+\/unsigned\.onnx\.sig: HTTP 404$/);
+    });
+  });
 
   it('a signature required but the trust file not given is a configuration error (exit 2)', async () => {
     const runtime = spawnRuntime({ modelUri: modelPath('fraud-fp32.onnx'), modelSignatureMethod: 'key' });

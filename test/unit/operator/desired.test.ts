@@ -258,6 +258,12 @@ describe('runtime Deployment', () => {
       expect(envOf(md)[RuntimeEnv.modelSignatureUri]?.value).to.equal(`file://${String(model?.args?.[3])}.sig`);
     });
 
+    it('has the runtime write why it cannot serve to the file Kubernetes reads as the termination message', () => {
+      const container = runtimeContainer(desiredDeployment(modelDeployment(), OPTIONS));
+      expect(container.terminationMessagePolicy).to.equal('File');
+      expect(envOf(modelDeployment())[RuntimeEnv.terminationMessagePath]?.value).to.equal(container.terminationMessagePath).and.to.equal('/dev/termination-log');
+    });
+
     it('sets nothing about signatures when the spec has none', () => {
       const md = modelDeployment();
       expect(Object.keys(envOf(md)).filter((name) => name.startsWith('MODELSHIP_MODEL_SIGNATURE'))).to.deep.equal([]);
