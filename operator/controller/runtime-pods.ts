@@ -22,8 +22,18 @@ export interface RuntimePodsConfig {
  * cannot be served (the runtime's termination message). Pods belong to ReplicaSets, not to the
  * ModelDeployment, so they are found by the instance label rather than by owner.
  */
+const podName = (pod: V1Pod): string => pod.metadata?.name ?? '';
+
+/** namespace/name of the ModelDeployment a pod runs for. */
+function instanceKey(pod: V1Pod): string | undefined {
+  const instance = pod.metadata?.labels?.[INSTANCE_LABEL];
+  return instance && `${pod.metadata?.namespace}/${instance}`;
+}
+
 export class RuntimePods {
   private readonly informer: Informer<V1Pod>;
+  /** ModelDeployment key -> pod name -> pod */
+  private readonly byInstance = new Map<string, Map<string, V1Pod>>();
 
   constructor(config: RuntimePodsConfig) {
     this.informer = new Informer<V1Pod>(config.client, POD, {
@@ -31,13 +41,24 @@ export class RuntimePods {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
       onError: (error) => config.log.warn({ err: error }, 'Pod list/watch failed; retrying'),
     });
-    // Pods change status often (probes, restarts); only a change in what they report matters here.
     this.informer.on((event, pod, previous) => {
-      const before = event === 'add' ? undefined : runtimeFailure(previous ? [previous] : [pod]);
+      const key = instanceKey(pod);
+      if (previous) this.forget(previous);
+      if (event === 'delete') this.forget(pod);
+      else if (key) this.byInstance.set(key, (this.byInstance.get(key) ?? new Map<string, V1Pod>()).set(podName(pod), pod));
+      // Pods change status often (probes, restarts); only a change in what they report matters here.
+      const before = event === 'add' ? undefined : runtimeFailure([previous ?? pod]);
       const after = event === 'delete' ? undefined : runtimeFailure([pod]);
-      const instance = pod.metadata?.labels?.[INSTANCE_LABEL];
-      if (instance && !isDeepStrictEqual(before, after)) config.onFailureChanged(`${pod.metadata?.namespace}/${instance}`);
+      if (key && !isDeepStrictEqual(before, after)) config.onFailureChanged(key);
     });
+  }
+
+  private forget(pod: V1Pod): void {
+    const key = instanceKey(pod);
+    const pods = key && this.byInstance.get(key);
+    if (!key || !pods) return;
+    pods.delete(podName(pod));
+    if (pods.size === 0) this.byInstance.delete(key);
   }
 
   start(): Promise<void> {
@@ -55,6 +76,6 @@ export class RuntimePods {
 
   /** The runtime pods of one ModelDeployment, every revision's. */
   of(namespace: string, instance: string): V1Pod[] {
-    return this.informer.list().filter((pod) => pod.metadata?.namespace === namespace && pod.metadata.labels?.[INSTANCE_LABEL] === instance);
+    return [...(this.byInstance.get(`${namespace}/${instance}`)?.values() ?? [])];
   }
 }
