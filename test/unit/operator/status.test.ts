@@ -127,13 +127,14 @@ describe('ModelDeployment status', () => {
       expect(runtimeFailure([recovered, sidecar, oom, foreign, pod('e', {})])).to.equal(undefined);
     });
 
-    it('is Degraded with the runtime\'s reason, and a Warning event says why', () => {
+    it('is Degraded and Stalled with the runtime\'s reason, and a Warning event says why', () => {
       const observed = { deployment: observedDeployment(md, { ready: 0, available: 0, progressing: 'ReplicaSetUpdated' }) };
       const before = step(md, observed, T0);
       const failing = step(before.md, { ...observed, runtimeFailure: runtimeFailure([crashLooping])! }, T1);
       expect(failing.status.phase).to.equal('Degraded');
       expect(condition(failing.status, 'Degraded')).to.include({ status: 'True', reason: 'ModelSignatureInvalid' });
       expect(condition(failing.status, 'Degraded').message).to.contain('digestMismatch');
+      expect(condition(failing.status, 'Stalled'), 'kstatus: no progress until someone fixes the model, signature or key').to.include({ status: 'True', reason: 'ModelSignatureInvalid' });
       expect(transitionEvents(before.status, failing.status, md)).to.deep.include({ type: 'Warning', reason: 'ModelSignatureInvalid', message: condition(failing.status, 'Degraded').message });
     });
   });
