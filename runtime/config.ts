@@ -7,6 +7,7 @@ import type { BatchingSettings } from './batching/dynamic-batcher.ts';
 import type { RateLimitSettings } from './protocol/rate-limit.ts';
 import type { SessionSettings } from './model/session.ts';
 import { loadTracingSettings, type TracingSettings } from './tracing/settings.ts';
+import type { SignatureSettings } from './model/signing/verify-model.ts';
 
 export { ConfigError } from './env-settings.ts';
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,7 +19,11 @@ export interface RuntimeConfig {
     readonly uri: string;
     readonly sha256?: string;
     readonly cacheDir: string;
+    /** When set, the model is served only if its signature verifies. */
+    readonly signature?: SignatureSettings;
   };
+  /** Where the reason goes when the model cannot be served (the container's termination message). */
+  readonly terminationMessagePath?: string;
   readonly revision: string;
   readonly port: number;
   /** The Open Inference Protocol gRPC port (0: any free port). */
@@ -69,6 +74,18 @@ function classNames(env: Env): string[] | undefined {
   }
 }
 
+function signature(env: Env, modelUri: string): SignatureSettings | undefined {
+  const method = readEnum(env, C.modelSignatureMethod);
+  const uri = readString(env, C.modelSignatureUri);
+  const trustFile = readString(env, C.modelSignatureTrustFile);
+  if (method === 'none') {
+    if (uri || trustFile) throw new ConfigError(`${uri ? C.modelSignatureUri.name : C.modelSignatureTrustFile.name} is set but ${C.modelSignatureMethod.name} is none: set the method (key or certificate) to verify the signature`);
+    return undefined;
+  }
+  if (!trustFile) throw new ConfigError(`${C.modelSignatureTrustFile.name} is required with ${C.modelSignatureMethod.name}=${method}: the PEM ${method === 'key' ? 'public key' : 'CA certificates'}`);
+  return { method, uri: uri ?? `${modelUri}.sig`, trustFile };
+}
+
 /** Parses and validates the MODELSHIP_* environment against the contract (runtime/contract.ts). */
 export function loadConfig(env: Env = process.env): RuntimeConfig {
   const uri = readString(env, C.modelUri);
@@ -78,6 +95,8 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const auth = authSettings(env);
   const names = classNames(env);
   const tracing = loadTracingSettings(env);
+  const signed = signature(env, uri);
+  const terminationMessagePath = readString(env, C.terminationMessagePath);
   return {
     model: {
       name: readString(env, C.modelName) ?? modelNameFrom(uri),
@@ -85,7 +104,9 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       uri,
       ...(digest ? { sha256: digest } : {}),
       cacheDir: readString(env, C.modelCacheDir) ?? join(tmpdir(), 'modelship-models'),
+      ...(signed ? { signature: signed } : {}),
     },
+    ...(terminationMessagePath ? { terminationMessagePath } : {}),
     revision: readString(env, C.revision),
     port: readInteger(env, C.port),
     grpcPort: readInteger(env, C.grpcPort),

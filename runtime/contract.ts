@@ -17,6 +17,8 @@ export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export const TRACES_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 /** OpenTelemetry's OTEL_TRACES_EXPORTER values the runtime supports. */
 export const TRACES_EXPORTERS = ['otlp', 'none'] as const;
+/** model-signing's offline methods: a public key, or a certificate chained to configured CAs. */
+export const MODEL_SIGNATURE_METHODS = ['key', 'certificate'] as const;
 
 const maxBatchSize = {
   name: 'MODELSHIP_MAX_BATCH_SIZE',
@@ -44,6 +46,31 @@ export const RuntimeContract = {
     type: 'digest',
     defaultDoc: 'unset (not verified)',
     doc: 'Expected SHA-256 of the model file. Verified before loading; a mismatch is fatal. With a digest, the download cache is content-addressed.',
+  },
+  modelSignatureMethod: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_METHOD',
+    type: 'enum',
+    values: ['none', ...MODEL_SIGNATURE_METHODS],
+    default: 'none',
+    doc: 'Verify the model\'s [model-signing](https://pypi.org/project/model-signing/) v1 signature before loading it: `key` (an ECDSA public key) or `certificate` (a signing certificate that chains to the CA certificates). A missing, malformed or wrong signature, or a model that does not match it, is fatal.',
+  },
+  modelSignatureUri: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_URI',
+    type: 'string',
+    defaultDoc: '`MODELSHIP_MODEL_URI` + `.sig`',
+    doc: 'Where the signature (the Sigstore bundle `model_signing sign` writes) is: a local path, a `file://` URI or an `http(s)://` URL. Read only when a signature method is set.',
+  },
+  modelSignatureTrustFile: {
+    name: 'MODELSHIP_MODEL_SIGNATURE_TRUST_FILE',
+    type: 'string',
+    defaultDoc: 'unset; required with a signature method',
+    doc: 'PEM file holding the public key (method `key`) or the CA certificates (method `certificate`). The operator mounts it from `spec.model.signature.secretRef`.',
+  },
+  terminationMessagePath: {
+    name: 'MODELSHIP_TERMINATION_MESSAGE_PATH',
+    type: 'string',
+    defaultDoc: 'unset (not written)',
+    doc: 'When the model cannot be served, the reason (e.g. `ModelSignatureInvalid: ...`) is written to this file before the process exits. The operator sets it to the container\'s `terminationMessagePath`, so Kubernetes shows it as the termination message.',
   },
   modelName: {
     name: 'MODELSHIP_MODEL_NAME',
@@ -282,6 +309,16 @@ export const RuntimeProbePaths = {
 
 export const RUNTIME_DEFAULT_PORT = RuntimeContract.port.default;
 export const RUNTIME_DEFAULT_GRPC_PORT = RuntimeContract.grpcPort.default;
+
+/**
+ * Why the runtime could not serve its model: the first word of the termination message it writes
+ * before exiting 1 ("<reason>: <message>"), which the operator shows as the ModelDeployment's
+ * Degraded reason.
+ */
+export const RuntimeFailureReasons = {
+  signature: 'ModelSignatureInvalid',
+  load: 'ModelLoadFailed',
+} as const;
 
 /** Predicted classes 0..PREDICTION_CLASS_LIMIT-1 get a metric series each; others count as "other". */
 export const PREDICTION_CLASS_LIMIT = 32;

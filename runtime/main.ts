@@ -1,6 +1,24 @@
+import { writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.ts';
+import { RuntimeFailureReasons } from './contract.ts';
 import { createLogger, flushLogs } from './logging.ts';
+import { ModelSignatureError } from './model/signing/errors.ts';
 import { startRuntime } from './server.ts';
+
+/** Why the model cannot be served, as the container's termination message shows it. */
+function failureReason(error: unknown): { reason: string; signatureFailure?: string } {
+  return error instanceof ModelSignatureError ? { reason: RuntimeFailureReasons.signature, signatureFailure: error.failure } : { reason: RuntimeFailureReasons.load };
+}
+
+/** Best effort: the log line carries the same message. */
+function writeTerminationMessage(path: string | undefined, message: string): void {
+  if (!path) return;
+  try {
+    writeFileSync(path, message);
+  } catch {
+    // the log line carries the same message
+  }
+}
 
 /** Container entry point: MODELSHIP_* env in, V2 server out. Exit 1: the model cannot be served; 2: bad config. */
 async function main(): Promise<void> {
@@ -21,7 +39,10 @@ async function main(): Promise<void> {
   try {
     runtime = await startRuntime(config, { logger: baseLogger });
   } catch (error) {
-    logger.fatal(`cannot serve model: ${error instanceof Error ? error.message : String(error)}`);
+    const message = `cannot serve model: ${error instanceof Error ? error.message : String(error)}`;
+    const failure = failureReason(error);
+    logger.fatal(failure, message);
+    writeTerminationMessage(config.terminationMessagePath, `${failure.reason}: ${message}`);
     flushLogs(logger);
     process.exit(1);
   }

@@ -1,5 +1,5 @@
 import Type from 'typebox';
-import { EXECUTION_PROVIDERS, LOG_LEVELS, OTLP_PROTOCOLS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
+import { EXECUTION_PROVIDERS, LOG_LEVELS, MODEL_SIGNATURE_METHODS, OTLP_PROTOCOLS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
 import { ContractInteger } from './contract-fields.ts';
 import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
 
@@ -32,6 +32,7 @@ export const SpecDefaults = {
   scaleDownDelaySeconds: 30,
   blueGreenAutoPromote: true,
   mirrorPercent: 100,
+  signatureMethod: 'key',
 } as const;
 
 export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const;
@@ -54,30 +55,34 @@ const celList = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).j
 const LabelValue = (description: string) =>
   Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', description });
 
+/** Where a file the runtime reads is: the model, or its signature. */
+const fileUriRules = () =>
+  rules(
+    {
+      rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://')`,
+      message: `must start with ${oneOf(MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`))}`,
+    },
+    {
+      rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
+      message: 's3:// URIs name a bucket and a key: s3://<bucket>/<path/to/model.onnx>',
+    },
+    {
+      rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?/.+')",
+      message: 'pvc:// URIs name the claim and the file in it: pvc://<claim>/<path/to/model.onnx>',
+    },
+    {
+      rule: "!self.startsWith('file://') || self.matches('^file:///.+')",
+      message: 'file:// URIs need an absolute path inside the runtime image: file:///models/model.onnx',
+    },
+  );
+
 const modelFileProperties = {
   uri: Type.String({
     minLength: 1,
     maxLength: 2048,
     description:
       'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path> or file:///<path in the runtime image>.',
-    ...rules(
-      {
-        rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://')`,
-        message: `must start with ${oneOf(MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`))}`,
-      },
-      {
-        rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
-        message: 's3:// URIs name a bucket and a key: s3://<bucket>/<path/to/model.onnx>',
-      },
-      {
-        rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?/.+')",
-        message: 'pvc:// URIs name the claim and the file in it: pvc://<claim>/<path/to/model.onnx>',
-      },
-      {
-        rule: "!self.startsWith('file://') || self.matches('^file:///.+')",
-        message: 'file:// URIs need an absolute path inside the runtime image: file:///models/model.onnx',
-      },
-    ),
+    ...fileUriRules(),
   }),
   sha256: Type.String({
     maxLength: 64,
@@ -105,6 +110,23 @@ export const S3SettingsSchema = Type.Object({
   ),
 });
 
+export const ModelSignatureSchema = Type.Object({
+  method: Type.Optional(StringEnum(MODEL_SIGNATURE_METHODS, {
+    default: SpecDefaults.signatureMethod,
+    description: 'How the signer is trusted: key (model_signing sign key: an ECDSA public key) or certificate (model_signing sign certificate: a signing certificate chained to the CA certificates in the Secret). Keyless Sigstore signatures need the public-good infrastructure online and are not offered.',
+  })),
+  secret: Type.Object({
+    name: ObjectName({ description: 'Secret holding the PEM public key (method key) or the PEM CA certificate(s) (method certificate); mounted read-only into the runtime.' }),
+    key: Type.String({ minLength: 1, maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$', description: 'The key in the Secret, e.g. public-key.pem or ca.pem.' }),
+  }),
+  uri: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 2048,
+    description: 'Where the signature (the Sigstore bundle model_signing writes) is, with the same schemes as the model; <served model uri>.sig when unset.',
+    ...fileUriRules(),
+  })),
+}, { description: 'Verify the model file against its OpenSSF model-signing v1 signature before serving it; a pod whose model does not verify never turns ready.' });
+
 export const ModelSchema = Type.Object(
   {
     ...modelFileProperties,
@@ -118,6 +140,7 @@ export const ModelSchema = Type.Object(
       StringEnum(['default', 'int8'], { default: SpecDefaults.modelVariant, description: 'Which file to serve.' }),
     ),
     s3: Type.Optional(S3SettingsSchema),
+    signature: Type.Optional(ModelSignatureSchema),
   },
   rules(
     {
@@ -126,9 +149,14 @@ export const ModelSchema = Type.Object(
       fieldPath: '.variant',
     },
     {
-      rule: "!has(self.s3) || self.uri.startsWith('s3://') || (has(self.int8) && self.int8.uri.startsWith('s3://'))",
+      rule: "!has(self.s3) || self.uri.startsWith('s3://') || (has(self.int8) && self.int8.uri.startsWith('s3://')) || (has(self.signature) && has(self.signature.uri) && self.signature.uri.startsWith('s3://'))",
       message: 'model.s3 settings apply only to s3:// URIs',
       fieldPath: '.s3',
+    },
+    {
+      rule: "!has(self.signature) || !has(self.signature.uri) || self.variant != 'int8'",
+      message: 'signature.uri is the signature of model.uri; with variant int8 leave it unset and put the signature next to the INT8 file (<int8.uri>.sig)',
+      fieldPath: '.signature.uri',
     },
   ),
 );

@@ -8,6 +8,7 @@ import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
 import { reconcile } from './reconciler.ts';
+import { RuntimePods } from './runtime-pods.ts';
 import { WorkQueue } from './work-queue.ts';
 
 export interface ControllerConfig {
@@ -36,6 +37,7 @@ export class ModelDeploymentController {
   private readonly queue = new WorkQueue();
   private readonly modelDeployments: Informer<ModelDeployment>;
   private readonly children: OwnedChildren;
+  private readonly pods: RuntimePods;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -55,15 +57,16 @@ export class ModelDeploymentController {
         for (const md of this.modelDeployments.list()) this.queue.add(objectKey(md));
       },
     });
+    this.pods = new RuntimePods({ client: config.client, log: config.log, namespace: config.namespace, onFailureChanged: (key) => this.queue.add(key) });
   }
 
   get synced(): boolean {
-    return this.modelDeployments.hasSynced && this.children.synced;
+    return this.modelDeployments.hasSynced && this.children.synced && this.pods.synced;
   }
 
   async start(): Promise<void> {
     this.modelDeployments.start();
-    await Promise.all([this.modelDeployments.waitForSync(), this.children.start()]);
+    await Promise.all([this.modelDeployments.waitForSync(), this.children.start(), this.pods.start()]);
     this.config.log.info({ modelDeployments: this.modelDeployments.list().length }, 'caches synced; starting workers');
     this.workers = Array.from({ length: this.config.workers }, () => this.work());
     // Level-triggered safety net: revisit everything now and then; a no-op when nothing drifted.
@@ -77,7 +80,7 @@ export class ModelDeploymentController {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutDown();
     await Promise.all(this.workers);
-    await Promise.all([this.modelDeployments.stop(), this.children.stop()]);
+    await Promise.all([this.modelDeployments.stop(), this.children.stop(), this.pods.stop()]);
   }
 
   private async work(): Promise<void> {
@@ -88,7 +91,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

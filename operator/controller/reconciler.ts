@@ -20,11 +20,15 @@ import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
 import type { OwnedChildren } from './owned-children.ts';
+import type { RuntimePods } from './runtime-pods.ts';
+import { runtimeFailure, type RuntimeFailure } from '../status/runtime-failure.ts';
 
 export interface ReconcilerDeps {
   client: KubeRestClient;
   modelDeployments: Informer<ModelDeployment>;
   children: OwnedChildren;
+  /** The runtime pods, for the failures they report; absent: none are looked at. */
+  pods?: Pick<RuntimePods, 'of'>;
   options: OperatorOptions;
   recorder: EventRecorder;
   log: Logger;
@@ -80,7 +84,8 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
 
   const { md } = observed;
   const previous = recorded ?? md.status;
-  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, (kind, name) => result.get(`${kind.kind}/${name}`), conflicts, applyFailure, now, deps.options);
+  const failure = podFailure(deps, md);
+  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, (kind, name) => result.get(`${kind.kind}/${name}`), { conflicts, applyFailure, failure }, now, deps.options);
   let statusWritten = recorded !== undefined;
   if (!statusEqual(previous, next)) {
     await writeStatus(deps, md, next);
@@ -121,12 +126,15 @@ function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
   };
 }
 
+function podFailure(deps: ReconcilerDeps, md: ModelDeployment): RuntimeFailure | undefined {
+  return runtimeFailure(deps.pods?.of(md.metadata.namespace ?? '', md.metadata.name ?? '') ?? []);
+}
+
 function statusOf(
   md: ModelDeployment,
   plan: Plan,
   find: (kind: ChildKind, name: string) => KubernetesObject | undefined,
-  conflicts: string[],
-  applyFailure: Error | undefined,
+  problems: { conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined },
   now: Date,
   options: OperatorOptions,
 ): ModelDeploymentStatus {
@@ -136,8 +144,9 @@ function statusOf(
     rollout: plan.rollout,
     routing: plan.routing,
     ...(plan.alerting && { alerting: plan.alerting }),
-    conflicts,
-    ...(applyFailure ? { applyError: applyFailure.message } : {}),
+    conflicts: problems.conflicts,
+    ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
+    ...(problems.failure ? { runtimeFailure: problems.failure } : {}),
   }, now, options);
 }
 
@@ -163,7 +172,7 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     && same(before.analysis, rollout.analysis);
   if (unchanged) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
-  const status = statusOf(md, plan, find, [], undefined, now, deps.options);
+  const status = statusOf(md, plan, find, { conflicts: [], applyFailure: undefined, failure: podFailure(deps, md) }, now, deps.options);
   await writeStatus(deps, md, status);
   for (const event of [...rollout.events, ...transitionEvents(md.status, status, md)]) await deps.recorder.record(md, event);
   return status;

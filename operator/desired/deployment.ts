@@ -8,7 +8,7 @@ import { MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, TMP_VOLUME } from './
 import { authTokenMount } from './auth-token.ts';
 import { DEFAULT_S3_FETCHER_IMAGE, type OperatorOptions } from './options.ts';
 import { revisionOf } from './revision.ts';
-import { runtimeEnv } from './runtime-env.ts';
+import { runtimeEnv, TERMINATION_MESSAGE_PATH } from './runtime-env.ts';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './security-context.ts';
 
 export const RUNTIME_CONTAINER = 'runtime';
@@ -69,6 +69,8 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
     livenessProbe: probe(RuntimeProbePaths.live, { periodSeconds: 10, failureThreshold: 3 }),
     readinessProbe: probe(RuntimeProbePaths.ready, { periodSeconds: 5, failureThreshold: 3 }),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_DRAIN_SECONDS } } },
+    terminationMessagePath: TERMINATION_MESSAGE_PATH,
+    terminationMessagePolicy: 'File',
     securityContext: restrictedContainerSecurityContext(),
   };
   const tolerated = tolerations(md);

@@ -1,4 +1,5 @@
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeploymentSpec } from '../api/types.ts';
 import { restrictedContainerSecurityContext } from './security-context.ts';
 
@@ -10,6 +11,13 @@ export const TMP_VOLUME = 'tmp';
 export const PVC_MOUNT_PATH = '/mnt/models';
 const PVC_VOLUME = 'model-store';
 const S3_DOWNLOAD_PATH = `${MODEL_CACHE_DIR}/s3/model.onnx`;
+const SIGNATURE_PVC_VOLUME = 'model-signature-store';
+const SIGNATURE_PVC_MOUNT_PATH = '/mnt/model-signature';
+const SIGNATURE_S3_DOWNLOAD_PATH = `${S3_DOWNLOAD_PATH}.sig`;
+export const SIGNATURE_TRUST_VOLUME = 'model-signature-trust';
+export const SIGNATURE_TRUST_DIR = '/etc/modelship/model-signature';
+/** The Secret's key is projected under this one name, so the runtime's path does not depend on it. */
+export const SIGNATURE_TRUST_FILE = `${SIGNATURE_TRUST_DIR}/trust.pem`;
 
 /**
  * How the runtime gets its model file. The runtime fetches http(s) URLs itself and verifies the
@@ -19,6 +27,8 @@ const S3_DOWNLOAD_PATH = `${MODEL_CACHE_DIR}/s3/model.onnx`;
  * - s3://bucket/key: an init container copies the object into the cache volume with the aws CLI
  *   (S3-compatible endpoints and anonymous buckets included) and the runtime verifies it there;
  * - http(s):// and file:// (a path inside the runtime image) are passed through.
+ * A signature (spec.model.signature) travels the same way, next to the model by default, and the
+ * Secret holding its public key or CA certificates is mounted read-only.
  */
 export interface ModelSource {
   /** What MODELSHIP_MODEL_URI is set to. */
@@ -27,7 +37,11 @@ export interface ModelSource {
   volumes: V1Volume[];
   runtimeMounts: V1VolumeMount[];
   initContainers: V1Container[];
+  /** Set when the model must verify against its model-signing signature. */
+  signature?: { method: 'key' | 'certificate'; runtimeUri: string; trustFile: string };
 }
+
+type FileSource = Omit<ModelSource, 'sha256' | 'signature'>;
 
 /** The file the spec asks to serve: the INT8 variant when selected, else the model itself. */
 export function servedModelFile(model: ModelSpec): { uri: string; sha256: string } {
@@ -35,26 +49,74 @@ export function servedModelFile(model: ModelSpec): { uri: string; sha256: string
   return { uri: model.uri, sha256: model.sha256 };
 }
 
-export function modelSource(model: ModelSpec, s3FetcherImage: string): ModelSource {
-  const file = servedModelFile(model);
+interface Placement {
+  pvcVolume: string;
+  pvcMountPath: string;
+  s3Target: string;
+  fetcherName: string;
+}
+
+const MODEL_PLACEMENT: Placement = { pvcVolume: PVC_VOLUME, pvcMountPath: PVC_MOUNT_PATH, s3Target: S3_DOWNLOAD_PATH, fetcherName: 'fetch-model' };
+const SIGNATURE_PLACEMENT: Placement = {
+  pvcVolume: SIGNATURE_PVC_VOLUME,
+  pvcMountPath: SIGNATURE_PVC_MOUNT_PATH,
+  s3Target: SIGNATURE_S3_DOWNLOAD_PATH,
+  fetcherName: 'fetch-model-signature',
+};
+
+const claimAndPath = (uri: string): [string, string] => {
+  const [claimName = '', ...path] = uri.slice('pvc://'.length).split('/');
+  return [claimName, path.join('/')];
+};
+
+/** How one file the runtime reads reaches it, and what the pod needs for that. */
+function fileSource(uri: string, model: ModelSpec, s3FetcherImage: string, placement: Placement): FileSource {
   const none = { volumes: [], runtimeMounts: [], initContainers: [] };
-  if (file.uri.startsWith('pvc://')) {
-    const [claimName = '', ...path] = file.uri.slice('pvc://'.length).split('/');
+  if (uri.startsWith('pvc://')) {
+    const [claimName, path] = claimAndPath(uri);
     return {
-      runtimeUri: `file://${PVC_MOUNT_PATH}/${path.join('/')}`,
-      sha256: file.sha256,
-      volumes: [{ name: PVC_VOLUME, persistentVolumeClaim: { claimName, readOnly: true } }],
-      runtimeMounts: [{ name: PVC_VOLUME, mountPath: PVC_MOUNT_PATH, readOnly: true }],
+      runtimeUri: `file://${placement.pvcMountPath}/${path}`,
+      volumes: [{ name: placement.pvcVolume, persistentVolumeClaim: { claimName, readOnly: true } }],
+      runtimeMounts: [{ name: placement.pvcVolume, mountPath: placement.pvcMountPath, readOnly: true }],
       initContainers: [],
     };
   }
-  if (file.uri.startsWith('s3://')) {
-    return { ...none, runtimeUri: `file://${S3_DOWNLOAD_PATH}`, sha256: file.sha256, initContainers: [s3Fetcher(file.uri, model.s3, s3FetcherImage)] };
+  if (uri.startsWith('s3://')) {
+    return { ...none, runtimeUri: `file://${placement.s3Target}`, initContainers: [s3Fetcher(uri, placement, model.s3, s3FetcherImage)] };
   }
-  return { ...none, runtimeUri: file.uri, sha256: file.sha256 };
+  return { ...none, runtimeUri: uri };
 }
 
-function s3Fetcher(uri: string, settings: ModelSpec['s3'], image: string): V1Container {
+/** The signature next to the served file unless spec.model.signature.uri says otherwise; on the model's claim, through its mount. */
+function signatureSource(model: ModelSpec, servedUri: string, s3FetcherImage: string): FileSource {
+  const uri = model.signature?.uri ?? `${servedUri}.sig`;
+  if (uri.startsWith('pvc://') && servedUri.startsWith('pvc://') && claimAndPath(uri)[0] === claimAndPath(servedUri)[0]) {
+    return { runtimeUri: `file://${PVC_MOUNT_PATH}/${claimAndPath(uri)[1]}`, volumes: [], runtimeMounts: [], initContainers: [] };
+  }
+  return fileSource(uri, model, s3FetcherImage, SIGNATURE_PLACEMENT);
+}
+
+export function modelSource(model: ModelSpec, s3FetcherImage: string): ModelSource {
+  const file = servedModelFile(model);
+  const served = fileSource(file.uri, model, s3FetcherImage, MODEL_PLACEMENT);
+  if (!model.signature) return { ...served, sha256: file.sha256 };
+  const signature = signatureSource(model, file.uri, s3FetcherImage);
+  const { secret } = model.signature;
+  return {
+    runtimeUri: served.runtimeUri,
+    sha256: file.sha256,
+    volumes: [
+      ...served.volumes,
+      ...signature.volumes,
+      { name: SIGNATURE_TRUST_VOLUME, secret: { secretName: secret.name, items: [{ key: secret.key, path: 'trust.pem' }] } },
+    ],
+    runtimeMounts: [...served.runtimeMounts, ...signature.runtimeMounts, { name: SIGNATURE_TRUST_VOLUME, mountPath: SIGNATURE_TRUST_DIR, readOnly: true }],
+    initContainers: [...served.initContainers, ...signature.initContainers],
+    signature: { method: model.signature.method ?? SpecDefaults.signatureMethod, runtimeUri: signature.runtimeUri, trustFile: SIGNATURE_TRUST_FILE },
+  };
+}
+
+function s3Fetcher(uri: string, placement: Placement, settings: ModelSpec['s3'], image: string): V1Container {
   const secret = settings?.credentialsSecret;
   const env: V1EnvVar[] = [{ name: 'HOME', value: '/tmp' }];
   if (settings?.region) env.push({ name: 'AWS_REGION', value: settings.region });
@@ -62,11 +124,11 @@ function s3Fetcher(uri: string, settings: ModelSpec['s3'], image: string): V1Con
     for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) env.push({ name: key, valueFrom: { secretKeyRef: { name: secret, key } } });
   }
   return {
-    name: 'fetch-model',
+    name: placement.fetcherName,
     image,
     command: ['aws'],
     args: [
-      's3', 'cp', uri, S3_DOWNLOAD_PATH, '--only-show-errors',
+      's3', 'cp', uri, placement.s3Target, '--only-show-errors',
       ...(settings?.endpoint ? ['--endpoint-url', settings.endpoint] : []),
       ...(secret ? [] : ['--no-sign-request']),
     ],

@@ -7,6 +7,9 @@ import { nameOf, namespaceOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
+/** Kubernetes' default, set on the container explicitly because the runtime is told to write its failure there. */
+export const TERMINATION_MESSAGE_PATH = '/dev/termination-log';
+
 export function modelNameOf(md: ModelDeployment): string {
   return md.spec.model.name ?? nameOf(md);
 }
@@ -51,6 +54,9 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.modelVersion, md.spec.model.version],
     [RuntimeEnv.modelUri, source.runtimeUri],
     [RuntimeEnv.modelSha256, source.sha256],
+    [RuntimeEnv.modelSignatureMethod, source.signature?.method],
+    [RuntimeEnv.modelSignatureUri, source.signature?.runtimeUri],
+    [RuntimeEnv.modelSignatureTrustFile, source.signature?.trustFile],
     [RuntimeEnv.modelCacheDir, MODEL_CACHE_DIR],
     [RuntimeEnv.revision, revision],
     [RuntimeEnv.port, RUNTIME_DEFAULT_PORT],
@@ -64,6 +70,7 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
     [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
     [RuntimeEnv.logLevel, runtime.logLevel],
+    [RuntimeEnv.terminationMessagePath, TERMINATION_MESSAGE_PATH],
     // JSON, so that names may hold commas.
     [RuntimeEnv.classNames, md.spec.monitoring?.classNames && JSON.stringify(md.spec.monitoring.classNames)],
     ...tracingEnv(md, revision),

@@ -29,6 +29,8 @@ function readyCounts({ progress }: Rollout): string {
 function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, aborted: RolloutStatus | undefined): Problem | undefined {
   if (observed.conflicts?.length) return { stalls: true, state: { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') } };
   if (observed.applyError) return { stalls: true, state: { status: 'True', reason: 'ApplyFailed', message: observed.applyError } };
+  // A model that does not verify or load stays that way until someone fixes the model, its signature or the key.
+  if (observed.runtimeFailure) return { stalls: true, state: { status: 'True', ...observed.runtimeFailure } };
   if (rollout?.state === 'Stalled') {
     return { stalls: true, state: { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` } };
   }

@@ -1,6 +1,7 @@
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import type { TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision } from '../rollout/state-machine.ts';
+import type { RuntimeFailure } from './runtime-failure.ts';
 
 /** What the controller saw of a ModelDeployment's children in this pass. */
 export interface ObservedChildren {
@@ -16,4 +17,6 @@ export interface ObservedChildren {
   conflicts?: string[];
   /** Why applying a child failed (e.g. the apiserver refused it), when it did. */
   applyError?: string;
+  /** What a runtime pod that cannot serve the model reports (e.g. a signature that does not verify). */
+  runtimeFailure?: RuntimeFailure;
 }

@@ -2,6 +2,7 @@ import { numericInfo, elementCount } from './datatypes.ts';
 import { ModelLoadError } from './errors.ts';
 import { resolveModelFile } from './fetch.ts';
 import { readOnnxMetadata } from './onnx-metadata.ts';
+import { verifyModelSignature, type SignatureSettings } from './signing/verify-model.ts';
 import { openInProcessSession, openWorkerSession, type ModelRunner } from './runner.ts';
 import type { ExecutionProvider, SessionSettings } from './session.ts';
 import type { ModelSignature, TensorSpec } from './signature.ts';
@@ -13,6 +14,8 @@ export interface ModelSource {
   readonly uri: string;
   readonly sha256?: string;
   readonly cacheDir: string;
+  /** When set, the model is served only if its model-signing signature verifies. */
+  readonly signature?: SignatureSettings;
 }
 
 /** A loaded, warmed-up model: the one thing the protocol layer and the batcher talk to. */
@@ -57,6 +60,7 @@ function warmUpTensor(spec: TensorSpec): HostTensor {
 export async function loadModel(source: ModelSource, settings: SessionSettings): Promise<LoadedModel> {
   const started = process.hrtime.bigint();
   const path = await resolveModelFile(source.uri, source.cacheDir, source.sha256);
+  if (source.signature) await verifyModelSignature(path, source.uri, source.signature);
   const runner = await (settings.inferenceThread === 'worker' ? openWorkerSession : openInProcessSession)(path, settings);
   const { fallbackWarning } = runner;
   const model = new ServedModel(source.name, source.version, runner);

@@ -74,6 +74,8 @@ try {
   const modelPath = new URL(env.MODELSHIP_MODEL_URI ?? '').pathname.split('/').pop();
   env.MODELSHIP_MODEL_URI = `${modelBase}/${modelPath}`;
   env.MODELSHIP_MODEL_CACHE_DIR = plane.dataDir;
+  // A pod's termination-message file; on this machine, a file of the demo's own.
+  env.MODELSHIP_TERMINATION_MESSAGE_PATH = `${plane.dataDir}/termination-log`;
   const port = await freePort();
   env.MODELSHIP_PORT = String(port);
   env.MODELSHIP_GRPC_PORT = '0';

@@ -146,6 +146,29 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.model.variant', 'variant int8 needs model.int8'],
   },
   {
+    what: 'keyless Sigstore signatures (need the public-good infrastructure online)',
+    spec: (s) => ({ ...s, model: { ...s.model, signature: { method: 'sigstore', secret: { name: 'signer', key: 'key.pem' } } } }),
+    refusal: ['spec.model.signature.method', 'Unsupported value: "sigstore"', '"key"', '"certificate"'],
+  },
+  {
+    what: 'a signature without the Secret that holds the key',
+    spec: (s) => ({ ...s, model: { ...s.model, signature: { method: 'key' } } }),
+    refusal: ['spec.model.signature.secret', 'Required value'],
+  },
+  {
+    what: 'a signature URI with an unsupported scheme',
+    spec: (s) => ({ ...s, model: { ...s.model, signature: { uri: 'ftp://models/fraud.sig', secret: { name: 'signer', key: 'key.pem' } } } }),
+    refusal: ['spec.model.signature.uri', 'must start with http://, https://, s3://, pvc:// or file://'],
+  },
+  {
+    what: 'an explicit signature URI while the INT8 variant is served',
+    spec: (s) => ({
+      ...s,
+      model: { ...s.model, int8: { uri: 'http://m/fraud-int8.onnx', sha256: SHA }, variant: 'int8', signature: { uri: 'http://m/fraud.onnx.sig', secret: { name: 'signer', key: 'key.pem' } } },
+    }),
+    refusal: ['spec.model.signature.uri', 'with variant int8 leave it unset'],
+  },
+  {
     what: 'no model at all',
     spec: ({ model: _model, ...rest }) => rest,
     refusal: ['spec.model', 'Required value'],
@@ -184,6 +207,14 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
     expect(stored.spec.service).to.deep.equal({ port: 8080, type: 'ClusterIP' });
     expect(stored.spec.rollout).to.deep.equal({ strategy: 'RollingUpdate' });
     expect(stored.spec).to.not.have.property('replicas');
+  });
+
+  it('accepts a signature spec and defaults its method to key', async () => {
+    const signed = validSpec();
+    signed.model.signature = { secret: { name: 'model-signer', key: 'public-key.pem' } };
+    await kubectl(['create', '-n', namespace, '-f', '-'], manifest('signed', signed));
+    const stored = JSON.parse(await kubectl(['get', SHORT_NAME, 'signed', '-n', namespace, '-o', 'json'])) as { spec: ModelDeploymentSpec };
+    expect(stored.spec.model.signature).to.deep.equal({ method: 'key', secret: { name: 'model-signer', key: 'public-key.pem' } });
   });
 
   it('shows model, version, ready, phase, stable and candidate revision, weight and age in kubectl get md', async () => {

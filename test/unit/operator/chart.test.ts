@@ -19,6 +19,7 @@ describe('Helm chart RBAC', () => {
     const childResources = new Set(childKinds.map((kind) => `${kind.group}/${kind.plural}`));
     const others = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`))).filter((key) => !childResources.has(key));
     expect(others.sort()).to.deep.equal([
+      '/pods',
       'events.k8s.io/events',
       `${API_GROUP}/${PLURAL}`,
       `${API_GROUP}/${PLURAL}/finalizers`,
@@ -26,11 +27,12 @@ describe('Helm chart RBAC', () => {
     ]);
   });
 
-  it('reads ModelDeployments, patches them only to clear acted-on rollout commands, writes their status, and records events', async () => {
+  it('reads ModelDeployments, patches them only to clear acted-on rollout commands, writes their status, reads runtime pods, and records events', async () => {
     const rules = await templateRules('clusterrole.yaml');
     expect(grants(rules, API_GROUP, PLURAL)).to.deep.equal(['get', 'list', 'patch', 'watch']);
     expect(grants(rules, API_GROUP, `${PLURAL}/status`)).to.deep.equal(['patch', 'update']);
     expect(grants(rules, 'events.k8s.io', 'events')).to.deep.equal(['create', 'patch']);
+    expect(grants(rules, '', 'pods'), 'runtime pods: read only').to.deep.equal(['get', 'list', 'watch']);
     expect(rules.flatMap((r) => r.verbs)).to.not.include('*');
   });
 

@@ -215,6 +215,62 @@ describe('runtime Deployment', () => {
     expect(anonymous.spec?.template.spec?.initContainers?.[0]?.args).to.include('--no-sign-request');
   });
 
+  describe('spec.model.signature', () => {
+    const keySecret = { name: 'model-signer', key: 'public-key.pem' };
+    const podOf = (md: ModelDeployment) => desiredDeployment(md, OPTIONS).spec!.template.spec!;
+
+    it('mounts the Secret read-only as one file and has the runtime verify <model uri>.sig with it', () => {
+      const md = modelDeployment({ model: { uri: 'https://models.example.com/fraud.onnx', sha256: SHA, signature: { secret: keySecret } } });
+      const pod = podOf(md);
+      expect(pod.volumes).to.deep.include({ name: 'model-signature-trust', secret: { secretName: 'model-signer', items: [{ key: 'public-key.pem', path: 'trust.pem' }] } });
+      expect(runtimeContainer(desiredDeployment(md, OPTIONS)).volumeMounts).to.deep.include({ name: 'model-signature-trust', mountPath: '/etc/modelship/model-signature', readOnly: true });
+      const env = envOf(md);
+      expect(env[RuntimeEnv.modelSignatureMethod]?.value).to.equal('key');
+      expect(env[RuntimeEnv.modelSignatureUri]?.value).to.equal('https://models.example.com/fraud.onnx.sig');
+      expect(env[RuntimeEnv.modelSignatureTrustFile]?.value).to.equal('/etc/modelship/model-signature/trust.pem');
+      const config = loadConfig(Object.fromEntries(Object.values(env).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]]))));
+      expect(config.model.signature).to.deep.equal({ method: 'key', uri: 'https://models.example.com/fraud.onnx.sig', trustFile: '/etc/modelship/model-signature/trust.pem' });
+    });
+
+    it('reads the signature of the INT8 file when that variant is served', () => {
+      const md = modelDeployment({
+        model: { uri: 'https://m/fraud.onnx', sha256: SHA, int8: { uri: 'https://m/fraud-int8.onnx', sha256: SHA }, variant: 'int8', signature: { method: 'certificate', secret: { name: 'ca', key: 'ca.pem' } } },
+      });
+      expect(envOf(md)[RuntimeEnv.modelSignatureUri]?.value).to.equal('https://m/fraud-int8.onnx.sig');
+      expect(envOf(md)[RuntimeEnv.modelSignatureMethod]?.value).to.equal('certificate');
+    });
+
+    it('finds a pvc:// signature through the model claim mount, and another claim through its own read-only mount', () => {
+      const sameClaim = modelDeployment({ model: { uri: 'pvc://store/fraud/model.onnx', sha256: SHA, signature: { secret: keySecret } } });
+      expect(envOf(sameClaim)[RuntimeEnv.modelSignatureUri]?.value).to.equal('file:///mnt/models/fraud/model.onnx.sig');
+      expect(podOf(sameClaim).volumes?.filter((v) => v.persistentVolumeClaim)).to.have.length(1);
+      const otherClaim = modelDeployment({ model: { uri: 'pvc://store/fraud/model.onnx', sha256: SHA, signature: { secret: keySecret, uri: 'pvc://signatures/fraud.sig' } } });
+      expect(envOf(otherClaim)[RuntimeEnv.modelSignatureUri]?.value).to.equal('file:///mnt/model-signature/fraud.sig');
+      expect(podOf(otherClaim).volumes).to.deep.include({ name: 'model-signature-store', persistentVolumeClaim: { claimName: 'signatures', readOnly: true } });
+    });
+
+    it('copies an s3:// signature with its own init container next to the copied model', () => {
+      const md = modelDeployment({ model: { uri: 's3://models/fraud.onnx', sha256: SHA, signature: { secret: keySecret } } });
+      const [model, signature] = podOf(md).initContainers ?? [];
+      expect(model?.name).to.equal('fetch-model');
+      expect(signature?.name).to.equal('fetch-model-signature');
+      expect(signature?.args?.slice(0, 4)).to.deep.equal(['s3', 'cp', 's3://models/fraud.onnx.sig', `${String(model?.args?.[3])}.sig`]);
+      expect(envOf(md)[RuntimeEnv.modelSignatureUri]?.value).to.equal(`file://${String(model?.args?.[3])}.sig`);
+    });
+
+    it('has the runtime write why it cannot serve to the file Kubernetes reads as the termination message', () => {
+      const container = runtimeContainer(desiredDeployment(modelDeployment(), OPTIONS));
+      expect(container.terminationMessagePolicy).to.equal('File');
+      expect(envOf(modelDeployment())[RuntimeEnv.terminationMessagePath]?.value).to.equal(container.terminationMessagePath).and.to.equal('/dev/termination-log');
+    });
+
+    it('sets nothing about signatures when the spec has none', () => {
+      const md = modelDeployment();
+      expect(Object.keys(envOf(md)).filter((name) => name.startsWith('MODELSHIP_MODEL_SIGNATURE'))).to.deep.equal([]);
+      expect(podOf(md).volumes?.map((v) => v.name)).to.not.include('model-signature-trust');
+    });
+  });
+
   it('mounts the auth Secret as a file the runtime re-reads (rotation without restart), never as a literal or an env var', () => {
     const md = modelDeployment({ security: { authSecret: { name: 'fraud-token', key: 'bearer' } } });
     const pod = desiredDeployment(md, OPTIONS).spec!.template.spec!;

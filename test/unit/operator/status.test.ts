@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
 import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
+import type { V1Pod } from '@kubernetes/client-node';
 import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -97,6 +99,44 @@ describe('ModelDeployment status', () => {
     expect(stuck.phase).to.equal('Degraded');
     expect(condition(stuck, 'Degraded')).to.include({ status: 'True', reason: 'ProgressDeadlineExceeded' });
     expect(condition(stuck, 'Degraded').message).to.contain('Deployment ProgressDeadlineExceeded');
+  });
+
+  describe('a runtime that cannot serve its model', () => {
+    const message = 'ModelSignatureInvalid: cannot serve model: model signature rejected (digestMismatch): file:///mnt/models/fraud.onnx has sha256 aa, the signature says bb';
+    const pod = (name: string, container: V1Pod['status']): V1Pod => ({ metadata: { name }, status: container });
+    const crashLooping = pod('fraud-detector-7d9-x2', {
+      containerStatuses: [{
+        name: 'runtime', ready: false, restartCount: 3, image: 'i', imageID: '',
+        state: { waiting: { reason: 'CrashLoopBackOff' } },
+        lastState: { terminated: { exitCode: 1, reason: 'Error', message } },
+      }],
+    });
+
+    it('reads the reason and message the runtime wrote as its termination message', () => {
+      expect(runtimeFailure([crashLooping])).to.deep.equal({
+        reason: 'ModelSignatureInvalid',
+        message: 'pod fraud-detector-7d9-x2: cannot serve model: model signature rejected (digestMismatch): file:///mnt/models/fraud.onnx has sha256 aa, the signature says bb',
+      });
+    });
+
+    it('ignores ready containers, other containers and messages the runtime did not write', () => {
+      const recovered = pod('a', { containerStatuses: [{ ...crashLooping.status!.containerStatuses![0]!, ready: true }] });
+      const sidecar = pod('b', { containerStatuses: [{ ...crashLooping.status!.containerStatuses![0]!, name: 'istio-proxy' }] });
+      const oom = pod('c', { containerStatuses: [{ ...crashLooping.status!.containerStatuses![0]!, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }] });
+      const foreign = pod('d', { containerStatuses: [{ ...crashLooping.status!.containerStatuses![0]!, lastState: { terminated: { exitCode: 1, message: 'Something: else' } } }] });
+      expect(runtimeFailure([recovered, sidecar, oom, foreign, pod('e', {})])).to.equal(undefined);
+    });
+
+    it('is Degraded and Stalled with the runtime\'s reason, and a Warning event says why', () => {
+      const observed = { deployment: observedDeployment(md, { ready: 0, available: 0, progressing: 'ReplicaSetUpdated' }) };
+      const before = step(md, observed, T0);
+      const failing = step(before.md, { ...observed, runtimeFailure: runtimeFailure([crashLooping])! }, T1);
+      expect(failing.status.phase).to.equal('Degraded');
+      expect(condition(failing.status, 'Degraded')).to.include({ status: 'True', reason: 'ModelSignatureInvalid' });
+      expect(condition(failing.status, 'Degraded').message).to.contain('digestMismatch');
+      expect(condition(failing.status, 'Stalled'), 'kstatus: no progress until someone fixes the model, signature or key').to.include({ status: 'True', reason: 'ModelSignatureInvalid' });
+      expect(transitionEvents(before.status, failing.status, md)).to.deep.include({ type: 'Warning', reason: 'ModelSignatureInvalid', message: condition(failing.status, 'Degraded').message });
+    });
   });
 
   it('is Progressing while the Deployment still runs the previous revision', () => {

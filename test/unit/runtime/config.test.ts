@@ -28,6 +28,12 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     expect(config.batching.preferredBatchSizes).to.deep.equal([8, 32]);
   });
 
+  it('verifies a signature only when a method is set; the signature defaults to <model uri>.sig', () => {
+    expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx' }).model.signature).to.equal(undefined);
+    const signed = loadConfig({ MODELSHIP_MODEL_URI: 'https://h/m.onnx', MODELSHIP_MODEL_SIGNATURE_METHOD: 'certificate', MODELSHIP_MODEL_SIGNATURE_TRUST_FILE: '/etc/ca.pem' });
+    expect(signed.model.signature).to.deep.equal({ method: 'certificate', uri: 'https://h/m.onnx.sig', trustFile: '/etc/ca.pem' });
+  });
+
   it('reads class names as a comma-separated list or a JSON array (the operator sends JSON)', () => {
     expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: ' cat, dog ' }).classNames).to.deep.equal(['cat', 'dog']);
     expect(loadConfig({ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_CLASS_NAMES: '["a, b", "c"]' }).classNames).to.deep.equal(['a, b', 'c']);
@@ -47,6 +53,9 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_PREFERRED_BATCH_SIZES: '128' }, /PREFERRED_BATCH_SIZES entry "128"/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_LOG_LEVEL: 'loud' }, /MODELSHIP_LOG_LEVEL=loud/],
     [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_RATE_LIMIT_RPS: '-1' }, /MODELSHIP_RATE_LIMIT_RPS=-1 is invalid/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MODEL_SIGNATURE_METHOD: 'sigstore' }, /MODELSHIP_MODEL_SIGNATURE_METHOD=sigstore is invalid: expected one of none, key, certificate/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MODEL_SIGNATURE_METHOD: 'key' }, /MODELSHIP_MODEL_SIGNATURE_TRUST_FILE is required with MODELSHIP_MODEL_SIGNATURE_METHOD=key/],
+    [{ MODELSHIP_MODEL_URI: 'm.onnx', MODELSHIP_MODEL_SIGNATURE_URI: 'm.onnx.sig' }, /MODELSHIP_MODEL_SIGNATURE_URI is set but MODELSHIP_MODEL_SIGNATURE_METHOD is none/],
   ];
   for (const [env, message] of invalid) {
     it(`rejects ${JSON.stringify(env)}`, () => {
