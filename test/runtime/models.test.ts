@@ -24,6 +24,18 @@ describe('example models', function () {
     for (const [name, digest] of sums) expect(await sha256OfFile(modelPath(name)), name).to.equal(digest);
   });
 
+  it('fraud-fp32.onnx.sig (examples/signed-model.yaml) is a model-signing signature the runtime accepts with fraud-fp32.pub.pem', async () => {
+    const runtime = await startTestRuntime({
+      modelUri: modelPath('fraud-fp32.onnx'), modelName: 'signed',
+      modelSignatureMethod: 'key', modelSignatureTrustFile: modelPath('fraud-fp32.pub.pem'),
+    });
+    try {
+      expect((await fetch(`${runtime.url}/v2/health/ready`)).status).to.equal(200);
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('INT8 models (QDQ and QOperator) serve and agree with FP32 on >= 99% of held-out predictions', async () => {
     for (const [family, width] of [['fraud', 30], ['wide-mlp', 64]] as const) {
       const samples = await readValidationSamples(family);
