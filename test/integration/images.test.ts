@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { plane } from './context.ts';
@@ -18,7 +18,9 @@ import { spawnRuntime, type RuntimeProcess } from '../runtime/process.ts';
 
 interface LockFile { packages: Record<string, { dev?: boolean; optional?: boolean }> }
 
-const lock = JSON.parse(await readFile(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as LockFile;
+// Read synchronously: a top-level await would load this file as a separate ES module graph, with its
+// own copy of context.ts that the root hooks never fill.
+const lock = JSON.parse(readFileSync(join(REPO_ROOT, 'package-lock.json'), 'utf8')) as LockFile;
 const lockPackages = Object.entries(lock.packages).filter(([path]) => path.startsWith('node_modules/'));
 const devOnly = lockPackages.filter(([, info]) => info.dev).map(([path]) => path);
 

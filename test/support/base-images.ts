@@ -10,6 +10,8 @@ export interface BaseImage {
   hasShell: boolean;
   entrypoint: string[];
   cmd: string[];
+  /** Home directories in the image's /etc/passwd, by uid: a container runtime sets HOME from it ("/" if absent). */
+  homes: Readonly<Record<number, string>>;
 }
 
 interface Known extends Omit<BaseImage, 'nodeMajor'> {
@@ -21,14 +23,17 @@ interface Known extends Omit<BaseImage, 'nodeMajor'> {
 const KNOWN: Known[] = [
   {
     repository: 'node', nodeAt: '/usr/local/bin/node', hasShell: true, entrypoint: ['docker-entrypoint.sh'], cmd: ['node'],
+    homes: { 0: '/root', 1000: '/home/node' },
     major: (_repository, tag) => Number(/^(\d+)/.exec(tag)?.[1]),
   },
   {
     repository: 'gcr.io/distroless/nodejs20-debian12', nodeAt: '/nodejs/bin/node', hasShell: false, entrypoint: ['/nodejs/bin/node'], cmd: [],
+    homes: { 0: '/root', 65532: '/home/nonroot' },
     major: (repository) => Number(/nodejs(\d+)/.exec(repository)?.[1]),
   },
   {
     repository: 'nvidia/cuda', nodeAt: undefined, hasShell: true, entrypoint: ['/opt/nvidia/nvidia_entrypoint.sh'], cmd: [],
+    homes: { 0: '/root', 1000: '/home/ubuntu' },
     major: () => undefined,
   },
 ];
@@ -40,7 +45,7 @@ export function baseImage(reference: string): BaseImage {
   if (!known) throw new Error(`the image replay does not know what ${reference} provides (test/support/base-images.ts)`);
   const nodeMajor = known.major(repository, tag ?? '');
   return {
-    nodeAt: known.nodeAt, hasShell: known.hasShell, entrypoint: known.entrypoint, cmd: known.cmd,
+    nodeAt: known.nodeAt, hasShell: known.hasShell, entrypoint: known.entrypoint, cmd: known.cmd, homes: known.homes,
     nodeMajor: nodeMajor === undefined || Number.isNaN(nodeMajor) ? undefined : nodeMajor,
   };
 }

@@ -446,8 +446,12 @@ export interface ProcessCommand {
  */
 export function containerProcess(image: ReplayedImage): ProcessCommand {
   const { file, args, cwd } = image.command();
-  const env = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...image.config.env };
-  const [uid, gid] = (image.config.user ?? '').split(':').map((part) => (/^\d+$/.test(part) ? Number(part) : undefined));
+  const [uid, gid] = (image.config.user ?? '0').split(':').map((part) => (/^\d+$/.test(part) ? Number(part) : undefined));
+  const env = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: baseImage(image.baseReference).homes[uid ?? 0] ?? '/',
+    ...image.config.env,
+  };
   if (process.getuid?.() !== 0 || uid === undefined) return { file, args, cwd, env };
   return { file, args, cwd, env, uid, gid: gid ?? uid };
 }
