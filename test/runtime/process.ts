@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { RuntimeEnv } from '../../runtime/contract.ts';
+import type { ProcessCommand } from '../support/image-replay.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 export interface RuntimeProcess {
@@ -13,13 +14,20 @@ export interface RuntimeProcess {
   waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** Runs the real entry point (tsx runtime/main.ts) with MODELSHIP_* env, collecting its JSON log lines. */
-export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string>>): RuntimeProcess {
-  const childEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', [RuntimeEnv.grpcPort]: '0' };
+/**
+ * Runs the real entry point (tsx runtime/main.ts, or `command`: a replayed image's, with only its
+ * environment) with MODELSHIP_* env, collecting its JSON log lines.
+ */
+export function spawnRuntime(env: Partial<Record<keyof typeof RuntimeEnv, string>>, command?: ProcessCommand): RuntimeProcess {
+  const childEnv: Record<string, string> = command ? { ...command.env } : { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+  childEnv[RuntimeEnv.grpcPort] = '0';
   for (const [key, value] of Object.entries(env)) childEnv[RuntimeEnv[key as keyof typeof RuntimeEnv]] = value as string;
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
   // node --import tsx, not the tsx CLI: the CLI sits between the test and the runtime and, when the
   // runtime's event loop is busy in session.run, turns a relayed SIGTERM into its own exit 143.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: REPO_ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = command
+    ? spawn(command.file, command.args, { cwd: command.cwd, uid: command.uid, gid: command.gid, env: childEnv, stdio })
+    : spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: REPO_ROOT, env: childEnv, stdio });
   const lines: Array<Record<string, unknown>> = [];
   const listeners = new Set<() => void>();
   let buffered = '';

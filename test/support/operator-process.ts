@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ProcessCommand } from './image-replay.ts';
 import { scrapeSample } from './prometheus-text.ts';
 
 export interface OperatorProcess {
@@ -20,6 +21,8 @@ export interface StartOperatorOptions {
   compiled?: boolean;
   /** Extra node flags before the entry point, e.g. --cpu-prof (not allowed in NODE_OPTIONS). */
   nodeArgs?: string[];
+  /** Run this command (a replayed image's, with only its environment) instead of a node from this checkout. */
+  command?: ProcessCommand;
 }
 
 /** Runs the real operator entry point (operator/main.ts) as its own process against the test plane. */
@@ -27,25 +30,24 @@ export async function startOperator(
   kubeconfigPath: string, identity: string, env: Record<string, string> = {}, options: StartOperatorOptions = {},
 ): Promise<OperatorProcess> {
   const args = [...(options.nodeArgs ?? []), ...(options.compiled ? ['dist/operator/main.js'] : ['--import', 'tsx', 'operator/main.ts'])];
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      ...process.env,
-      KUBECONFIG: kubeconfigPath,
-      POD_NAME: identity,
-      MODELSHIP_METRICS_ADDRESS: '127.0.0.1',
-      MODELSHIP_METRICS_PORT: '0',
-      MODELSHIP_LEADER_ELECTION_NAMESPACE: 'default',
-      // Long enough to ride out the apiserver restart test; the failover test waits one lease out.
-      MODELSHIP_LEASE_DURATION_SECONDS: '20',
-      MODELSHIP_RENEW_DEADLINE_SECONDS: '15',
-      MODELSHIP_RETRY_PERIOD_SECONDS: '2',
-      MODELSHIP_RUNTIME_IMAGE: 'ghcr.io/modelship/runtime:test',
-      MODELSHIP_LOG_LEVEL: 'debug',
-      ...env,
-    },
-  });
+  const operatorEnv = {
+    KUBECONFIG: kubeconfigPath,
+    POD_NAME: identity,
+    MODELSHIP_METRICS_ADDRESS: '127.0.0.1',
+    MODELSHIP_METRICS_PORT: '0',
+    MODELSHIP_LEADER_ELECTION_NAMESPACE: 'default',
+    // Long enough to ride out the apiserver restart test; the failover test waits one lease out.
+    MODELSHIP_LEASE_DURATION_SECONDS: '20',
+    MODELSHIP_RENEW_DEADLINE_SECONDS: '15',
+    MODELSHIP_RETRY_PERIOD_SECONDS: '2',
+    MODELSHIP_RUNTIME_IMAGE: 'ghcr.io/modelship/runtime:test',
+    MODELSHIP_LOG_LEVEL: 'debug',
+    ...env,
+  };
+  const { command } = options;
+  const child = command
+    ? spawn(command.file, command.args, { cwd: command.cwd, uid: command.uid, gid: command.gid, stdio: ['ignore', 'pipe', 'pipe'], env: { ...command.env, ...operatorEnv } })
+    : spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...operatorEnv } });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
