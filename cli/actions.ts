@@ -3,7 +3,7 @@ import { CRD_NAME, SINGULAR, API_GROUP } from '../operator/api/crd.ts';
 import type { ModelDeployment } from '../operator/api/types.ts';
 import { modelDeploymentResource } from '../operator/controller/model-deployment-resource.ts';
 import { ChildKinds } from '../operator/desired/child-kinds.ts';
-import type { RecordedRevision } from '../operator/desired/history.ts';
+import { recordedModelVersion, type RecordedRevision } from '../operator/desired/history.ts';
 import { INSTANCE_LABEL } from '../operator/desired/labels.ts';
 import { atRevision, revisionOf } from '../operator/desired/revision.ts';
 import { isConflict, type KubeRestClient } from '../operator/kube/rest-client.ts';
@@ -123,7 +123,7 @@ const undo: Action<UndoInvocation> = async (target, invocation) => {
     const md = await getModelDeployment(target);
     const revisions = await recorded(target, md);
     const to = undoTarget(md, revisions, invocation.toRevision);
-    const summary = revisionText({ hash: to.hash, revision: to.number, modelVersion: to.spec.model.version ?? null });
+    const summary = revisionText({ hash: to.hash, revision: to.number, modelVersion: recordedModelVersion(to.spec) ?? null });
     if (revisionOf(md) === to.hash) return { stdout: `${objectRef(target.name)} skipped rollback (the spec already is ${summary})\n` };
     try {
       // A whole-object update guarded by resourceVersion: fields absent from the recorded revision are removed, and an edit made meanwhile is not overwritten.

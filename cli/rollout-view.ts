@@ -1,7 +1,7 @@
 import type { V1ControllerRevision } from '@kubernetes/client-node';
 import type { AnalysisStatus } from '../operator/analysis/evaluate.ts';
 import type { Condition, ModelDeployment } from '../operator/api/types.ts';
-import { recordedRevisions, type RecordedRevision } from '../operator/desired/history.ts';
+import { recordedModelVersion, recordedRevisions, type RecordedRevision } from '../operator/desired/history.ts';
 import type { RevisionSpec } from '../operator/desired/revision.ts';
 import { rolloutCommands, type RolloutCommands } from '../operator/rollout/commands.ts';
 import { strategyOf, type RolloutPhase, type Strategy, type Weights } from '../operator/rollout/state-machine.ts';
@@ -63,7 +63,7 @@ export function revisionsOf(md: ModelDeployment, objects: readonly V1ControllerR
 function summary(hash: string | undefined, recorded: readonly RecordedRevision[]): RevisionSummary | null {
   if (!hash) return null;
   const revision = recorded.find((candidate) => candidate.hash === hash);
-  return { hash, revision: revision?.number ?? null, modelVersion: revision?.spec.model.version ?? null };
+  return { hash, revision: revision?.number ?? null, modelVersion: revision ? recordedModelVersion(revision.spec) ?? null : null };
 }
 
 export function roleOf(md: ModelDeployment, hash: string): RevisionRole | null {
@@ -76,7 +76,12 @@ export function roleOf(md: ModelDeployment, hash: string): RevisionRole | null {
 }
 
 export function historyOf(md: ModelDeployment, recorded: readonly RecordedRevision[]): HistoryEntry[] {
-  return recorded.map((revision) => ({ revision: revision.number, hash: revision.hash, role: roleOf(md, revision.hash), model: revision.spec.model }));
+  return recorded.map((revision) => {
+    const { model, resolvedModel } = revision.spec;
+    // A models:/ revision shows the registry version and digest it resolved to.
+    const shown = resolvedModel ? { ...model, version: model.version ?? resolvedModel.version, sha256: resolvedModel.sha256 } : model;
+    return { revision: revision.number, hash: revision.hash, role: roleOf(md, revision.hash), model: shown };
+  });
 }
 
 function progressOf(md: ModelDeployment, strategy: Strategy): RolloutProgress | null {

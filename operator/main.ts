@@ -21,6 +21,7 @@ const controller = new ModelDeploymentController({
   namespace: config.watchNamespace,
   resyncIntervalMs: config.resyncIntervalMs,
   discoveryIntervalMs: config.discoveryIntervalMs,
+  registryPollMs: config.registryPollMs,
   ...(config.prometheusUrl && { prometheusUrl: config.prometheusUrl }),
 });
 

@@ -66,6 +66,15 @@ export const OperatorSettings = {
     doc: "Namespace of the Prometheus that scrapes the runtimes: a ModelDeployment's NetworkPolicy (`spec.security.networkPolicy`) admits it.",
     chart: { value: 'prometheusNamespace' },
   },
+  registryPollSeconds: {
+    name: 'MODELSHIP_REGISTRY_POLL_SECONDS',
+    type: 'integer',
+    default: 60,
+    min: 5,
+    max: 86_400,
+    doc: 'How often a `models:/` reference is resolved again in its registry, for ModelDeployments that do not set `spec.model.mlflow.pollIntervalSeconds`.',
+    chart: { value: 'registry.pollSeconds' },
+  },
   watchNamespace: {
     name: 'MODELSHIP_WATCH_NAMESPACE',
     type: 'string',

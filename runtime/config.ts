@@ -21,6 +21,7 @@ export interface RuntimeConfig {
     readonly cacheDir: string;
     /** When set, the model is served only if its signature verifies. */
     readonly signature?: SignatureSettings;
+    readonly downloadToken?: string;
   };
   /** Where the reason goes when the model cannot be served (the container's termination message). */
   readonly terminationMessagePath?: string;
@@ -93,6 +94,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
   const logLevel = readEnum(env, C.logLevel);
   const digest = readDigest(env, C.modelSha256);
   const auth = authSettings(env);
+  const downloadToken = readString(env, C.modelDownloadToken);
   const names = classNames(env);
   const tracing = loadTracingSettings(env);
   const signed = signature(env, uri);
@@ -105,6 +107,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       ...(digest ? { sha256: digest } : {}),
       cacheDir: readString(env, C.modelCacheDir) ?? join(tmpdir(), 'modelship-models'),
       ...(signed ? { signature: signed } : {}),
+      ...(downloadToken ? { downloadToken } : {}),
     },
     ...(terminationMessagePath ? { terminationMessagePath } : {}),
     revision: readString(env, C.revision),

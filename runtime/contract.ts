@@ -72,6 +72,12 @@ export const RuntimeContract = {
     defaultDoc: 'unset (not written)',
     doc: 'When the model cannot be served, the reason (e.g. `ModelSignatureInvalid: ...`) is written to this file before the process exits. The operator sets it to the container\'s `terminationMessagePath`, so Kubernetes shows it as the termination message.',
   },
+  modelDownloadToken: {
+    name: 'MODELSHIP_MODEL_DOWNLOAD_TOKEN',
+    type: 'string',
+    defaultDoc: 'unset',
+    doc: 'Bearer token sent with the download of an `http(s)://` model (`Authorization: Bearer <token>`). The operator sets it from `spec.model.mlflow.tokenSecret` for a model in an MLflow registry.',
+  },
   modelName: {
     name: 'MODELSHIP_MODEL_NAME',
     type: 'string',

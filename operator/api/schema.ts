@@ -1,5 +1,6 @@
 import Type from 'typebox';
 import { EXECUTION_PROVIDERS, LOG_LEVELS, MODEL_SIGNATURE_METHODS, OTLP_PROTOCOLS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
+import { OperatorSettings } from '../settings.ts';
 import { ContractInteger } from './contract-fields.ts';
 import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
 
@@ -27,6 +28,7 @@ export const SpecDefaults = {
   onInconclusive: 'Hold',
   authSecretKey: 'token',
   meshMtls: 'Strict',
+  registryTokenKey: 'token',
   revisionHistoryLimit: 10,
   /** How long a replaced revision keeps its pods after traffic left it, so in-flight requests and slow proxies drain. */
   scaleDownDelaySeconds: 30,
@@ -37,6 +39,9 @@ export const SpecDefaults = {
 
 export const GPU_EXECUTION_PROVIDERS = ['cuda', 'tensorrt'] as const;
 export const MODEL_URI_SCHEMES = ['http', 'https', 's3', 'pvc', 'file'] as const;
+/** A model in an MLflow model registry: models:/<name>/<version> or models:/<name>@<alias>. */
+export const REGISTRY_URI_PREFIX = 'models:/';
+export const REGISTRY_URI_PATTERN = '^models:/([^/@]{1,256})(/([0-9]{1,10})|@([A-Za-z0-9_-]{1,255}))$';
 export const ROLLOUT_STRATEGIES = ['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror'] as const;
 /** Strategies that run each live revision as its own Deployment and move traffic between them. */
 export const PROGRESSIVE_STRATEGIES = ['Canary', 'BlueGreen', 'ABTest', 'Mirror'] as const;
@@ -44,7 +49,7 @@ export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPro
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
 /** Reconciling and Stalled are kstatus' standard conditions (sigs.k8s.io/cli-utils), read by Flux and other GitOps tools. */
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules', 'ModelResolved'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */
@@ -55,44 +60,64 @@ const celList = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).j
 const LabelValue = (description: string) =>
   Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$', description });
 
+/** Where a file the runtime reads may be, beyond its scheme: s3, pvc and file locations. */
+const fileLocationRules = [
+  {
+    rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
+    message: 's3:// URIs name a bucket and a key: s3://<bucket>/<path/to/model.onnx>',
+  },
+  {
+    rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?/.+')",
+    message: 'pvc:// URIs name the claim and the file in it: pvc://<claim>/<path/to/model.onnx>',
+  },
+  {
+    rule: "!self.startsWith('file://') || self.matches('^file:///.+')",
+    message: 'file:// URIs need an absolute path inside the runtime image: file:///models/model.onnx',
+  },
+];
+
 /** Where a file the runtime reads is: the model, or its signature. */
 const fileUriRules = () =>
   rules(
-    {
-      rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://')`,
-      message: `must start with ${oneOf(MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`))}`,
-    },
-    {
-      rule: "!self.startsWith('s3://') || self.matches('^s3://[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]/.+')",
-      message: 's3:// URIs name a bucket and a key: s3://<bucket>/<path/to/model.onnx>',
-    },
-    {
-      rule: "!self.startsWith('pvc://') || self.matches('^pvc://[a-z0-9]([-a-z0-9.]*[a-z0-9])?/.+')",
-      message: 'pvc:// URIs name the claim and the file in it: pvc://<claim>/<path/to/model.onnx>',
-    },
-    {
-      rule: "!self.startsWith('file://') || self.matches('^file:///.+')",
-      message: 'file:// URIs need an absolute path inside the runtime image: file:///models/model.onnx',
-    },
+    { rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://')`, message: `must start with ${oneOf(MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`))}` },
+    ...fileLocationRules,
   );
 
-const modelFileProperties = {
-  uri: Type.String({
-    minLength: 1,
-    maxLength: 2048,
-    description:
-      'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path> or file:///<path in the runtime image>.',
-    ...fileUriRules(),
+const fileUri = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: 'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path> or file:///<path in the runtime image>.',
+  ...fileUriRules(),
+});
+
+const modelUri = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description:
+    'Where the ONNX file is: http(s)://host/path, s3://bucket/key (S3-compatible), pvc://<claim>/<path>, file:///<path in the runtime image>, or a model in an MLflow registry: models:/<name>/<version> or models:/<name>@<alias> (with model.mlflow).',
+  ...rules(
+    {
+      rule: `self.matches('^(${MODEL_URI_SCHEMES.join('|')})://') || self.startsWith('${REGISTRY_URI_PREFIX}')`,
+      message: `must start with ${MODEL_URI_SCHEMES.map((scheme) => `${scheme}://`).join(', ')} or ${REGISTRY_URI_PREFIX}`,
+    },
+    ...fileLocationRules,
+    {
+      rule: `!self.startsWith('${REGISTRY_URI_PREFIX}') || self.matches('${REGISTRY_URI_PATTERN}')`,
+      message: 'models:/ URIs name a registered model and a version or an alias: models:/<name>/<version> or models:/<name>@<alias>',
+    },
+  ),
+});
+
+const sha256 = Type.String({
+  maxLength: 64,
+  description: 'SHA-256 of the file (sha256sum model.onnx); the runtime refuses a file that does not match.',
+  ...rules({
+    rule: "self.matches('^[a-f0-9]{64}$')",
+    message: 'must be the 64 lowercase hex characters of the SHA-256 digest (sha256sum model.onnx)',
   }),
-  sha256: Type.String({
-    maxLength: 64,
-    description: 'SHA-256 of the file (sha256sum model.onnx); the runtime refuses a file that does not match.',
-    ...rules({
-      rule: "self.matches('^[a-f0-9]{64}$')",
-      message: 'must be the 64 lowercase hex characters of the SHA-256 digest (sha256sum model.onnx)',
-    }),
-  }),
-};
+});
+
+const modelFileProperties = { uri: fileUri, sha256 };
 
 export const ModelFileSchema = Type.Object(modelFileProperties);
 
@@ -127,9 +152,36 @@ export const ModelSignatureSchema = Type.Object({
   })),
 }, { description: 'Verify the model file against its OpenSSF model-signing v1 signature before serving it; a pod whose model does not verify never turns ready.' });
 
+const { min: minPollSeconds, max: maxPollSeconds } = OperatorSettings.registryPollSeconds;
+
+export const MlflowSchema = Type.Object({
+  trackingUri: Type.String({
+    maxLength: 2048,
+    description: 'Base URL of the MLflow tracking server that holds the model registry, e.g. http://mlflow.mlops:5000.',
+    ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
+  }),
+  tokenSecret: Type.Optional(Type.Object({
+    name: ObjectName({ description: 'Secret holding the bearer token for the tracking server; sent to its REST API and with the model download.' }),
+    key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.registryTokenKey })),
+  })),
+  artifactPath: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    description: "The .onnx file inside the model version's artifacts, e.g. model.int8.onnx; by default the file the MLmodel's onnx flavor names, else the only .onnx file.",
+    ...rules({ rule: "!self.startsWith('/') && !self.split('/').exists(p, p == '..')", message: 'must be a relative path inside the model version, without ..' }),
+  })),
+  pollIntervalSeconds: Type.Optional(Type.Integer({
+    minimum: minPollSeconds,
+    maximum: maxPollSeconds,
+    description: `How often the reference is resolved again (a moved alias starts a new revision); the operator's ${OperatorSettings.registryPollSeconds.name} when unset.`,
+  })),
+}, { description: 'The MLflow model registry a models:/ URI refers to.' });
+
 export const ModelSchema = Type.Object(
   {
-    ...modelFileProperties,
+    uri: modelUri,
+    sha256: Type.Optional(sha256),
+    mlflow: Type.Optional(MlflowSchema),
     version: Type.Optional(LabelValue('Version of the model, reported by the runtime and shown by kubectl get md.')),
     name: Type.Optional(LabelValue('Name in the Open Inference Protocol (/v2/models/<name>); the ModelDeployment name when unset.')),
     format: Type.Optional(StringEnum(['onnx'], { default: SpecDefaults.modelFormat })),
@@ -143,6 +195,32 @@ export const ModelSchema = Type.Object(
     signature: Type.Optional(ModelSignatureSchema),
   },
   rules(
+    {
+      rule: `self.uri.startsWith('${REGISTRY_URI_PREFIX}') || has(self.sha256)`,
+      message: 'sha256 is required: the SHA-256 of the file (sha256sum model.onnx)',
+      fieldPath: '.sha256',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: `!self.uri.startsWith('${REGISTRY_URI_PREFIX}') || !has(self.sha256)`,
+      message: 'a models:/ URI takes its digest from the registry: leave sha256 out',
+      fieldPath: '.sha256',
+    },
+    {
+      rule: `!self.uri.startsWith('${REGISTRY_URI_PREFIX}') || has(self.mlflow)`,
+      message: 'models:/ URIs need model.mlflow.trackingUri (the MLflow tracking server that holds the registry)',
+      fieldPath: '.uri',
+    },
+    {
+      rule: `!has(self.mlflow) || self.uri.startsWith('${REGISTRY_URI_PREFIX}')`,
+      message: 'model.mlflow applies only to models:/ URIs',
+      fieldPath: '.mlflow',
+    },
+    {
+      rule: `!self.uri.startsWith('${REGISTRY_URI_PREFIX}') || (!has(self.int8) && self.variant != 'int8')`,
+      message: 'a registry model serves the file of its version: register the INT8 model as a version of its own (or pick its file with mlflow.artifactPath) instead of model.int8 and variant int8',
+      fieldPath: '.int8',
+    },
     {
       rule: "self.variant != 'int8' || has(self.int8)",
       message: 'variant int8 needs model.int8 (the uri and sha256 of the quantized model)',
@@ -597,6 +675,12 @@ export const ModelDeploymentStatusSchema = Type.Object({
       message: Type.Optional(Type.String({ maxLength: 1024 })),
     }), { maxItems: 32 })),
   }, { description: 'The last analysis sample of the running rollout.' })),
+  model: Type.Optional(Type.Object({
+    reference: Type.String({ description: 'The models:/ URI that was resolved.' }),
+    version: Type.String({ description: 'The registry version it resolved to.' }),
+    uri: Type.String({ description: 'Where the runtime downloads the file from.' }),
+    sha256: Type.String({ description: 'SHA-256 of the file, computed by the operator; the runtime verifies it.' }),
+  }, { description: 'A models:/ reference as last resolved; kept while the registry cannot be reached, so the running revision keeps serving.' })),
   retiring: Type.Optional(Type.Array(Type.Object({
     revision: Type.String(),
     scaleDownAt: Type.String({ format: 'date-time' }),

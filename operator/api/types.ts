@@ -7,6 +7,8 @@ export type ModelDeploymentStatus = Static<typeof ModelDeploymentStatusSchema>;
 export type Condition = NonNullable<ModelDeploymentStatus['conditions']>[number];
 export type ConditionStatus = Condition['status'];
 export type Phase = NonNullable<ModelDeploymentStatus['phase']>;
+/** A models:/ reference resolved in its registry: the version it named and the file the runtime downloads. */
+export type ResolvedModel = NonNullable<ModelDeploymentStatus['model']>;
 
 export interface ModelDeployment {
   apiVersion: string;

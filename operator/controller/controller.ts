@@ -7,6 +7,8 @@ import { revisionWeights, type OperatorMetrics } from '../metrics.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
+import { RegistryPoller, secretTokenReader } from '../registry/poller.ts';
+import { OperatorSettings } from '../settings.ts';
 import { reconcile } from './reconciler.ts';
 import { RuntimePods } from './runtime-pods.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -26,6 +28,8 @@ export interface ControllerConfig {
   discoveryIntervalMs?: number;
   /** Default Prometheus for canary analysis. */
   prometheusUrl?: string;
+  /** How often models:/ URIs are resolved again, unless their ModelDeployment says. */
+  registryPollMs?: number;
 }
 
 /**
@@ -38,6 +42,7 @@ export class ModelDeploymentController {
   private readonly modelDeployments: Informer<ModelDeployment>;
   private readonly children: OwnedChildren;
   private readonly pods: RuntimePods;
+  private readonly registry: RegistryPoller;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -47,6 +52,7 @@ export class ModelDeploymentController {
     this.modelDeployments.on((_event, md) => this.queue.add(objectKey(md)));
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
+    this.registry = new RegistryPoller(secretTokenReader(config.client), config.registryPollMs ?? OperatorSettings.registryPollSeconds.default * 1000);
     this.children = new OwnedChildren({
       client: config.client,
       log: config.log,
@@ -91,7 +97,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

@@ -15,7 +15,8 @@ import { canonicalJson, revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs } from '../rollout/duration.ts';
 import { nextSampleAt } from '../rollout/state-machine.ts';
-import { computeStatus, statusEqual, transitionEvents } from '../status/index.ts';
+import { computeStatus, nextCondition, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
+import type { ModelResolution, RegistryPoller } from '../registry/poller.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
@@ -35,6 +36,8 @@ export interface ReconcilerDeps {
   fieldManager: string;
   /** Default Prometheus for canary analysis (MODELSHIP_PROMETHEUS_URL). */
   prometheusUrl?: string;
+  /** Resolves models:/ URIs in their MLflow registry. */
+  registry?: RegistryPoller;
   now?: () => Date;
 }
 
@@ -54,6 +57,10 @@ interface Observed {
   uid: string;
   owned: (kind: ChildKind) => KubernetesObject[];
   istio: boolean;
+  /** Status as read, before this pass. */
+  stored: ModelDeploymentStatus | undefined;
+  /** The ModelResolved condition of a models:/ URI. */
+  modelResolved?: ConditionState;
 }
 
 /**
@@ -62,9 +69,16 @@ interface Observed {
  * longer wanted, then write status. At steady state it makes no API writes at all.
  */
 export async function reconcile(deps: ReconcilerDeps, key: string): Promise<ReconcileOutcome> {
-  const observed = observe(deps, key);
-  if (!observed) return { applied: [], deleted: [], statusWritten: false };
+  const found = observe(deps, key);
+  if (!found) return { applied: [], deleted: [], statusWritten: false };
   const now = (deps.now ?? (() => new Date()))();
+  const { stored } = found;
+  const resolution = await deps.registry?.resolve(found.md);
+  if (resolution && !resolution.model) return holdUnresolved(deps, found.md, resolution, now);
+  // The resolution goes where the builders read it (status.model), and into the status written below.
+  const observed: Observed = resolution?.model
+    ? { ...found, md: { ...found.md, status: { ...stored, model: resolution.model } }, modelResolved: resolution.condition }
+    : found;
   const sample = await sampleIfDue(deps, observed.md, now);
   const plan = planModelDeployment({
     md: observed.md,
@@ -85,15 +99,44 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const { md } = observed;
   const previous = recorded ?? md.status;
   const failure = podFailure(deps, md);
-  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, (kind, name) => result.get(`${kind.kind}/${name}`), { conflicts, applyFailure, failure }, now, deps.options);
+  const find = (kind: ChildKind, name: string) => result.get(`${kind.kind}/${name}`);
+  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, { conflicts, applyFailure, failure, modelResolved: observed.modelResolved }, now, deps.options);
+  const written = recorded ?? stored;
   let statusWritten = recorded !== undefined;
-  if (!statusEqual(previous, next)) {
+  if (!statusEqual(written, next)) {
     await writeStatus(deps, md, next);
     statusWritten = true;
-    for (const event of transitionEvents(previous, next, md)) await deps.recorder.record(md, event);
+    for (const event of transitionEvents(written, next, md)) await deps.recorder.record(md, event);
   }
   if (applyFailure) throw applyFailure;
-  return { applied, deleted, statusWritten, ...(plan.rollout.requeueAfterMs !== undefined && { requeueAfterMs: plan.rollout.requeueAfterMs }) };
+  const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs);
+  return { applied, deleted, statusWritten, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
+}
+
+const earliest = (...delays: (number | undefined)[]): number | undefined => {
+  const defined = delays.filter((delay): delay is number => delay !== undefined);
+  return defined.length > 0 ? Math.min(...defined) : undefined;
+};
+
+/**
+ * A models:/ URI that has never resolved (a new ModelDeployment, or a new reference): nothing to
+ * serve yet, so no child is touched (a running revision keeps running) and status only says why.
+ */
+async function holdUnresolved(deps: ReconcilerDeps, md: ModelDeployment, resolution: ModelResolution, now: Date): Promise<ReconcileOutcome> {
+  const stored = md.status ?? {};
+  const condition = nextCondition(stored.conditions, 'ModelResolved', resolution.condition, md.metadata.generation, now);
+  const next: ModelDeploymentStatus = {
+    ...stored,
+    phase: stored.phase ?? 'Pending',
+    conditions: [...(stored.conditions ?? []).filter((existing) => existing.type !== condition.type), condition],
+  };
+  let statusWritten = false;
+  if (!statusEqual(md.status, next)) {
+    await writeStatus(deps, md, next);
+    statusWritten = true;
+    for (const event of transitionEvents(md.status, next, md)) await deps.recorder.record(md, event);
+  }
+  return { applied: [], deleted: [], statusWritten, requeueAfterMs: resolution.pollMs };
 }
 
 /** Measures the canary when its next analysis sample is due: the only I/O the rollout decision depends on. */
@@ -120,6 +163,7 @@ function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
   if (!md || !uid || md.metadata?.deletionTimestamp) return undefined;
   return {
     md,
+    stored: md.status,
     uid,
     owned: (kind) => deps.children.ownedBy(uid, kind).filter((child) => child.metadata?.namespace === md.metadata.namespace),
     istio: deps.children.available(ChildKinds.virtualService) && deps.children.available(ChildKinds.destinationRule),
@@ -134,7 +178,7 @@ function statusOf(
   md: ModelDeployment,
   plan: Plan,
   find: (kind: ChildKind, name: string) => KubernetesObject | undefined,
-  problems: { conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined },
+  problems: { conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined; modelResolved: ConditionState | undefined },
   now: Date,
   options: OperatorOptions,
 ): ModelDeploymentStatus {
@@ -147,6 +191,7 @@ function statusOf(
     conflicts: problems.conflicts,
     ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
     ...(problems.failure ? { runtimeFailure: problems.failure } : {}),
+    ...(problems.modelResolved && { modelResolved: problems.modelResolved }),
   }, now, options);
 }
 
@@ -172,9 +217,9 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     && same(before.analysis, rollout.analysis);
   if (unchanged) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
-  const status = statusOf(md, plan, find, { conflicts: [], applyFailure: undefined, failure: podFailure(deps, md) }, now, deps.options);
+  const status = statusOf(md, plan, find, { conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved }, now, deps.options);
   await writeStatus(deps, md, status);
-  for (const event of [...rollout.events, ...transitionEvents(md.status, status, md)]) await deps.recorder.record(md, event);
+  for (const event of [...rollout.events, ...transitionEvents(observed.stored, status, md)]) await deps.recorder.record(md, event);
   return status;
 }
 

@@ -4,7 +4,7 @@ import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type RevisionSlot } from './labels.ts';
 import { childMetadata } from './metadata.ts';
-import { MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, TMP_VOLUME } from './model-source.ts';
+import { MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, modelVersionOf, TMP_VOLUME } from './model-source.ts';
 import { authTokenMount } from './auth-token.ts';
 import { DEFAULT_S3_FETCHER_IMAGE, type OperatorOptions } from './options.ts';
 import { revisionOf } from './revision.ts';
@@ -45,7 +45,7 @@ function tolerations(md: ModelDeployment): V1Toleration[] | undefined {
 
 function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string): V1PodSpec {
   const runtime = md.spec.runtime ?? {};
-  const source = modelSource(md.spec.model, options.s3FetcherImage ?? DEFAULT_S3_FETCHER_IMAGE);
+  const source = modelSource(md, options.s3FetcherImage ?? DEFAULT_S3_FETCHER_IMAGE);
   const resources = runtimeResources(md);
   const auth = authTokenMount(md);
   const container: V1Container = {
@@ -94,7 +94,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
  */
 export function desiredDeployment(md: ModelDeployment, options: OperatorOptions, slot?: RevisionSlot): V1Deployment {
   const revision = revisionOf(md);
-  const version = md.spec.model.version;
+  const version = modelVersionOf(md);
   const rollingUpdate = md.spec.rollout?.rollingUpdate;
   return {
     apiVersion: 'apps/v1',

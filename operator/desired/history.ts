@@ -13,6 +13,9 @@ export interface RecordedRevision {
   spec: RevisionSpec;
 }
 
+/** The model version a recorded revision serves: the spec's, else the registry version it resolved to. */
+export const recordedModelVersion = (spec: RevisionSpec): string | undefined => spec.model.version ?? spec.resolvedModel?.version;
+
 export const controllerRevisionName = (md: ModelDeployment, hash: string): string => `${nameOf(md)}-${hash}`;
 
 function isRevisionSpec(data: unknown): data is RevisionSpec {
@@ -52,7 +55,7 @@ export function revisionHistory(md: ModelDeployment, recorded: readonly Recorded
 }
 
 export function desiredControllerRevision(md: ModelDeployment, revision: RecordedRevision): V1ControllerRevision {
-  const version = revision.spec.model.version;
+  const version = recordedModelVersion(revision.spec);
   return {
     ...typeMeta(ChildKinds.controllerRevision),
     metadata: childMetadata(md, { ...childLabels(md), [REVISION_LABEL]: revision.hash, ...(version && { [MODEL_VERSION_LABEL]: version }) }, controllerRevisionName(md, revision.hash)),

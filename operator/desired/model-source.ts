@@ -1,6 +1,7 @@
 import type { V1Container, V1EnvVar, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { SpecDefaults } from '../api/schema.ts';
-import type { ModelDeploymentSpec } from '../api/types.ts';
+import type { ModelDeployment, ModelDeploymentSpec, ResolvedModel } from '../api/types.ts';
+import { isRegistryUri } from '../registry/reference.ts';
 import { restrictedContainerSecurityContext } from './security-context.ts';
 
 type ModelSpec = ModelDeploymentSpec['model'];
@@ -26,7 +27,8 @@ export const SIGNATURE_TRUST_FILE = `${SIGNATURE_TRUST_DIR}/trust.pem`;
  * - pvc://claim/path: the claim is mounted read-only and the runtime reads file:///mnt/models/path;
  * - s3://bucket/key: an init container copies the object into the cache volume with the aws CLI
  *   (S3-compatible endpoints and anonymous buckets included) and the runtime verifies it there;
- * - http(s):// and file:// (a path inside the runtime image) are passed through.
+ * - http(s):// and file:// (a path inside the runtime image) are passed through;
+ * - models:/ (an MLflow registry): the http(s) URL and digest the operator resolved it to (status.model).
  * A signature (spec.model.signature) travels the same way, next to the model by default, and the
  * Secret holding its public key or CA certificates is mounted read-only.
  */
@@ -43,10 +45,29 @@ export interface ModelSource {
 
 type FileSource = Omit<ModelSource, 'sha256' | 'signature'>;
 
-/** The file the spec asks to serve: the INT8 variant when selected, else the model itself. */
-export function servedModelFile(model: ModelSpec): { uri: string; sha256: string } {
+/** The registry resolution that the current models:/ URI is served from, as recorded in status. */
+export function resolvedModelOf(md: ModelDeployment): ResolvedModel | undefined {
+  const resolved = md.status?.model;
+  return isRegistryUri(md.spec.model.uri) && resolved?.reference === md.spec.model.uri ? resolved : undefined;
+}
+
+/** The model version the runtime reports and pods are labelled with: the spec's, else the registry's. */
+export function modelVersionOf(md: ModelDeployment): string | undefined {
+  return md.spec.model.version ?? resolvedModelOf(md)?.version;
+}
+
+/** The file the spec asks to serve: the registry's resolution, the INT8 variant when selected, else the model itself. */
+export function servedModelFile(md: ModelDeployment): { uri: string; sha256: string } {
+  const model = md.spec.model;
+  if (isRegistryUri(model.uri)) {
+    const resolved = resolvedModelOf(md);
+    // The reconciler plans a registry model only once it is resolved.
+    if (!resolved) throw new Error(`${model.uri} has not been resolved`);
+    return { uri: resolved.uri, sha256: resolved.sha256 };
+  }
   if (model.variant === 'int8' && model.int8) return model.int8;
-  return { uri: model.uri, sha256: model.sha256 };
+  // The CRD requires sha256 for every URI but models:/.
+  return { uri: model.uri, sha256: model.sha256 ?? '' };
 }
 
 interface Placement {
@@ -96,8 +117,9 @@ function signatureSource(model: ModelSpec, servedUri: string, s3FetcherImage: st
   return fileSource(uri, model, s3FetcherImage, SIGNATURE_PLACEMENT);
 }
 
-export function modelSource(model: ModelSpec, s3FetcherImage: string): ModelSource {
-  const file = servedModelFile(model);
+export function modelSource(md: ModelDeployment, s3FetcherImage: string): ModelSource {
+  const model = md.spec.model;
+  const file = servedModelFile(md);
   const served = fileSource(file.uri, model, s3FetcherImage, MODEL_PLACEMENT);
   if (!model.signature) return { ...served, sha256: file.sha256 };
   const signature = signatureSource(model, file.uri, s3FetcherImage);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ModelDeployment, ModelDeploymentSpec } from '../api/types.ts';
+import type { ModelDeployment, ModelDeploymentSpec, ResolvedModel } from '../api/types.ts';
+import { resolvedModelOf } from './model-source.ts';
 
 export const REVISION_LENGTH = 7;
 
@@ -13,19 +14,29 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * What a revision is: the model (file, digest, version, variant) and everything about the runtime
- * pods. Replica counts, autoscaling, the Service and the rollout strategy are left out: changing
- * them must not start a new rollout. A ControllerRevision records exactly this.
+ * What a revision is: the model (file, digest, version, variant; for a models:/ URI the version
+ * and file it resolved to) and everything about the runtime pods. Replica counts, autoscaling, the
+ * Service, the rollout strategy and how often the registry is polled are left out: changing them
+ * must not start a new rollout. A ControllerRevision records exactly this.
  */
 export interface RevisionSpec {
   model: ModelDeploymentSpec['model'];
   runtime: NonNullable<ModelDeploymentSpec['runtime']> | Record<string, never>;
   authSecret: NonNullable<NonNullable<ModelDeploymentSpec['security']>['authSecret']> | null;
+  /** Only for a models:/ URI, so that the revisions of other models keep their hashes. */
+  resolvedModel?: ResolvedModel;
 }
 
 export function revisionSpecOf(md: ModelDeployment): RevisionSpec {
-  const { model, runtime, security } = md.spec;
-  return { model, runtime: runtime ?? {}, authSecret: security?.authSecret ?? null };
+  const { runtime, security } = md.spec;
+  let model = md.spec.model;
+  if (model.mlflow?.pollIntervalSeconds !== undefined) {
+    const mlflow = { ...model.mlflow };
+    delete mlflow.pollIntervalSeconds;
+    model = { ...model, mlflow };
+  }
+  const resolvedModel = resolvedModelOf(md);
+  return { model, runtime: runtime ?? {}, authSecret: security?.authSecret ?? null, ...(resolvedModel && { resolvedModel }) };
 }
 
 export function revisionHash(spec: RevisionSpec): string {
@@ -44,5 +55,9 @@ export function atRevision(md: ModelDeployment, spec: RevisionSpec): ModelDeploy
   if (spec.authSecret) security.authSecret = spec.authSecret;
   const rest = { ...md.spec };
   delete rest.runtime;
-  return { ...md, spec: { ...rest, model: spec.model, ...(Object.keys(spec.runtime).length > 0 && { runtime: spec.runtime }), security } };
+  return {
+    ...md,
+    spec: { ...rest, model: spec.model, ...(Object.keys(spec.runtime).length > 0 && { runtime: spec.runtime }), security },
+    ...(spec.resolvedModel && { status: { ...md.status, model: spec.resolvedModel } }),
+  };
 }

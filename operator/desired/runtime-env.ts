@@ -4,7 +4,7 @@ import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { authTokenMount } from './auth-token.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
-import { MODEL_CACHE_DIR, type ModelSource } from './model-source.ts';
+import { MODEL_CACHE_DIR, modelVersionOf, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
 /** Kubernetes' default, set on the container explicitly because the runtime is told to write its failure there. */
@@ -51,7 +51,7 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
   // Typed by the contract's names, so nothing outside runtime/contract.ts can be emitted; unset ones take the runtime's default.
   const values: [RuntimeEnvName, string | number | undefined][] = [
     [RuntimeEnv.modelName, modelNameOf(md)],
-    [RuntimeEnv.modelVersion, md.spec.model.version],
+    [RuntimeEnv.modelVersion, modelVersionOf(md)],
     [RuntimeEnv.modelUri, source.runtimeUri],
     [RuntimeEnv.modelSha256, source.sha256],
     [RuntimeEnv.modelSignatureMethod, source.signature?.method],
@@ -76,5 +76,9 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     ...tracingEnv(md, revision),
   ];
   const env: V1EnvVar[] = values.flatMap(([name, value]) => (value === undefined || value === '' ? [] : [{ name, value: String(value) }]));
+  const registryToken = md.spec.model.mlflow?.tokenSecret;
+  if (registryToken) {
+    env.push({ name: RuntimeEnv.modelDownloadToken, valueFrom: { secretKeyRef: { name: registryToken.name, key: registryToken.key ?? SpecDefaults.registryTokenKey } } });
+  }
   return [...env, ...authTokenMount(md).env, ...(runtime.env ?? [])];
 }

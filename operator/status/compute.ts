@@ -5,6 +5,7 @@ import { INSTANCE_LABEL } from '../desired/labels.ts';
 import { nameOf } from '../desired/metadata.ts';
 import type { OperatorOptions } from '../desired/options.ts';
 import { revisionOf } from '../desired/revision.ts';
+import { resolvedModelOf } from '../desired/model-source.ts';
 import { modelNameOf } from '../desired/runtime-env.ts';
 import { endpointUrl } from '../desired/service.ts';
 import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
@@ -116,6 +117,7 @@ export function computeStatus(
   options: Pick<OperatorOptions, 'clusterDomain'> = {},
 ): ModelDeploymentStatus {
   const decision = observed.rollout;
+  const resolved = resolvedModelOf(md);
   const revision = decision?.stableRevision ?? revisionOf(md);
   const generation = md.metadata.generation;
   const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
@@ -132,6 +134,7 @@ export function computeStatus(
     ...kstatusConditions({ progressing: core.Progressing, problem, ready: core.Ready }),
     TrafficRouting: trafficRouting(observed.routing),
     AlertRules: alertRulesCondition(observed.alerting),
+    ModelResolved: observed.modelResolved,
   };
   const conditions: Condition[] = CONDITION_TYPES.flatMap((type) => {
     const state = states[type];
@@ -150,6 +153,7 @@ export function computeStatus(
       ...(decision.analysis && { analysis: decision.analysis }),
       ...(decision.retiring.length > 0 && { retiring: decision.retiring }),
     }),
+    ...(resolved && { model: resolved }),
     modelName: modelNameOf(md),
     replicas: progress?.total ?? 0,
     readyReplicas: progress?.ready ?? 0,

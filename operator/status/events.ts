@@ -1,4 +1,5 @@
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
+import { modelVersionOf } from '../desired/model-source.ts';
 import { findCondition } from './conditions.ts';
 
 export interface TransitionEvent {
@@ -22,8 +23,15 @@ export function transitionEvents(
 ): TransitionEvent[] {
   const events: TransitionEvent[] = [];
   if (next.revision && next.revision !== previous?.revision) {
-    const version = md?.spec.model.version;
+    const version = md && modelVersionOf(md);
     events.push({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${next.revision}${version ? ` for model version ${version}` : ''}` });
+  }
+  if (next.model && next.model.version !== previous?.model?.version) {
+    events.push({ type: 'Normal', reason: 'ModelVersionResolved', message: `${next.model.reference} is version ${next.model.version}` });
+  }
+  const [wasResolved, isResolved] = [conditionOf(previous, 'ModelResolved'), conditionOf(next, 'ModelResolved')];
+  if (isResolved?.status === 'False' && (wasResolved?.status !== 'False' || wasResolved.reason !== isResolved.reason)) {
+    events.push({ type: 'Warning', reason: isResolved.reason, message: isResolved.message });
   }
   const [wasDegraded, isDegraded] = [conditionOf(previous, 'Degraded'), conditionOf(next, 'Degraded')];
   if (isDegraded?.status === 'True' && (wasDegraded?.status !== 'True' || wasDegraded.reason !== isDegraded.reason)) {

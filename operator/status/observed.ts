@@ -2,6 +2,7 @@ import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client
 import type { TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision } from '../rollout/state-machine.ts';
 import type { RuntimeFailure } from './runtime-failure.ts';
+import type { ConditionState } from './conditions.ts';
 
 /** What the controller saw of a ModelDeployment's children in this pass. */
 export interface ObservedChildren {
@@ -15,6 +16,8 @@ export interface ObservedChildren {
   hpa?: V2HorizontalPodAutoscaler;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];
+  /** Whether a models:/ URI was resolved in its registry in this pass, and why not (absent for other URIs). */
+  modelResolved?: ConditionState;
   /** Why applying a child failed (e.g. the apiserver refused it), when it did. */
   applyError?: string;
   /** What a runtime pod that cannot serve the model reports (e.g. a signature that does not verify). */

@@ -30,10 +30,14 @@ function cachePathFor(uri: string, cacheDir: string, expectedSha256: string | un
   return join(cacheDir, `${key}.onnx`);
 }
 
-async function download(uri: string, target: string): Promise<void> {
+async function download(uri: string, target: string, bearerToken: string | undefined): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(uri, { signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS), redirect: 'follow' });
+    response = await fetch(uri, {
+      signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS),
+      redirect: 'follow',
+      ...(bearerToken && { headers: { authorization: `Bearer ${bearerToken}` } }),
+    });
   } catch (error) {
     const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
     throw new ModelFetchError(`cannot download model from ${uri}: ${(error as Error).message}${cause}`);
@@ -55,14 +59,14 @@ async function download(uri: string, target: string): Promise<void> {
 /**
  * Returns a local path holding the model: the file itself for a local path or file:// URI, or a
  * cache entry for an http(s) URL (downloaded at most once). With an expected digest the file is
- * verified before anyone loads it.
+ * verified before anyone loads it. A bearer token, when given, goes with the download.
  */
-export async function resolveModelFile(uri: string, cacheDir: string, expectedSha256?: string): Promise<string> {
+export async function resolveModelFile(uri: string, cacheDir: string, expectedSha256?: string, bearerToken?: string): Promise<string> {
   let path: string;
   if (isRemoteUri(uri)) {
     await mkdir(cacheDir, { recursive: true });
     path = cachePathFor(uri, cacheDir, expectedSha256);
-    if (!(await exists(path))) await download(uri, path);
+    if (!(await exists(path))) await download(uri, path, bearerToken);
   } else {
     path = uri.startsWith('file://') ? fileURLToPath(uri) : uri;
     if (!(await exists(path))) throw new ModelFetchError(`model file not found: ${path}`);

@@ -16,6 +16,8 @@ export interface ModelSource {
   readonly cacheDir: string;
   /** When set, the model is served only if its model-signing signature verifies. */
   readonly signature?: SignatureSettings;
+  /** Bearer token for an http(s) download. */
+  readonly downloadToken?: string;
 }
 
 /** A loaded, warmed-up model: the one thing the protocol layer and the batcher talk to. */
@@ -59,7 +61,7 @@ function warmUpTensor(spec: TensorSpec): HostTensor {
 
 export async function loadModel(source: ModelSource, settings: SessionSettings): Promise<LoadedModel> {
   const started = process.hrtime.bigint();
-  const path = await resolveModelFile(source.uri, source.cacheDir, source.sha256);
+  const path = await resolveModelFile(source.uri, source.cacheDir, source.sha256, source.downloadToken);
   if (source.signature) await verifyModelSignature(path, source.uri, source.signature);
   const runner = await (settings.inferenceThread === 'worker' ? openWorkerSession : openInProcessSession)(path, settings);
   const { fallbackWarning } = runner;

@@ -20,6 +20,7 @@ describe('Helm chart RBAC', () => {
     const others = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`))).filter((key) => !childResources.has(key));
     expect(others.sort()).to.deep.equal([
       '/pods',
+      '/secrets',
       'events.k8s.io/events',
       `${API_GROUP}/${PLURAL}`,
       `${API_GROUP}/${PLURAL}/finalizers`,
@@ -34,6 +35,11 @@ describe('Helm chart RBAC', () => {
     expect(grants(rules, 'events.k8s.io', 'events')).to.deep.equal(['create', 'patch']);
     expect(grants(rules, '', 'pods'), 'runtime pods: read only').to.deep.equal(['get', 'list', 'watch']);
     expect(rules.flatMap((r) => r.verbs)).to.not.include('*');
+  });
+
+  it('reads a Secret only by name (the registry token a ModelDeployment names), never lists or watches them', async () => {
+    const rules = await templateRules('clusterrole.yaml');
+    expect(grants(rules, '', 'secrets')).to.deep.equal(['get']);
   });
 
   it('confines lease access to a namespaced Role for leader election', async () => {

@@ -12,7 +12,7 @@ import { modelDeployment } from './fixtures.ts';
 const contractNames = new Set<string>(Object.values(RuntimeContract).map((setting) => setting.name));
 
 function envFor(md: ModelDeployment) {
-  return runtimeEnv(md, modelSource(md.spec.model, DEFAULT_S3_FETCHER_IMAGE), revisionOf(md));
+  return runtimeEnv(md, modelSource(md, DEFAULT_S3_FETCHER_IMAGE), revisionOf(md));
 }
 
 /** The env as the runtime process sees it (valueFrom entries are resolved by the kubelet, so left out). */

@@ -10,6 +10,7 @@ type IntegerKey = { [K in Key]: (typeof OperatorSettings)[K] extends IntegerSett
 /** Where each integer setting lands in the parsed config; typed so a new integer setting needs a line here. */
 const integerValue: Record<IntegerKey, (config: OperatorConfig) => number> = {
   workers: (c) => c.workers,
+  registryPollSeconds: (c) => c.registryPollMs / 1000,
   resyncSeconds: (c) => c.resyncIntervalMs / 1000,
   discoveryIntervalSeconds: (c) => c.discoveryIntervalMs / 1000,
   metricsPort: (c) => c.metricsPort,
