@@ -48,7 +48,42 @@ const invalidCases: InvalidCase[] = [
   {
     what: 'a model URI with an unsupported scheme',
     spec: (s) => ({ ...s, model: { ...s.model, uri: 'ftp://models/fraud.onnx' } }),
-    refusal: ['spec.model.uri', 'must start with http://, https://, s3://, pvc:// or file://'],
+    refusal: ['spec.model.uri', 'must start with http://, https://, s3://, pvc://, file:// or models:/'],
+  },
+  {
+    what: 'a file URI without its sha256',
+    spec: (s) => ({ ...s, model: { uri: s.model.uri } }),
+    refusal: ['spec.model.sha256', 'sha256 is required'],
+  },
+  {
+    what: 'a models:/ URI that names neither a version nor an alias',
+    spec: (s) => ({ ...s, model: { uri: 'models:/fraud', mlflow: { trackingUri: 'http://mlflow.mlops:5000' } } }),
+    refusal: ['spec.model.uri', 'models:/ URIs name a registered model and a version or an alias'],
+  },
+  {
+    what: 'a models:/ URI with a sha256 of its own',
+    spec: (s) => ({ ...s, model: { uri: 'models:/fraud@champion', sha256: SHA, mlflow: { trackingUri: 'http://mlflow.mlops:5000' } } }),
+    refusal: ['spec.model.sha256', 'a models:/ URI takes its digest from the registry'],
+  },
+  {
+    what: 'a models:/ URI without model.mlflow',
+    spec: (s) => ({ ...s, model: { uri: 'models:/fraud/3' } }),
+    refusal: ['spec.model.uri', 'models:/ URIs need model.mlflow.trackingUri'],
+  },
+  {
+    what: 'model.mlflow with a file URI',
+    spec: (s) => ({ ...s, model: { ...s.model, mlflow: { trackingUri: 'http://mlflow.mlops:5000' } } }),
+    refusal: ['spec.model.mlflow', 'model.mlflow applies only to models:/ URIs'],
+  },
+  {
+    what: 'a models:/ URI with an INT8 file of the spec',
+    spec: (s) => ({ ...s, model: { uri: 'models:/fraud@champion', mlflow: { trackingUri: 'http://mlflow.mlops:5000' }, variant: 'int8', int8: { uri: s.model.uri, sha256: SHA } } }),
+    refusal: ['spec.model.int8', 'register the INT8 model as a version of its own'],
+  },
+  {
+    what: 'a registry poll interval below the minimum',
+    spec: (s) => ({ ...s, model: { uri: 'models:/fraud@champion', mlflow: { trackingUri: 'http://mlflow.mlops:5000', pollIntervalSeconds: 1 } } }),
+    refusal: ['spec.model.mlflow.pollIntervalSeconds', 'should be greater than or equal to 5'],
   },
   {
     what: 'a pvc:// URI without a file path',

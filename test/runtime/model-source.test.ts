@@ -14,7 +14,12 @@ async function serveFile(path: string): Promise<{ url: string; hits: () => numbe
   const bytes = await readFile(path);
   let hits = 0;
   const server: Server = createServer((req, res) => {
-    if (req.url !== '/models/fraud.onnx') {
+    if (req.url === '/private/fraud.onnx' && req.headers.authorization !== 'Bearer s3cr3t') {
+      res.statusCode = 401;
+      res.end();
+      return;
+    }
+    if (req.url !== '/models/fraud.onnx' && req.url !== '/private/fraud.onnx') {
       res.statusCode = 404;
       res.end();
       return;
@@ -76,6 +81,18 @@ describe('runtime: model loading from a path or URL, with sha256 verification', 
     const again = await startTestRuntime({ modelUri: `${origin.url}/models/fraud.onnx`, modelSha256: digest, modelCacheDir: cacheDir });
     await again.close();
     expect(origin.hits() - before, 'downloads').to.equal(1);
+  });
+
+  it('sends MODELSHIP_MODEL_DOWNLOAD_TOKEN as a bearer token with the download (a registry behind auth)', async () => {
+    const uri = `${origin.url}/private/fraud.onnx`;
+    const refused = await startTestRuntime({ modelUri: uri, modelSha256: digest, modelCacheDir: cacheDir }).catch((e: Error) => e);
+    expect((refused as Error).message).to.equal(`cannot download model from ${uri}: HTTP 401`);
+    const runtime = await startTestRuntime({ modelUri: uri, modelSha256: digest, modelCacheDir: cacheDir, modelName: 'fraud', modelDownloadToken: 's3cr3t' });
+    try {
+      expect((await getJson(`${runtime.url}/v2/models/fraud`)).status).to.equal(200);
+    } finally {
+      await runtime.close();
+    }
   });
 
   it('refuses a download whose digest does not match, and leaves no cache entry', async () => {
