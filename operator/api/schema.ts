@@ -161,7 +161,7 @@ export const MlflowSchema = Type.Object({
     ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
   }),
   tokenSecret: Type.Optional(Type.Object({
-    name: ObjectName({ description: 'Secret holding the bearer token for the tracking server; sent to its REST API and with the model download.' }),
+    name: ObjectName({ description: 'Secret holding the bearer token for the tracking server; sent to its REST API and with the model download. It must be labelled modelship.io/registry-token=true.' }),
     key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.registryTokenKey })),
   })),
   artifactPath: Type.Optional(Type.String({

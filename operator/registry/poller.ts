@@ -1,3 +1,4 @@
+import { API_GROUP } from '../api/crd.ts';
 import { LRUCache } from 'lru-cache';
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment, ResolvedModel } from '../api/types.ts';
@@ -20,15 +21,25 @@ type Lookup = { model: ResolvedModel } | { failure: RegistryError };
 
 const DIGEST_SHOWN = 12;
 
+/**
+ * The label a Secret must carry before the operator sends its value to a registry. Without it, anyone
+ * allowed to write ModelDeployments could have the operator send any Secret of their namespace, which
+ * they may not read themselves, to a tracking URI of their choosing.
+ */
+export const REGISTRY_TOKEN_LABEL = `${API_GROUP}/registry-token`;
+
 /** Reads the registry token of a ModelDeployment from its Secret. */
 export function secretTokenReader(client: KubeRestClient) {
   return async (namespace: string, name: string, key: string): Promise<string> => {
-    let secret: { data?: Record<string, string> };
+    let secret: { metadata?: { labels?: Record<string, string> }; data?: Record<string, string> };
     try {
       secret = await client.get(CoreResources.secret, namespace, name);
     } catch (error) {
       const why = isNotFound(error) ? 'does not exist' : `cannot be read: ${(error as Error).message}`;
       throw new RegistryError('TokenUnavailable', `Secret ${name} (model.mlflow.tokenSecret) ${why}`, { cause: error });
+    }
+    if (secret.metadata?.labels?.[REGISTRY_TOKEN_LABEL] !== 'true') {
+      throw new RegistryError('TokenUnavailable', `Secret ${name} (model.mlflow.tokenSecret) is not labelled ${REGISTRY_TOKEN_LABEL}=true: only Secrets meant as registry tokens are sent to a registry`);
     }
     const value = secret.data?.[key];
     if (!value) throw new RegistryError('TokenUnavailable', `Secret ${name} (model.mlflow.tokenSecret) has no key ${key}`);

@@ -1,27 +1,39 @@
 /**
- * The local demo: a real control plane (KWOK plays the nodes), the CRD, the operator, and the
- * example ModelDeployment. KWOK pods run no containers, so the demo plays kubelet for one pod:
- * it starts the runtime locally with exactly the environment the operator put in the pod
- * template (the model URL pointed at a local file server) and sends it an inference request.
+ * The local demo, the whole story on one machine: a real control plane (KWOK plays the nodes), the
+ * CRD, the operator, a real MLflow model registry with the fraud model registered in it, a
+ * ModelDeployment that serves `models:/fraud@champion`, a prediction, then a new version promoted in
+ * the registry, rolled out as a canary, inspected with `kubectl get md` and `kubectl modelship status`,
+ * and promoted with `kubectl modelship promote`. KWOK pods run no containers, so the demo plays
+ * kubelet for one pod per revision: it starts the runtime locally with exactly the environment the
+ * operator put in that revision's pod template (the model URL on MLflow's artifact proxy).
  *
  *   npm run demo             run through and stop everything
  *   npm run demo -- --keep   leave it all running until Ctrl-C
  */
 import type { V1Deployment } from '@kubernetes/client-node';
-import express from 'express';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { dump, load } from 'js-yaml';
 import { startPlane } from '../plane/plane.ts';
 import { freePort } from '../plane/ports.ts';
 import { eventually } from '../support/eventually.ts';
+import { startMlflow } from '../support/mlflow-server.ts';
 import { startOperator } from '../support/operator-process.ts';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
 const keep = process.argv.includes('--keep');
 const say = (line: string) => console.log(`\n\x1b[1m== ${line}\x1b[0m`);
-const example = 'examples/fraud-detector.yaml';
+const indent = (text: string) => text.trimEnd().split('\n').map((line) => `   ${line}`).join('\n');
+const run = promisify(execFile);
+const example = 'examples/registry.yaml';
+const namespace = 'demo';
+const name = 'fraud-registry';
+
+interface ModelDeploymentView {
+  status?: { stableRevision?: string; candidateRevision?: string; rollout?: { phase?: string }; conditions?: { type: string; status: string }[] };
+}
 
 say('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK)');
 const plane = await startPlane({ log: (line) => console.log(`   ${line}`) });
@@ -31,81 +43,122 @@ const cleanup = async () => {
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 
+const kubectl = (args: string[], input?: string) => plane.kubectl(args, input);
+const plugin = async (...args: string[]) =>
+  (await run(process.execPath, [`${repoRoot}bin/kubectl-modelship.js`, ...args, '-n', namespace, '--kubeconfig', plane.kubeconfigPath], { cwd: repoRoot })).stdout;
+const getMd = async () => JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as ModelDeploymentView;
+const ready = (md: ModelDeploymentView) => md.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+
+/** Plays kubelet for one pod of a revision: the runtime with its pod template's environment, on a free port. */
+async function startRevision(deploymentName: string): Promise<string> {
+  const deployment = JSON.parse(await kubectl(['get', 'deployment', deploymentName, '-n', namespace, '-o', 'json'])) as V1Deployment;
+  const env: Record<string, string> = {};
+  for (const variable of deployment.spec?.template.spec?.containers[0]?.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
+  const port = await freePort();
+  Object.assign(env, {
+    MODELSHIP_MODEL_CACHE_DIR: `${plane.dataDir}/models-${deploymentName}`,
+    // A pod's termination-message file; on this machine, a file of the demo's own.
+    MODELSHIP_TERMINATION_MESSAGE_PATH: `${plane.dataDir}/termination-log-${deploymentName}`,
+    MODELSHIP_PORT: String(port),
+    MODELSHIP_GRPC_PORT: '0',
+  });
+  console.log(`   ${deploymentName}: model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), revision ${env.MODELSHIP_REVISION}, port ${port}`);
+  const runtime = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  runtime.stdout.on('data', (chunk: Buffer) => process.stdout.write(indent(`[${deploymentName}] ${chunk.toString()}`) + '\n'));
+  cleanups.push(async () => { runtime.kill('SIGTERM'); await sleep(500); });
+  const base = `http://127.0.0.1:${port}`;
+  await eventually(async () => {
+    const res = await fetch(`${base}/v2/health/ready`);
+    if (!res.ok) throw new Error(`ready: ${res.status}`);
+  }, { timeoutMs: 120_000 });
+  return base;
+}
+
+async function predict(base: string, modelName: string): Promise<void> {
+  const metadata = await (await fetch(`${base}/v2/models/${modelName}`)).json() as { inputs: { name: string; datatype: string; shape: number[] }[] };
+  const input = metadata.inputs[0];
+  if (!input) throw new Error('the model declares no inputs');
+  const features = input.shape.at(-1) ?? 1;
+  const rows = [Array.from({ length: features }, (_, i) => ((i * 37) % 11) / 10 - 0.5), Array.from({ length: features }, (_, i) => (i % 5) * 1.5)];
+  const request = { id: 'demo', inputs: [{ name: input.name, shape: [2, features], datatype: input.datatype, data: rows.flat() }] };
+  console.log(`   POST ${base}/v2/models/${modelName}/infer`);
+  const response = await fetch(`${base}/v2/models/${modelName}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
+  console.log(indent(`${response.status} ${JSON.stringify(await response.json())}`));
+}
+
 try {
   say('installing the ModelDeployment CRD');
-  console.log(await plane.kubectl(['apply', '--server-side', '-f', 'crds/']));
-  await plane.kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io']);
+  console.log(indent(await kubectl(['apply', '--server-side', '-f', 'crds/'])));
+  await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io']);
 
   say('starting the operator');
   const operator = await startOperator(plane.kubeconfigPath, 'demo-operator', { MODELSHIP_LOG_LEVEL: 'info' });
   cleanups.push(() => operator.stop());
   console.log(`   operator metrics at ${operator.metricsUrl}`);
 
-  const manifest = await readFile(new URL(example, `file://${repoRoot}`), 'utf8');
-  const namespace = /namespace:\s*(\S+)/.exec(manifest)?.[1] ?? 'default';
-  const name = /name:\s*(\S+)/.exec(manifest)?.[1] ?? 'fraud-detector';
-  say(`applying ${example}`);
-  await plane.kubectl(['create', 'namespace', namespace]).catch(() => undefined);
-  console.log(await plane.kubectl(['apply', '-f', example]));
+  say('starting an MLflow model registry (PyPI mlflow, sqlite, local artifact store; installed into .venv-mlflow on first use)');
+  const mlflow = await startMlflow();
+  cleanups.push(() => mlflow.close());
+  const v1 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-fp32.onnx`);
+  await mlflow.setAlias('fraud', 'champion', v1.version);
+  console.log(`   ${mlflow.url}: model "fraud" version ${v1.version} (sha256 ${v1.sha256.slice(0, 12)}...), alias champion -> ${v1.version}`);
 
+  const manifest = load(await readFile(`${repoRoot}${example}`, 'utf8')) as { spec: { model: { mlflow: { trackingUri: string; pollIntervalSeconds: number } }; rollout: { canary: { steps: unknown[] } } } };
+  manifest.spec.model.mlflow.trackingUri = mlflow.url;
+  manifest.spec.model.mlflow.pollIntervalSeconds = 5;
+  // No timed pause: the demo promotes by hand with the kubectl plugin.
+  manifest.spec.rollout.canary.steps = [{ weight: 50 }, { weight: 100 }];
+  say(`applying ${example} in namespace ${namespace} (tracking URI ${mlflow.url}, registry polled every 5 s, canary 50% then 100%)`);
+  await kubectl(['create', 'namespace', namespace]).catch(() => undefined);
+  console.log(indent(await kubectl(['apply', '-n', namespace, '-f', '-'], dump(manifest))));
   await eventually(async () => {
-    const out = await plane.kubectl(['get', 'md', name, '-n', namespace, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
-    if (out !== 'True') throw new Error('not ready yet');
-  }, { timeoutMs: 90_000 });
+    if (!ready(await getMd())) throw new Error('not ready yet');
+  }, { timeoutMs: 120_000 });
   say(`kubectl get md -n ${namespace}`);
-  console.log(await plane.kubectl(['get', 'md', '-n', namespace]));
-  say(`kubectl get deploy,svc,hpa,pdb,pods -n ${namespace}`);
-  console.log(await plane.kubectl(['get', 'deploy,svc,hpa,pdb,pods', '-n', namespace]));
-  say(`kubectl describe md ${name} -n ${namespace}`);
-  console.log(await plane.kubectl(['describe', 'md', name, '-n', namespace]));
+  console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  say(`kubectl modelship status ${name}`);
+  console.log(indent(await plugin('status', name)));
 
-  say('serving examples/models/ over http://127.0.0.1 (stands in for the model store)');
-  const models = express().use(express.static(`${repoRoot}examples/models`));
-  const modelServer = models.listen(0, '127.0.0.1');
-  await new Promise((resolve) => modelServer.once('listening', resolve));
-  cleanups.push(async () => modelServer.close());
-  const modelBase = `http://127.0.0.1:${(modelServer.address() as AddressInfo).port}`;
+  say('serving: the runtime of the stable revision, with the environment the operator wrote');
+  const stable = (await getMd()).status?.stableRevision ?? '';
+  const stableUrl = await startRevision(`${name}-${stable}`);
+  await predict(stableUrl, name);
 
-  say('starting the runtime with the pod template the operator wrote');
-  const deployment = JSON.parse(await plane.kubectl(['get', 'deployment', name, '-n', namespace, '-o', 'json'])) as V1Deployment;
-  const container = deployment.spec?.template.spec?.containers[0];
-  const env: Record<string, string> = {};
-  for (const variable of container?.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
-  const modelPath = new URL(env.MODELSHIP_MODEL_URI ?? '').pathname.split('/').pop();
-  env.MODELSHIP_MODEL_URI = `${modelBase}/${modelPath}`;
-  env.MODELSHIP_MODEL_CACHE_DIR = plane.dataDir;
-  // A pod's termination-message file; on this machine, a file of the demo's own.
-  env.MODELSHIP_TERMINATION_MESSAGE_PATH = `${plane.dataDir}/termination-log`;
-  const port = await freePort();
-  env.MODELSHIP_PORT = String(port);
-  env.MODELSHIP_GRPC_PORT = '0';
-  console.log(`   model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), port ${port}`);
-  const runtime = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  runtime.stdout.on('data', (chunk: Buffer) => process.stdout.write(`   [runtime] ${chunk.toString()}`));
-  cleanups.push(async () => { runtime.kill('SIGTERM'); await sleep(500); });
-  const base = `http://127.0.0.1:${port}`;
+  const v2 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-int8-qdq.onnx`);
+  say(`promoting in the registry: version ${v2.version} (the INT8 model, sha256 ${v2.sha256.slice(0, 12)}...), alias champion -> ${v2.version}`);
+  await mlflow.setAlias('fraud', 'champion', v2.version);
+  const started = await eventually(async () => {
+    const md = await getMd();
+    if (!md.status?.candidateRevision || md.status.rollout?.phase === undefined) throw new Error('no canary yet');
+    return md;
+  }, { timeoutMs: 120_000 });
+  const candidate = started.status?.candidateRevision ?? '';
   await eventually(async () => {
-    const res = await fetch(`${base}/v2/health/ready`);
-    if (!res.ok) throw new Error(`ready: ${res.status}`);
-  }, { timeoutMs: 60_000 });
+    const phase = (await getMd()).status?.rollout?.phase;
+    if (phase !== 'WaitingForPromotion') throw new Error(`phase ${phase}`);
+  }, { timeoutMs: 120_000 });
+  say(`the operator saw the alias move and started a canary: kubectl get md -n ${namespace}`);
+  console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  say(`kubectl modelship status ${name}`);
+  console.log(indent(await plugin('status', name)));
 
-  const modelName = env.MODELSHIP_MODEL_NAME ?? name;
-  say(`GET /v2/models/${modelName}`);
-  const metadata = await (await fetch(`${base}/v2/models/${modelName}`)).json() as { inputs: { name: string; datatype: string; shape: number[] }[] };
-  console.log(JSON.stringify(metadata, null, 2));
-  const input = metadata.inputs[0];
-  if (!input) throw new Error('the model declares no inputs');
-  const features = input.shape.at(-1) ?? 1;
-  const rows = [Array.from({ length: features }, (_, i) => ((i * 37) % 11) / 10 - 0.5), Array.from({ length: features }, (_, i) => (i % 5) * 1.5)];
-  const request = { id: 'demo-1', inputs: [{ name: input.name, shape: [2, features], datatype: input.datatype, data: rows.flat() }] };
-  say(`POST /v2/models/${modelName}/infer`);
-  const response = await fetch(`${base}/v2/models/${modelName}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
-  console.log(response.status, JSON.stringify(await response.json()));
-  say('runtime metrics (prediction_*)');
-  console.log((await (await fetch(`${base}/metrics`)).text()).split('\n').filter((l) => l.startsWith('prediction_')).slice(0, 12).join('\n'));
+  say('the candidate revision answers too');
+  const candidateUrl = await startRevision(`${name}-${candidate}`);
+  await predict(candidateUrl, name);
+
+  say(`kubectl modelship promote ${name} --full`);
+  console.log(indent(await plugin('promote', name, '--full')));
+  await eventually(async () => {
+    const md = await getMd();
+    if (md.status?.stableRevision !== candidate || !ready(md)) throw new Error('not promoted yet');
+  }, { timeoutMs: 120_000 });
+  say(`kubectl get md -n ${namespace}`);
+  console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  say(`kubectl modelship history ${name}`);
+  console.log(indent(await plugin('history', name)));
 
   if (keep) {
-    say(`running; KUBECONFIG=${plane.kubeconfigPath}; runtime at ${base}; Ctrl-C to stop`);
+    say(`running; KUBECONFIG=${plane.kubeconfigPath}; MLflow at ${mlflow.url}; runtimes at ${stableUrl} and ${candidateUrl}; Ctrl-C to stop`);
     await new Promise(() => {});
   }
   say('demo finished; stopping everything');

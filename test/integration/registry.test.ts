@@ -195,6 +195,9 @@ describe('models:/ URIs resolved in a real MLflow model registry', function () {
     const missing = await until('with-token', (current) => expect(condition(current, 'ModelResolved')).to.include({ status: 'False', reason: 'TokenUnavailable' }));
     expect(condition(missing, 'ModelResolved')?.message).to.include('Secret mlflow-token (model.mlflow.tokenSecret) does not exist');
     await kubectl(['create', 'secret', 'generic', 'mlflow-token', '-n', namespace, '--from-literal=token=s3cr3t']);
+    const unlabelled = await until('with-token', (current) => expect(condition(current, 'ModelResolved')?.message).to.include('is not labelled modelship.io/registry-token=true'));
+    expect(unlabelled.status?.model).to.equal(undefined);
+    await kubectl(['label', 'secret', 'mlflow-token', '-n', namespace, 'modelship.io/registry-token=true']);
     await until('with-token', (current) => expect(current.status?.model?.version, JSON.stringify(current.status)).to.equal('2'));
     const [deployment] = (await list<Deployment>('deployments')).filter((d) => d.metadata?.name?.startsWith('with-token'));
     const tokenEnv = deployment?.spec.template.spec.containers[0]?.env.find((entry) => entry.name === 'MODELSHIP_MODEL_DOWNLOAD_TOKEN');
