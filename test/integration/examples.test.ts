@@ -229,6 +229,11 @@ describe('examples/ applied as they are and reconciled (real apiserver, Istio CR
     expect(EXAMPLE_FILES, 'examples/*.yaml without an expectation in this test').to.have.members(Object.keys(EXPECTATIONS));
   });
 
+  it('examples/models/model-server.yaml (the quickstart\'s model store) is admitted under the restricted Pod Security Standard', async () => {
+    const out = await kubectl(['apply', '--dry-run=server', '-n', namespace, '-f', join(EXAMPLES_DIR, 'models', 'model-server.yaml')]);
+    expect(out).to.contain('deployment.apps/models created (server dry run)').and.contain('service/models created (server dry run)');
+  });
+
   for (const file of EXAMPLE_FILES) {
     it(`${file}: applied as it is, Ready at its generation with the children it promises`, async () => {
       const expectation = EXPECTATIONS[file];
