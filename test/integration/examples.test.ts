@@ -217,12 +217,12 @@ describe('examples/ applied as they are and reconciled (real apiserver, Istio CR
   });
 
   after(async function () {
-    this.timeout(180_000);
+    this.timeout(420_000);
     await operator?.stop();
     await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await kubectl(['delete', 'node', GPU_NODE, '--ignore-not-found', '--wait=false']);
     // Later suites start, as this one did, on a cluster without Istio.
-    await uninstallOptionalCrds(kubectl, 'istio');
+    await uninstallOptionalCrds(kubectl, 'istio', 360);
   });
 
   it('has an expectation for every example in the folder, and an example for every expectation', () => {
