@@ -4,6 +4,7 @@ import { REPO_ROOT, runAsScript, writeGeneratedFiles, type GeneratedFile } from 
 import { OperatorSettings } from '../operator/settings.ts';
 import { RuntimeContract } from '../runtime/contract.ts';
 import { describeSetting, type Setting } from '../runtime/env-settings.ts';
+import { apiReference } from './api-reference.ts';
 
 /** A Markdown table; pipes inside cells are escaped so a cell never splits. */
 export function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -38,17 +39,26 @@ export function replaceSection(text: string, section: string, content: string): 
   return `${text.slice(0, from + begin.length)}\n${content}\n${text.slice(to)}`;
 }
 
-/** The generated tables and where they go. */
+export function apiReferenceSection(): string {
+  return apiReference(markdownTable);
+}
+
+/** The generated tables and where they go; a file may hold several sections. */
 export const DOC_SECTIONS = [
   { path: join('runtime', 'README.md'), section: 'runtime contract', render: runtimeContractTable },
   { path: join('charts', 'modelship', 'README.md'), section: 'operator settings', render: operatorSettingsTable },
+  { path: join('docs', 'configuration.md'), section: 'runtime contract', render: runtimeContractTable },
+  { path: join('docs', 'configuration.md'), section: 'operator settings', render: operatorSettingsTable },
+  { path: join('docs', 'api.md'), section: 'api reference', render: apiReferenceSection },
 ] as const;
 
 /** Each file with its tables regenerated. */
 export async function renderDocFiles(): Promise<GeneratedFile[]> {
-  return Promise.all(DOC_SECTIONS.map(async ({ path, section, render }) => ({
+  const paths = [...new Set(DOC_SECTIONS.map((entry) => entry.path))];
+  return Promise.all(paths.map(async (path) => ({
     path,
-    content: replaceSection(await readFile(join(REPO_ROOT, path), 'utf8'), section, render()),
+    content: DOC_SECTIONS.filter((entry) => entry.path === path)
+      .reduce((text, { section, render }) => replaceSection(text, section, render()), await readFile(join(REPO_ROOT, path), 'utf8')),
   })));
 }
 

@@ -129,7 +129,7 @@ export const S3SettingsSchema = Type.Object({
       ...rules({ rule: "self.matches('^https?://')", message: 'must be an http:// or https:// URL' }),
     }),
   ),
-  region: Type.Optional(Type.String({ maxLength: 64 })),
+  region: Type.Optional(Type.String({ maxLength: 64, description: 'Region of the bucket, e.g. eu-west-1.' })),
   credentialsSecret: Type.Optional(
     ObjectName({ description: 'Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; anonymous access when unset.' }),
   ),
@@ -184,7 +184,7 @@ export const ModelSchema = Type.Object(
     mlflow: Type.Optional(MlflowSchema),
     version: Type.Optional(LabelValue('Version of the model, reported by the runtime and shown by kubectl get md.')),
     name: Type.Optional(LabelValue('Name in the Open Inference Protocol (/v2/models/<name>); the ModelDeployment name when unset.')),
-    format: Type.Optional(StringEnum(['onnx'], { default: SpecDefaults.modelFormat })),
+    format: Type.Optional(StringEnum(['onnx'], { default: SpecDefaults.modelFormat, description: 'File format; ONNX is the one the runtime serves.' })),
     int8: Type.Optional(
       Type.Object(modelFileProperties, { description: 'An INT8-quantized variant of the same model, served when variant is int8.' }),
     ),
@@ -268,13 +268,14 @@ const BatchingSchema = Type.Object(
     maxBatchSize: Type.Optional(ContractInteger(RuntimeContract.maxBatchSize, { withDefault: true, description: 'Most rows merged into one model run; 1 turns batching off.' })),
     maxQueueDelayMs: Type.Optional(ContractInteger(RuntimeContract.maxQueueDelayMs, { withDefault: true, description: 'How long a request may wait for others to batch with.' })),
     preferredBatchSizes: Type.Optional(
-      Type.Array(Type.Integer({ minimum: RuntimeContract.preferredBatchSizes.min, maximum: RuntimeContract.maxBatchSize.max }), { maxItems: 16 }),
+      Type.Array(Type.Integer({ minimum: RuntimeContract.preferredBatchSizes.min, maximum: RuntimeContract.maxBatchSize.max }), { maxItems: 16, description: 'Batch sizes the model runs best at; a batch that reaches one is run without waiting longer.' }),
     ),
     // No default here and below: a new default would change the revision of every existing ModelDeployment.
     maxQueueSize: Type.Optional(ContractInteger(RuntimeContract.maxQueueSize, { description: 'Requests queued beyond this are refused with 429.' })),
   },
   {
     default: {},
+    description: 'Dynamic batching: concurrent requests merged into one model run.',
     ...rules({
       rule: '!has(self.preferredBatchSizes) || self.preferredBatchSizes.all(s, s <= self.maxBatchSize)',
       message: 'preferredBatchSizes must not exceed maxBatchSize',
@@ -286,12 +287,15 @@ const BatchingSchema = Type.Object(
 export const RuntimeSchema = Type.Object(
   {
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The runtime image; the operator's default when unset, so upgrading the operator upgrades runtimes." })),
-    imagePullPolicy: Type.Optional(StringEnum(['Always', 'IfNotPresent', 'Never'])),
-    imagePullSecrets: Type.Optional(Type.Array(ObjectName(), { maxItems: 8 })),
-    resources: Type.Optional(Type.Object({ requests: Type.Optional(QuantityMap()), limits: Type.Optional(QuantityMap()) })),
+    imagePullPolicy: Type.Optional(StringEnum(['Always', 'IfNotPresent', 'Never'], { description: "The runtime container's image pull policy; Kubernetes' default when unset." })),
+    imagePullSecrets: Type.Optional(Type.Array(ObjectName(), { maxItems: 8, description: 'Secrets (by name) to pull the runtime image with.' })),
+    resources: Type.Optional(Type.Object(
+      { requests: Type.Optional(QuantityMap()), limits: Type.Optional(QuantityMap()) },
+      { description: 'CPU and memory requests and limits of the runtime container (cpu: 500m, memory: 1Gi); the CPU limit also sizes the intra-op thread pool.' },
+    )),
     gpus: Type.Optional(Type.Integer({ minimum: 0, maximum: 16, description: 'nvidia.com/gpu to request per replica.' })),
-    nodeSelector: Type.Optional(StringMap({ maxProperties: 16, valueMaxLength: 63 })),
-    tolerations: Type.Optional(Type.Array(TolerationSchema, { maxItems: 16 })),
+    nodeSelector: Type.Optional(StringMap({ maxProperties: 16, valueMaxLength: 63, description: 'Node labels the runtime pods must land on, e.g. a GPU model.' })),
+    tolerations: Type.Optional(Type.Array(TolerationSchema, { maxItems: 16, description: 'Taints the runtime pods tolerate, besides nvidia.com/gpu which gpus > 0 tolerates by itself.' })),
     executionProviders: Type.Optional(
       Type.Array(StringEnum(EXECUTION_PROVIDERS), {
         minItems: 1,
@@ -308,8 +312,8 @@ export const RuntimeSchema = Type.Object(
       }),
     ),
     batching: Type.Optional(BatchingSchema),
-    maxConcurrentRuns: Type.Optional(ContractInteger(RuntimeContract.maxConcurrentRuns)),
-    logLevel: Type.Optional(StringEnum(LOG_LEVELS)),
+    maxConcurrentRuns: Type.Optional(ContractInteger(RuntimeContract.maxConcurrentRuns, { description: 'Model runs (batches) executing at once in one pod.' })),
+    logLevel: Type.Optional(StringEnum(LOG_LEVELS, { description: "The runtime's log level; the runtime's default when unset." })),
     env: Type.Optional(
       Type.Array(EnvVarSchema, {
         maxItems: 64,
@@ -325,6 +329,7 @@ export const RuntimeSchema = Type.Object(
   {
     // The apiserver checks a default against the rules without filling in its nested defaults.
     default: { executionProviders: [...SpecDefaults.executionProviders] },
+    description: 'The model server pods: image, resources, GPUs, execution providers, threads, batching.',
     ...rules(
       {
         rule: `!has(self.gpus) || self.gpus == 0 || self.executionProviders.exists(p, p in ${celList(GPU_EXECUTION_PROVIDERS)})`,
@@ -362,13 +367,16 @@ const ScalingRulesSchema = Type.Object({
 
 export const AutoscalingSchema = Type.Object(
   {
-    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas })),
-    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000 }),
+    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas, description: 'Fewest replicas the HPA keeps.' })),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, description: 'Most replicas the HPA may start.' }),
     targetCPUUtilization: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Average CPU use in percent of the CPU request.' })),
     targetPredictionLatencyMs: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 600_000, description: 'Average prediction latency per pod in ms (HPA Pods metric prediction_latency).' }),
     ),
-    behavior: Type.Optional(Type.Object({ scaleUp: Type.Optional(ScalingRulesSchema), scaleDown: Type.Optional(ScalingRulesSchema) })),
+    behavior: Type.Optional(Type.Object(
+      { scaleUp: Type.Optional(ScalingRulesSchema), scaleDown: Type.Optional(ScalingRulesSchema) },
+      { description: "Passed to the HPA's spec.behavior as it is: how fast it scales up and down." },
+    )),
   },
   rules(
     { rule: 'self.minReplicas <= self.maxReplicas', message: 'minReplicas must be less than or equal to maxReplicas', fieldPath: '.minReplicas' },
@@ -388,9 +396,9 @@ export const ServiceSchema = Type.Object(
       description: `The Service port of the REST API; the gRPC API is on port ${RUNTIME_DEFAULT_GRPC_PORT} (named grpc).`,
       ...rules({ rule: `self != ${RUNTIME_DEFAULT_GRPC_PORT}`, message: `port ${RUNTIME_DEFAULT_GRPC_PORT} is the Service's gRPC port; choose another` }),
     })),
-    type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType })),
+    type: Type.Optional(StringEnum(SERVICE_TYPES, { default: SpecDefaults.serviceType, description: "The model Service's type." })),
   },
-  { default: {} },
+  { default: {}, description: 'The Service in front of the runtime pods, named like the ModelDeployment.' },
 );
 
 const AnalysisCheckSchema = Type.Object(
@@ -401,8 +409,8 @@ const AnalysisCheckSchema = Type.Object(
       maxLength: 4096,
       description: 'PromQL giving one number; {{revision}}, {{stableRevision}}, {{namespace}}, {{name}} and {{interval}} are filled in.',
     }),
-    min: Type.Optional(Type.Number()),
-    max: Type.Optional(Type.Number()),
+    min: Type.Optional(Type.Number({ description: 'The check fails below this.' })),
+    max: Type.Optional(Type.Number({ description: 'The check fails above this.' })),
   },
   rules({ rule: 'has(self.min) || has(self.max)', message: 'a check needs min and/or max' }),
 );
@@ -425,7 +433,7 @@ export const AnalysisSchema = Type.Object(
       maximum: 1000,
       description: "Bound on candidate/stable share of each predicted class (prediction_class_total), both ways: 2 fails a candidate that flags twice (or half) as much fraud.",
     })),
-    checks: Type.Optional(Type.Array(AnalysisCheckSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })),
+    checks: Type.Optional(Type.Array(AnalysisCheckSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'], description: 'Custom PromQL checks, each bounded by min and/or max.' })),
   },
   rules({
     rule: 'has(self.maxP99LatencyMs) || has(self.maxErrorRate) || has(self.maxClassShareRatio) || (has(self.checks) && size(self.checks) > 0)',
@@ -440,8 +448,14 @@ export const CanaryStepSchema = Type.Object({
 
 export const RolloutSchema = Type.Object(
   {
-    strategy: Type.Optional(StringEnum(ROLLOUT_STRATEGIES, { default: SpecDefaults.strategy })),
-    rollingUpdate: Type.Optional(Type.Object({ maxSurge: Type.Optional(IntOrPercent()), maxUnavailable: Type.Optional(IntOrPercent()) })),
+    strategy: Type.Optional(StringEnum(ROLLOUT_STRATEGIES, { default: SpecDefaults.strategy, description: 'How a new revision (model or runtime change) replaces the running one; see docs/rollouts.md.' })),
+    rollingUpdate: Type.Optional(Type.Object(
+      {
+        maxSurge: Type.Optional(IntOrPercent({ description: 'Pods above the desired count during the update.' })),
+        maxUnavailable: Type.Optional(IntOrPercent({ description: 'Pods below the desired count during the update.' })),
+      },
+      { description: "The Deployment's rolling update settings." },
+    )),
     blueGreen: Type.Optional(
       Type.Object({
         autoPromote: Type.Optional(Type.Boolean({ default: SpecDefaults.blueGreenAutoPromote, description: 'Switch traffic as soon as the new revision is ready; else wait for modelship.io/promote.' })),
@@ -487,6 +501,7 @@ export const RolloutSchema = Type.Object(
   },
   {
     default: { strategy: SpecDefaults.strategy },
+    description: 'How new revisions roll out; see docs/rollouts.md.',
     ...rules(
       { rule: "self.strategy != 'Canary' || has(self.canary)", message: 'strategy Canary needs rollout.canary.steps', fieldPath: '.strategy' },
       { rule: "!has(self.canary) || self.strategy == 'Canary'", message: 'rollout.canary is only used with strategy: Canary', fieldPath: '.canary' },
@@ -515,8 +530,8 @@ export const TrafficSchema = Type.Object({
   })),
   timeout: Type.Optional(Duration({ description: 'Per-request timeout enforced by the mesh.' })),
   retries: Type.Optional(Type.Object({
-    attempts: Type.Integer({ minimum: 0, maximum: 10 }),
-    perTryTimeout: Type.Optional(Duration()),
+    attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Retries of a failed request.' }),
+    perTryTimeout: Type.Optional(Duration({ description: 'Timeout of each attempt.' })),
     retryOn: Type.Optional(Type.String({ maxLength: 256, description: "Envoy retry conditions, e.g. 'connect-failure,refused-stream,unavailable'." })),
   })),
 }, { description: 'Istio routing for the model: hosts, gateways, timeouts and retries (needs Istio; status condition TrafficRouting says whether it is applied).' });
@@ -541,7 +556,7 @@ export const SecuritySchema = Type.Object({
   authSecret: Type.Optional(
     Type.Object({
       name: ObjectName({ description: 'Secret holding the bearer token clients must send (several, one per line, while clients move to a new one). Mounted into the runtime and re-read: rotating it needs no restart.' }),
-      key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey })),
+      key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey, description: 'Key of the token in the Secret.' })),
     }),
   ),
   meshMtls: Type.Optional(StringEnum(['Strict', 'Permissive', 'MeshDefault'], {
@@ -561,7 +576,7 @@ export const SecuritySchema = Type.Object({
       ),
     }),
   ),
-}, { default: {} });
+}, { default: {}, description: 'Bearer-token auth, mesh mTLS and NetworkPolicy of the runtime.' });
 
 export const MonitoringSchema = Type.Object({
   classNames: Type.Optional(
@@ -635,14 +650,14 @@ const ConditionSchema = Type.Object({
 
 export const ModelDeploymentStatusSchema = Type.Object({
   observedGeneration: Type.Optional(Type.Integer({ description: 'The metadata.generation this status describes; 0 until the operator first reports.' })),
-  phase: Type.Optional(StringEnum(PHASES)),
+  phase: Type.Optional(StringEnum(PHASES, { description: 'One word for kubectl get md, from the conditions.' })),
   conditions: Type.Optional(
     Type.Array(ConditionSchema, { maxItems: 16, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] }),
   ),
   revision: Type.Optional(Type.String({ description: 'Revision the Deployment runs (hash of model and runtime spec).' })),
-  modelName: Type.Optional(Type.String()),
-  replicas: Type.Optional(Type.Integer()),
-  readyReplicas: Type.Optional(Type.Integer()),
+  modelName: Type.Optional(Type.String({ description: 'Name the model is served under (/v2/models/<name>).' })),
+  replicas: Type.Optional(Type.Integer({ description: 'Pods of the Deployment serving the stable revision (scale subresource).' })),
+  readyReplicas: Type.Optional(Type.Integer({ description: 'Of those, the ready ones.' })),
   updatedReplicas: Type.Optional(Type.Integer()),
   availableReplicas: Type.Optional(Type.Integer()),
   ready: Type.Optional(Type.String({ description: 'Ready replicas of desired, e.g. 2/2.' })),

@@ -128,9 +128,10 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
       expect(condition(md, 'TrafficRouting'), JSON.stringify(md.status)).to.include({ status: 'True', reason: 'IstioRouting' });
       const vs = await get<VirtualService>('virtualservices.networking.istio.io', 'canary');
       expect(vs.spec.http.at(-1)?.route.map((r) => [r.destination.subset, r.weight])).to.deep.equal([['stable', 100]]);
+      // Inside the wait: discovery may find networking.istio.io a poll before security.istio.io.
+      const peer = await get<{ spec: { selector: { matchLabels: Record<string, string> }; mtls: { mode: string } } }>('peerauthentications.security.istio.io', 'canary');
+      expect(peer.spec).to.deep.equal({ selector: { matchLabels: { 'modelship.io/model-deployment': 'canary' } }, mtls: { mode: 'STRICT' } });
     }, { timeoutMs: 60_000 });
-    const peer = await get<{ spec: { selector: { matchLabels: Record<string, string> }; mtls: { mode: string } } }>('peerauthentications.security.istio.io', 'canary');
-    expect(peer.spec).to.deep.equal({ selector: { matchLabels: { 'modelship.io/model-deployment': 'canary' } }, mtls: { mode: 'STRICT' } });
     const findings = await istioAnalyze(plane().kubeconfigPath, namespace);
     expect(findings.filter((f) => f.level !== 'Info'), JSON.stringify(findings)).to.deep.equal([]);
   });

@@ -29,8 +29,11 @@ export async function installOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet)
   return names;
 }
 
-/** Deletes a set's CRDs (and so every object of their kinds) and resolves once they are gone. */
-export async function uninstallOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet): Promise<void> {
+/**
+ * Deletes a set's CRDs (and so every object of their kinds) and resolves once they are gone; on a
+ * loaded machine the apiserver's CRD finalizer can take minutes for a whole set.
+ */
+export async function uninstallOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet, timeoutSeconds = 120): Promise<void> {
   const names = await optionalCrdNames(set);
-  await kubectl(['delete', '--ignore-not-found', '--wait=true', '--timeout=120s', ...names.map((name) => `crd/${name}`)]);
+  await kubectl(['delete', '--ignore-not-found', '--wait=true', `--timeout=${timeoutSeconds}s`, ...names.map((name) => `crd/${name}`)]);
 }
