@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { plane } from './context.ts';
@@ -72,9 +72,12 @@ describe('operator: a runtime refusing its model signature makes the ModelDeploy
     // The real runtime with the pod's signature settings, its files local: the signature is missing.
     const trustFile = join(dir, 'trust.pem');
     await writeFile(trustFile, publicKey);
+    // A copy with no .sig beside it (examples/models holds a signature of fraud-fp32.onnx).
+    const unsigned = join(dir, 'fraud-unsigned.onnx');
+    await copyFile(modelPath('fraud-fp32.onnx'), unsigned);
     const terminationLog = join(dir, 'termination-log');
     const runtime = spawnRuntime({
-      modelUri: modelPath('fraud-fp32.onnx'),
+      modelUri: unsigned,
       modelSignatureMethod: env[RuntimeEnv.modelSignatureMethod],
       modelSignatureTrustFile: trustFile,
       port: String(await closedPort()),

@@ -20,7 +20,9 @@ def main(tracking_uri: str, command: str, *args: str) -> None:
     if command == "log":
         name, path = args
         with mlflow.start_run():
-            info = mlflow.onnx.log_model(onnx.load(path), name="model", registered_model_name=name)
+            # One self-contained model.onnx: the runtime downloads that one file, and MLflow's default
+            # (save_as_external_data=True) would move the initializers into a file beside it.
+            info = mlflow.onnx.log_model(onnx.load(path), name="model", registered_model_name=name, save_as_external_data=False)
         # log_model writes the model out again, so the stored file need not be byte-identical to the input.
         with tempfile.TemporaryDirectory() as local:
             stored = mlflow.artifacts.download_artifacts(f"models:/{name}/{info.registered_model_version}", dst_path=local)
