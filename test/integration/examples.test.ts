@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { load } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOptionalCrds, uninstallOptionalCrds } from '../support/optional-crds.ts';
@@ -135,6 +135,18 @@ const EXPECTATIONS: Record<string, ((md: Example) => Promise<void>) | CoveredEls
     expect(hpaMetrics(hpa)).to.have.members(['cpu@70%', 'prediction_latency<=200m']);
   },
 
+  'signed-model.yaml': async (md) => {
+    const deployment = await servingDeployment(md, false);
+    const env = envOf(deployment);
+    expect(env.MODELSHIP_MODEL_SIGNATURE_METHOD).to.equal('key');
+    expect(env.MODELSHIP_MODEL_SIGNATURE_URI, 'the signature beside the model').to.equal(`${env.MODELSHIP_MODEL_URI}.sig`);
+    const volume = deployment.spec?.template.spec?.volumes?.find((v) => v.secret?.secretName === 'fraud-model-signer');
+    expect(volume?.secret?.items).to.deep.equal([{ key: 'public-key.pem', path: 'trust.pem' }]);
+    const secret = await get<{ data: Record<string, string> }>('secret', 'fraud-model-signer');
+    const committedKey = readFileSync(join(EXAMPLES_DIR, 'models', 'fraud-fp32.pub.pem'), 'utf8');
+    expect(Buffer.from(secret.data['public-key.pem'] ?? '', 'base64').toString('utf8'), 'the key that signed examples/models/fraud-fp32.onnx.sig').to.equal(committedKey);
+  },
+
   'fraud-detector-gpu.yaml': async (md) => {
     const deployment = await servingDeployment(md, false);
     const container = runtimeContainer(deployment);
@@ -253,7 +265,9 @@ describe('examples/ applied as they are and reconciled (real apiserver, Istio CR
     it(`${file}: applied as it is, Ready at its generation with the children it promises`, async () => {
       const expectation = EXPECTATIONS[file];
       if (!expectation || 'coveredBy' in expectation) return expect.fail(`no expectation for examples/${file}: add one to EXPECTATIONS in this test`);
-      const name = (load(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as KubernetesObject).metadata?.name ?? '';
+      // A file may carry what the ModelDeployment needs beside it (a Secret); the ModelDeployment is the one judged.
+      const documents = loadAll(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as KubernetesObject[];
+      const name = documents.find((document) => document.kind === 'ModelDeployment')?.metadata?.name ?? '';
       await kubectl(['apply', '-n', namespace, '-f', join(EXAMPLES_DIR, file)]);
       const md = await eventually(async () => {
         const current = await getExample(name);
