@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import { CONV_MODELS as MODELS, convImages, ensureConvModels as ensureModels, jsonImageBody, ROW, ROW_SHAPE } from './conv-images.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { cpuSeconds, freePort, ROOT, spawnNode, stop, waitReady } from './servers.ts';
+import { cpuSeconds, freePort, spawnNode, stop, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -26,28 +24,17 @@ const durationMs = Number(args['duration-ms']);
 const warmupMs = Number(args['warmup-ms']);
 const concurrency = Number(args.concurrency);
 const jsonConcurrency = Number(args['json-concurrency']);
-const MODELS = `${ROOT}.cache/bench-models`;
-const ROW_SHAPE = [3, 48, 192] as const;
-const ROW = ROW_SHAPE.reduce((a, b) => a * b, 1);
 const INFER_PATH = '/v2/models/conv/infer';
-const run = promisify(execFile);
-
-async function ensureModels(): Promise<void> {
-  if (existsSync(`${MODELS}/conv-int8.onnx`)) return;
-  const python = (await run('bash', [`${ROOT}test/runtime/ensure-python.sh`])).stdout.trim();
-  await run(python, [`${ROOT}bench/runtime/build_conv_model.py`, MODELS]);
-}
 
 function bodies(): { binary: Buffer[]; binaryHeaders: string[]; json: Buffer[] } {
-  const samples = new Float32Array(readFileSync(`${MODELS}/conv-samples.f32`).buffer.slice(0));
-  const images = Array.from({ length: 16 }, (_, i) => samples.subarray(i * ROW, (i + 1) * ROW));
+  const images = convImages(16);
   const header = Buffer.from(JSON.stringify({
     inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], parameters: { binary_data_size: ROW * 4 } }],
   }));
   return {
     binary: images.map((image) => Buffer.concat([header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)])),
     binaryHeaders: images.map(() => `Inference-Header-Content-Length: ${header.length}\r\n`),
-    json: images.map((image) => Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], data: Array.from(image) }] }))),
+    json: images.map(jsonImageBody),
   };
 }
 
