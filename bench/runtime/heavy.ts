@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
+import { CONV_MODELS as MODELS, convImages, ensureConvModels as ensureModels, jsonImageBody, ROW, ROW_SHAPE } from './conv-images.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { cpuSeconds, freePort, ROOT, spawnNode, stop, waitReady } from './servers.ts';
+import { cpuSeconds, freePort, spawnNode, stop, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -26,28 +24,17 @@ const durationMs = Number(args['duration-ms']);
 const warmupMs = Number(args['warmup-ms']);
 const concurrency = Number(args.concurrency);
 const jsonConcurrency = Number(args['json-concurrency']);
-const MODELS = `${ROOT}.cache/bench-models`;
-const ROW_SHAPE = [3, 48, 192] as const;
-const ROW = ROW_SHAPE.reduce((a, b) => a * b, 1);
 const INFER_PATH = '/v2/models/conv/infer';
-const run = promisify(execFile);
-
-async function ensureModels(): Promise<void> {
-  if (existsSync(`${MODELS}/conv-int8.onnx`)) return;
-  const python = (await run('bash', [`${ROOT}test/runtime/ensure-python.sh`])).stdout.trim();
-  await run(python, [`${ROOT}bench/runtime/build_conv_model.py`, MODELS]);
-}
 
 function bodies(): { binary: Buffer[]; binaryHeaders: string[]; json: Buffer[] } {
-  const samples = new Float32Array(readFileSync(`${MODELS}/conv-samples.f32`).buffer.slice(0));
-  const images = Array.from({ length: 16 }, (_, i) => samples.subarray(i * ROW, (i + 1) * ROW));
+  const images = convImages(16);
   const header = Buffer.from(JSON.stringify({
     inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], parameters: { binary_data_size: ROW * 4 } }],
   }));
   return {
     binary: images.map((image) => Buffer.concat([header, Buffer.from(image.buffer, image.byteOffset, image.byteLength)])),
     binaryHeaders: images.map(() => `Inference-Header-Content-Length: ${header.length}\r\n`),
-    json: images.map((image) => Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, ...ROW_SHAPE], data: Array.from(image) }] }))),
+    json: images.map(jsonImageBody),
   };
 }
 
@@ -166,8 +153,8 @@ async function main(): Promise<void> {
     const reference = rawAt(r.label.startsWith('INT8') ? rawInt8 : rawFp32, r.meanBatch);
     lines.push(`| ${r.label} | ${fmt(r.load.requestsPerSecond)} | ${fmt((100 * r.load.requestsPerSecond) / reference.rowsPerSecond)}% (batch ${reference.batch}) | ${fmt(r.meanBatch, 1)} | ${fmt(r.runMs, 2)} | ${fmt(reference.p50Ms, 2)} | ${fmt(r.cpuUsPerRequest)} | ${fmt(r.load.p50Ms, 1)} | ${fmt(r.load.p99Ms, 1)} |`);
   }
-  lines.push('', `| same images as V2 JSON (~${fmt(json[0]!.length / 1024)} KB, c=${jsonConcurrency}) | images/s | p50 ms | p99 ms | /v2/health/ready p99 ms meanwhile | mean batch |`, '|---|---:|---:|---:|---:|---:|');
-  for (const r of jsonRuns) lines.push(`| ${r.label} | ${fmt(r.load.requestsPerSecond)} | ${fmt(r.load.p50Ms, 1)} | ${fmt(r.load.p99Ms, 1)} | ${fmt(r.probeP99Ms ?? Number.NaN, 1)} | ${fmt(r.meanBatch, 1)} |`);
+  lines.push('', `| same images as V2 JSON (~${fmt(json[0]!.length / 1024)} KB, c=${jsonConcurrency}) | images/s | p50 ms | p99 ms | /v2/health/ready p99 ms meanwhile | mean batch | server CPU µs/image |`, '|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of jsonRuns) lines.push(`| ${r.label} | ${fmt(r.load.requestsPerSecond)} | ${fmt(r.load.p50Ms, 1)} | ${fmt(r.load.p99Ms, 1)} | ${fmt(r.probeP99Ms ?? Number.NaN, 1)} | ${fmt(r.meanBatch, 1)} | ${fmt(r.cpuUsPerRequest)} |`);
   lines.push('', '| raw in-process onnxruntime | batch | images/s FP32 | images/s INT8 | INT8/FP32 |', '|---|---:|---:|---:|---:|');
   for (const batch of batches) {
     const [f, q] = [rawAt(rawFp32, batch), rawAt(rawInt8, batch)];

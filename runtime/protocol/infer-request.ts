@@ -5,6 +5,7 @@ import {
 import type { ModelSignature, TensorSpec } from '../model/signature.ts';
 import type { HostTensor, NamedTensors } from '../model/tensor.ts';
 import { badRequest } from './errors.ts';
+import { runAsJson, runValues, scanJsonRequest, type NumericRun } from './json-tensors.ts';
 
 /** Which outputs to return, and whether each goes as binary (binary tensor data extension). */
 export interface RequestedOutput {
@@ -37,22 +38,25 @@ const INTEGER_RANGES: Partial<Record<V2Datatype, readonly [number, number]>> = {
  * hostile, deeply nested body from overflowing the stack (anything deeper is left as an array and
  * refused by the element checks).
  */
-function flatten(data: unknown[], rank: number): unknown[] {
-  return data.length > 0 && Array.isArray(data[0]) ? data.flat(Math.max(0, rank - 1)) : data;
+function flatten(data: ArrayLike<unknown>, rank: number): ArrayLike<unknown> {
+  return Array.isArray(data) && data.length > 0 && Array.isArray(data[0]) ? data.flat(Math.max(0, rank - 1)) : data;
 }
 
-/** Element values (JSON data, or gRPC typed contents) to tensor data, with type and range checks. */
-export function decodeValues(name: string, datatype: V2Datatype, raw: unknown[], shape: readonly number[]): TensorData {
+/**
+ * Element values (JSON data, numbers already read from JSON text, or gRPC typed contents) to tensor
+ * data, with type and range checks.
+ */
+export function decodeValues(name: string, datatype: V2Datatype, raw: ArrayLike<unknown>, shape: readonly number[]): TensorData {
   const count = elementCount(shape);
   const values = flatten(raw, shape.length);
   if (values.length !== count) {
     throw badRequest(`input "${name}": shape holds ${count} elements but data has ${values.length}`);
   }
   if (datatype === 'BYTES') {
-    for (const value of values) {
-      if (typeof value !== 'string') throw badRequest(`input "${name}": BYTES data must be strings`);
+    for (let i = 0; i < count; i++) {
+      if (typeof values[i] !== 'string') throw badRequest(`input "${name}": BYTES data must be strings`);
     }
-    return values as string[];
+    return Array.isArray(values) ? (values as string[]) : Array.from(values as ArrayLike<string>);
   }
   const out = numericInfo(datatype).create(count);
   const range = INTEGER_RANGES[datatype];
@@ -172,17 +176,21 @@ function requestedOutputs(request: Json, signature: ModelSignature): RequestedOu
 
 /**
  * Decodes and fully validates a V2 inference request against the model's signature, so that only
- * well-formed requests ever reach the batcher.
+ * well-formed requests ever reach the batcher. `jsonFastPath: false` parses the whole JSON with
+ * JSON.parse: the reference the fast path (json-tensors.ts) must match exactly.
  */
-export function decodeInferRequest(body: Buffer, headerLength: string | undefined, signature: ModelSignature): InferRequest {
+export function decodeInferRequest(
+  body: Buffer, headerLength: string | undefined, signature: ModelSignature, { jsonFastPath = true }: { jsonFastPath?: boolean } = {},
+): InferRequest {
   const { header, binary } = splitBody(body, headerLength);
-  const request = parseJson(header);
+  const scanned = jsonFastPath ? scanJsonRequest(header) : undefined;
+  const request = scanned?.request ?? parseJson(header);
   if (request.id !== undefined && typeof request.id !== 'string') throw badRequest('"id" must be a string');
   if (!Array.isArray(request.inputs)) throw badRequest('"inputs" must be an array of tensors');
 
   const inputs: NamedTensors = {};
   let binaryOffset = 0;
-  for (const input of request.inputs as unknown[]) {
+  for (const [index, input] of (request.inputs as unknown[]).entries()) {
     if (!isObject(input) || typeof input.name !== 'string') throw badRequest('each input needs a "name"');
     const { name, datatype, shape, count } = checkInput(signature, inputs, input.name, input.datatype, input.shape);
     const binarySize = isObject(input.parameters) ? input.parameters.binary_data_size : undefined;
@@ -193,6 +201,8 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
       if (end > binary.length) throw badRequest(`input "${name}": binary_data_size ${String(binarySize)} overruns the request body`);
       data = decodeBinaryData(name, datatype, binary.subarray(binaryOffset, end), count);
       binaryOffset = end;
+    } else if (scanned?.runs.has(index)) {
+      data = decodeRun(header, scanned.runs.get(index) as NumericRun, name, datatype, shape);
     } else if (Array.isArray(input.data)) {
       data = decodeValues(name, datatype, input.data, shape);
     } else {
@@ -204,6 +214,15 @@ export function decodeInferRequest(body: Buffer, headerLength: string | undefine
     throw badRequest(`the body carries ${binary.length - binaryOffset} bytes of binary data no input claims`);
   }
   return completeRequest(signature, inputs, request.id as string | undefined, requestedOutputs(request, signature));
+}
+
+/** A "data" array the JSON fast path read: decoded as decodeValues would decode JSON.parse's array. */
+function decodeRun(body: Buffer, run: NumericRun, name: string, datatype: V2Datatype, shape: readonly number[]): TensorData {
+  // Numbers nested no deeper than the rank flatten to exactly the run's values; anything else
+  // (BOOL/BYTES data given as numbers, too deep, a count mismatch) takes the ordinary path and its errors.
+  const fits = datatype !== 'BOOL' && datatype !== 'BYTES' && run.depth <= Math.max(1, shape.length) && run.values.length === elementCount(shape);
+  const values = fits ? runValues(body, run, datatype === 'FP32' || datatype === 'FP16') : undefined;
+  return decodeValues(name, datatype, values ?? runAsJson(body, run), shape);
 }
 
 /**

@@ -19,6 +19,11 @@ export async function postBinary(url: string, header: unknown, chunks: readonly 
     headers: { 'inference-header-content-length': String(headerLength), 'content-type': 'application/octet-stream' },
     body,
   });
+  return readBinaryResponse(response);
+}
+
+/** Splits a response into its JSON header and each output's binary payload. */
+export async function readBinaryResponse(response: Response): Promise<BinaryResponse> {
   const raw = Buffer.from(await response.arrayBuffer());
   const length = Number(response.headers.get('inference-header-content-length') ?? raw.length);
   const parsed = JSON.parse(raw.subarray(0, length).toString('utf8')) as BinaryResponse['header'];

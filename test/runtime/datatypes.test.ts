@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import type { RunningRuntime } from '../../runtime/server.ts';
-import { postBinary } from './binary.ts';
+import { floatToHalfBits } from '../../runtime/model/datatypes.ts';
+import { FAST_PATH_MIN_BYTES } from '../../runtime/protocol/json-tensors.ts';
+import { postBinary, readBinaryResponse } from './binary.ts';
 import { modelPath, postJson, startTestRuntime, type V2InferResponse } from './helpers.ts';
 
 /** JSON values per datatype, each exactly representable in its type (FP16 included). */
@@ -77,6 +79,46 @@ describe('runtime: every V2 datatype onnxruntime supports, JSON and binary (all-
     Object.keys(SAMPLES).forEach((datatype, i) => {
       expect(response.binary.get(`out_${datatype}`), datatype).to.deep.equal(chunks[i]);
     });
+  });
+
+  it('big JSON bodies (read by the JSON tensor fast path) give every numeric datatype bit for bit, nested or flat', async () => {
+    const width = 512;
+    const count = 4 * width;
+    // Long decimal expansions, exponents and extremes: what JSON.stringify writes for real data.
+    const doubles = Array.from({ length: count }, (_, i) => (i === 0 ? 0.5 : i === 1 ? 3.4e38 : i === 2 ? 5e-324 : ((i * 0.7548776662466927) % 1) * 10 ** ((i % 13) - 6) * (i % 2 ? -1 : 1)));
+    const integers = (min: number, max: number) => Array.from({ length: count }, (_, i) => (i % 2 ? max - (i % 97) : min + (i % 89)));
+    const values: Record<string, number[]> = {
+      UINT8: integers(0, 255), UINT16: integers(0, 65535), UINT32: integers(0, 4294967295), UINT64: integers(0, Number.MAX_SAFE_INTEGER),
+      INT8: integers(-128, 127), INT16: integers(-32768, 32767), INT32: integers(-2147483648, 2147483647), INT64: integers(Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER),
+      FP16: doubles.map((v) => v / 1e3), FP32: doubles.map(Math.fround), FP64: doubles,
+    };
+    const expected: Record<string, Uint8Array> = {
+      UINT8: new Uint8Array(values.UINT8 as number[]), UINT16: new Uint16Array(values.UINT16 as number[]), UINT32: new Uint32Array(values.UINT32 as number[]),
+      UINT64: new BigUint64Array((values.UINT64 as number[]).map(BigInt)), INT8: new Int8Array(values.INT8 as number[]), INT16: new Int16Array(values.INT16 as number[]),
+      INT32: new Int32Array(values.INT32 as number[]), INT64: new BigInt64Array((values.INT64 as number[]).map(BigInt)),
+      FP16: new Uint16Array((values.FP16 as number[]).map(floatToHalfBits)), FP32: new Float32Array(values.FP32 as number[]), FP64: new Float64Array(values.FP64 as number[]),
+    } as unknown as Record<string, Uint8Array>;
+    for (const nested of [false, true]) {
+      const inputs = Object.entries(SAMPLES).map(([datatype, small]) => {
+        const data = values[datatype];
+        if (!data) return { name: `in_${datatype}`, datatype, shape: [2, 2], data: small };
+        const rows = [0, 1, 2, 3].map((row) => data.slice(row * width, (row + 1) * width));
+        // "data" before "datatype": the fast path reads every array without knowing its type first.
+        return { name: `in_${datatype}`, data: nested ? rows : data, datatype, shape: [4, width] };
+      });
+      // Every numeric input in the batch needs the same batch dim: the small ones go as [4, 1].
+      for (const input of inputs) {
+        if (!values[input.datatype]) Object.assign(input, { shape: [4, 1] });
+      }
+      const body = JSON.stringify({ inputs, parameters: { binary_data_output: true } });
+      expect(body.length).to.be.greaterThan(FAST_PATH_MIN_BYTES);
+      const response = await readBinaryResponse(await fetch(infer, { method: 'POST', headers: { 'content-type': 'application/json' }, body }));
+      expect(response.status, JSON.stringify(response.header)).to.equal(200);
+      for (const [datatype, typed] of Object.entries(expected)) {
+        const sent = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+        expect(response.binary.get(`out_${datatype}`)?.equals(sent), `${datatype}, nested ${nested}`).to.equal(true);
+      }
+    }
   });
 
   it('rejects out-of-range integers and non-boolean BOOL with 400', async () => {
