@@ -45,7 +45,7 @@ export function modelDeploymentCrd(): V1CustomResourceDefinition {
           },
           additionalPrinterColumns: [
             { name: 'Model', type: 'string', jsonPath: '.status.modelName' },
-            { name: 'Version', type: 'string', jsonPath: '.spec.model.version' },
+            { name: 'Version', type: 'string', jsonPath: '.status.modelVersion' },
             { name: 'Ready', type: 'string', jsonPath: '.status.ready' },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
             { name: 'Stable', type: 'string', jsonPath: '.status.stableRevision' },

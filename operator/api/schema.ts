@@ -656,6 +656,7 @@ export const ModelDeploymentStatusSchema = Type.Object({
   ),
   revision: Type.Optional(Type.String({ description: 'Revision the Deployment runs (hash of model and runtime spec).' })),
   modelName: Type.Optional(Type.String({ description: 'Name the model is served under (/v2/models/<name>).' })),
+  modelVersion: Type.Optional(Type.String({ description: 'Version of the desired model: spec.model.version, else the registry version a models:/ URI resolved to.' })),
   replicas: Type.Optional(Type.Integer({ description: 'Pods of the Deployment serving the stable revision (scale subresource).' })),
   readyReplicas: Type.Optional(Type.Integer({ description: 'Of those, the ready ones.' })),
   updatedReplicas: Type.Optional(Type.Integer()),

@@ -155,6 +155,7 @@ export function computeStatus(
     }),
     ...(resolved && { model: resolved }),
     modelName: modelNameOf(md),
+    ...((md.spec.model.version ?? resolved?.version) !== undefined && { modelVersion: md.spec.model.version ?? resolved?.version }),
     replicas: progress?.total ?? 0,
     readyReplicas: progress?.ready ?? 0,
     updatedReplicas: progress?.updated ?? 0,

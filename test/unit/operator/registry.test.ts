@@ -69,9 +69,11 @@ describe('unit: models:/ registry URIs', () => {
     const md = registryMd(resolved('1', 'a'));
     const status = computeStatus(md, { modelResolved: { status: 'False', reason: 'RegistryUnavailable', message: 'MLflow did not answer; still serving version 1' } }, NOW);
     expect(status.model).to.deep.equal(resolved('1', 'a'));
+    expect(status.modelVersion, 'the Version column of kubectl get md').to.equal('1');
     expect(status.conditions?.find((condition) => condition.type === 'ModelResolved')).to.include({ status: 'False', reason: 'RegistryUnavailable' });
     const plain = computeStatus(modelDeployment(), {}, NOW);
     expect(plain.model).to.equal(undefined);
+    expect(plain.modelVersion).to.equal(modelDeployment().spec.model.version);
     expect(plain.conditions?.map((condition) => condition.type)).to.not.include('ModelResolved');
   });
 });
