@@ -79,7 +79,9 @@ export function historyOf(md: ModelDeployment, recorded: readonly RecordedRevisi
   return recorded.map((revision) => {
     const { model, resolvedModel } = revision.spec;
     // A models:/ revision shows the registry version and digest it resolved to.
-    const shown = resolvedModel ? { ...model, version: model.version ?? resolvedModel.version, sha256: resolvedModel.sha256 } : model;
+    // The INT8 variant's revision shows the digest of the file it serves.
+    const served = model.variant === 'int8' && model.int8 ? { ...model, sha256: model.int8.sha256 } : model;
+    const shown = resolvedModel ? { ...model, version: model.version ?? resolvedModel.version, sha256: resolvedModel.sha256 } : served;
     return { revision: revision.number, hash: revision.hash, role: roleOf(md, revision.hash), model: shown };
   });
 }

@@ -6,6 +6,7 @@ import { nameOf } from '../desired/metadata.ts';
 import type { OperatorOptions } from '../desired/options.ts';
 import { revisionOf } from '../desired/revision.ts';
 import { resolvedModelOf } from '../desired/model-source.ts';
+import { modelVersionOf } from '../desired/model-source.ts';
 import { modelNameOf } from '../desired/runtime-env.ts';
 import { endpointUrl } from '../desired/service.ts';
 import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
@@ -155,7 +156,7 @@ export function computeStatus(
     }),
     ...(resolved && { model: resolved }),
     modelName: modelNameOf(md),
-    ...((md.spec.model.version ?? resolved?.version) !== undefined && { modelVersion: md.spec.model.version ?? resolved?.version }),
+    ...(modelVersionOf(md) !== undefined && { modelVersion: modelVersionOf(md) }),
     replicas: progress?.total ?? 0,
     readyReplicas: progress?.ready ?? 0,
     updatedReplicas: progress?.updated ?? 0,

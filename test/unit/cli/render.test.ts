@@ -119,6 +119,13 @@ describe('kubectl-modelship output', () => {
     ].join('\n'));
   });
 
+  it("history shows the digest of the file a revision serves: the INT8 variant's", () => {
+    const md = modelDeployment({ model: { uri: 'https://m/fraud.onnx', sha256: 'a'.repeat(64), version: '1', variant: 'int8', int8: { uri: 'https://m/fraud.int8.onnx', sha256: 'e'.repeat(64) } }, rollout: canary });
+    const hash = revisionOf(md);
+    const objects = [desiredControllerRevision(md, { hash, number: 1, spec: revisionSpecOf(md) })];
+    expect(historyOf(md, revisionsOf(md, objects))[0]?.model.sha256).to.equal('e'.repeat(64));
+  });
+
   it('ignores ControllerRevisions of another ModelDeployment that had the same name', () => {
     const { md, objects } = history();
     const foreign = objects.map((object) => ({ ...object, metadata: { ...object.metadata, ownerReferences: [{ ...object.metadata!.ownerReferences![0]!, uid: 'another' }] } }));
