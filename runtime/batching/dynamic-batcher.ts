@@ -1,6 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { NamedTensors } from '../model/tensor.ts';
 import { concatFeeds, splitOutputs } from './batch-tensors.ts';
+import type { AbortLike } from './withdrawal.ts';
 
 export interface BatchingSettings {
   /** Most rows (sum of dim 0) in one run; 1 turns batching off. */
@@ -88,7 +89,7 @@ export class DynamicBatcher {
    * at once, its rows never reach a run) and rejects with RequestCancelledError; once a run has taken
    * it, the abort is ignored.
    */
-  submit(feeds: NamedTensors, key: string | undefined, rows: number, signal?: AbortSignal, span?: Span): Promise<NamedTensors> {
+  submit(feeds: NamedTensors, key: string | undefined, rows: number, signal?: AbortLike, span?: Span): Promise<NamedTensors> {
     if (signal?.aborted) {
       this.observer.onCancelled?.(rows);
       return Promise.reject(new RequestCancelledError('the client went away before the request was queued'));

@@ -9,6 +9,7 @@ import { encodeInferResponse } from './infer-response.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
+import { Withdrawal } from '../batching/withdrawal.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 
@@ -109,7 +110,7 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, traci
     // A client that hangs up while its request waits in the queue frees the slot; its rows never run.
     // The socket's 'end' (the client's FIN) comes in the same poll as the read; 'close' only after the
     // next dispatch, too late to keep the request out of that batch.
-    const clientLeft = new AbortController();
+    const clientLeft = new Withdrawal();
     const leave = () => {
       if (!res.writableFinished) clientLeft.abort();
     };
@@ -128,7 +129,7 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, traci
       const request = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
       requestId = request.id;
       trace?.queued(request.rows);
-      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft.signal, trace?.span);
+      const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft, trace?.span);
       const encoded = encodeInferResponse(
         { modelName: model.name, modelVersion: model.version, ...(request.id !== undefined ? { id: request.id } : {}) },
         outputs,
