@@ -50,7 +50,7 @@ export class OwnedChildren {
    * forbidden: a kind the operator may not watch is reported (watchProblems) instead of stalling everything.
    */
   async start(): Promise<void> {
-    const served = await Promise.all(childKinds.map(async (kind) => (kind.optional ? this.servesQuietly(kind) : true)));
+    const served = await Promise.all(childKinds.map(async (kind) => (kind.optional ? (await this.servesQuietly(kind)) ?? false : true)));
     childKinds.forEach((kind, i) => {
       if (served[i]) this.watch(kind);
       else if (kind.optional) this.config.log.info({ kind: kind.kind, crd: kind.optional.crd }, `${kind.optional.provider} not installed: ${kind.kind} not watched until its CRD appears`);
@@ -177,12 +177,13 @@ export class OwnedChildren {
     return Promise.race([this.settled(kind), stopped]);
   }
 
-  private async servesQuietly(kind: ChildKind): Promise<boolean> {
+  /** Whether the kind is served; undefined when discovery itself failed (e.g. the apiserver is down). */
+  private async servesQuietly(kind: ChildKind): Promise<boolean | undefined> {
     try {
       return await this.config.client.serves(kind);
     } catch (error) {
-      this.config.log.warn({ err: error, kind: kind.kind }, 'API discovery failed; assuming not served for now');
-      return false;
+      this.config.log.warn({ err: error, kind: kind.kind }, 'API discovery failed; keeping what was known');
+      return undefined;
     }
   }
 
@@ -194,6 +195,8 @@ export class OwnedChildren {
       let changed = false;
       for (const kind of optional) {
         const served = await this.servesQuietly(kind);
+        // A failed discovery says nothing about the CRD: an apiserver outage must not drop a watch.
+        if (served === undefined) continue;
         if (served && !this.informers.has(kind)) {
           this.config.log.info({ kind: kind.kind }, `${kind.optional?.provider} CRD found: watching ${kind.kind}`);
           this.watch(kind);
