@@ -165,6 +165,11 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
       // Change etcd-a while the operator cannot see it; it learns of it only once etcd is down.
       relay.cut();
       await apply([modelDeployment('etcd-a', '2')]);
+      // resourceVersion=0 is answered from the apiserver's watch cache: the change is there before etcd goes.
+      await eventually(async () => {
+        const cached = JSON.parse(await kubectl(['get', '--raw', `/apis/modelship.io/v1alpha1/namespaces/${namespace}/modeldeployments/etcd-a?resourceVersion=0`])) as MdObject;
+        expect(cached.metadata?.generation).to.equal(2);
+      });
       const writesBefore = await nonLeaseWrites(operator);
       await plane().running.restartEtcd(3_000, async () => {
         relay.restore();
