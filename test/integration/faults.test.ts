@@ -314,6 +314,7 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
         const degraded = condition(current, 'Degraded');
         expect(degraded, JSON.stringify(current.status)).to.include({ status: 'True', reason: 'WatchForbidden' });
         expect(degraded?.message).to.match(/PodDisruptionBudget: .*forbidden/);
+        expect(condition(current, 'Stalled'), 'kstatus reads it as Failed').to.include({ status: 'True', reason: 'WatchForbidden' });
         expect(current.status?.ready).to.equal('2/2');
         return current;
       }, { timeoutMs: 90_000, intervalMs: 500 });
@@ -328,6 +329,7 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
       await eventually(async () => {
         const current = await getMd('guarded', apps);
         expect(condition(current, 'Degraded'), JSON.stringify(current.status)).to.include({ status: 'False' });
+        expect(condition(current, 'Stalled')).to.include({ status: 'False' });
         expect(condition(current, 'Ready')).to.include({ status: 'True' });
         expect(await ownedNames('poddisruptionbudgets', md.metadata?.uid, apps)).to.deep.equal(['guarded']);
       }, { timeoutMs: 90_000, intervalMs: 500 });
