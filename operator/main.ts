@@ -56,6 +56,7 @@ const elector = config.leaderElection.enabled
       process.exit(1);
     },
     onNewLeader: (identity) => log.info({ leader: identity }, 'leader observed'),
+    onRenewFailed: (error) => log.warn({ err: error }, 'could not renew the leader lease; retrying until the renew deadline'),
   })
   : undefined;
 

@@ -33,6 +33,14 @@ export class OperatorMetrics {
   });
   readonly queueDepth = new Gauge({ name: 'modelship_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
   readonly apiWrites = new Counter({ name: 'modelship_api_writes_total', help: 'Mutating API requests by verb and resource', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
+  readonly informerErrors = new Counter({
+    name: 'modelship_informer_errors_total', help: 'Failed list/watch calls of an informer, by kind and reason (Forbidden, Expired, InternalError, ECONNREFUSED ...)',
+    labelNames: ['kind', 'reason'] as const, registers: [this.registry],
+  });
+  readonly informerRelists = new Counter({
+    name: 'modelship_informer_relists_total', help: 'Full lists of an informer, by kind and cause: Start, or Expired after a watch answered 410 Gone',
+    labelNames: ['kind', 'cause'] as const, registers: [this.registry],
+  });
   readonly isLeader = new Gauge({ name: 'modelship_leader', help: '1 while this replica holds the leader lease', registers: [this.registry] });
   private rolloutWeights: () => RevisionWeight[] = () => [];
 

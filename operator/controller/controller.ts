@@ -1,7 +1,7 @@
 import type { ModelDeployment } from '../api/types.ts';
 import type { OperatorOptions } from '../desired/index.ts';
-import { Informer, objectKey } from '../kube/informer.ts';
-import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
+import { Informer, objectKey, type InformerHooks } from '../kube/informer.ts';
+import { failureReason, isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import type { Logger } from '../logging.ts';
 import { revisionWeights, type OperatorMetrics } from '../metrics.ts';
 import type { EventRecorder } from './event-recorder.ts';
@@ -47,8 +47,7 @@ export class ModelDeploymentController {
   private resyncTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly config: ControllerConfig) {
-    const onError = (what: string) => (error: unknown) => config.log.warn({ err: error }, `${what} list/watch failed; retrying`);
-    this.modelDeployments = new Informer<ModelDeployment>(config.client, modelDeploymentResource, { namespace: config.namespace, onError: onError('ModelDeployment') });
+    this.modelDeployments = new Informer<ModelDeployment>(config.client, modelDeploymentResource, { namespace: config.namespace, ...this.hooks(modelDeploymentResource.kind) });
     this.modelDeployments.on((_event, md) => this.queue.add(objectKey(md)));
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
@@ -62,8 +61,26 @@ export class ModelDeploymentController {
       onKindsChanged: () => {
         for (const md of this.modelDeployments.list()) this.queue.add(objectKey(md));
       },
+      hooks: (kind) => this.hooks(kind.kind),
     });
-    this.pods = new RuntimePods({ client: config.client, log: config.log, namespace: config.namespace, onFailureChanged: (key) => this.queue.add(key) });
+    this.pods = new RuntimePods({ client: config.client, namespace: config.namespace, hooks: this.hooks('Pod'), onFailureChanged: (key) => this.queue.add(key) });
+  }
+
+  /** Every list/watch failure, relist and reconnect of one kind's informer is logged and counted. */
+  private hooks(kind: string): InformerHooks {
+    const { log, metrics } = this.config;
+    return {
+      onError: (error) => {
+        const reason = failureReason(error);
+        metrics.informerErrors.inc({ kind, reason });
+        log.warn({ err: error, kind, reason }, `${kind} list/watch failed; retrying`);
+      },
+      onRelist: (cause) => {
+        metrics.informerRelists.inc({ kind, cause });
+        if (cause === 'Expired') log.info({ kind, cause }, `${kind} watch expired (410 Gone): listed everything again`);
+      },
+      onReconnected: () => log.info({ kind }, `${kind} list/watch reconnected`),
+    };
   }
 
   get synced(): boolean {

@@ -16,6 +16,8 @@ export interface LeaderCallbacks {
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
   onNewLeader?: (identity: string) => void;
+  /** The leader could not renew its lease this time; it keeps trying until renewDeadline. */
+  onRenewFailed?: (error: unknown) => void;
 }
 
 /** A coordination.k8s.io/v1 Lease as it travels in JSON (times are RFC 3339 micro-time strings). */
@@ -111,7 +113,7 @@ export class LeaderElector {
     try {
       existing = await this.client.get<V1Lease>(CoreResources.lease, namespace, name);
     } catch (error) {
-      if (!isNotFound(error)) return false;
+      if (!isNotFound(error)) return this.failed(error);
       try {
         this.lastLease = await this.client.create<V1Lease>(CoreResources.lease, {
           apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace },
@@ -148,8 +150,13 @@ export class LeaderElector {
     } catch (error) {
       // A conflict means another candidate wrote first; anything else is retried the same way.
       if (isConflict(error)) this.lastLease = undefined;
-      return false;
+      return this.failed(error);
     }
+  }
+
+  private failed(error: unknown): false {
+    if (this.leading) this.callbacks.onRenewFailed?.(error);
+    return false;
   }
 
   private observe(lease: V1Lease): void {

@@ -20,7 +20,7 @@ import type { ModelResolution, RegistryPoller } from '../registry/poller.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
-import type { OwnedChildren } from './owned-children.ts';
+import type { OwnedChildren, WatchProblem } from './owned-children.ts';
 import type { RuntimePods } from './runtime-pods.ts';
 import { runtimeFailure, type RuntimeFailure } from '../status/runtime-failure.ts';
 
@@ -100,7 +100,8 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const previous = recorded ?? md.status;
   const failure = podFailure(deps, md);
   const find = (kind: ChildKind, name: string) => result.get(`${kind.kind}/${name}`);
-  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, { conflicts, applyFailure, failure, modelResolved: observed.modelResolved }, now, deps.options);
+  const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems() };
+  const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
   const written = recorded ?? stored;
   let statusWritten = recorded !== undefined;
   if (!statusEqual(written, next)) {
@@ -178,7 +179,9 @@ function statusOf(
   md: ModelDeployment,
   plan: Plan,
   find: (kind: ChildKind, name: string) => KubernetesObject | undefined,
-  problems: { conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined; modelResolved: ConditionState | undefined },
+  problems: {
+    conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined; modelResolved: ConditionState | undefined; watchProblems: WatchProblem[];
+  },
   now: Date,
   options: OperatorOptions,
 ): ModelDeploymentStatus {
@@ -192,6 +195,7 @@ function statusOf(
     ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
     ...(problems.failure ? { runtimeFailure: problems.failure } : {}),
     ...(problems.modelResolved && { modelResolved: problems.modelResolved }),
+    ...(problems.watchProblems.length > 0 && { watchForbidden: problems.watchProblems.map((problem) => `${problem.kind}: ${problem.message}`) }),
   }, now, options);
 }
 
@@ -217,7 +221,9 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     && same(before.analysis, rollout.analysis);
   if (unchanged) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
-  const status = statusOf(md, plan, find, { conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved }, now, deps.options);
+  const status = statusOf(md, plan, find, {
+    conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(),
+  }, now, deps.options);
   await writeStatus(deps, md, status);
   for (const event of [...rollout.events, ...transitionEvents(observed.stored, status, md)]) await deps.recorder.record(md, event);
   return status;

@@ -1,18 +1,18 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
 import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../desired/labels.ts';
-import { Informer } from '../kube/informer.ts';
+import { Informer, type InformerHooks } from '../kube/informer.ts';
 import type { KubeRestClient } from '../kube/rest-client.ts';
 import type { ResourceType } from '../kube/resources.ts';
-import type { Logger } from '../logging.ts';
 import { runtimeFailure } from '../status/runtime-failure.ts';
 
 const POD: ResourceType = { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true };
 
 export interface RuntimePodsConfig {
   client: KubeRestClient;
-  log: Logger;
   namespace?: string;
+  /** Logging and metrics of the Pod informer. */
+  hooks: InformerHooks;
   /** The key (namespace/name) of a ModelDeployment whose pods' reported failure changed. */
   onFailureChanged: (key: string) => void;
 }
@@ -39,7 +39,7 @@ export class RuntimePods {
     this.informer = new Informer<V1Pod>(config.client, POD, {
       namespace: config.namespace,
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-      onError: (error) => config.log.warn({ err: error }, 'Pod list/watch failed; retrying'),
+      ...config.hooks,
     });
     this.informer.on((event, pod, previous) => {
       const key = instanceKey(pod);

@@ -6,11 +6,22 @@ import type { ResourceType } from './resources.ts';
 export type InformerEvent = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (event: InformerEvent, object: T, previous?: T) => void;
 
-export interface InformerOptions {
+/** Why the informer listed everything again: its first list, or its watch position was gone (410) or broken. */
+export type RelistCause = 'Start' | 'Expired' | 'WatchError';
+
+/** What an informer reports about its connection, for logs and metrics. */
+export interface InformerHooks {
+  /** A list/watch failed; the informer keeps retrying with backoff. */
+  onError?: (error: unknown) => void;
+  /** A full list succeeded. */
+  onRelist?: (cause: RelistCause) => void;
+  /** A list or watch succeeded again after one or more failures. */
+  onReconnected?: () => void;
+}
+
+export interface InformerOptions extends InformerHooks {
   labelSelector?: string;
   namespace?: string;
-  /** Called on list/watch failures; the informer keeps retrying with backoff. */
-  onError?: (error: unknown) => void;
   maxBackoffMs?: number;
 }
 
@@ -40,6 +51,8 @@ export class Informer<T extends KubernetesObject> {
   private running: Promise<void> | undefined;
   private syncWaiters: (() => void)[] = [];
   private currentWatch: AbortController | undefined;
+  private relistCause: RelistCause = 'Start';
+  private failures = 0;
 
   constructor(private readonly client: KubeRestClient, readonly type: ResourceType, private readonly options: InformerOptions = {}) {}
 
@@ -73,7 +86,6 @@ export class Informer<T extends KubernetesObject> {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     const maxBackoff = this.options.maxBackoffMs ?? 5_000;
     while (!this.abort.signal.aborted) {
       try {
@@ -85,19 +97,30 @@ export class Informer<T extends KubernetesObject> {
           allowWatchBookmarks: true,
           labelSelector: this.options.labelSelector,
           timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-        }, (event) => this.apply(event), signal, this.options.namespace);
-        failures = 0;
+        }, (event) => this.apply(event), signal, this.options.namespace, () => this.succeeded());
       } catch (error) {
         if (this.abort.signal.aborted) break;
         if (isGone(error)) {
-          this.resourceVersion = '';
+          // The watch position was compacted away (or the apiserver's watch cache restarted past it).
+          this.expire('Expired');
           continue;
         }
         this.options.onError?.(error);
-        failures += 1;
-        await sleep(Math.min(maxBackoff, 200 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random()), undefined, { signal: this.abort.signal }).catch(() => {});
+        this.failures += 1;
+        await sleep(Math.min(maxBackoff, 200 * 2 ** Math.min(this.failures, 10)) * (0.5 + Math.random()), undefined, { signal: this.abort.signal }).catch(() => {});
       }
     }
+  }
+
+  private succeeded(): void {
+    if (this.failures === 0) return;
+    this.failures = 0;
+    this.options.onReconnected?.();
+  }
+
+  private expire(cause: RelistCause): void {
+    this.resourceVersion = '';
+    this.relistCause = cause;
   }
 
   private async relist(): Promise<void> {
@@ -121,6 +144,8 @@ export class Informer<T extends KubernetesObject> {
       else if (old.metadata?.resourceVersion !== object.metadata?.resourceVersion) this.emit('update', object, old);
     }
     this.resourceVersion = resourceVersion;
+    this.options.onRelist?.(this.relistCause);
+    this.succeeded();
     if (!this.synced) {
       this.synced = true;
       for (const resolve of this.syncWaiters.splice(0)) resolve();
@@ -130,7 +155,8 @@ export class Informer<T extends KubernetesObject> {
   private apply(event: WatchEvent<T>): void {
     if (event.type === 'ERROR') {
       // The server ends a too-old watch with an ERROR event carrying a 410 Status: re-list.
-      this.resourceVersion = '';
+      const code = (event.object as { code?: number }).code;
+      this.expire(code === 410 ? 'Expired' : 'WatchError');
       this.currentWatch?.abort();
       return;
     }

@@ -15,6 +15,14 @@ export class ApiError extends Error {
 export const isNotFound = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 404;
 export const isConflict = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 409;
 export const isGone = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 410;
+export const isForbidden = (error: unknown): boolean => error instanceof ApiError && error.statusCode === 403;
+
+/** A short, bounded label for a failed call: the apiserver's Status reason, else the socket error code. */
+export function failureReason(error: unknown): string {
+  if (error instanceof ApiError) return error.reason || `HTTP${error.statusCode}`;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'Unknown';
+}
 
 export interface ObjectList<T> {
   metadata: { resourceVersion?: string; continue?: string };
@@ -119,8 +127,11 @@ export class KubeRestClient {
   /**
    * Streams watch events until the server closes the stream, the signal aborts, or an error.
    * Resolves when the stream ends; rejects with ApiError (e.g. 410) when the watch cannot start.
+   * `onOpen` runs once the server has accepted the watch.
    */
-  async watch<T>(type: ResourceType, query: Query, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, namespace?: string): Promise<void> {
+  async watch<T>(
+    type: ResourceType, query: Query, onEvent: (event: WatchEvent<T>) => void, signal: AbortSignal, namespace?: string, onOpen?: () => void,
+  ): Promise<void> {
     const options = await this.requestOptions('GET', collectionPath(type, namespace), { ...query, watch: true }, undefined);
     await new Promise<void>((resolve, reject) => {
       const req = this.send(options, (res) => {
@@ -129,6 +140,7 @@ export class KubeRestClient {
           collect(res).then((text) => reject(toApiError(res.statusCode ?? 500, text)), reject);
           return;
         }
+        onOpen?.();
         let buffered = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {

@@ -31,6 +31,10 @@ function readyCounts({ progress }: Rollout): string {
 function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, aborted: RolloutStatus | undefined): Problem | undefined {
   if (observed.conflicts?.length) return { stalls: true, state: { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') } };
   if (observed.applyError) return { stalls: true, state: { status: 'True', reason: 'ApplyFailed', message: observed.applyError } };
+  if (observed.watchForbidden?.length) {
+    const message = `the operator may not list/watch these children, so it neither writes nor prunes them: ${observed.watchForbidden.join('; ')}`;
+    return { stalls: true, state: { status: 'True', reason: 'WatchForbidden', message } };
+  }
   // A model that does not verify or load stays that way until someone fixes the model, its signature or the key.
   if (observed.runtimeFailure) return { stalls: true, state: { status: 'True', ...observed.runtimeFailure } };
   if (rollout?.state === 'Stalled') {

@@ -22,4 +22,6 @@ export interface ObservedChildren {
   applyError?: string;
   /** What a runtime pod that cannot serve the model reports (e.g. a signature that does not verify). */
   runtimeFailure?: RuntimeFailure;
+  /** Child kinds the operator may not list/watch (RBAC), each with the apiserver's message. */
+  watchForbidden?: string[];
 }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { Agent, request, type AgentOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +29,13 @@ export interface RunningPlane {
   dataDir: string;
   /** Stops kube components and etcd; the apiserver alone can be restarted with restartApiserver(). */
   stop(): Promise<void>;
-  /** Kills and restarts kube-apiserver on the same port and data, as an outage would. */
-  restartApiserver(downMs?: number): Promise<void>;
+  /**
+   * Stops kube-apiserver, keeps it down at least `downMs` and until `whileDown` settles, starts it
+   * again on the same port and data, as an outage would; resolves once it is ready.
+   */
+  restartApiserver(downMs?: number, whileDown?: () => Promise<void>): Promise<void>;
+  /** The same for etcd (same ports and data dir); resolves once etcd and the apiserver are ready again. */
+  restartEtcd(downMs?: number, whileDown?: () => Promise<void>): Promise<void>;
   kubectl(args: string[], input?: string): Promise<string>;
 }
 
@@ -69,14 +75,20 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
 
   try {
     const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    log(`starting etcd on ${etcdUrl}`);
-    processes.push(new SupervisedProcess('etcd', bin('etcd'), [
+    const etcdArgs = [
       '--name=default', `--data-dir=${join(dataDir, 'etcd')}`,
       `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
       `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`, `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
       `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
       '--unsafe-no-fsync', '--log-level=warn', '--quota-backend-bytes=4294967296',
-    ], logFile('etcd')));
+    ];
+    const startEtcd = () => {
+      log(`starting etcd on ${etcdUrl}`);
+      const proc = new SupervisedProcess('etcd', bin('etcd'), etcdArgs, logFile('etcd'));
+      processes.unshift(proc);
+      return proc;
+    };
+    let etcd = startEtcd();
 
     const apiserverArgs = [
       `--etcd-servers=${etcdUrl}`,
@@ -96,6 +108,11 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
       const proc = new SupervisedProcess('kube-apiserver', bin('kube-apiserver'), apiserverArgs, logFile('kube-apiserver'));
       processes.splice(1, 0, proc);
       return proc;
+    };
+    const stopProcess = async (proc: SupervisedProcess) => {
+      await proc.stop();
+      const index = processes.indexOf(proc);
+      if (index >= 0) processes.splice(index, 1);
     };
     let apiserver = startApiserver();
     await Promise.race([waitForHealthy(`${server}/readyz`, await adminTls(pki), 120_000), apiserver.crashed()]);
@@ -145,13 +162,24 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
     return {
       server, kubeconfigPath, binDir, dataDir, kubectl,
       stop: stopAll,
-      async restartApiserver(downMs = 2_000) {
-        const index = processes.indexOf(apiserver);
-        await apiserver.stop();
-        if (index >= 0) processes.splice(index, 1);
-        await sleep(downMs);
-        apiserver = startApiserver();
-        await Promise.race([waitForHealthy(`${server}/readyz`, await adminTls(pki), 120_000), apiserver.crashed()]);
+      async restartApiserver(downMs = 2_000, whileDown = async () => {}) {
+        await stopProcess(apiserver);
+        try {
+          await Promise.all([sleep(downMs), whileDown()]);
+        } finally {
+          apiserver = startApiserver();
+          await Promise.race([waitForHealthy(`${server}/readyz`, await adminTls(pki), 120_000), apiserver.crashed()]);
+        }
+      },
+      async restartEtcd(downMs = 2_000, whileDown = async () => {}) {
+        await stopProcess(etcd);
+        try {
+          await Promise.all([sleep(downMs), whileDown()]);
+        } finally {
+          etcd = startEtcd();
+          await Promise.race([waitForHealthy(`${etcdUrl}/health`, {}, 60_000), etcd.crashed()]);
+          await Promise.race([waitForHealthy(`${server}/readyz`, await adminTls(pki), 120_000), apiserver.crashed(), etcd.crashed()]);
+        }
       },
     };
   } catch (error) {
@@ -195,12 +223,13 @@ async function adminTls(pki: PlanePki): Promise<AgentOptions> {
 }
 
 async function waitForHealthy(url: string, tls: AgentOptions, timeoutMs: number): Promise<void> {
-  const agent = new Agent({ ...tls, keepAlive: false });
+  const secure = url.startsWith('https:');
+  const agent = secure ? new Agent({ ...tls, keepAlive: false }) : undefined;
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
     last = await new Promise<string>((resolve) => {
-      const req = request(url, { agent, timeout: 2_000 }, (res) => {
+      const req = (secure ? request : httpRequest)(url, { ...(agent && { agent }), timeout: 2_000 }, (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
         res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : `${res.statusCode} ${body.slice(0, 200)}`));

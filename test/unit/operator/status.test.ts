@@ -158,6 +158,15 @@ describe('ModelDeployment status', () => {
     expect(condition(status, 'Degraded')).to.include({ reason: 'ChildConflict' });
   });
 
+  it('is Degraded with WatchForbidden, naming the kind and the apiserver\'s words, while a child kind may not be watched', () => {
+    const forbidden = 'poddisruptionbudgets.policy is forbidden: User "system:serviceaccount:ops:modelship" cannot list resource "poddisruptionbudgets"';
+    const status = computeStatus(md, { deployment: observedDeployment(md, { ready: 2 }), watchForbidden: [`PodDisruptionBudget: ${forbidden}`] }, T0);
+    expect(status.phase).to.equal('Degraded');
+    expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'WatchForbidden' });
+    expect(condition(status, 'Degraded').message).to.contain(`PodDisruptionBudget: ${forbidden}`);
+    expect(condition(status, 'Ready').status, 'the pods still serve').to.equal('True');
+  });
+
   it('emits RevisionCreated and Ready on the way up, nothing for counter-only changes', () => {
     const created = step(md, {}, T0);
     expect(transitionEvents(undefined, created.status, md)).to.deep.equal([
