@@ -6,7 +6,7 @@ import { dump, load } from 'js-yaml';
 import { plane } from './context.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOptionalCrds, uninstallOptionalCrds } from '../support/optional-crds.ts';
-import { templateRules, type PolicyRule } from '../support/chart.ts';
+import { chartRbac, templateRules, type PolicyRule } from '../support/chart.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
 
@@ -277,22 +277,7 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
       for (const ns of [system, apps]) await kubectl(['create', 'namespace', ns]);
       await kubectl(['create', 'serviceaccount', 'modelship-operator', '-n', system]);
       fullRules = await templateRules('clusterrole.yaml');
-      await kubectl(['apply', '-f', '-'], JSON.stringify({
-        apiVersion: 'v1', kind: 'List', items: [
-          clusterRoleObject(withoutPdbWatch(fullRules)),
-          {
-            apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: clusterRole },
-            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
-            subjects: [{ kind: 'ServiceAccount', name: 'modelship-operator', namespace: system }],
-          },
-          { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'leader-election', namespace: system }, rules: await templateRules('leader-election.yaml') },
-          {
-            apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'leader-election', namespace: system },
-            roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'leader-election' },
-            subjects: [{ kind: 'ServiceAccount', name: 'modelship-operator', namespace: system }],
-          },
-        ],
-      }));
+      await kubectl(['apply', '-f', '-'], JSON.stringify(await chartRbac(clusterRole, system, withoutPdbWatch(fullRules))));
       const token = (await kubectl(['create', 'token', 'modelship-operator', '-n', system, '--duration=1h'])).trim();
       const kubeconfig = load(await readFile(plane().kubeconfigPath, 'utf8')) as KubeconfigFile;
       for (const user of kubeconfig.users) user.user = { token };

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { plane } from './context.ts';
 import { eventually } from '../support/eventually.ts';
-import { templateRules } from '../support/chart.ts';
+import { chartRbac } from '../support/chart.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
 
 interface KubeconfigFile { users: { name: string; user: Record<string, unknown> }[] }
@@ -28,21 +28,7 @@ describe('operator with only the Helm chart RBAC (real apiserver authorization)'
     await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io', '--timeout=60s']);
     for (const ns of [system, apps]) await kubectl(['create', 'namespace', ns]);
     await kubectl(['create', 'serviceaccount', 'modelship-operator', '-n', system]);
-    const objects = [
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: clusterRole }, rules: await templateRules('clusterrole.yaml') },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: clusterRole },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
-        subjects: [{ kind: 'ServiceAccount', name: 'modelship-operator', namespace: system }],
-      },
-      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'leader-election', namespace: system }, rules: await templateRules('leader-election.yaml') },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'leader-election', namespace: system },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'leader-election' },
-        subjects: [{ kind: 'ServiceAccount', name: 'modelship-operator', namespace: system }],
-      },
-    ];
-    await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    await kubectl(['apply', '-f', '-'], JSON.stringify(await chartRbac(clusterRole, system)));
 
     const token = (await kubectl(['create', 'token', 'modelship-operator', '-n', system, '--duration=1h'])).trim();
     const kubeconfig = load(await readFile(plane().kubeconfigPath, 'utf8')) as KubeconfigFile;

@@ -43,3 +43,23 @@ export async function templateEnv(template: string): Promise<TemplateEnvVar[]> {
 export function valueAt(values: unknown, path: string): unknown {
   return path.split('.').reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), values);
 }
+
+/**
+ * The chart's RBAC for the operator's ServiceAccount in `namespace`, as the chart installs it: the
+ * ClusterRole named `clusterRole` (with `clusterRules`, by default the chart's own) and its binding,
+ * and the leader-election Role and binding. A List to apply with kubectl.
+ */
+export async function chartRbac(clusterRole: string, namespace: string, clusterRules?: PolicyRule[]): Promise<object> {
+  const subjects = [{ kind: 'ServiceAccount', name: 'modelship-operator', namespace }];
+  const rbac = 'rbac.authorization.k8s.io';
+  return {
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: `${rbac}/v1`, kind: 'ClusterRole', metadata: { name: clusterRole }, rules: clusterRules ?? await templateRules('clusterrole.yaml') },
+      { apiVersion: `${rbac}/v1`, kind: 'ClusterRoleBinding', metadata: { name: clusterRole }, roleRef: { apiGroup: rbac, kind: 'ClusterRole', name: clusterRole }, subjects },
+      { apiVersion: `${rbac}/v1`, kind: 'Role', metadata: { name: 'leader-election', namespace }, rules: await templateRules('leader-election.yaml') },
+      { apiVersion: `${rbac}/v1`, kind: 'RoleBinding', metadata: { name: 'leader-election', namespace }, roleRef: { apiGroup: rbac, kind: 'Role', name: 'leader-election' }, subjects },
+    ],
+  };
+}
