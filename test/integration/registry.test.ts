@@ -95,6 +95,9 @@ describe('models:/ URIs resolved in a real MLflow model registry', function () {
     expect(value('MODELSHIP_MODEL_URI')).to.equal(md.status?.model?.uri);
     expect(value('MODELSHIP_MODEL_SHA256')).to.equal(expected);
     expect(value('MODELSHIP_MODEL_VERSION')).to.equal('1');
+    // kubectl get md's Version column: the registry version, though the spec names none.
+    const row = (await kubectl(['get', 'md', 'fraud-registry', '-n', namespace, '--no-headers'])).trim().split(/\s+/);
+    expect(row.slice(0, 3)).to.deep.equal(['fraud-registry', 'fraud-registry', '1']);
 
     // KWOK pods run no containers: start the runtime here with the pod template's environment.
     const port = await freePort();
