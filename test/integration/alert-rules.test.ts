@@ -15,7 +15,7 @@ const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args
 const alertRules = async () => (JSON.parse(await kubectl(['get', 'md', 'fraud', '-n', namespace, '-o', 'json'])) as MdObject).status?.conditions?.find((c) => c.type === 'AlertRules');
 
 describe('SLO alert rules (PrometheusRule with the Prometheus Operator CRDs, checked by promtool)', function () {
-  this.timeout(300_000);
+  this.timeout(600_000);
   let operator: OperatorProcess;
 
   before(async () => {
@@ -26,7 +26,7 @@ describe('SLO alert rules (PrometheusRule with the Prometheus Operator CRDs, che
   });
 
   after(async function () {
-    this.timeout(180_000);
+    this.timeout(420_000);
     await operator?.stop();
     await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await uninstallOptionalCrds(kubectl, 'prometheus-operator');

@@ -242,7 +242,7 @@ describe('examples/ applied as they are and reconciled (real apiserver, Istio CR
     await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     await kubectl(['delete', 'node', GPU_NODE, '--ignore-not-found', '--wait=false']);
     // Later suites start, as this one did, on a cluster without Istio.
-    await uninstallOptionalCrds(kubectl, 'istio', 360);
+    await uninstallOptionalCrds(kubectl, 'istio');
   });
 
   it('has an expectation for every example in the folder, and an example for every expectation', () => {

@@ -126,7 +126,7 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
     let operator: OperatorProcess;
 
     before(async function () {
-      this.timeout(180_000);
+      this.timeout(420_000);
       // An optional kind is watched, and discovery asks every second whether it is still served.
       await installOptionalCrds(kubectl, 'prometheus-operator');
       // A lease far longer than any outage here: the leader must ride them out, not step down and exit.
@@ -136,7 +136,7 @@ describe('control-plane faults (apiserver and etcd restarts, 410 Gone, SIGKILL, 
     });
 
     after(async function () {
-      this.timeout(180_000);
+      this.timeout(420_000);
       await operator?.stop();
       await uninstallOptionalCrds(kubectl, 'prometheus-operator');
     });

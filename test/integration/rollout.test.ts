@@ -71,7 +71,7 @@ describe('rollouts against the real control plane (Canary, BlueGreen, ABTest, Mi
   });
 
   after(async function () {
-    this.timeout(180_000);
+    this.timeout(420_000);
     await operator?.stop();
     await kubectl(['delete', 'namespace', namespace, '--wait=false']);
     // Later suites start, as this one did, on a cluster without Istio.

@@ -20,20 +20,34 @@ export async function optionalCrdNames(set: OptionalCrdSet): Promise<string[]> {
   return documents.flatMap((doc) => (doc?.kind === 'CustomResourceDefinition' && doc.metadata?.name ? [doc.metadata.name] : []));
 }
 
+/**
+ * Resolves once none of the named CRDs is being deleted any more. A CRD another suite deleted may
+ * still be terminating: applying it again then only patches the dying object, which the apiserver
+ * removes a moment later, taking its kind away from whoever watches it.
+ */
+async function untilNoneTerminating(kubectl: Kubectl, names: readonly string[], timeoutSeconds: number): Promise<void> {
+  const existing = JSON.parse(await kubectl(['get', '--ignore-not-found', '-o', 'json', ...names.map((name) => `crd/${name}`)]) || '{"items":[]}') as {
+    items?: { metadata: { name: string; deletionTimestamp?: string } }[];
+  };
+  const terminating = (existing.items ?? []).filter((crd) => crd.metadata.deletionTimestamp).map((crd) => `crd/${crd.metadata.name}`);
+  if (terminating.length > 0) await kubectl(['wait', '--for=delete', `--timeout=${timeoutSeconds}s`, ...terminating]);
+}
+
 /** Installs a set's CRDs and resolves once the apiserver serves every one of them (Established). */
 export async function installOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet): Promise<string[]> {
   const names = await optionalCrdNames(set);
+  await untilNoneTerminating(kubectl, names, UNINSTALL_TIMEOUT_SECONDS);
   // Server-side: some of these CRDs are larger than the last-applied annotation allows.
   await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=modelship-test', '-f', await optionalCrdFile(set)]);
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names.map((name) => `crd/${name}`)]);
   return names;
 }
 
-/**
- * Deletes a set's CRDs (and so every object of their kinds) and resolves once they are gone; on a
- * loaded machine the apiserver's CRD finalizer can take minutes for a whole set.
- */
-export async function uninstallOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet, timeoutSeconds = 120): Promise<void> {
+/** On a loaded machine the apiserver's CRD finalizer has taken minutes for a whole set. */
+const UNINSTALL_TIMEOUT_SECONDS = 360;
+
+/** Deletes a set's CRDs (and so every object of their kinds) and resolves once they are gone. */
+export async function uninstallOptionalCrds(kubectl: Kubectl, set: OptionalCrdSet, timeoutSeconds = UNINSTALL_TIMEOUT_SECONDS): Promise<void> {
   const names = await optionalCrdNames(set);
   await kubectl(['delete', '--ignore-not-found', '--wait=true', `--timeout=${timeoutSeconds}s`, ...names.map((name) => `crd/${name}`)]);
 }
