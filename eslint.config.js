@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'charts/', 'crds/', '.venv/', '.venv-*/'] },
+  { ignores: ['dist/', 'node_modules/', 'charts/', 'crds/', '.venv/', '.venv-*/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

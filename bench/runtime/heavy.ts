@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CONV_MODELS as MODELS, convImages, ensureConvModels as ensureModels, jsonImageBody, ROW, ROW_SHAPE } from './conv-images.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { cpuSeconds, freePort, spawnNode, stop, waitReady } from './servers.ts';
+import { cpuSeconds, freePort, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -79,7 +79,7 @@ async function probeWhile<T>(url: string, work: Promise<T>): Promise<{ result: T
 async function serve(label: string, model: string, env: Record<string, string>, requests: { bodies: Buffer[]; headers?: string[]; contentType?: string }, level: number, probe = false): Promise<Served> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnNode('runtime/main.ts', [], {
+  const child = await spawnRuntime({
     MODELSHIP_MODEL_URI: model, MODELSHIP_MODEL_NAME: 'conv', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', ...env,
   });
   child.stdout?.resume();

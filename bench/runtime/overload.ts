@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.ts';
-import { freePort, MODELS, oneRowRequests, peakRss, spawnNode, stop, waitReady } from './servers.ts';
+import { freePort, MODELS, oneRowRequests, peakRss, stop, spawnRuntime, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -49,7 +49,7 @@ async function sampleQueueDepth(url: string, done: Promise<unknown>): Promise<nu
 async function measure(queueSize: number, concurrency: number): Promise<Point> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnNode('runtime/main.ts', [], {
+  const child = await spawnRuntime({
     MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port),
     MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_MAX_BATCH_SIZE: args['max-batch-size'] as string, MODELSHIP_MAX_QUEUE_SIZE: String(queueSize),
   });

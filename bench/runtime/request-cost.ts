@@ -6,12 +6,14 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
-import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, waitReady } from './servers.ts';
+import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 
 /**
  * What one request costs the server process, against Node's own HTTP floor, in one run:
- * the floor (node:http answering a fixed body of the runtime's answer size), the naive server, and the
- * runtime over REST JSON, REST binary tensors and gRPC; wide MLP, 1-row requests, closed loop over loopback.
+ * the floor (node:http answering a fixed body of the runtime's answer size), the ceiling (the floor plus
+ * the model's own batched work per row: the most any Node server that runs the model can serve here),
+ * the naive server, and the runtime over REST JSON, REST binary tensors and gRPC; wide MLP, 1-row
+ * requests, closed loop over loopback.
  *   npm run bench:cost -- [--duration-ms 4000] [--concurrency 16,64]
  */
 const { values: args } = parseArgs({
@@ -27,6 +29,7 @@ const concurrencies = (args.concurrency as string).split(',').map(Number);
 const MAX_REQUESTS = 2_000_000;
 const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
 const INFER_PATH = '/v2/models/wide/infer';
+const CEILING_LABEL = 'ceiling: floor + the model, batched';
 
 interface Point {
   readonly server: string;
@@ -84,7 +87,7 @@ async function main(): Promise<void> {
     // The runtime: REST JSON, REST binary, gRPC on one process with the default settings.
     const [port, grpcPort] = [await freePort(), await freePort()];
     const url = `http://127.0.0.1:${port}`;
-    const runtime = spawnNode('runtime/main.ts', [], {
+    const runtime = await spawnRuntime({
       MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
     });
     let answer = Buffer.alloc(0);
@@ -102,7 +105,7 @@ async function main(): Promise<void> {
 
     // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
     const mainPort = await freePort();
-    const onMain = spawnNode('runtime/main.ts', [], {
+    const onMain = await spawnRuntime({
       MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(mainPort), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: 'main',
     });
     await withServer(onMain, `http://127.0.0.1:${mainPort}/v2/health/ready`, false, async () => {
@@ -117,6 +120,20 @@ async function main(): Promise<void> {
       points.push(...await measure('floor (node:http, fixed answer)', floor, httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies)));
     });
 
+    // The ceiling: the floor plus the model's own work per row, batched per I/O poll, with
+    // onnxruntime's pool at its default size and at one thread (the JS thread then computes alone).
+    for (const intraOpThreads of [0, 1]) {
+      const ceilingPort = await freePort();
+      const ceiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
+        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
+        CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads),
+      });
+      const label = `${CEILING_LABEL} (intra-op threads: ${intraOpThreads || 'default'})`;
+      await withServer(ceiling, `http://127.0.0.1:${ceilingPort}/`, true, async () => {
+        points.push(...await measure(label, ceiling, httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies)));
+      });
+    }
+
     const naivePort = await freePort();
     const naive = spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) });
     await withServer(naive, `http://127.0.0.1:${naivePort}/`, true, async () => {
@@ -130,13 +147,17 @@ async function main(): Promise<void> {
   const lines = [
     `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up, 1-row requests (wide MLP, FP32), client on the same cores.`,
     '',
-    '| server | concurrency | req/s | % of floor | x naive | server CPU µs/req | p50 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | concurrency | req/s | % of floor | % of ceiling | x naive | server CPU µs/req | p50 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const percent = (point: Point, of: Point | undefined) => (of ? `${fmt((100 * point.requestsPerSecond) / of.requestsPerSecond)}%` : '-');
   for (const point of points) {
-    const floor = points.find((p) => p.server.startsWith('floor') && p.concurrency === point.concurrency);
-    const naive = points.find((p) => p.server === 'naive server' && p.concurrency === point.concurrency);
-    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${floor ? fmt((100 * point.requestsPerSecond) / floor.requestsPerSecond) : '-'}% | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
+    const atSameConcurrency = (match: (server: string) => boolean) => points.filter((p) => match(p.server) && p.concurrency === point.concurrency);
+    const floor = atSameConcurrency((server) => server.startsWith('floor'))[0];
+    // The better of the two ceiling servers.
+    const ceiling = atSameConcurrency((server) => server.startsWith(CEILING_LABEL)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
+    const naive = atSameConcurrency((server) => server === 'naive server')[0];
+    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${percent(point, floor)} | ${percent(point, ceiling)} | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
   }
   lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   console.log(lines.join('\n'));

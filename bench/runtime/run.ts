@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runLoad, type LoadResult } from './load.ts';
-import { FEATURES, freePort, MODELS, oneRowRequests, peakRss, SAMPLES, spawnNode, stop, waitReady } from './servers.ts';
+import { FEATURES, freePort, MODELS, oneRowRequests, peakRss, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 import { sampleSum } from '../../test/support/prometheus-text.ts';
 
 /**
@@ -39,7 +39,7 @@ async function measureServer(label: string, kind: 'naive' | 'runtime', model: st
   const url = `http://127.0.0.1:${port}`;
   const child = kind === 'naive'
     ? spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: model, NAIVE_PORT: String(port) })
-    : spawnNode('runtime/main.ts', [], {
+    : await spawnRuntime({
       MODELSHIP_MODEL_URI: model, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', ...env,
     });
   child.stdout?.resume();

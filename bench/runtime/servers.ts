@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -17,9 +17,40 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export function spawnNode(script: string, args: readonly string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+export function spawnNode(script: string, args: readonly string[], env: Record<string, string>, nodeFlags: readonly string[] = []): ChildProcess {
+  return spawn(process.execPath, [...nodeFlags, '--import', 'tsx', script, ...args], {
     cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+}
+
+const COMPILED = `${ROOT}.cache/bench-runtime`;
+let compiling: Promise<string> | undefined;
+
+/**
+ * The runtime compiled as its image compiles it (runtime/tsconfig.build.json), so a benchmark measures
+ * what production runs: plain JavaScript, not the sources through tsx's loader. Built once per run.
+ */
+function compiledRuntime(): Promise<string> {
+  compiling ??= new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}runtime/tsconfig.build.json`, '--outDir', COMPILED], (error, stdout) => {
+      if (error) return reject(new Error(`compiling the runtime failed: ${stdout}`, { cause: error }));
+      // As in Dockerfile.runtime: tsc copies no .proto, and the gRPC server loads it next to its module.
+      copyFileSync(`${ROOT}runtime/protocol/grpc_predict_v2.proto`, `${COMPILED}/runtime/protocol/grpc_predict_v2.proto`);
+      resolve(`${COMPILED}/runtime/main.js`);
+    });
+  });
+  return compiling;
+}
+
+/**
+ * The runtime (compiled) in its own process, configured by `env` as the operator configures it, on
+ * top of any MODELSHIP_* setting the benchmark itself was started with (to try one across a whole
+ * benchmark, e.g. `MODELSHIP_INTRA_OP_THREADS=1 npm run bench:heavy`).
+ */
+export async function spawnRuntime(env: Record<string, string>, nodeFlags: readonly string[] = []): Promise<ChildProcess> {
+  const given = Object.entries(process.env).filter((entry): entry is [string, string] => entry[0].startsWith('MODELSHIP_') && entry[1] !== undefined);
+  return spawn(process.execPath, [...nodeFlags, await compiledRuntime()], {
+    cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...Object.fromEntries(given), ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
 }
 

@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
 import { measureTracingPath } from './tracing-path.ts';
-import { freePort, MODELS, oneRowRequests, spawnNode, stop, waitReady } from './servers.ts';
+import { freePort, MODELS, oneRowRequests, stop, spawnRuntime, waitReady } from './servers.ts';
 
 /**
  * What tracing costs the runtime per request (a script, not a test): CPU time of the runtime process
@@ -62,7 +62,7 @@ interface Sample {
 async function measure(env: Record<string, string>): Promise<Sample> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawnNode('runtime/main.ts', [], {
+  const child = await spawnRuntime({
     MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'm', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0',
     MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_MAX_BATCH_SIZE: '256', ...env,
   });
