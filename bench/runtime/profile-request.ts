@@ -26,6 +26,7 @@ const { values: args } = parseArgs({
 interface ProfileNode {
   readonly id: number;
   readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
+  readonly children?: readonly number[];
 }
 interface Profile {
   readonly nodes: readonly ProfileNode[];
@@ -127,6 +128,26 @@ try {
   }
   console.log('Main thread profile, self time:');
   for (const [key, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
+    console.log(`${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${key}`);
+  }
+  // Inclusive time of the runtime's own functions (each counted once per stack, however deep it recurses).
+  const parent = new Map<number, number>();
+  for (const node of main.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const keyOf = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(runtime)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+  const inclusiveMs = new Map<string, number>();
+  main.samples.forEach((id, i) => {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at) as ProfileNode;
+      if (!node.callFrame.url.includes('/runtime/')) continue;
+      const key = keyOf(node);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusiveMs.set(key, (inclusiveMs.get(key) ?? 0) + (main.timeDeltas[i] ?? 0) / 1000);
+    }
+  });
+  console.log('Main thread profile, inclusive time of runtime functions:');
+  for (const [key, ms] of [...inclusiveMs].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
     console.log(`${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${key}`);
   }
 } finally {

@@ -18,12 +18,16 @@ export type FinishInfer = (status: number, requestId: string | undefined, trace?
  */
 export function inferAccounting({ state, metrics, logger }: AccountingDeps, protocol: WireProtocol): () => FinishInfer {
   let requestCounter = 0;
+  // The line is built only when it will be written (levels are fixed for the process's life).
+  const logged = logger.isLevelEnabled('info');
   return () => {
     const started = performance.now();
     state.inFlight++;
     return (status, requestId, trace) => {
       const seconds = (performance.now() - started) / 1000;
       metrics.requestDone(status, status === 200 ? seconds : undefined, protocol);
+      state.inFlight--;
+      if (!logged) return;
       const line = {
         reqId: requestId ?? `r${++requestCounter}`,
         protocol,
@@ -31,7 +35,6 @@ export function inferAccounting({ state, metrics, logger }: AccountingDeps, prot
         latencyMs: Math.round(seconds * 1e6) / 1e3,
       };
       logger.info(trace ? { ...line, ...trace.logFields() } : line, 'infer');
-      state.inFlight--;
     };
   };
 }

@@ -24,10 +24,23 @@ function pathOf(req: IncomingMessage): string {
   return query < 0 ? url : url.slice(0, query);
 }
 
+const MATCH_CACHE_SIZE = 256;
+// Clients send the same few paths over and over: remember what each means (bounded).
+const matched = new Map<string, InferTarget | undefined>();
+
 /** Matches POST /v2/models/{name}[/versions/{version}]/infer. */
 export function matchInfer(req: IncomingMessage): InferTarget | undefined {
   if (req.method !== 'POST' || !req.url) return undefined;
-  const match = INFER_PATH.exec(pathOf(req));
+  const url = req.url;
+  if (matched.has(url)) return matched.get(url);
+  const target = parseInferPath(pathOf(req));
+  if (matched.size >= MATCH_CACHE_SIZE) matched.clear();
+  matched.set(url, target);
+  return target;
+}
+
+function parseInferPath(path: string): InferTarget | undefined {
+  const match = INFER_PATH.exec(path);
   if (!match) return undefined;
   try {
     return { name: decodeURIComponent(match[1] as string), version: match[2] === undefined ? undefined : decodeURIComponent(match[2]) };
@@ -116,8 +129,9 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, traci
     };
     const socket = req.socket;
     if (socket.readableEnded) leave();
-    socket.once('end', leave);
-    res.once('close', leave);
+    // Plain listeners, not once(): leave() is idempotent, and the socket's is removed when the request ends.
+    socket.on('end', leave);
+    res.on('close', leave);
     try {
       // Draining: requests already routed here over open connections are still served, but each
       // connection closes after its response so clients reconnect to another replica.
@@ -136,12 +150,10 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, traci
         request.outputs,
       );
       trace?.encoded();
-      const headers: Record<string, string | number> = {
-        'Content-Type': encoded.contentType,
-        'Content-Length': typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length,
-      };
-      if (encoded.headerLength !== undefined) headers['Inference-Header-Content-Length'] = encoded.headerLength;
-      res.writeHead(200, headers);
+      const length = typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length;
+      res.writeHead(200, encoded.headerLength === undefined
+        ? ['Content-Type', encoded.contentType, 'Content-Length', String(length)]
+        : ['Content-Type', encoded.contentType, 'Content-Length', String(length), 'Inference-Header-Content-Length', String(encoded.headerLength)]);
       res.end(encoded.body);
     } catch (error) {
       const httpError = toHttpError(error);
