@@ -32,6 +32,8 @@ export interface RuntimeConfig {
   readonly session: SessionSettings;
   readonly batching: BatchingSettings;
   readonly maxBodyBytes: number;
+  /** JSON bodies at least this large are decoded on the decoder thread; 0: never. */
+  readonly decodeOffloadBytes: number;
   /** Slow clients (slow-loris) lose their connection with 408 after these: headers, whole request. */
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
@@ -128,6 +130,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
       maxConcurrentRuns: readInteger(env, C.maxConcurrentRuns),
     },
     maxBodyBytes: readInteger(env, C.maxBodyBytes),
+    decodeOffloadBytes: readInteger(env, C.decodeOffloadBytes),
     headersTimeoutMs: readInteger(env, C.headersTimeoutMs),
     requestTimeoutMs: readInteger(env, C.requestTimeoutMs),
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),

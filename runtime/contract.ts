@@ -168,6 +168,17 @@ export const RuntimeContract = {
     defaultDoc: '`67108864` (64 MiB)',
     doc: 'Largest request body (after decompression); beyond it, `413`.',
   },
+  decodeOffloadBytes: {
+    name: 'MODELSHIP_DECODE_OFFLOAD_BYTES',
+    type: 'integer',
+    // A 64-feature JSON row is about 1.3 KB and decodes in ~13 µs inline; a 520 KB image takes
+    // 1.5-3 ms, long enough to delay probes when a few arrive together (docs/benchmarks.md).
+    default: 64 * 1024,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    defaultDoc: '`65536` (64 KiB)',
+    doc: 'Request bodies with at least this many bytes of JSON are parsed and validated on a thread of their own, so that large JSON bodies never hold up health probes and small requests; `0` decodes every body on the main thread.',
+  },
   headersTimeoutMs: {
     name: 'MODELSHIP_HEADERS_TIMEOUT_MS',
     type: 'integer',

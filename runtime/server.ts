@@ -13,6 +13,7 @@ import { startGrpcServer, type RunningGrpcServer } from './protocol/grpc-server.
 import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
 import { perClientRateLimit } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
+import { requestDecoder } from './protocol/request-decoder.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
 import { startTracing } from './tracing/tracing.ts';
@@ -106,7 +107,8 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   );
   const tracing = config.tracing && await startTracing(config.tracing, source, logger);
   const app = createApp({ state, metrics, logger });
-  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, tracing });
+  const decoder = requestDecoder(config.decodeOffloadBytes, logger);
+  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, decoder, tracing });
   const tokens = await acceptedTokens(config.auth, logger);
   const refusal = bearerTokenCheck(tokens);
   const overLimit = perClientRateLimit(config.rateLimit);
@@ -135,7 +137,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       config.grpcPort,
     );
   } catch (error) {
-    await Promise.all([closeServer(server), tracing?.shutdown()]);
+    await Promise.all([closeServer(server), tracing?.shutdown(), decoder.close()]);
     tokens.close();
     throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
   }
@@ -161,7 +163,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     }, 'model ready');
   } catch (error) {
     server.closeAllConnections();
-    await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown()]);
+    await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown(), decoder.close()]);
     tokens.close();
     throw error;
   }
@@ -174,7 +176,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     const drained = await waitForDrain(state, config.shutdownGraceMs);
     if (!drained) logger.warn({ inFlight: state.inFlight, graceMs: config.shutdownGraceMs }, 'grace period over; dropping unfinished requests');
     server.closeAllConnections();
-    await Promise.all([closeServer(server), grpc.close(0)]);
+    await Promise.all([closeServer(server), grpc.close(0), decoder.close()]);
     tokens.close();
     await Promise.all([state.model?.dispose(), tracing?.shutdown()]);
     state.model = undefined;

@@ -1,10 +1,8 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { ModelLoadError, openSession, runSession, servableSignature, type ExecutionProvider, type SessionSettings } from './session.ts';
 import type { ModelSignature } from './signature.ts';
 import type { NamedTensors } from './tensor.ts';
 import type { WorkerReply, WorkerRequest } from './worker-messages.ts';
+import { startWorkerThread } from '../worker-thread.ts';
 
 /** What the server needs of an open model: run it, describe it, release it. */
 export interface ModelRunner {
@@ -34,18 +32,12 @@ export async function openInProcessSession(modelPath: string, settings: SessionS
   };
 }
 
-// The worker is a sibling module: inference-worker.js once compiled; from the TypeScript sources a
-// bootstrap that registers tsx first (runtime/model/inference-worker-from-source.mjs).
-const FROM_SOURCE = extname(fileURLToPath(import.meta.url)) === '.ts';
-const WORKER_URL = new URL(FROM_SOURCE ? './inference-worker-from-source.mjs' : './inference-worker.js', import.meta.url);
-const startWorker = (workerData: unknown): Worker => new Worker(WORKER_URL, { workerData });
-
 /**
  * Opens the model in its own worker thread (runtime/model/inference-worker.ts). Inputs are copied
  * to the worker (they may be views into request bodies); outputs move back without a copy.
  */
 export async function openWorkerSession(modelPath: string, settings: SessionSettings): Promise<ModelRunner> {
-  const worker = startWorker({ modelPath, settings });
+  const worker = startWorkerThread(new URL('./inference-worker.ts', import.meta.url), { modelPath, settings });
   const pending = new Map<number, { resolve: (outputs: NamedTensors) => void; reject: (error: Error) => void }>();
   let nextId = 0;
   let exited: Error | undefined;

@@ -4,12 +4,12 @@ import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
 import { badRequest, clientGone, HttpError, notFound, unavailable } from './errors.ts';
 import { sendError, toHttpError } from './http.ts';
-import { decodeInferRequest } from './infer-request.ts';
 import { encodeInferResponse } from './infer-response.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
 import { Withdrawal } from '../batching/withdrawal.ts';
+import type { RequestDecoder } from './request-decoder.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 
@@ -104,6 +104,7 @@ interface InferDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  readonly decoder: RequestDecoder;
   /** Undefined when tracing is off: then no span, nothing allocated for one. */
   readonly tracing: Tracing | undefined;
 }
@@ -112,7 +113,7 @@ interface InferDeps {
  * The hot path, on plain node:http rather than express: for small models the per-request framework
  * cost is of the same order as session.run itself.
  */
-export function createInferHandler({ state, metrics, logger, maxBodyBytes, tracing }: InferDeps) {
+export function createInferHandler({ state, metrics, logger, maxBodyBytes, decoder, tracing }: InferDeps) {
   const begin = inferAccounting({ state, metrics, logger }, 'http');
   return async (req: IncomingMessage, res: ServerResponse, target: InferTarget): Promise<void> => {
     const finish = begin();
@@ -140,7 +141,7 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, traci
       const raw = await readBody(req, maxBodyBytes);
       const body = decompress(raw, req.headers['content-encoding'], maxBodyBytes);
       const headerLength = req.headers['inference-header-content-length'];
-      const request = decodeInferRequest(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
+      const request = await decoder.decode(body, Array.isArray(headerLength) ? headerLength[0] : headerLength, model.signature);
       requestId = request.id;
       trace?.queued(request.rows);
       const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft, trace?.span);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { RuntimeContract } from '../../runtime/contract.ts';
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -154,7 +155,7 @@ describe('container images: each Dockerfile\'s final filesystem, replayed from t
       expect(image.baseReference).to.match(/^gcr\.io\/distroless\/nodejs20-debian12:nonroot@sha256:/);
     });
 
-    it('serves examples/models/fraud-fp32.onnx and answers a V2 inference request over loopback as the checkout\'s runtime does, then stops cleanly on SIGTERM', async () => {
+    it('serves examples/models/fraud-fp32.onnx and answers V2 inference requests, small and large enough for its decoder thread, over loopback as the checkout\'s runtime does, then stops cleanly on SIGTERM', async () => {
       const { model } = await volume(join(work, 'runtime-models'), { model: modelPath('fraud-fp32.onnx') });
       const port = await closedPort();
       runtime = spawnRuntime({ modelUri: model, modelName: 'fraud', port: String(port), logLevel: 'info' }, command);
@@ -165,13 +166,17 @@ describe('container images: each Dockerfile\'s final filesystem, replayed from t
       expect(ready.grpc, 'the gRPC server started (its .proto was found)').to.be.a('string');
       expect(await uidOf(runtime.child.pid!), 'the process runs as the image\'s USER').to.equal(expectedUid(command));
 
-      const request = fraudRequest(3, 11);
-      const answer = await postJson<V2InferResponse>(`http://127.0.0.1:${port}/v2/models/fraud/infer`, request);
-      expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+      // 400 rows of JSON is past MODELSHIP_DECODE_OFFLOAD_BYTES: decoded on the decoder thread, whose module the image must hold.
+      const requests = [fraudRequest(3, 11), fraudRequest(400, 12)];
+      expect(JSON.stringify(requests[1]).length).to.be.greaterThan(RuntimeContract.decodeOffloadBytes.default);
       const reference = await startTestRuntime({ modelUri: modelPath('fraud-fp32.onnx'), modelName: 'fraud' });
       try {
-        const expected = await postJson<V2InferResponse>(`${reference.url}/v2/models/fraud/infer`, request);
-        expect(answer.body.outputs).to.deep.equal(expected.body.outputs);
+        for (const request of requests) {
+          const answer = await postJson<V2InferResponse>(`http://127.0.0.1:${port}/v2/models/fraud/infer`, request);
+          expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+          const expected = await postJson<V2InferResponse>(`${reference.url}/v2/models/fraud/infer`, request);
+          expect(answer.body.outputs).to.deep.equal(expected.body.outputs);
+        }
       } finally {
         await reference.close();
       }

@@ -58,6 +58,9 @@ describe('runtime process under overload (wide MLP, small queue, real onnxruntim
     runtime = spawnRuntime({
       modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', port: String(port), logLevel: 'warn',
       maxBatchSize: '8', maxQueueSize: String(MAX_QUEUE_SIZE), maxConcurrentRuns: '1',
+      // These cases queue requests in the order they arrive; a large JSON body on the decoder thread
+      // would reach the queue after the small ones sent behind it.
+      decodeOffloadBytes: '0',
     });
     await eventually(async () => expect((await fetch(`${url}/v2/health/ready`)).status).to.equal(200), { intervalMs: 100 });
   });

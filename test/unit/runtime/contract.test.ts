@@ -19,6 +19,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   maxQueueSize: (c) => c.batching.maxQueueSize,
   maxConcurrentRuns: (c) => c.batching.maxConcurrentRuns,
   maxBodyBytes: (c) => c.maxBodyBytes,
+  decodeOffloadBytes: (c) => c.decodeOffloadBytes,
   shutdownGraceMs: (c) => c.shutdownGraceMs,
   headersTimeoutMs: (c) => c.headersTimeoutMs,
   requestTimeoutMs: (c) => c.requestTimeoutMs,
