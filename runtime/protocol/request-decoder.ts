@@ -3,7 +3,7 @@ import type { Logger } from '../logging.ts';
 import type { ModelSignature } from '../model/signature.ts';
 import { startWorkerThread } from '../worker-thread.ts';
 import type { DecodeReply, DecodeRequest } from './decode-messages.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, unavailable } from './errors.ts';
 import { decodeInferRequest, type InferRequest } from './infer-request.ts';
 
 /** Decodes V2 inference request bodies, large JSON ones on a thread of their own. */
@@ -76,6 +76,9 @@ export function requestDecoder(minJsonBytes: number, logger: Logger): RequestDec
     async close() {
       const stopping = worker;
       worker = undefined;
+      broken = true;
+      for (const call of pending.values()) call.reject(unavailable('shutting down'));
+      pending.clear();
       await stopping?.terminate();
     },
   };
