@@ -22,8 +22,12 @@ export function transferList(tensors: NamedTensors): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const tensor of Object.values(tensors)) {
     const data = tensor.data;
-    if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) continue;
-    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !buffers.has(data.buffer)) buffers.add(data.buffer);
+    if (!Array.isArray(data) && ownsWholeBuffer(data)) buffers.add(data.buffer);
   }
   return [...buffers];
+}
+
+/** Whether a view spans its whole (non-shared) buffer, so that moving the buffer takes nothing from anyone else. */
+export function ownsWholeBuffer(view: ArrayBufferView): view is ArrayBufferView & { buffer: ArrayBuffer } {
+  return view.buffer instanceof ArrayBuffer && view.byteOffset === 0 && view.byteLength === view.buffer.byteLength;
 }

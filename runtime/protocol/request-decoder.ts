@@ -1,6 +1,7 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../logging.ts';
 import type { ModelSignature } from '../model/signature.ts';
+import { ownsWholeBuffer } from '../model/worker-messages.ts';
 import { startWorkerThread } from '../worker-thread.ts';
 import type { DecodeReply, DecodeRequest } from './decode-messages.ts';
 import { HttpError, unavailable } from './errors.ts';
@@ -66,11 +67,10 @@ export function requestDecoder(minJsonBytes: number, logger: Logger): RequestDec
       }
       worker ??= start();
       const id = nextId++;
-      const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
       const message: DecodeRequest = { id, body, headerLength, signature };
       return new Promise<InferRequest>((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        (worker as Worker).postMessage(message, owned ? [body.buffer as ArrayBuffer] : []);
+        (worker as Worker).postMessage(message, ownsWholeBuffer(body) ? [body.buffer] : []);
       });
     },
     async close() {
