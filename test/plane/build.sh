@@ -6,6 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
+# shellcheck source=kubernetes-module.sh
+source "$here/kubernetes-module.sh"
 
 cache_root=${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
@@ -25,46 +27,9 @@ export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 start=$SECONDS
 
 build_kubernetes() {
-  local dir="$work/kubernetes" minor staging gomod
-  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-  local staging_version="v0.${KUBERNETES_VERSION#v1.}"
-  mkdir -p "$dir"
-  log "resolving k8s.io/kubernetes@$KUBERNETES_VERSION"
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-  # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths;
-  # pin each to its published release instead.
-  staging=$(sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}')
-  {
-    echo "module modelship.local/plane/kubernetes"
-    echo
-    echo "go 1.26.0"
-    echo
-    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
-    echo
-    echo "replace ("
-    for m in $staging; do echo "	$m => $m $staging_version"; done
-    echo ")"
-  } >"$dir/go.mod"
-  cat >"$dir/tools.go" <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubectl"
-)
-GO
-  log "downloading Kubernetes modules (first time: a few minutes)"
-  (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true; cd "$dir" && go mod download)
-  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-    log "building $cmd (first time: several minutes on 2 cores)"
-    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
-    mv "$bin/$cmd.tmp" "$bin/$cmd"
-  done
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  write_kubernetes_module "$work/kubernetes" modelship.local/plane/kubernetes "${cmds[@]}"
+  build_kubernetes_commands "$work/kubernetes" "$bin" "${cmds[@]}"
 }
 
 build_etcd() {

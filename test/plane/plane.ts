@@ -14,7 +14,7 @@ const run = promisify(execFile);
 const here = new URL('.', import.meta.url).pathname;
 
 export interface PlaneOptions {
-  /** Number of simulated (KWOK) nodes to register. */
+  /** Number of simulated (KWOK) nodes to register (default 2; 0 where a real node takes the pods). */
   nodes?: number;
   /** Where to print progress; silent when omitted. */
   log?: (line: string) => void;
@@ -27,6 +27,8 @@ export interface RunningPlane {
   kubeconfigPath: string;
   binDir: string;
   dataDir: string;
+  /** The cluster CA's certificate: the kubelet trusts client certificates it signed. */
+  caCertPath: string;
   /** Stops kube components and etcd; the apiserver alone can be restarted with restartApiserver(). */
   stop(): Promise<void>;
   /**
@@ -101,6 +103,8 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
       '--service-account-issuer=https://kubernetes.default.svc',
       '--service-cluster-ip-range=10.0.0.0/16',
       '--authorization-mode=RBAC', '--allow-privileged=true',
+      // kubectl logs/exec through a real node's kubelet (which trusts the cluster CA).
+      `--kubelet-client-certificate=${pki.adminCert}`, `--kubelet-client-key=${pki.adminKey}`, '--kubelet-preferred-address-types=InternalIP',
       '--profiling=false', '--v=1',
     ];
     const startApiserver = () => {
@@ -154,13 +158,16 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
       ]),
       ...components.map((proc) => proc.crashed()),
     ]);
-    await registerNodes(kubectl, options.nodes ?? 2);
-    log('waiting for simulated nodes to become Ready');
-    await kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s']);
+    const simulatedNodes = options.nodes ?? 2;
+    if (simulatedNodes > 0) {
+      await registerNodes(kubectl, simulatedNodes);
+      log('waiting for simulated nodes to become Ready');
+      await kubectl(['wait', '--for=condition=Ready', 'node', '--all', '--timeout=120s']);
+    }
     log(`control plane up in ${((Date.now() - started) / 1000).toFixed(1)}s (data in ${dataDir})`);
 
     return {
-      server, kubeconfigPath, binDir, dataDir, kubectl,
+      server, kubeconfigPath, binDir, dataDir, kubectl, caCertPath: pki.caCert,
       stop: stopAll,
       async restartApiserver(downMs = 2_000, whileDown = async () => {}) {
         await stopProcess(apiserver);

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { MODELS_DIR } from '../runtime/helpers.ts';
+
+type Kubectl = (args: string[], stdin?: string) => Promise<string>;
+export type Pod = Required<Pick<V1Pod, 'metadata' | 'spec' | 'status'>>;
+
+export const MODEL_STORE_NAMESPACE = 'modelship-system';
+
+/**
+ * The quickstart's model store, as examples/models/model-server.yaml's comment says to install it:
+ * the example models in a ConfigMap, served at http://models.modelship-system.svc:8000/<file>.
+ * Idempotent: suites share it.
+ */
+export async function installExampleModelStore(kubectl: Kubectl): Promise<void> {
+  await kubectl(['create', 'namespace', MODEL_STORE_NAMESPACE]).catch(() => undefined);
+  const configMap = await kubectl([
+    'create', 'configmap', 'example-models', '-n', MODEL_STORE_NAMESPACE, '--dry-run=client', '-o', 'json',
+    ...['fraud-fp32.onnx', 'fraud-int8-qdq.onnx', 'fraud-fp32.onnx.sig'].map((file) => `--from-file=${join(MODELS_DIR, file)}`),
+  ]);
+  await kubectl(['apply', '--server-side', '-f', '-'], configMap);
+  await kubectl(['apply', '-n', MODEL_STORE_NAMESPACE, '-f', join(MODELS_DIR, 'model-server.yaml')]);
+  await kubectl(['rollout', 'status', '-n', MODEL_STORE_NAMESPACE, 'deployment/models', '--timeout=180s']);
+}
+
+export async function podsOf(kubectl: Kubectl, namespace: string, selector: string): Promise<Pod[]> {
+  const list = JSON.parse(await kubectl(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'json'])) as { items: Pod[] };
+  return list.items;
+}

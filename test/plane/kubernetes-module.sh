@@ -1,0 +1,51 @@
+# Sourced by build.sh and build-node.sh: a wrapper Go module that builds commands of k8s.io/kubernetes.
+# k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, so
+# `go install k8s.io/kubernetes/cmd/...@v1.N.M` fails; the wrapper pins each staging module to its
+# published release instead.
+
+# write_kubernetes_module DIR MODULE_NAME CMD... : go.mod + tools.go in DIR, modules downloaded.
+write_kubernetes_module() {
+  local dir=$1 name=$2 gomod staging cmd
+  shift 2
+  local staging_version="v0.${KUBERNETES_VERSION#v1.}"
+  mkdir -p "$dir"
+  log "resolving k8s.io/kubernetes@$KUBERNETES_VERSION"
+  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  staging=$(sed -n '/^replace (/,/^)/p' "$gomod" | awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}')
+  {
+    echo "module $name"
+    echo
+    echo "go 1.26.0"
+    echo
+    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo
+    echo "replace ("
+    for m in $staging; do echo "	$m => $m $staging_version"; done
+    echo ")"
+  } >"$dir/go.mod"
+  {
+    echo '//go:build tools'
+    echo
+    echo 'package tools'
+    echo
+    echo 'import ('
+    for cmd in "$@"; do echo "	_ \"k8s.io/kubernetes/cmd/$cmd\""; done
+    echo ')'
+  } >"$dir/tools.go"
+  log "downloading Kubernetes modules (first time: a few minutes)"
+  (cd "$dir" && go mod tidy -e >/dev/null 2>&1 || true; cd "$dir" && go mod download)
+}
+
+# build_kubernetes_commands DIR BIN CMD... : each command built into BIN with the release's version stamped in.
+build_kubernetes_commands() {
+  local dir=$1 bin=$2 minor cmd
+  shift 2
+  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  for cmd in "$@"; do
+    [ -x "$bin/$cmd" ] && continue
+    log "building $cmd (first time: several minutes on 2 cores)"
+    (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
+    mv "$bin/$cmd.tmp" "$bin/$cmd"
+  done
+}
