@@ -88,6 +88,12 @@ function newRevision(spec: Partial<ModelDeploymentSpec>, pass: Pass = {}) {
 /** The candidate's Deployment, ready. */
 const ready = (md: ModelDeployment) => [observedRevisionDeployment(md)];
 
+/** The candidate's Deployment as read back, asked for `wanted` pods of which `available` are ready and available. */
+function candidateWith(md: ModelDeployment, wanted: number, available: number): V1Deployment {
+  const deployment = observedRevisionDeployment(md, { ready: available, available });
+  return { ...deployment, spec: { ...deployment.spec!, replicas: wanted }, status: { ...deployment.status, replicas: wanted, updatedReplicas: wanted } };
+}
+
 describe('plan: Canary without Istio (replica-ratio fallback)', () => {
   it('runs stable and candidate side by side as <name>-<revision>, each selecting only its own pods', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
@@ -111,11 +117,12 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
     const starting = planOf(md, { revisions });
     expect(starting.rollout.weights).to.deep.equal({ stable: 100, candidate: 0 });
-    expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 1 });
+    // The stable side keeps its pods until candidate pods are ready to take their share.
+    expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
     expect(starting.routing).to.deep.equal({
       mode: 'ReplicaRatio',
-      weights: { stable: 75, candidate: 25 },
-      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable)',
+      weights: { stable: 100, candidate: 0 },
+      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)',
     });
 
     const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
@@ -136,10 +143,26 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(step3.routing.weights).to.deep.equal({ stable: 20, candidate: 80 });
   });
 
+  it('gives up a stable pod only for each candidate pod that is ready, so capacity never dips', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    // At the 50% step the candidate is asked for 2 pods; none, then one, then both become ready.
+    const halfway: ModelDeployment = { ...md, status: { ...md.status, candidateRevision: B, rollout: { phase: 'WaitingForPromotion', step: 1 } } };
+    const counts = [0, 1, 2].map((available) => {
+      const plan = planOf(halfway, { revisions, deployments: [candidateWith(md, 2, available)] });
+      return [replicasOf(plan), plan.routing.weights];
+    });
+    expect(counts).to.deep.equal([
+      [{ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 2 }, { stable: 100, candidate: 0 }],
+      [{ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 2 }, { stable: 75, candidate: 25 }],
+      [{ [`${NAME}-${A}`]: 2, [`${NAME}-${B}`]: 2 }, { stable: 50, candidate: 50 }],
+    ]);
+  });
+
   it('keeps a model scaled to zero at zero replicas on both sides during a rollout', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 0, rollout: CANARY });
     const plan = planOf(md, { revisions });
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 0, [`${NAME}-${B}`]: 0 });
+    expect(plan.routing.weights).to.deep.equal({ stable: 100, candidate: 0 });
   });
 
   it('gives each revision its own PodDisruptionBudget when it runs more than one pod', () => {
