@@ -108,6 +108,8 @@ export function planModelDeployment(input: PlanInput): Plan {
     desiredRevision,
     previous: previousRecord(md),
     candidateReady: deploymentReady(candidateDeployment, desiredRevision),
+    // Under autoscaling the HPAs size both sides: there is no full size to grow the candidate to.
+    ...(sharedService && { replicaRatio: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total } }),
     commands: rolloutCommands(md.metadata.annotations),
     ...(input.sample && { sample: input.sample }),
     now,
