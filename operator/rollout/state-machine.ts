@@ -295,7 +295,11 @@ function canaryStep(
 
   for (;;) {
     const current = steps[step];
-    if (!current) return promote(growingBeforePromotion ? 'running at full size' : `all ${steps.length} steps passed`);
+    if (!current) {
+      // A promote asked for past the last step asks for what is under way; left, it would fire on the next rollout.
+      if (input.commands.promote && !consumed.includes('promote')) consumed.push('promote');
+      return promote(growingBeforePromotion ? 'running at full size' : `all ${steps.length} steps passed`);
+    }
     const pauseMs = current.pause ? durationMs(current.pause) : undefined;
     const promoted = input.commands.promote && !consumed.includes('promote');
     // With analysis, a step also needs a passing sample taken during it; without a pause, that is all it needs.

@@ -147,6 +147,11 @@ const rows: Row[] = [
     expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, message: /promoting revision bbbbbbb/, weights: [0, 100] },
   },
   {
+    name: 'Canary by replica ratio: promote=true while the candidate grows is spent, so it cannot fire on a later rollout',
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, replicaRatio: { candidateAtFullSize: false }, commands: { promote: true }, now: 700,
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, weights: [0, 100], consumed: ['promote'] },
+  },
+  {
     name: 'Canary by replica ratio: paused while the candidate grows keeps growing it',
     spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, replicaRatio: { candidateAtFullSize: false }, commands: { paused: true }, now: 700,
     expect: { stable: A, candidate: B, rollout: { phase: 'Paused', step: 3 }, weights: [0, 100] },
