@@ -63,6 +63,11 @@ function deploymentReady(deployment: V1Deployment | undefined, revision: string)
   return deployment !== undefined && rolloutState(deploymentProgress(deployment, 1), revision) === 'Complete';
 }
 
+/** Pods of a Deployment that the Service sends traffic to. */
+function availableReplicas(deployment: V1Deployment | undefined): number {
+  return deployment?.status?.availableReplicas ?? 0;
+}
+
 function canaryReplicas(total: number, weight: number): number {
   return Math.min(total, Math.max(1, Math.ceil((total * weight) / 100)));
 }
@@ -94,11 +99,17 @@ export function planModelDeployment(input: PlanInput): Plan {
   const { md, options, istio, now } = input;
   const strategy = strategyOf(md.spec);
   const desiredRevision = revisionOf(md);
+  const total = md.spec.replicas ?? SpecDefaults.replicas;
+  const candidateDeployment = input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision));
+  // Without a mesh a canary's revisions share the Service, which weighs them by their ready pods.
+  const sharedService = !istio && strategy === 'Canary';
   const rollout = nextRollout({
     spec: md.spec,
     desiredRevision,
     previous: previousRecord(md),
-    candidateReady: deploymentReady(input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision)), desiredRevision),
+    candidateReady: deploymentReady(candidateDeployment, desiredRevision),
+    // Under autoscaling the HPAs size both sides: there is no full size to grow the candidate to.
+    ...(sharedService && { replicaRatio: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total } }),
     commands: rolloutCommands(md.metadata.annotations),
     ...(input.sample && { sample: input.sample }),
     now,
@@ -139,13 +150,15 @@ export function planModelDeployment(input: PlanInput): Plan {
     };
   }
 
-  const total = md.spec.replicas ?? SpecDefaults.replicas;
   const firstStepWeight = md.spec.rollout?.canary?.steps[0]?.weight ?? 0;
   const canaryShare = candidate && strategy === 'Canary' ? canaryReplicas(total, rollout.weights.candidate || firstStepWeight) : 0;
-  const ratio = !istio && strategy === 'Canary' && candidate !== undefined && !md.spec.autoscaling;
+  const ratio = sharedService && candidate !== undefined && !md.spec.autoscaling;
+  // The candidate's pods that take traffic now; the stable side gives a pod up only for each of
+  // them (as Argo Rollouts' basic canary does), so serving capacity never dips below the spec.
+  const candidatePods = Math.min(canaryShare, availableReplicas(candidateDeployment));
   const slots: RevisionSlot[] = [
     // The stable side keeps a pod even at a 100% step, unless the model is scaled to zero.
-    { name: revisionDeploymentName(md, rollout.stableRevision), revision: rollout.stableRevision, replicas: ratio ? Math.max(Math.min(1, total), total - canaryShare) : total },
+    { name: revisionDeploymentName(md, rollout.stableRevision), revision: rollout.stableRevision, replicas: ratio ? Math.max(Math.min(1, total), total - candidatePods) : total },
     ...(candidate ? [{ name: revisionDeploymentName(md, candidate), revision: candidate, replicas: strategy === 'Canary' ? canaryShare : total }] : []),
     ...rollout.retiring.map((entry) => ({ name: revisionDeploymentName(md, entry.revision), revision: entry.revision, replicas: total })),
   ];
@@ -170,14 +183,15 @@ export function planModelDeployment(input: PlanInput): Plan {
     objects.push(desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route));
     routing = { mode: 'Istio', weights: rollout.weights };
   } else if (strategy === 'Canary') {
-    const stableReplicas = slots[0]?.replicas ?? total;
-    const share = candidate ? Math.round((100 * canaryShare) / (canaryShare + stableReplicas)) : 0;
+    const stablePods = slots[0]?.replicas ?? total;
+    const servingPods = candidatePods + stablePods;
+    const share = candidate && servingPods > 0 ? Math.round((100 * candidatePods) / servingPods) : 0;
     routing = {
       mode: 'ReplicaRatio',
       weights: { stable: 100 - share, candidate: share },
       degraded: md.spec.autoscaling
         ? 'Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose'
-        : `Istio is not installed: the canary weight is approximated by replica counts (${candidate ? `${canaryShare} candidate, ${stableReplicas} stable` : 'no candidate'})`,
+        : `Istio is not installed: the canary weight is approximated by replica counts (${candidate ? `${candidatePods} candidate, ${stablePods} stable` : 'no candidate'})`,
     };
   } else {
     routing = {

@@ -32,6 +32,13 @@ export interface RolloutInput {
   previous: Partial<RolloutRecord>;
   /** The candidate's Deployment has every replica it wants ready and available. */
   candidateReady: boolean;
+  /**
+   * Set where nothing weights traffic and the revisions share one Service (a canary without
+   * Istio): each revision takes traffic in proportion to its ready pods. A promotion then first
+   * grows the candidate to full size, and the old stable revision stops serving at once, since
+   * running pods of it would still take their share.
+   */
+  replicaRatio?: { candidateAtFullSize: boolean };
   commands: RolloutCommands;
   /** An analysis sample of the candidate taken in this pass (the controller takes one when analysisDue says so). */
   sample?: AnalysisSample;
@@ -66,6 +73,7 @@ function scaleDownDelayMs(spec: ModelDeploymentSpec): number {
 
 const time = (date: Date) => kubernetesTime(date);
 const ALL_STABLE: Weights = { stable: 100, candidate: 0 };
+const ALL_CANDIDATE: Weights = { stable: 0, candidate: 100 };
 
 /** Retiring revisions still due to run, without the ones that serve again; and when the next is due. */
 function pendingRetirements(retiring: readonly Retiring[], live: readonly (string | undefined)[], now: Date): { retiring: Retiring[]; nextDueMs?: number } {
@@ -141,6 +149,10 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   }
   const candidate = desiredRevision;
   const prior = fresh ? undefined : previous.rollout;
+  const canarySteps = spec.rollout?.canary?.steps ?? [];
+  // Past the last step under a replica ratio: the candidate grows to full size before it is promoted.
+  const growing = input.replicaRatio !== undefined && strategy === 'Canary' && prior !== undefined && (prior.step ?? 0) >= canarySteps.length;
+  const canaryIntent = (step: number): Weights => (growing ? ALL_CANDIDATE : canaryWeights(spec, step));
 
   if (input.commands.abort) {
     consumed.push('abort');
@@ -148,11 +160,6 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     return settle(stable, { phase: 'Aborted', abortedRevision: candidate, abortReason: 'Requested', message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
   }
 
-  const promote = (reason: string): RolloutDecision => {
-    events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `revision ${candidate} promoted (${reason}); revision ${stable} scales down in ${scaleDownDelayMs(spec) / 1000}s` });
-    const due = new Date(now.getTime() + scaleDownDelayMs(spec));
-    return settle(candidate, { phase: 'Stable' }, [...retiring.filter((entry) => entry.revision !== stable), { revision: stable, scaleDownAt: time(due) }]);
-  };
   const analysis: AnalysisStatus | undefined = spec.rollout?.analysis ? (fresh ? { failures: 0 } : (previous.analysis ?? { failures: 0 })) : undefined;
   const inProgress = (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number, analysisNow = analysis): RolloutDecision =>
     settle(stable, rollout, retiring, {
@@ -161,6 +168,22 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
       ...(requeueAfterMs !== undefined && { requeueAfterMs }),
       ...(analysisNow && { analysis: analysisNow }),
     });
+  const promote = (reason: string, analysisNow = analysis): RolloutDecision => {
+    const ratio = input.replicaRatio;
+    if (ratio && !ratio.candidateAtFullSize) {
+      // Promoting now would leave the candidate's share of the pods to carry all the traffic.
+      return inProgress({ phase: 'Progressing', step: canarySteps.length, message: growingMessage(candidate, stable) }, ALL_CANDIDATE, undefined, analysisNow);
+    }
+    const stillRetiring = retiring.filter((entry) => entry.revision !== stable);
+    const promoted = `revision ${candidate} promoted (${reason}); revision ${stable}`;
+    if (ratio) {
+      events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} stops serving now (no traffic router could keep it from taking traffic)` });
+      return settle(candidate, { phase: 'Stable' }, stillRetiring);
+    }
+    events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} scales down in ${scaleDownDelayMs(spec) / 1000}s` });
+    const due = new Date(now.getTime() + scaleDownDelayMs(spec));
+    return settle(candidate, { phase: 'Stable' }, [...stillRetiring, { revision: stable, scaleDownAt: time(due) }]);
+  };
   const rollBack = (failed: AnalysisStatus, sample: AnalysisSample): RolloutDecision => {
     const why = describeFailures(sample);
     events.push({ type: 'Warning', reason: 'AnalysisFailed', message: `revision ${candidate} rolled back after ${failed.failures} failed analysis sample(s): ${why}` });
@@ -176,10 +199,10 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
       ...(prior ?? {}),
       ...(strategy === 'Canary' && { step: prior?.step ?? 0 }),
       phase: 'Progressing',
-      message: `waiting for revision ${candidate} to become ready`,
+      message: growing ? growingMessage(candidate, stable) : `waiting for revision ${candidate} to become ready`,
     };
     delete held.stepStartedAt;
-    return inProgress(held, prior && strategy === 'Canary' ? canaryWeights(spec, prior.step ?? 0) : ALL_STABLE);
+    return inProgress(held, prior && strategy === 'Canary' ? canaryIntent(prior.step ?? 0) : ALL_STABLE);
   }
 
   if (input.commands.promote === 'full') {
@@ -189,7 +212,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
 
   if (input.commands.paused) {
     const step = prior?.step ?? 0;
-    const weights = strategy === 'Canary' ? canaryWeights(spec, step) : ALL_STABLE;
+    const weights = strategy === 'Canary' ? canaryIntent(step) : ALL_STABLE;
     return inProgress({ ...(prior ?? {}), ...(strategy === 'Canary' && { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
   }
 
@@ -199,7 +222,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
       judged = judge(spec, analysis, input.sample, prior?.step ?? 0, now);
       if (judged.failures >= (spec.rollout?.analysis?.failureLimit ?? SpecDefaults.failureLimit)) return rollBack(judged, input.sample);
     }
-    return canaryStep(input, prior, candidate, consumed, events, promote, (rollout, weights, requeue) => inProgress(rollout, weights, requeue, judged), judged);
+    return canaryStep(input, prior, candidate, consumed, events, (reason) => promote(reason, judged), (rollout, weights, requeue) => inProgress(rollout, weights, requeue, judged), judged);
   }
 
   // BlueGreen, ABTest and Mirror have no timed steps: the candidate is previewed, matched or
@@ -211,6 +234,10 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
     return promote('promotion requested');
   }
   return inProgress({ phase: 'WaitingForPromotion', stepStartedAt: prior?.stepStartedAt ?? time(now), message: waitingMessage(strategy, candidate) }, ALL_STABLE);
+}
+
+function growingMessage(candidate: string, stable: string): string {
+  return `promoting revision ${candidate}: it grows to full size while revision ${stable} keeps serving, then takes all traffic`;
 }
 
 function waitingMessage(strategy: Strategy, candidate: string): string {
@@ -262,12 +289,17 @@ function canaryStep(
   const { spec, now } = input;
   const steps = spec.rollout?.canary?.steps ?? [];
   let step = prior?.step ?? 0;
+  const growingBeforePromotion = input.replicaRatio !== undefined && step >= steps.length;
   // A resumed or freshly ready rollout starts the step's clock now.
   let startedAt = prior?.stepStartedAt && prior.phase !== 'Paused' ? Date.parse(prior.stepStartedAt) : now.getTime();
 
   for (;;) {
     const current = steps[step];
-    if (!current) return promote(`all ${steps.length} steps passed`);
+    if (!current) {
+      // A promote asked for past the last step asks for what is under way; left, it would fire on the next rollout.
+      if (input.commands.promote && !consumed.includes('promote')) consumed.push('promote');
+      return promote(growingBeforePromotion ? 'running at full size' : `all ${steps.length} steps passed`);
+    }
     const pauseMs = current.pause ? durationMs(current.pause) : undefined;
     const promoted = input.commands.promote && !consumed.includes('promote');
     // With analysis, a step also needs a passing sample taken during it; without a pause, that is all it needs.

@@ -141,7 +141,7 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
     expect(await ok('promote', 'fraud', '--full')).to.equal('modeldeployment.modelship.io/fraud full promotion requested\n');
     await until('fraud', (md) => expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(candidate));
     const entries = JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[];
-    expect(entries.map((entry) => [entry.revision, entry.hash, entry.model.version, entry.role])).to.deep.equal([[1, stable, '1', 'retiring'], [2, candidate, '2', 'stable']]);
+    expect(entries.map((entry) => [entry.revision, entry.hash, entry.model.version, entry.role])).to.deep.equal([[1, stable, '1', null], [2, candidate, '2', 'stable']]);
     expect(entries[0]?.model.sha256).to.equal('1'.repeat(64));
     expect(await ok('history', 'fraud', '-o', 'yaml')).to.match(/^- revision: 1\n {2}hash: /);
   });
@@ -177,7 +177,7 @@ describe('kubectl modelship plugin, installed with npm install -g and run throug
     await ok('promote', 'fraud', '--full');
     await until('fraud', (md) => expect(md.status?.stableRevision).to.equal(one?.hash));
     expect((JSON.parse(await ok('history', 'fraud', '-o', 'json')) as HistoryEntry[]).map((entry) => [entry.revision, entry.hash, entry.role]))
-      .to.deep.equal([[2, two?.hash, 'retiring'], [3, three?.hash, null], [4, one?.hash, 'stable']]);
+      .to.deep.equal([[2, two?.hash, null], [3, three?.hash, null], [4, one?.hash, 'stable']]);
 
     await fails(['undo', 'fraud', '--to-revision', '1', '-n', namespace], 1, /^error: unable to find revision 1 of modeldeployments\.modelship\.io "fraud" \(recorded: 2, 3, 4\)\n$/);
     expect(await ok('undo', 'fraud', '--to-revision', '2')).to.equal(`modeldeployment.modelship.io/fraud rolled back to ${two?.hash} (revision 2, model version 2)\n`);

@@ -88,6 +88,12 @@ function newRevision(spec: Partial<ModelDeploymentSpec>, pass: Pass = {}) {
 /** The candidate's Deployment, ready. */
 const ready = (md: ModelDeployment) => [observedRevisionDeployment(md)];
 
+/** The candidate's Deployment as read back, asked for `wanted` pods of which `available` are ready and available. */
+function candidateWith(md: ModelDeployment, wanted: number, available: number): V1Deployment {
+  const deployment = observedRevisionDeployment(md, { ready: available, available });
+  return { ...deployment, spec: { ...deployment.spec!, replicas: wanted }, status: { ...deployment.status, replicas: wanted, updatedReplicas: wanted } };
+}
+
 describe('plan: Canary without Istio (replica-ratio fallback)', () => {
   it('runs stable and candidate side by side as <name>-<revision>, each selecting only its own pods', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
@@ -111,11 +117,12 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
     const starting = planOf(md, { revisions });
     expect(starting.rollout.weights).to.deep.equal({ stable: 100, candidate: 0 });
-    expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 1 });
+    // The stable side keeps its pods until candidate pods are ready to take their share.
+    expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
     expect(starting.routing).to.deep.equal({
       mode: 'ReplicaRatio',
-      weights: { stable: 75, candidate: 25 },
-      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable)',
+      weights: { stable: 100, candidate: 0 },
+      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)',
     });
 
     const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
@@ -136,10 +143,71 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(step3.routing.weights).to.deep.equal({ stable: 20, candidate: 80 });
   });
 
+  it('gives up a stable pod only for each candidate pod that is ready, so capacity never dips', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    // At the 50% step the candidate is asked for 2 pods; none, then one, then both become ready.
+    const halfway: ModelDeployment = { ...md, status: { ...md.status, candidateRevision: B, rollout: { phase: 'WaitingForPromotion', step: 1 } } };
+    const counts = [0, 1, 2].map((available) => {
+      const plan = planOf(halfway, { revisions, deployments: [candidateWith(md, 2, available)] });
+      return [replicasOf(plan), plan.routing.weights];
+    });
+    expect(counts).to.deep.equal([
+      [{ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 2 }, { stable: 100, candidate: 0 }],
+      [{ [`${NAME}-${A}`]: 3, [`${NAME}-${B}`]: 2 }, { stable: 75, candidate: 25 }],
+      [{ [`${NAME}-${A}`]: 2, [`${NAME}-${B}`]: 2 }, { stable: 50, candidate: 50 }],
+    ]);
+  });
+
+  it('promotes only once the candidate runs at full size, then takes the old revision off the Service at once', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    const halfway: ModelDeployment = { ...md, status: { ...md.status, candidateRevision: B, rollout: { phase: 'WaitingForPromotion', step: 1, stepStartedAt: '2026-11-25T10:00:00Z' } } };
+    const promoteFull = { ...halfway, metadata: { ...halfway.metadata, annotations: { 'modelship.io/promote': 'full' } } };
+
+    // Promoted with 2 candidate pods of 4: the candidate grows first, the stable side serving meanwhile.
+    const growing = planOf(promoteFull, { revisions, deployments: [candidateWith(md, 2, 2)], now: later(10) });
+    expect(growing.rollout).to.deep.include({ stableRevision: A, candidateRevision: B, consumed: ['promote'], weights: { stable: 0, candidate: 100 } });
+    expect(growing.rollout.rollout).to.include({ phase: 'Progressing', step: 3 });
+    expect(replicasOf(growing)).to.deep.equal({ [`${NAME}-${A}`]: 2, [`${NAME}-${B}`]: 4 });
+    expect(growing.routing.weights).to.deep.equal({ stable: 50, candidate: 50 });
+
+    const grown3 = planOf(recorded(md, growing), { revisions, deployments: [candidateWith(md, 4, 3)], now: later(20) });
+    expect(grown3.rollout.rollout).to.include({ phase: 'Progressing', step: 3 });
+    expect(replicasOf(grown3)).to.deep.equal({ [`${NAME}-${A}`]: 1, [`${NAME}-${B}`]: 4 });
+    expect(grown3.routing.weights).to.deep.equal({ stable: 25, candidate: 75 });
+
+    // All 4 ready: promoted, and no pod of the old revision is left to take a share of the traffic.
+    const promoted = planOf(recorded(md, grown3), { revisions, deployments: [candidateWith(md, 4, 4)], now: later(30) });
+    expect(promoted.rollout).to.deep.include({ stableRevision: B, retiring: [], weights: { stable: 100, candidate: 0 } });
+    expect(promoted.rollout.events.map((event) => event.message)).to.deep.equal([`revision ${B} promoted (running at full size); revision ${A} stops serving now (no traffic router could keep it from taking traffic)`]);
+    expect(replicasOf(promoted)).to.deep.equal({ [`${NAME}-${B}`]: 4 });
+    expect(selectorOf(promoted, NAME)).to.deep.equal(pods());
+    expect(promoted.routing).to.deep.equal({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)' });
+  });
+
+  it('promotes a candidate already at full size (a 100% step) at once, the old revision gone with it', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY });
+    const atFull: ModelDeployment = { ...md, status: { ...md.status, candidateRevision: B, rollout: { phase: 'Progressing', step: 2, stepStartedAt: '2026-11-25T10:00:00Z' } } };
+    const before = planOf(atFull, { revisions, deployments: [candidateWith(md, 4, 4)], now: later(30) });
+    expect(replicasOf(before)).to.deep.equal({ [`${NAME}-${A}`]: 1, [`${NAME}-${B}`]: 4 });
+    const promoted = planOf(atFull, { revisions, deployments: [candidateWith(md, 4, 4)], now: later(60) });
+    expect(promoted.rollout).to.deep.include({ stableRevision: B, retiring: [] });
+    expect(replicasOf(promoted)).to.deep.equal({ [`${NAME}-${B}`]: 4 });
+  });
+
+  it('under autoscaling also takes the old revision off the Service at promotion (its HPA would keep pods serving)', () => {
+    const autoscaling = { minReplicas: 2, maxReplicas: 6, targetCPUUtilization: 70 };
+    const { md, B, revisions } = newRevision({ autoscaling, runtime: { resources: { requests: { cpu: '500m' } } }, rollout: CANARY });
+    const promoted = planOf({ ...md, metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'full' } } }, { revisions, deployments: [candidateWith(md, 2, 2)] });
+    expect(promoted.rollout).to.deep.include({ stableRevision: B, retiring: [] });
+    expect(namesOf(promoted, 'Deployment')).to.deep.equal([`${NAME}-${B}`]);
+    expect(namesOf(promoted, 'HorizontalPodAutoscaler')).to.deep.equal([`${NAME}-${B}`]);
+  });
+
   it('keeps a model scaled to zero at zero replicas on both sides during a rollout', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 0, rollout: CANARY });
     const plan = planOf(md, { revisions });
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 0, [`${NAME}-${B}`]: 0 });
+    expect(plan.routing.weights).to.deep.equal({ stable: 100, candidate: 0 });
   });
 
   it('gives each revision its own PodDisruptionBudget when it runs more than one pod', () => {
@@ -216,12 +284,15 @@ describe('plan: Canary with Istio', () => {
   });
 
   it('sends nothing to a candidate that is not ready yet, and has a single subset once it is promoted', () => {
-    const { md, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
     const starting = planOf(md, { revisions, istio: true });
     expect((restRoutes(istioSpec(starting, 'VirtualService')) as { route: { weight: number }[] }[])[0]?.route.map((r) => r.weight)).to.deep.equal([100, 0]);
 
     const promoted = planOf({ ...md, metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'full' } } }, { revisions, deployments: ready(md), istio: true });
     expect(promoted.rollout.stableRevision).to.equal(B);
+    // The VirtualService sends the old revision nothing, so it keeps its pods for the scale-down delay.
+    expect(promoted.rollout.retiring).to.deep.equal([{ revision: A, scaleDownAt: '2026-11-25T10:00:30Z' }]);
+    expect(replicasOf(promoted)).to.deep.equal({ [`${NAME}-${B}`]: 4, [`${NAME}-${A}`]: 4 });
     expect(istioSpec(promoted, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(B) }]);
     expect(restRoutes(istioSpec(promoted, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
   });

@@ -3,7 +3,7 @@ import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/a
 import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -285,6 +285,27 @@ describe('ModelDeployment status during a progressive rollout', () => {
     const stalled = observedRevisionDeployment(v1, { ready: 0, available: 0, progressing: 'ProgressDeadlineExceeded' });
     const status = statusOf(v2, planned(v2, true, T0, { 'modelship.io/abort': 'true' }), T0, { deployment: stalled });
     expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+  });
+
+  it('without Istio reports the split the ready pods make, through a promotion that first grows the candidate', () => {
+    const pass = (md: ModelDeployment, deployments: V1Deployment[], annotations: Record<string, string> = {}) => {
+      const plan = planModelDeployment({ md: { ...md, metadata: { ...md.metadata, annotations } }, options: OPTIONS, controllerRevisions: [], deployments, istio: false, now: T0 });
+      return computeStatus(md, { deployment: stableDeployment, rollout: plan.rollout, routing: plan.routing }, T0);
+    };
+    const starting = pass(v2, []);
+    expect(starting.weights).to.deep.equal({ stable: 100, candidate: 0 });
+    expect(condition(starting, 'TrafficRouting').message).to.equal('Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)');
+
+    // Fully promoted from the first step with one candidate pod of four: it grows before it takes over.
+    const onePod = { ...candidateDeployment, spec: { ...candidateDeployment.spec!, replicas: 1 }, status: { ...candidateDeployment.status, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } };
+    const growing = pass(withStatus(v2, starting), [onePod], { 'modelship.io/promote': 'full' });
+    expect(growing).to.deep.include({ stableRevision: A, candidateRevision: B, weights: { stable: 75, candidate: 25 } });
+    expect(condition(growing, 'Progressing')).to.include({ status: 'True', reason: 'RolloutInProgress', message: `promoting revision ${B}: it grows to full size while revision ${A} keeps serving, then takes all traffic` });
+
+    // All four ready: promoted, and the old revision is not left retiring with pods behind the Service.
+    const promoted = pass(withStatus(v2, growing), [candidateDeployment]);
+    expect(promoted).to.deep.include({ stableRevision: B, weights: { stable: 100, candidate: 0 } });
+    expect(promoted).to.not.have.property('retiring');
   });
 
   it('after promotion reports the new stable revision and the old one retiring until its scale-down', () => {
