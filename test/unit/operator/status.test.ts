@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
 import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
-import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Pod } from '@kubernetes/client-node';
 import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
@@ -285,6 +285,38 @@ describe('ModelDeployment status during a progressive rollout', () => {
     const stalled = observedRevisionDeployment(v1, { ready: 0, available: 0, progressing: 'ProgressDeadlineExceeded' });
     const status = statusOf(v2, planned(v2, true, T0, { 'modelship.io/abort': 'true' }), T0, { deployment: stalled });
     expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'ProgressDeadlineExceeded' });
+  });
+
+  it('promote --full: the candidate\'s Deployment growing to full size rolls out with no Warning, and RolloutComplete comes once, when every replica is ready', () => {
+    // Mid-canary without Istio: 3 stable pods, 1 candidate pod, all ready.
+    const candidateAtOne = observedRevisionDeployment({ ...v2, spec: { ...v2.spec, replicas: 1 } }, { revision: B, progressing: 'NewReplicaSetAvailable' });
+    const midCanary = withStatus(v2, statusOf(v2, planned(v2, false)));
+    const promoteAnnotation = { 'modelship.io/promote': 'full' };
+    // What the promoted (formerly candidate) Deployment reports, pass after pass: first the cached one
+    // still at 1 replica, then the applied one before and after the Deployment controller sees it.
+    const grown = (status: Parameters<typeof observedRevisionDeployment>[1]) => observedRevisionDeployment(v2, { revision: B, progressing: 'NewReplicaSetAvailable', ...status });
+    const passes = [
+      candidateAtOne,
+      grown({ generation: 2, observedGeneration: 1, replicas: 1, updated: 1, ready: 1 }),
+      grown({ generation: 2, ready: 1 }),
+      grown({ generation: 2, ready: 3 }),
+      grown({ generation: 2 }),
+    ];
+    let md: ModelDeployment = { ...midCanary, metadata: { ...midCanary.metadata, annotations: promoteAnnotation } };
+    const events: { type: string; reason: string; message: string }[] = [];
+    const readyAt: string[] = [];
+    passes.forEach((deployment, pass) => {
+      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidateAtOne], istio: false, now: T1 });
+      const next = computeStatus(md, { deployment, rollout: plan.rollout, routing: plan.routing, plannedReplicas: plannedStableReplicas(plan) }, T1);
+      events.push(...plan.rollout.events, ...transitionEvents(md.status, next, md));
+      readyAt.push(next.ready ?? '');
+      if (pass === 0) expect(next).to.include({ stableRevision: B });
+      md = withStatus({ ...md, metadata: { ...md.metadata, annotations: {} } }, next);
+    });
+    expect(events.filter((event) => event.type === 'Warning'), JSON.stringify(events)).to.deep.equal([]);
+    expect(events.map((event) => event.reason)).to.deep.equal(['RolloutPromoted', 'RolloutComplete']);
+    expect(readyAt).to.deep.equal(['1/4', '1/4', '1/4', '3/4', '4/4']);
+    expect(condition(md.status ?? {}, 'Ready')).to.include({ reason: 'StableServing', message: `revision ${B}: 4/4 replicas ready` });
   });
 
   it('after promotion reports the new stable revision and the old one retiring until its scale-down', () => {
