@@ -1,3 +1,4 @@
+import { inconclusiveCause } from '../analysis/evaluate.ts';
 import { CONDITION_TYPES } from '../api/schema.ts';
 import type { Condition, ModelDeployment, ModelDeploymentStatus, Phase } from '../api/types.ts';
 import { minimumReplicas } from '../desired/disruption-budget.ts';
@@ -89,7 +90,12 @@ function rolloutProgress(decision: RolloutDecision | undefined): ConditionState 
     case 'Aborted': return { status: 'False', reason: 'RolloutAborted', message };
     case 'Paused': return { status: 'True', reason: 'RolloutPaused', message };
     case 'WaitingForPromotion': return { status: 'True', reason: 'WaitingForPromotion', message };
-    default: return { status: 'True', reason: 'RolloutInProgress', message };
+    default: {
+      // A canary held because its analysis cannot sample says why where `kubectl describe` shows it.
+      const inconclusive = inconclusiveCause(decision.analysis);
+      if (inconclusive) return { status: 'True', reason: inconclusive.reason, message: `${message}; ${inconclusive.message}` };
+      return { status: 'True', reason: 'RolloutInProgress', message };
+    }
   }
 }
 

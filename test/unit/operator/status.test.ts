@@ -4,6 +4,7 @@ import { planModelDeployment, revisionOf, type Plan } from '../../../operator/de
 import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Pod } from '@kubernetes/client-node';
+import { evaluateSample, type AnalysisSample } from '../../../operator/analysis/evaluate.ts';
 import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -327,5 +328,64 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(status.phase).to.equal('Ready');
     expect(condition(status, 'Progressing')).to.include({ status: 'False', reason: 'RolloutComplete', message: `revision ${B} rolled out` });
     expect(condition(status, 'Ready').message).to.equal(`revision ${B}: 4/4 replicas ready`);
+  });
+});
+
+describe('ModelDeployment status while canary analysis cannot sample', () => {
+  const analysed = (version: string, sha: string) => modelDeployment({
+    replicas: 4,
+    model: { uri: 'https://models.example.com/fraud/model.onnx', sha256: sha, version },
+    rollout: {
+      strategy: 'Canary',
+      canary: { steps: [{ weight: 10 }, { weight: 50 }] },
+      analysis: { prometheus: 'http://prometheus.monitoring:9090', interval: '1m', minRequests: 20, maxErrorRate: 0.05 },
+    },
+  });
+  const v1 = analysed('2', 'a'.repeat(64));
+  const A = revisionOf(v1);
+  const v2 = withStatus(analysed('3', 'b'.repeat(64)), { stableRevision: A, rollout: { phase: 'Stable' } });
+  const stable = observedRevisionDeployment(v1, { progressing: 'NewReplicaSetAvailable' });
+  const candidate = observedRevisionDeployment(v2, { progressing: 'NewReplicaSetAvailable' });
+  const analysisSpec = v2.spec.rollout?.analysis ?? {};
+  const unreachable = evaluateSample(analysisSpec, { requests: undefined, custom: new Map(), unavailable: 'Prometheus at http://prometheus.monitoring:9090 did not answer: fetch failed' });
+  const quiet = evaluateSample(analysisSpec, { requests: 3, errorRate: 0, custom: new Map() });
+
+  /** One reconcile's status step: plan with the sample taken in this pass (if any), then status and its events. */
+  function pass(md: ModelDeployment, now: Date, sample?: AnalysisSample) {
+    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidate], istio: true, now, ...(sample && { sample }) });
+    const status = computeStatus(md, { deployment: stable, rollout: plan.rollout, routing: plan.routing }, now);
+    return { md: withStatus(md, status), status, events: [...plan.rollout.events, ...transitionEvents(md.status, status, md)] };
+  }
+
+  it('Prometheus not answering: Progressing (and Reconciling) say PrometheusUnavailable with the error, and one Warning Event says it after the first sample', () => {
+    const started = pass(v2, T0);
+    expect(condition(started.status, 'Progressing').reason).to.equal('RolloutInProgress');
+    const first = pass(started.md, T1, unreachable);
+    const progressing = condition(first.status, 'Progressing');
+    expect(progressing).to.include({ status: 'True', reason: 'PrometheusUnavailable' });
+    expect(progressing.message).to.equal(
+      `step 1/2: 10% on revision ${revisionOf(v2)}, until an analysis sample passes; analysis sample at 2026-11-25T10:05:00Z was inconclusive: Prometheus at http://prometheus.monitoring:9090 did not answer: fetch failed`,
+    );
+    expect(condition(first.status, 'Reconciling')).to.include({ reason: 'PrometheusUnavailable', message: progressing.message });
+    expect(first.events.filter((event) => event.type === 'Warning')).to.deep.equal([{ type: 'Warning', reason: 'PrometheusUnavailable', message: progressing.message }]);
+
+    const second = pass(first.md, T2, unreachable);
+    expect(condition(second.status, 'Progressing').reason).to.equal('PrometheusUnavailable');
+    expect(second.events.filter((event) => event.type === 'Warning'), 'not again for every sample').to.deep.equal([]);
+  });
+
+  it('too few requests: Progressing says TooFewRequests with the count and the minimum, and a Warning Event says it', () => {
+    const first = pass(pass(v2, T0).md, T1, quiet);
+    const progressing = condition(first.status, 'Progressing');
+    expect(progressing).to.include({ status: 'True', reason: 'TooFewRequests' });
+    expect(progressing.message).to.match(/was inconclusive: requests 3: fewer than 20 candidate requests in the interval$/);
+    expect(first.events.map((event) => `${event.type}/${event.reason}`)).to.deep.equal(['Warning/TooFewRequests']);
+  });
+
+  it('a passing sample after that clears the reason', () => {
+    const blind = pass(pass(v2, T0).md, T1, unreachable);
+    const passing = evaluateSample(analysisSpec, { requests: 100, errorRate: 0, custom: new Map() });
+    const after = pass(blind.md, T2, passing);
+    expect(condition(after.status, 'Progressing').reason).to.equal('RolloutInProgress');
   });
 });
