@@ -1,5 +1,5 @@
 import { modelDeploymentCrd } from '../operator/api/crd.ts';
-import type { CelRule } from '../operator/api/k8s-types.ts';
+import { STRING_ONLY_RULE, type CelRule } from '../operator/api/k8s-types.ts';
 
 /**
  * The ModelDeployment API reference, read from the CRD's OpenAPI schema exactly as the apiserver
@@ -57,7 +57,10 @@ export function modelDeploymentSchema(): SchemaNode {
 const code = (value: unknown) => `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 
 function typeName(node: SchemaNode): string {
-  if (node['x-kubernetes-int-or-string']) return node.pattern ? 'quantity' : 'int or string';
+  if (node['x-kubernetes-int-or-string']) {
+    if (node['x-kubernetes-validations']?.some((rule) => rule.rule === STRING_ONLY_RULE)) return 'string';
+    return node.pattern ? 'quantity' : 'int or string';
+  }
   if (node.type === 'array') {
     const list = node['x-kubernetes-list-type'] === 'map' ? ` (keyed by ${node['x-kubernetes-list-map-keys']?.join(', ')})` : node['x-kubernetes-list-type'] === 'set' ? ' (set)' : '';
     return `[]${node.items ? typeName(node.items) : 'any'}${list}`;
@@ -88,7 +91,9 @@ function allowed(node: SchemaNode): string[] {
 
 /** Where a nested schema's fields live: an array's items are `path[]`, a map's values `path[key]`. */
 function children(path: string, node: SchemaNode): [string, SchemaNode, boolean][] {
-  if (node.properties) return Object.entries(node.properties).map(([key, child]) => [`${path}.${key}`, child, node.required?.includes(key) ?? false]);
+  // A property can be required by a rule (has(self.x)) instead of `required`, for a clearer message.
+  const requiredByRule = (key: string) => (node['x-kubernetes-validations'] ?? []).some((rule) => rule.rule === `has(self.${key})`);
+  if (node.properties) return Object.entries(node.properties).map(([key, child]) => [`${path}.${key}`, child, (node.required?.includes(key) ?? false) || requiredByRule(key)]);
   if (node.type === 'array' && node.items?.properties) return children(`${path}[]`, node.items);
   if (typeof node.additionalProperties === 'object' && node.additionalProperties.properties) return children(`${path}[key]`, node.additionalProperties);
   return [];

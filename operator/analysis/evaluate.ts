@@ -91,3 +91,25 @@ export function describeFailures(sample: AnalysisSample): string {
     .map((check) => `${check.name} ${check.value ?? 'n/a'} (${check.threshold})${check.message ? ` ${check.message}` : ''}`)
     .join('; ');
 }
+
+/** Condition reasons (and Warning Event reasons) for a canary whose last analysis sample could not judge it. */
+export const InconclusiveReasons = {
+  prometheus: 'PrometheusUnavailable',
+  requests: 'TooFewRequests',
+  other: 'AnalysisInconclusive',
+} as const;
+
+/**
+ * Why the last sample could not judge the candidate, in a condition's words: "Prometheus at ... did
+ * not answer: fetch failed", too few requests, or a check without data. Undefined unless it was inconclusive.
+ */
+export function inconclusiveCause(analysis: AnalysisStatus | undefined): { reason: string; message: string } | undefined {
+  if (analysis?.verdict !== 'Inconclusive') return undefined;
+  const unjudged = (analysis.checks ?? []).filter((check) => check.verdict === 'Inconclusive');
+  const first = unjudged[0]?.name;
+  const reason = first === 'prometheus' ? InconclusiveReasons.prometheus : first === 'requests' ? InconclusiveReasons.requests : InconclusiveReasons.other;
+  const why = unjudged
+    .map((check) => (check.name === 'prometheus' ? check.message : `${check.name}${check.value === undefined ? '' : ` ${check.value}`}: ${check.message ?? 'no data'}`))
+    .join('; ');
+  return { reason, message: `analysis sample at ${analysis.lastSampleAt ?? 'n/a'} was inconclusive: ${why || 'no data'}` };
+}

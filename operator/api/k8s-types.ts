@@ -19,6 +19,17 @@ export function rules(...celRules: CelRule[]): { 'x-kubernetes-validations': Cel
   return { 'x-kubernetes-validations': celRules };
 }
 
+/**
+ * An object whose `property` is required by a CEL rule (has(self.<property>)) rather than by OpenAPI's
+ * `required`, which the apiserver answers with a bare "Required value" and then skips every CEL rule
+ * of the object ("some validation rules were not checked"). The TypeScript type still requires it.
+ */
+export function requiredByRule<Schema extends { required?: string[] }>(property: string, schema: Schema): Schema {
+  const { required = [], ...rest } = schema;
+  const others = required.filter((name) => name !== property);
+  return (others.length > 0 ? { ...rest, required: others } : rest) as Schema;
+}
+
 export function StringEnum<const Values extends readonly string[]>(
   values: Values,
   options: { default?: Values[number]; description?: string } = {},
@@ -54,6 +65,27 @@ export function IntOrPercent(options: { description?: string } = {}): TUnsafe<st
     'x-kubernetes-int-or-string': true,
     ...options,
     ...rules({ rule: "type(self) == int ? self >= 0 : self.matches('^[0-9]{1,3}%$')", message: 'must be a count such as 1 or a percentage such as 25%' }),
+  });
+}
+
+/** The rule of a QuotedString that refuses what YAML read as a number. */
+export const STRING_ONLY_RULE = 'type(self) == string';
+
+/**
+ * A string that YAML reads as a number when it has only digits (a digest, a version). Typed string,
+ * the apiserver refuses that number with a bare "must be of type string" and skips every rule; as
+ * int-or-string (without anyOf, which adds errors of its own) the number reaches a rule whose message
+ * says to quote it. Numbers beyond int64 still fail the type check first: CEL cannot see them.
+ */
+export function QuotedString(options: { maxLength: number; description: string; example: string; rules: CelRule[] }): TUnsafe<string> {
+  const { example, rules: celRules, ...schema } = options;
+  return Type.Unsafe<string>({
+    'x-kubernetes-int-or-string': true,
+    ...schema,
+    ...rules(
+      { rule: STRING_ONLY_RULE, message: `must be a string: YAML read this value as a number; quote it: ${example}` },
+      ...celRules.map((celRule) => ({ ...celRule, rule: `type(self) != string || (${celRule.rule})` })),
+    ),
   });
 }
 

@@ -2,7 +2,7 @@ import Type from 'typebox';
 import { EXECUTION_PROVIDERS, LOG_LEVELS, MODEL_SIGNATURE_METHODS, OTLP_PROTOCOLS, PREDICTION_CLASS_LIMIT, RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeContract } from '../../runtime/contract.ts';
 import { OperatorSettings } from '../settings.ts';
 import { ContractInteger } from './contract-fields.ts';
-import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, StringEnum, StringMap, rules } from './k8s-types.ts';
+import { Duration, IntOrPercent, LabelSelectorMap, ObjectName, QuantityMap, QuotedString, StringEnum, StringMap, requiredByRule, rules, type CelRule } from './k8s-types.ts';
 
 /**
  * The ModelDeployment API, written once: the CRD's OpenAPI schema is generated from these
@@ -108,13 +108,14 @@ const modelUri = Type.String({
   ),
 });
 
-const sha256 = Type.String({
+const sha256 = QuotedString({
   maxLength: 64,
-  description: 'SHA-256 of the file (sha256sum model.onnx); the runtime refuses a file that does not match.',
-  ...rules({
+  description: 'SHA-256 of the file (sha256sum model.onnx), quoted; the runtime refuses a file that does not match.',
+  example: 'sha256: "<the 64 hex characters of sha256sum model.onnx>"',
+  rules: [{
     rule: "self.matches('^[a-f0-9]{64}$')",
     message: 'must be the 64 lowercase hex characters of the SHA-256 digest (sha256sum model.onnx)',
-  }),
+  }],
 });
 
 const modelFileProperties = { uri: fileUri, sha256 };
@@ -177,7 +178,10 @@ export const MlflowSchema = Type.Object({
   })),
 }, { description: 'The MLflow model registry a models:/ URI refers to.' });
 
-export const ModelSchema = Type.Object(
+/** The model's rules that read model.uri, skipped while it is missing: then only "uri is required" shows. */
+const whenUriSet = (...celRules: CelRule[]): CelRule[] => celRules.map((celRule) => ({ ...celRule, rule: `!has(self.uri) || (${celRule.rule})` }));
+
+export const ModelSchema = requiredByRule('uri', Type.Object(
   {
     uri: modelUri,
     sha256: Type.Optional(sha256),
@@ -195,6 +199,13 @@ export const ModelSchema = Type.Object(
     signature: Type.Optional(ModelSignatureSchema),
   },
   rules(
+    {
+      rule: 'has(self.uri)',
+      message: `spec.model.uri is required: where the model is, e.g. https://models.example.com/fraud.onnx, s3://<bucket>/<key>, pvc://<claim>/<path>, file:///<path in the image>, or ${REGISTRY_URI_PREFIX}<name>@<alias> for an MLflow registry`,
+      fieldPath: '.uri',
+      reason: 'FieldValueRequired',
+    },
+    ...whenUriSet(
     {
       rule: `self.uri.startsWith('${REGISTRY_URI_PREFIX}') || has(self.sha256)`,
       message: 'sha256 is required: the SHA-256 of the file (sha256sum model.onnx)',
@@ -236,8 +247,9 @@ export const ModelSchema = Type.Object(
       message: 'signature.uri is the signature of model.uri; with variant int8 leave it unset and put the signature next to the INT8 file (<int8.uri>.sig)',
       fieldPath: '.signature.uri',
     },
+    ),
   ),
-);
+));
 
 const TolerationSchema = Type.Object({
   key: Type.Optional(Type.String({ maxLength: 316 })),

@@ -15,7 +15,7 @@ import { canonicalJson, revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs } from '../rollout/duration.ts';
 import { nextSampleAt } from '../rollout/state-machine.ts';
-import { computeStatus, nextCondition, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
+import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
 import type { ModelResolution, RegistryPoller } from '../registry/poller.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
@@ -185,8 +185,10 @@ function statusOf(
   now: Date,
   options: OperatorOptions,
 ): ModelDeploymentStatus {
+  const plannedReplicas = plannedStableReplicas(plan);
   return computeStatus(md, {
     deployment: find(ChildKinds.deployment, plan.stableDeploymentName) as V1Deployment | undefined,
+    ...(plannedReplicas !== undefined && { plannedReplicas }),
     hpa: find(ChildKinds.horizontalPodAutoscaler, plan.stableDeploymentName) as V2HorizontalPodAutoscaler | undefined,
     rollout: plan.rollout,
     routing: plan.routing,

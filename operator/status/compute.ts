@@ -1,3 +1,4 @@
+import { inconclusiveCause } from '../analysis/evaluate.ts';
 import { CONDITION_TYPES } from '../api/schema.ts';
 import type { Condition, ModelDeployment, ModelDeploymentStatus, Phase } from '../api/types.ts';
 import { minimumReplicas } from '../desired/disruption-budget.ts';
@@ -10,7 +11,8 @@ import { modelVersionOf } from '../desired/model-source.ts';
 import { modelNameOf } from '../desired/runtime-env.ts';
 import { endpointUrl } from '../desired/service.ts';
 import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
-import { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
+import { deploymentProgress, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
+import { stableRolloutState } from './stable-state.ts';
 import type { ObservedChildren } from './observed.ts';
 import type { TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision, RolloutStatus } from '../rollout/state-machine.ts';
@@ -22,6 +24,11 @@ interface Rollout {
   revision: string;
   progress: DeploymentProgress;
   state: RolloutState;
+}
+
+/** A Deployment the plan is about to resize is measured against its new size: until it has it, it has not rolled out. */
+function desiredProgress(progress: DeploymentProgress, plannedReplicas: number | undefined): DeploymentProgress {
+  return plannedReplicas === undefined ? progress : { ...progress, desired: plannedReplicas };
 }
 
 function readyCounts({ progress }: Rollout): string {
@@ -83,7 +90,12 @@ function rolloutProgress(decision: RolloutDecision | undefined): ConditionState 
     case 'Aborted': return { status: 'False', reason: 'RolloutAborted', message };
     case 'Paused': return { status: 'True', reason: 'RolloutPaused', message };
     case 'WaitingForPromotion': return { status: 'True', reason: 'WaitingForPromotion', message };
-    default: return { status: 'True', reason: 'RolloutInProgress', message };
+    default: {
+      // A canary held because its analysis cannot sample says why where `kubectl describe` shows it.
+      const inconclusive = inconclusiveCause(decision.analysis);
+      if (inconclusive) return { status: 'True', reason: inconclusive.reason, message: `${message}; ${inconclusive.message}` };
+      return { status: 'True', reason: 'RolloutInProgress', message };
+    }
   }
 }
 
@@ -125,8 +137,8 @@ export function computeStatus(
   const resolved = resolvedModelOf(md);
   const revision = decision?.stableRevision ?? revisionOf(md);
   const generation = md.metadata.generation;
-  const progress = observed.deployment ? deploymentProgress(observed.deployment, minimumReplicas(md)) : undefined;
-  const rollout = progress ? { revision, progress, state: rolloutState(progress, revision) } : undefined;
+  const progress = observed.deployment ? desiredProgress(deploymentProgress(observed.deployment, minimumReplicas(md)), observed.plannedReplicas) : undefined;
+  const rollout = progress ? { revision, progress, state: stableRolloutState(progress, revision, md.status) } : undefined;
   const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
   const problem = problemOf(observed, rollout, aborted);
   const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {

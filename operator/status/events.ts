@@ -1,6 +1,9 @@
+import { InconclusiveReasons } from '../analysis/evaluate.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { modelVersionOf } from '../desired/model-source.ts';
 import { findCondition } from './conditions.ts';
+
+const INCONCLUSIVE: ReadonlySet<string> = new Set(Object.values(InconclusiveReasons));
 
 export interface TransitionEvent {
   type: 'Normal' | 'Warning';
@@ -14,7 +17,7 @@ function conditionOf(status: ModelDeploymentStatus | undefined, type: string) {
 
 /**
  * Events worth telling a user about between two statuses: a new revision, becoming ready,
- * degrading, recovering, losing readiness. Nothing for a status that only moved counters.
+ * degrading, recovering, losing readiness, a canary analysis that cannot sample. Nothing for a status that only moved counters.
  */
 export function transitionEvents(
   previous: ModelDeploymentStatus | undefined,
@@ -48,6 +51,9 @@ export function transitionEvents(
     events.push({ type: 'Warning', reason: 'NotReady', message: isReady?.message ?? 'no longer ready' });
   }
   const [wasProgressing, isProgressing] = [conditionOf(previous, 'Progressing'), conditionOf(next, 'Progressing')];
+  if (isProgressing && INCONCLUSIVE.has(isProgressing.reason) && wasProgressing?.reason !== isProgressing.reason) {
+    events.push({ type: 'Warning', reason: isProgressing.reason, message: isProgressing.message });
+  }
   if (isProgressing?.reason === 'RolloutComplete' && wasProgressing?.reason !== 'RolloutComplete') {
     events.push({ type: 'Normal', reason: 'RolloutComplete', message: isProgressing.message });
   }

@@ -3,4 +3,4 @@ export { computeStatus } from './compute.ts';
 export { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
 export { statusEqual } from './equality.ts';
 export { transitionEvents, type TransitionEvent } from './events.ts';
-export type { ObservedChildren } from './observed.ts';
+export { plannedStableReplicas, type ObservedChildren } from './observed.ts';

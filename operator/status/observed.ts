@@ -1,5 +1,6 @@
 import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
-import type { TrafficRouting } from '../desired/plan.ts';
+import { ChildKinds, childKindOf } from '../desired/child-kinds.ts';
+import type { Plan, TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision } from '../rollout/state-machine.ts';
 import type { RuntimeFailure } from './runtime-failure.ts';
 import type { ConditionState } from './conditions.ts';
@@ -8,6 +9,8 @@ import type { ConditionState } from './conditions.ts';
 export interface ObservedChildren {
   /** The Deployment serving the stable revision. */
   deployment?: V1Deployment;
+  /** The replicas this pass asks of that Deployment (absent under autoscaling: the HPA decides). */
+  plannedReplicas?: number;
   /** The rollout this pass decided on and the routing that carries it (absent: a plain rolling update). */
   rollout?: RolloutDecision;
   routing?: TrafficRouting;
@@ -24,4 +27,10 @@ export interface ObservedChildren {
   runtimeFailure?: RuntimeFailure;
   /** Child kinds the operator may not list/watch (RBAC), each with the apiserver's message. */
   watchForbidden?: string[];
+}
+
+/** The replicas a plan asks of the stable revision's Deployment; undefined under autoscaling. */
+export function plannedStableReplicas(plan: Pick<Plan, 'objects' | 'stableDeploymentName'>): number | undefined {
+  const stable = plan.objects.find((object) => childKindOf(object) === ChildKinds.deployment && object.metadata?.name === plan.stableDeploymentName);
+  return (stable as V1Deployment | undefined)?.spec?.replicas;
 }

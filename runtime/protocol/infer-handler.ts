@@ -51,8 +51,10 @@ function parseInferPath(path: string): InferTarget | undefined {
 
 /** The served model when name (and version, if given) match; 404 for others, 503 while loading. */
 export function lookupModel(state: ServingState, name: string, version: string | undefined) {
-  if (name !== state.modelName) throw notFound(`unknown model "${name}"`);
-  if (version !== undefined && version !== state.modelVersion) throw notFound(`unknown version "${version}" of model "${name}"`);
+  // One process serves one model: a 404 names it, so a client with a wrong name or version can fix its request.
+  const served = `this runtime serves model "${state.modelName}" version "${state.modelVersion}"`;
+  if (name !== state.modelName) throw notFound(`unknown model "${name}": ${served}`);
+  if (version !== undefined && version !== state.modelVersion) throw notFound(`unknown version "${version}" of model "${name}": ${served}`);
   if (!state.model || !state.batcher) throw unavailable(`model "${name}" is not loaded`);
   return { model: state.model, batcher: state.batcher };
 }

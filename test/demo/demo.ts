@@ -8,11 +8,12 @@
  * operator put in that revision's pod template (the model URL on MLflow's artifact proxy).
  *
  *   npm run demo             run through and stop everything
- *   npm run demo -- --keep   leave it all running until Ctrl-C
+ *   npm run demo -- --keep   leave it all running until Ctrl-C (or SIGTERM, SIGHUP); an error stops everything anyway
  */
 import type { V1Deployment } from '@kubernetes/client-node';
 import { execFile, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { dump, load } from 'js-yaml';
@@ -24,7 +25,9 @@ import { startOperator } from '../support/operator-process.ts';
 
 const repoRoot = new URL('../../', import.meta.url).pathname;
 const keep = process.argv.includes('--keep');
-const say = (line: string) => console.log(`\n\x1b[1m== ${line}\x1b[0m`);
+// Bold headings on a terminal only: piped into a file or CI log, escape codes are noise.
+const bold = (text: string) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const say = (line: string) => console.log(`\n${bold(`== ${line}`)}`);
 const indent = (text: string) => text.trimEnd().split('\n').map((line) => `   ${line}`).join('\n');
 const run = promisify(execFile);
 const example = 'examples/registry.yaml';
@@ -38,10 +41,15 @@ interface ModelDeploymentView {
 say('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK)');
 const plane = await startPlane({ log: (line) => console.log(`   ${line}`) });
 const cleanups: (() => Promise<unknown>)[] = [() => plane.stop()];
-const cleanup = async () => {
+let cleaning: Promise<void> | undefined;
+/** Stops everything once, last started first, whoever asks (an error, a signal, the end of the run). */
+const cleanup = (): Promise<void> => (cleaning ??= (async () => {
   for (const step of cleanups.reverse()) await step().catch(() => undefined);
-};
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+})());
+// Ctrl-C, a kill and a closed terminal all stop what the demo started.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => void cleanup().then(() => process.exit(128 + constants.signals[signal])));
+}
 
 const kubectl = (args: string[], input?: string) => plane.kubectl(args, input);
 const plugin = async (...args: string[]) =>
@@ -49,20 +57,27 @@ const plugin = async (...args: string[]) =>
 const getMd = async () => JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as ModelDeploymentView;
 const ready = (md: ModelDeploymentView) => md.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
-/** Plays kubelet for one pod of a revision: the runtime with its pod template's environment, on a free port. */
-async function startRevision(deploymentName: string): Promise<string> {
+/** Where a runtime answers: REST as a URL (curl), gRPC as host:port without a scheme (tritonclient). */
+interface RuntimeAddresses {
+  rest: string;
+  grpc: string;
+}
+
+/** Plays kubelet for one pod of a revision: the runtime with its pod template's environment, on free ports. */
+async function startRevision(deploymentName: string): Promise<RuntimeAddresses> {
   const deployment = JSON.parse(await kubectl(['get', 'deployment', deploymentName, '-n', namespace, '-o', 'json'])) as V1Deployment;
   const env: Record<string, string> = {};
   for (const variable of deployment.spec?.template.spec?.containers[0]?.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
   const port = await freePort();
+  const grpcPort = await freePort();
   Object.assign(env, {
     MODELSHIP_MODEL_CACHE_DIR: `${plane.dataDir}/models-${deploymentName}`,
     // A pod's termination-message file; on this machine, a file of the demo's own.
     MODELSHIP_TERMINATION_MESSAGE_PATH: `${plane.dataDir}/termination-log-${deploymentName}`,
     MODELSHIP_PORT: String(port),
-    MODELSHIP_GRPC_PORT: '0',
+    MODELSHIP_GRPC_PORT: String(grpcPort),
   });
-  console.log(`   ${deploymentName}: model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), revision ${env.MODELSHIP_REVISION}, port ${port}`);
+  console.log(`   ${deploymentName}: model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), revision ${env.MODELSHIP_REVISION}, ports ${port} (REST) and ${grpcPort} (gRPC)`);
   const runtime = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   runtime.stdout.on('data', (chunk: Buffer) => process.stdout.write(indent(`[${deploymentName}] ${chunk.toString()}`) + '\n'));
   cleanups.push(async () => { runtime.kill('SIGTERM'); await sleep(500); });
@@ -71,7 +86,15 @@ async function startRevision(deploymentName: string): Promise<string> {
     const res = await fetch(`${base}/v2/health/ready`);
     if (!res.ok) throw new Error(`ready: ${res.status}`);
   }, { timeoutMs: 120_000 });
-  return base;
+  return { rest: base, grpc: `127.0.0.1:${grpcPort}` };
+}
+
+/** The addresses in words a user can paste: a curl command line and tritonclient's url argument. */
+function describeAddresses(label: string, addresses: RuntimeAddresses, modelName: string): string {
+  return [
+    `${label} REST:  curl ${addresses.rest}/v2/models/${modelName}`,
+    `${label} gRPC:  ${addresses.grpc}  (host:port, no scheme: tritonclient.grpc.InferenceServerClient(url="${addresses.grpc}"))`,
+  ].map((line) => `   ${line}`).join('\n');
 }
 
 async function predict(base: string, modelName: string): Promise<void> {
@@ -97,7 +120,9 @@ try {
   console.log(`   operator metrics at ${operator.metricsUrl}`);
 
   say('starting an MLflow model registry (PyPI mlflow, sqlite, local artifact store; installed into .venv-mlflow on first use)');
-  const mlflow = await startMlflow();
+  const installing = new AbortController();
+  cleanups.push(async () => installing.abort());
+  const mlflow = await startMlflow({ log: (line) => console.log(`   ${line}`), signal: installing.signal });
   cleanups.push(() => mlflow.close());
   const v1 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-fp32.onnx`);
   await mlflow.setAlias('fraud', 'champion', v1.version);
@@ -121,8 +146,9 @@ try {
 
   say('serving: the runtime of the stable revision, with the environment the operator wrote');
   const stable = (await getMd()).status?.stableRevision ?? '';
-  const stableUrl = await startRevision(`${name}-${stable}`);
-  await predict(stableUrl, name);
+  const stableRuntime = await startRevision(`${name}-${stable}`);
+  console.log(describeAddresses('stable', stableRuntime, name));
+  await predict(stableRuntime.rest, name);
 
   const v2 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-int8-qdq.onnx`);
   say(`promoting in the registry: version ${v2.version} (the INT8 model, sha256 ${v2.sha256.slice(0, 12)}...), alias champion -> ${v2.version}`);
@@ -143,8 +169,9 @@ try {
   console.log(indent(await plugin('status', name)));
 
   say('the candidate revision answers too');
-  const candidateUrl = await startRevision(`${name}-${candidate}`);
-  await predict(candidateUrl, name);
+  const candidateRuntime = await startRevision(`${name}-${candidate}`);
+  console.log(describeAddresses('candidate', candidateRuntime, name));
+  await predict(candidateRuntime.rest, name);
 
   say(`kubectl modelship promote ${name} --full`);
   console.log(indent(await plugin('promote', name, '--full')));
@@ -158,10 +185,21 @@ try {
   console.log(indent(await plugin('history', name)));
 
   if (keep) {
-    say(`running; KUBECONFIG=${plane.kubeconfigPath}; MLflow at ${mlflow.url}; runtimes at ${stableUrl} and ${candidateUrl}; Ctrl-C to stop`);
+    say('running; Ctrl-C to stop');
+    console.log(`   export KUBECONFIG=${plane.kubeconfigPath}`);
+    console.log(`   MLflow: ${mlflow.url}`);
+    console.log(describeAddresses(`revision ${stable} (replaced)`, stableRuntime, name));
+    console.log(describeAddresses(`revision ${candidate} (promoted)`, candidateRuntime, name));
     await new Promise(() => {});
   }
   say('demo finished; stopping everything');
+} catch (error) {
+  // A signal's handler is already stopping everything (which aborts the step that threw) and exits.
+  if (cleaning) await new Promise(() => {});
+  // --keep keeps a demo that worked; one that failed leaves nothing running behind it.
+  say(`demo failed: ${(error as Error).message}; stopping everything`);
+  await cleanup();
+  throw error;
 } finally {
   if (!keep) await cleanup();
 }

@@ -241,6 +241,12 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     expect(held.status?.rollout).to.include({ phase: 'Progressing', step: 0 });
     expect(held.status?.analysis?.failures).to.equal(0);
     expect(held.status?.analysis?.checks?.[0]).to.include({ name: 'requests', verdict: 'Inconclusive' });
+    const progressing = (md: MdObject) => md.status?.conditions?.find((condition) => condition.type === 'Progressing');
+    expect(progressing(held), 'kubectl describe shows why the step is held').to.include({ reason: 'TooFewRequests' });
+    expect(progressing(held)?.message).to.match(/inconclusive: requests [\d.]+: fewer than 1000000 candidate requests in the interval/);
+    const warnings = async (reason: string) => (await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=fraud,type=Warning,reason=${reason}`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']))
+      .split('\n').filter(Boolean);
+    await eventually(async () => expect((await warnings('TooFewRequests')).join('\n')).to.match(/fewer than 1000000 candidate requests/));
 
     await prometheus.stop();
     const firstSample = held.status?.analysis?.lastSampleAt;
@@ -252,5 +258,8 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     }, { timeoutMs: 60_000 });
     expect(blind.status?.rollout).to.include({ phase: 'Progressing', step: 0 });
     expect(blind.status?.analysis?.failures).to.equal(0);
+    expect(progressing(blind)).to.include({ reason: 'PrometheusUnavailable' });
+    expect(progressing(blind)?.message).to.match(/inconclusive: Prometheus at \S+ did not answer: fetch failed$/);
+    await eventually(async () => expect((await warnings('PrometheusUnavailable')).join('\n')).to.match(/did not answer: fetch failed/));
   });
 });

@@ -32,6 +32,8 @@ interface InvalidCase {
   spec: (spec: Spec & ModelDeploymentSpec) => Spec;
   /** What the user reads in kubectl's error, field path included. */
   refusal: string[];
+  /** What the error must not say (noise that hides the message). */
+  absent?: string[];
 }
 
 const invalidCases: InvalidCase[] = [
@@ -49,6 +51,23 @@ const invalidCases: InvalidCase[] = [
     what: 'a model URI with an unsupported scheme',
     spec: (s) => ({ ...s, model: { ...s.model, uri: 'ftp://models/fraud.onnx' } }),
     refusal: ['spec.model.uri', 'must start with http://, https://, s3://, pvc://, file:// or models:/'],
+  },
+  {
+    what: 'a model without its uri, with a message that says what a uri looks like',
+    spec: (s) => ({ ...s, model: { sha256: SHA } }),
+    refusal: ['spec.model.uri', 'spec.model.uri is required: where the model is, e.g. https://models.example.com/fraud.onnx, s3://<bucket>/<key>'],
+    absent: ['some validation rules were not checked', 'no such key'],
+  },
+  {
+    what: 'a sha256 that YAML read as a number (sha256: 0000...0 unquoted), telling the user to quote it',
+    spec: (s) => ({ ...s, model: { ...s.model, sha256: 0 } }),
+    refusal: ['spec.model.sha256', 'must be a string: YAML read this value as a number; quote it: sha256: "'],
+    absent: ['some validation rules were not checked'],
+  },
+  {
+    what: 'an INT8 sha256 that YAML read as a number',
+    spec: (s) => ({ ...s, model: { ...s.model, variant: 'int8', int8: { uri: 'http://m/fraud-int8.onnx', sha256: 1234567890 } } }),
+    refusal: ['spec.model.int8.sha256', 'quote it'],
   },
   {
     what: 'a file URI without its sha256',
@@ -290,6 +309,7 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
         expect(error, 'the apiserver accepted it').to.be.a('string');
         expect(error).to.contain('is invalid');
         for (const text of invalid.refusal) expect(error).to.contain(text);
+        for (const text of invalid.absent ?? []) expect(error).to.not.contain(text);
       });
     }
   });

@@ -77,7 +77,7 @@ describe('compatibility: the real Python client tritonclient[grpc] against the g
     expect(report.wrong_datatype_error).to.deep.include({ status: 'StatusCode.INVALID_ARGUMENT' });
     expect((report.wrong_datatype_error as { message: string }).message).to.match(/datatype FP64 does not match the model's FP32/);
     expect(report.unknown_model_error).to.deep.include({ status: 'StatusCode.NOT_FOUND' });
-    expect((report.unknown_model_error as { message: string }).message).to.match(/unknown model "no-such-model"/);
+    expect((report.unknown_model_error as { message: string }).message).to.match(/unknown model "no-such-model": this runtime serves model "fraud" version "1"/);
     expect(report.unknown_model_infer_error).to.deep.include({ status: 'StatusCode.NOT_FOUND' });
     expect(report.unknown_version_error).to.deep.include({ status: 'StatusCode.NOT_FOUND' });
   });

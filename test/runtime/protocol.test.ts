@@ -2,7 +2,9 @@ import { expect } from 'chai';
 import { connect } from 'node:net';
 import { deflateSync, gzipSync } from 'node:zlib';
 import type { RunningRuntime } from '../../runtime/server.ts';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { bytesElements, postBinary } from './binary.ts';
+import { GrpcTestClient } from './grpc-client.ts';
 import { scrapeSample } from '../support/prometheus-text.ts';
 import {
   fraudRequest, getJson, modelPath, postJson, seededFloats, startTestRuntime,
@@ -151,9 +153,9 @@ describe('runtime: Open Inference Protocol over HTTP (fraud model, real onnxrunt
         const header = JSON.stringify(fraudRequest(1, 1));
         return postJson(infer, Buffer.concat([Buffer.from(header), Buffer.alloc(8)]), { 'inference-header-content-length': String(header.length) });
       }, 400, /no input claims/],
-      ['unknown model', () => postJson(`${runtime.url}/v2/models/other/infer`, fraudRequest(1, 1)), 404, /unknown model/],
-      ['unknown version', () => postJson(`${runtime.url}/v2/models/fraud/versions/9/infer`, fraudRequest(1, 1)), 404, /unknown version/],
-      ['unknown model metadata', () => getJson(`${runtime.url}/v2/models/other`), 404, /unknown model/],
+      ['unknown model', () => postJson(`${runtime.url}/v2/models/other/infer`, fraudRequest(1, 1)), 404, /^unknown model "other": this runtime serves model "fraud" version "3"$/],
+      ['unknown version', () => postJson(`${runtime.url}/v2/models/fraud/versions/9/infer`, fraudRequest(1, 1)), 404, /^unknown version "9" of model "fraud": this runtime serves model "fraud" version "3"$/],
+      ['unknown model metadata', () => getJson(`${runtime.url}/v2/models/other`), 404, /^unknown model "other": this runtime serves model "fraud" version "3"$/],
       ['unknown route', () => getJson(`${runtime.url}/v3/anything`), 404, /no route/],
       ['body too large', () => postJson(infer, fraudRequest(400, 1)), 413, /exceeds/],
     ];
@@ -173,6 +175,20 @@ describe('runtime: Open Inference Protocol over HTTP (fraud model, real onnxrunt
       }
       expect((await postJson(infer, body, { 'content-encoding': 'br' })).status).to.equal(415);
       expect((await postJson(infer, Buffer.from('not gzip'), { 'content-encoding': 'gzip' })).status).to.equal(400);
+    });
+
+    it('a wrong model name or version over gRPC is NOT_FOUND and names the model this runtime serves', async () => {
+      const client = new GrpcTestClient(runtime.grpcAddress);
+      try {
+        expect(await client.status('ModelMetadata', { name: 'other' })).to.deep.equal({
+          code: GrpcStatus.NOT_FOUND, details: 'unknown model "other": this runtime serves model "fraud" version "3"',
+        });
+        expect(await client.status('ModelInfer', { model_name: 'fraud', model_version: '9', inputs: [] })).to.deep.equal({
+          code: GrpcStatus.NOT_FOUND, details: 'unknown version "9" of model "fraud": this runtime serves model "fraud" version "3"',
+        });
+      } finally {
+        client.close();
+      }
     });
 
     it('413 when a compressed body inflates beyond the limit', async () => {

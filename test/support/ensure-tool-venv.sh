@@ -16,7 +16,13 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python_bin" -m venv "$venv" >&2
 fi
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" -c "$constraints" >&2
+  echo "installing $* into .venv-$name (first use; a minute or more) ..." >&2
+  # In the background so that a TERM to this script (a caller that stops) stops pip too.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" -c "$constraints" >&2 &
+  pip_pid=$!
+  trap 'kill "$pip_pid" 2>/dev/null; exit 143' TERM INT HUP
+  wait "$pip_pid"
+  trap - TERM INT HUP
   printf '%s' "$wanted" > "$stamp"
 fi
 echo "$venv/bin"

@@ -26,8 +26,12 @@ export interface MlflowServer {
  * A real MLflow tracking server (PyPI mlflow in .venv-mlflow, test/support/ensure-mlflow.sh) on a
  * free loopback port: sqlite backend store, local artifact store served through its artifact proxy.
  */
-export async function startMlflow(): Promise<MlflowServer> {
-  const bin = (await run('bash', [join(REPO_ROOT, 'test/support/ensure-mlflow.sh')], { timeout: 900_000, maxBuffer: 16 << 20 })).stdout.trim().split('\n').at(-1) ?? '';
+/** `log`: where to tell about a first-time install; `signal`: aborts that install (the caller is stopping). */
+export async function startMlflow(options: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<MlflowServer> {
+  const ensuring = run('bash', [join(REPO_ROOT, 'test/support/ensure-mlflow.sh')], { timeout: 900_000, maxBuffer: 16 << 20, ...(options.signal && { signal: options.signal }) });
+  // The first install takes a minute or more: say so rather than sit silent.
+  if (options.log) ensuring.child.stderr?.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n')) if (line.trim()) options.log?.(line); });
+  const bin = (await ensuring).stdout.trim().split('\n').at(-1) ?? '';
   const dir = await mkdtemp(join(tmpdir(), 'modelship-mlflow-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -16,7 +16,9 @@ interface SchemaNode {
   maxItems?: number;
   maxLength?: number;
   maxProperties?: number;
+  required?: string[];
   'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-validations'?: { rule: string; message: string; fieldPath?: string; reason?: string }[];
 }
 
 type SchemaVisitor = (schema: SchemaNode, path: string) => void;
@@ -67,6 +69,27 @@ describe('ModelDeployment CRD', () => {
       if (schema.anyOf) expect(intOrString, `${path} uses anyOf only for int-or-string`).to.equal(true);
       if (schema.properties) expect(schema.additionalProperties, `${path} mixes properties and additionalProperties`).to.equal(undefined);
     });
+  });
+
+  it('requires spec.model.uri by a rule whose message says what a uri looks like (OpenAPI `required` would hide every rule message), and no other model rule trips over a missing uri', () => {
+    const model = openApiSchema().properties!.spec!.properties!.model!;
+    expect(model.required ?? []).to.not.include('uri');
+    const validations = model['x-kubernetes-validations'] ?? [];
+    expect(validations[0]).to.deep.include({ rule: 'has(self.uri)', fieldPath: '.uri', reason: 'FieldValueRequired' });
+    expect(validations[0]?.message).to.match(/^spec\.model\.uri is required: .*https:\/\/.*s3:\/\/.*models:\//);
+    for (const validation of validations.slice(1).filter((v) => v.rule.includes('self.uri'))) expect(validation.rule, validation.message).to.match(/^!has\(self\.uri\) \|\| /);
+  });
+
+  it('lets a sha256 that YAML read as a number reach a rule that says to quote it, in model and model.int8', () => {
+    const model = openApiSchema().properties!.spec!.properties!.model!;
+    for (const [path, sha256] of [['model.sha256', model.properties!.sha256!], ['model.int8.sha256', model.properties!.int8!.properties!.sha256!]] as const) {
+      expect(sha256, path).to.include({ 'x-kubernetes-int-or-string': true, maxLength: 64 });
+      expect(sha256, `${path}: anyOf would add errors of its own before the rule`).to.not.have.property('anyOf');
+      const [stringOnly, digest] = sha256['x-kubernetes-validations'] ?? [];
+      expect(stringOnly?.rule, path).to.equal('type(self) == string');
+      expect(stringOnly?.message, path).to.match(/YAML read this value as a number; quote it: sha256: "/);
+      expect(digest?.rule, path).to.equal("type(self) != string || (self.matches('^[a-f0-9]{64}$'))");
+    }
   });
 
   it('bounds every string and list under a CEL rule, so the apiserver can estimate rule cost', () => {

@@ -46,8 +46,18 @@ describe("kstatus conditions (Reconciling, Stalled) in each phase of a ModelDepl
   });
 
   it('replicas lost after the rollout completed: Reconciling=True ReplicasUnavailable (the Deployment replaces them), not Stalled', () => {
-    const status = at({ deployment: observedDeployment(md, { ready: 1, available: 1, progressing: 'NewReplicaSetAvailable' }) });
+    const complete = at({ deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) });
+    const status = computeStatus({ ...md, status: complete }, { deployment: observedDeployment(md, { ready: 1, available: 1, progressing: 'NewReplicaSetAvailable' }) }, T1);
     expect(kstatusView(status)).to.include({ Reconciling: 'True/ReplicasUnavailable', Stalled: 'False/AsExpected' });
+  });
+
+  it('a completed revision scaled up (the HPA, spec.replicas): still Current, Ready, no Reconciling while the new pods start', () => {
+    const complete = at({ deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) });
+    const bigger: ModelDeployment = { ...md, spec: { ...md.spec, replicas: 4 }, status: complete };
+    const status = computeStatus(bigger, { deployment: observedDeployment(bigger, { ready: 2, available: 2, progressing: 'NewReplicaSetAvailable' }) }, T1);
+    expect(kstatusView(status)).to.deep.equal({ Reconciling: 'False/Reconciled', Stalled: 'False/AsExpected', Ready: 'True/StableServing' });
+    expect(status).to.include({ phase: 'Ready', ready: '2/4' });
+    expect(findCondition(status.conditions, 'Degraded')?.status).to.equal('False');
   });
 
   it('progress deadline passed (e.g. a model that never loads): Stalled=True, Reconciling False', () => {

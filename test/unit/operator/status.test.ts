@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
 import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
-import { computeStatus, findCondition, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
+import { evaluateSample, type AnalysisSample } from '../../../operator/analysis/evaluate.ts';
 import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
@@ -308,6 +309,38 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(promoted).to.not.have.property('retiring');
   });
 
+  it('promote --full under Istio: the candidate\'s Deployment growing to full size rolls out with no Warning, and RolloutComplete comes once, when every replica is ready', () => {
+    // Mid-canary under Istio: 4 stable pods, 1 candidate pod, all ready (without Istio the candidate grows before promotion).
+    const candidateAtOne = observedRevisionDeployment({ ...v2, spec: { ...v2.spec, replicas: 1 } }, { revision: B, progressing: 'NewReplicaSetAvailable' });
+    const midCanary = withStatus(v2, statusOf(v2, planned(v2, true)));
+    const promoteAnnotation = { 'modelship.io/promote': 'full' };
+    // What the promoted (formerly candidate) Deployment reports, pass after pass: first the cached one
+    // still at 1 replica, then the applied one before and after the Deployment controller sees it.
+    const grown = (status: Parameters<typeof observedRevisionDeployment>[1]) => observedRevisionDeployment(v2, { revision: B, progressing: 'NewReplicaSetAvailable', ...status });
+    const passes = [
+      candidateAtOne,
+      grown({ generation: 2, observedGeneration: 1, replicas: 1, updated: 1, ready: 1 }),
+      grown({ generation: 2, ready: 1 }),
+      grown({ generation: 2, ready: 3 }),
+      grown({ generation: 2 }),
+    ];
+    let md: ModelDeployment = { ...midCanary, metadata: { ...midCanary.metadata, annotations: promoteAnnotation } };
+    const events: { type: string; reason: string; message: string }[] = [];
+    const readyAt: string[] = [];
+    passes.forEach((deployment, pass) => {
+      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidateAtOne], istio: true, now: T1 });
+      const next = computeStatus(md, { deployment, rollout: plan.rollout, routing: plan.routing, plannedReplicas: plannedStableReplicas(plan) }, T1);
+      events.push(...plan.rollout.events, ...transitionEvents(md.status, next, md));
+      readyAt.push(next.ready ?? '');
+      if (pass === 0) expect(next).to.include({ stableRevision: B });
+      md = withStatus({ ...md, metadata: { ...md.metadata, annotations: {} } }, next);
+    });
+    expect(events.filter((event) => event.type === 'Warning'), JSON.stringify(events)).to.deep.equal([]);
+    expect(events.map((event) => event.reason)).to.deep.equal(['RolloutPromoted', 'RolloutComplete']);
+    expect(readyAt).to.deep.equal(['1/4', '1/4', '1/4', '3/4', '4/4']);
+    expect(condition(md.status ?? {}, 'Ready')).to.include({ reason: 'StableServing', message: `revision ${B}: 4/4 replicas ready` });
+  });
+
   it('after promotion reports the new stable revision and the old one retiring until its scale-down', () => {
     const plan = planned(v2, true, T0, { 'modelship.io/promote': 'full' });
     const status = computeStatus(v2, { deployment: candidateDeployment, rollout: plan.rollout, routing: plan.routing }, T0);
@@ -316,5 +349,64 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(status.phase).to.equal('Ready');
     expect(condition(status, 'Progressing')).to.include({ status: 'False', reason: 'RolloutComplete', message: `revision ${B} rolled out` });
     expect(condition(status, 'Ready').message).to.equal(`revision ${B}: 4/4 replicas ready`);
+  });
+});
+
+describe('ModelDeployment status while canary analysis cannot sample', () => {
+  const analysed = (version: string, sha: string) => modelDeployment({
+    replicas: 4,
+    model: { uri: 'https://models.example.com/fraud/model.onnx', sha256: sha, version },
+    rollout: {
+      strategy: 'Canary',
+      canary: { steps: [{ weight: 10 }, { weight: 50 }] },
+      analysis: { prometheus: 'http://prometheus.monitoring:9090', interval: '1m', minRequests: 20, maxErrorRate: 0.05 },
+    },
+  });
+  const v1 = analysed('2', 'a'.repeat(64));
+  const A = revisionOf(v1);
+  const v2 = withStatus(analysed('3', 'b'.repeat(64)), { stableRevision: A, rollout: { phase: 'Stable' } });
+  const stable = observedRevisionDeployment(v1, { progressing: 'NewReplicaSetAvailable' });
+  const candidate = observedRevisionDeployment(v2, { progressing: 'NewReplicaSetAvailable' });
+  const analysisSpec = v2.spec.rollout?.analysis ?? {};
+  const unreachable = evaluateSample(analysisSpec, { requests: undefined, custom: new Map(), unavailable: 'Prometheus at http://prometheus.monitoring:9090 did not answer: fetch failed' });
+  const quiet = evaluateSample(analysisSpec, { requests: 3, errorRate: 0, custom: new Map() });
+
+  /** One reconcile's status step: plan with the sample taken in this pass (if any), then status and its events. */
+  function pass(md: ModelDeployment, now: Date, sample?: AnalysisSample) {
+    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidate], istio: true, now, ...(sample && { sample }) });
+    const status = computeStatus(md, { deployment: stable, rollout: plan.rollout, routing: plan.routing }, now);
+    return { md: withStatus(md, status), status, events: [...plan.rollout.events, ...transitionEvents(md.status, status, md)] };
+  }
+
+  it('Prometheus not answering: Progressing (and Reconciling) say PrometheusUnavailable with the error, and one Warning Event says it after the first sample', () => {
+    const started = pass(v2, T0);
+    expect(condition(started.status, 'Progressing').reason).to.equal('RolloutInProgress');
+    const first = pass(started.md, T1, unreachable);
+    const progressing = condition(first.status, 'Progressing');
+    expect(progressing).to.include({ status: 'True', reason: 'PrometheusUnavailable' });
+    expect(progressing.message).to.equal(
+      `step 1/2: 10% on revision ${revisionOf(v2)}, until an analysis sample passes; analysis sample at 2026-11-25T10:05:00Z was inconclusive: Prometheus at http://prometheus.monitoring:9090 did not answer: fetch failed`,
+    );
+    expect(condition(first.status, 'Reconciling')).to.include({ reason: 'PrometheusUnavailable', message: progressing.message });
+    expect(first.events.filter((event) => event.type === 'Warning')).to.deep.equal([{ type: 'Warning', reason: 'PrometheusUnavailable', message: progressing.message }]);
+
+    const second = pass(first.md, T2, unreachable);
+    expect(condition(second.status, 'Progressing').reason).to.equal('PrometheusUnavailable');
+    expect(second.events.filter((event) => event.type === 'Warning'), 'not again for every sample').to.deep.equal([]);
+  });
+
+  it('too few requests: Progressing says TooFewRequests with the count and the minimum, and a Warning Event says it', () => {
+    const first = pass(pass(v2, T0).md, T1, quiet);
+    const progressing = condition(first.status, 'Progressing');
+    expect(progressing).to.include({ status: 'True', reason: 'TooFewRequests' });
+    expect(progressing.message).to.match(/was inconclusive: requests 3: fewer than 20 candidate requests in the interval$/);
+    expect(first.events.map((event) => `${event.type}/${event.reason}`)).to.deep.equal(['Warning/TooFewRequests']);
+  });
+
+  it('a passing sample after that clears the reason', () => {
+    const blind = pass(pass(v2, T0).md, T1, unreachable);
+    const passing = evaluateSample(analysisSpec, { requests: 100, errorRate: 0, custom: new Map() });
+    const after = pass(blind.md, T2, passing);
+    expect(condition(after.status, 'Progressing').reason).to.equal('RolloutInProgress');
   });
 });
