@@ -38,6 +38,8 @@ export interface RuntimeConfig {
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
+  /** Keep-alive connections close after their next response past this age (0: never). */
+  readonly maxConnectionAgeMs: number;
   readonly logLevel: LogLevel;
   /** Model endpoints require `Authorization: Bearer <token>` of one of these tokens; health and metrics stay open. */
   readonly auth: AuthSettings;
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     headersTimeoutMs: readInteger(env, C.headersTimeoutMs),
     requestTimeoutMs: readInteger(env, C.requestTimeoutMs),
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),
+    maxConnectionAgeMs: readInteger(env, C.maxConnectionAgeSeconds) * 1000,
     logLevel,
     auth,
     ...(names ? { classNames: names } : {}),

@@ -196,6 +196,14 @@ export const RuntimeContract = {
     max: 3_600_000,
     doc: 'Longest a client may take to send a whole request, headers and body; then `408` and the connection closes. Time spent queued or running does not count.',
   },
+  maxConnectionAgeSeconds: {
+    name: 'MODELSHIP_MAX_CONNECTION_AGE_SECONDS',
+    type: 'integer',
+    default: 30,
+    min: 0,
+    max: 86_400,
+    doc: 'A keep-alive HTTP connection older than this closes after its next response (`Connection: close`), and a gRPC connection gets GOAWAY, so clients reconnect and spread over the current replicas (without a mesh, a Service balances connections, not requests: a canary\'s or a scale-up\'s new pods would get no traffic from long-lived clients). `0` keeps connections open.',
+  },
   shutdownGraceMs: {
     name: 'MODELSHIP_SHUTDOWN_GRACE_MS',
     type: 'integer',

@@ -14,6 +14,7 @@ import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
 import { perClientRateLimit } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { requestDecoder } from './protocol/request-decoder.ts';
+import { ConnectionAges } from './protocol/connection-age.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
 import { startTracing } from './tracing/tracing.ts';
@@ -108,7 +109,8 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const tracing = config.tracing && await startTracing(config.tracing, source, logger);
   const app = createApp({ state, metrics, logger });
   const decoder = requestDecoder(config.decodeOffloadBytes, logger);
-  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, decoder, tracing });
+  const connectionAges = new ConnectionAges(config.maxConnectionAgeMs);
+  const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, connectionAges, decoder, tracing });
   const tokens = await acceptedTokens(config.auth, logger);
   const refusal = bearerTokenCheck(tokens);
   const overLimit = perClientRateLimit(config.rateLimit);
@@ -125,6 +127,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     if (target) void infer(req, res, target);
     else app(req, res);
   });
+  server.on('connection', connectionAges.track);
   answerClientErrorsAsJson(server);
   const host = options.host ?? '0.0.0.0';
   const address = await listen(server, config.port, host);
@@ -132,7 +135,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes, tracing },
+      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
       host,
       config.grpcPort,
     );

@@ -47,6 +47,8 @@ interface GrpcDeps {
   readonly tokens: AcceptedTokens;
   /** Largest request message; grpc-js refuses larger ones with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
+  /** GOAWAY to connections older than this (0: never), so clients spread over replicas that came up since. */
+  readonly maxConnectionAgeMs: number;
   /** Undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
 }
@@ -152,7 +154,10 @@ export interface RunningGrpcServer {
 
 /** Serves inference.GRPCInferenceService (Open Inference Protocol gRPC) on the same state, batcher and metrics as REST. */
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
-  const server = new Server({ 'grpc.max_receive_message_length': deps.maxMessageBytes, 'grpc.max_send_message_length': -1 });
+  const server = new Server({
+    'grpc.max_receive_message_length': deps.maxMessageBytes, 'grpc.max_send_message_length': -1,
+    ...(deps.maxConnectionAgeMs > 0 && { 'grpc.max_connection_age_ms': deps.maxConnectionAgeMs }),
+  });
   server.addService(loadService(), implementation(deps));
   const bound = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual)));

@@ -10,6 +10,7 @@ import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
 import { Withdrawal } from '../batching/withdrawal.ts';
 import type { RequestDecoder } from './request-decoder.ts';
+import type { ConnectionAges } from './connection-age.ts';
 
 const INFER_PATH = /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/;
 
@@ -106,6 +107,7 @@ interface InferDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
+  readonly connectionAges: ConnectionAges;
   readonly decoder: RequestDecoder;
   /** Undefined when tracing is off: then no span, nothing allocated for one. */
   readonly tracing: Tracing | undefined;
@@ -115,7 +117,7 @@ interface InferDeps {
  * The hot path, on plain node:http rather than express: for small models the per-request framework
  * cost is of the same order as session.run itself.
  */
-export function createInferHandler({ state, metrics, logger, maxBodyBytes, decoder, tracing }: InferDeps) {
+export function createInferHandler({ state, metrics, logger, maxBodyBytes, connectionAges, decoder, tracing }: InferDeps) {
   const begin = inferAccounting({ state, metrics, logger }, 'http');
   return async (req: IncomingMessage, res: ServerResponse, target: InferTarget): Promise<void> => {
     const finish = begin();
@@ -137,8 +139,9 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, decod
     res.on('close', leave);
     try {
       // Draining: requests already routed here over open connections are still served, but each
-      // connection closes after its response so clients reconnect to another replica.
-      if (state.draining) res.setHeader('Connection', 'close');
+      // connection closes after its response so clients reconnect to another replica; an old
+      // connection too, so that clients spread over replicas that came up since.
+      if (state.draining || connectionAges.expired(socket)) res.setHeader('Connection', 'close');
       const { model, batcher } = lookupModel(state, target.name, target.version);
       const raw = await readBody(req, maxBodyBytes);
       const body = decompress(raw, req.headers['content-encoding'], maxBodyBytes);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { MODELS_DIR } from '../runtime/helpers.ts';
@@ -26,4 +27,16 @@ export async function installExampleModelStore(kubectl: Kubectl): Promise<void> 
 export async function podsOf(kubectl: Kubectl, namespace: string, selector: string): Promise<Pod[]> {
   const list = JSON.parse(await kubectl(['get', 'pods', '-n', namespace, '-l', selector, '-o', 'json'])) as { items: Pod[] };
   return list.items;
+}
+
+const digests = new Map(readFileSync(join(MODELS_DIR, 'SHA256SUMS'), 'utf8').trim().split('\n').map((line) => {
+  const [digest = '', file = ''] = line.split(/\s+/);
+  return [file, digest];
+}));
+
+/** The SHA-256 of an example model, from examples/models/SHA256SUMS. */
+export function modelDigest(file: string): string {
+  const digest = digests.get(file);
+  if (!digest) throw new Error(`examples/models/SHA256SUMS has no ${file}`);
+  return digest;
 }

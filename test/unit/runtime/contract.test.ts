@@ -26,6 +26,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   rateLimitRps: (c) => c.rateLimit.requestsPerSecond,
   rateLimitBurst: (c) => c.rateLimit.burst,
   authTokenReloadSeconds: (c) => c.auth.reloadMs / 1000,
+  maxConnectionAgeSeconds: (c) => c.maxConnectionAgeMs / 1000,
 };
 
 describe('unit: runtime config parser derived from the contract (runtime/contract.ts)', () => {

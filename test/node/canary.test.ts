@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { plane } from '../integration/context.ts';
+import { eventually } from '../support/eventually.ts';
+import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
+import { REPO_ROOT } from '../runtime/helpers.ts';
+import { realNode } from './context.ts';
+import { installExampleModelStore, modelDigest } from './cluster.ts';
+import { startLoad } from './load.ts';
+
+/** How long the old revision's pods may take to leave the Service once status says 100/0 (measured: about 5 s). */
+const PROPAGATION_MS = 10_000;
+
+interface Status {
+  stableRevision?: string;
+  candidateRevision?: string;
+  weights?: { stable: number; candidate: number };
+  conditions?: { type: string; status: string; reason: string }[];
+}
+
+/**
+ * A canary without a mesh (replica ratio in the one Service), under steady keep-alive traffic to the
+ * Service on the real node: the stable side keeps its capacity until the candidate's pods are ready,
+ * both versions answer during the step, and once status says the candidate took all traffic no
+ * request is answered by the old version.
+ */
+describe('real node: a canary without Istio, under real traffic', function () {
+  this.timeout(10 * 60_000);
+  const namespace = `canary-${Date.now().toString(36)}`;
+  const name = 'fraud-canary';
+  const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
+  const status = async (): Promise<Status> =>
+    (JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as { status?: Status }).status ?? {};
+  let operator: OperatorProcess;
+
+  const modelDeployment = (file: string, version: string) => ({
+    apiVersion: 'modelship.io/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name, namespace },
+    spec: {
+      model: { uri: `http://models.modelship-system.svc:8000/${file}`, sha256: modelDigest(file), version },
+      runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } } },
+      replicas: 2,
+      rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50, pause: '1h' }] } },
+    },
+  });
+
+  before(async () => {
+    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
+    await installExampleModelStore(kubectl);
+    await kubectl(['create', 'namespace', namespace]);
+    operator = await startOperator(plane().kubeconfigPath, 'operator-canary', {
+      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
+      MODELSHIP_LOG_LEVEL: 'info',
+    });
+  });
+
+  after(async () => {
+    await operator?.stop();
+    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+  });
+
+  it('keeps the stable capacity until the candidate is ready, and after promotion only the new version answers', async () => {
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('fraud-fp32.onnx', '1')));
+    await eventually(async () => {
+      const s = await status();
+      expect(s.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+      expect(await readyEndpoints()).to.equal(2);
+    }, { timeoutMs: 240_000, intervalMs: 1_000 });
+    const clusterIp = (await kubectl(['get', 'service', name, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+
+    const load = startLoad(`http://${clusterIp}:8080/v2/models/${name}/infer`, { concurrency: 4, maxSeconds: 300 });
+    const endpointCounts: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        endpointCounts.push(await readyEndpoints().catch(() => -1));
+        await sleep(250);
+      }
+    })();
+    try {
+      await sleep(2_000);
+      await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('fraud-int8-qdq.onnx', '2')));
+      // The step: the candidate's pod serves beside the stable ones.
+      await eventually(async () => {
+        const s = await status();
+        expect(s.candidateRevision).to.be.a('string');
+        expect(s.weights).to.deep.equal({ stable: 50, candidate: 50 });
+        expect(load.answers.slice(-40).map((a) => a.version)).to.include.members(['1', '2']);
+      }, { timeoutMs: 240_000, intervalMs: 500 });
+      const candidate = (await status()).candidateRevision;
+
+      await kubectl(['annotate', 'md', name, '-n', namespace, 'modelship.io/promote=full']);
+      const promotedAt = await eventually(async () => {
+        const s = await status();
+        expect(s.stableRevision).to.equal(candidate);
+        expect(s.weights).to.deep.equal({ stable: 100, candidate: 0 });
+        return Date.now();
+      }, { timeoutMs: 240_000, intervalMs: 250 });
+      await sleep(PROPAGATION_MS + 3_000);
+      const answers = await load.stop();
+
+      // Known gap (the drain under load is its own test, not yet written): a pod that exits can reset
+      // a keep-alive connection the client reuses at that instant; a POST is not retried, so it fails.
+      const failed = answers.filter((a) => a.status !== 200);
+      console.log(`      ${answers.length} requests, ${failed.length} failed${failed.length ? `: ${JSON.stringify(failed.slice(0, 3))}` : ''}`);
+      expect(failed.length, `failed requests: ${JSON.stringify(failed.slice(0, 5))}`).to.be.at.most(Math.floor(answers.length / 1000));
+      // The old pods leave the Service as they terminate (endpoints, then kube-proxy's rules; each
+      // answer on an open connection says Connection: close): a propagation of seconds, where the old
+      // revision used to stay in the Service at full size for the 30 s scale-down delay.
+      const late = answers.filter((a) => a.sentAt >= promotedAt && a.version !== '2');
+      const lastOldMs = late.length ? late.at(-1)!.sentAt - promotedAt : 0;
+      console.log(`      old version answered ${late.length} requests in the ${lastOldMs} ms after status said 100/0`);
+      expect(lastOldMs, 'the old revision out of the Service within seconds of status saying 100/0').to.be.below(PROPAGATION_MS);
+      const settled = answers.filter((a) => a.sentAt >= promotedAt + PROPAGATION_MS);
+      expect(new Set(settled.map((a) => a.version)), `${settled.length} answers after the propagation`).to.deep.equal(new Set(['2']));
+      expect(answers.filter((a) => a.sentAt >= promotedAt).length, 'traffic after promotion').to.be.greaterThan(10);
+    } finally {
+      sampling = false;
+      await sampler;
+      await load.stop();
+    }
+    expect(Math.min(...endpointCounts.filter((n) => n >= 0)), `ready endpoints of the Service over the rollout: ${endpointCounts.join(',')}`).to.be.at.least(2);
+  });
+
+  async function readyEndpoints(): Promise<number> {
+    const slices = JSON.parse(await kubectl(['get', 'endpointslices', '-n', namespace, '-l', `kubernetes.io/service-name=${name}`, '-o', 'json'])) as
+      { items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] };
+    return slices.items.flatMap((slice) => slice.endpoints ?? []).filter((endpoint) => endpoint.conditions?.ready).length;
+  }
+});

@@ -1,0 +1,52 @@
+import { fraudRequest } from '../runtime/helpers.ts';
+
+/** One request of a load run: when it was sent and answered, and which model version answered it. */
+export interface Answer {
+  sentAt: number;
+  answeredAt: number;
+  status: number;
+  /** model_version of a 200 answer; the error text otherwise. */
+  version: string;
+}
+
+export interface LoadRun {
+  answers: Answer[];
+  /** Stops sending and resolves once the requests in flight are answered. */
+  stop(): Promise<Answer[]>;
+}
+
+/**
+ * Steady V2 traffic from `concurrency` clients (keep-alive connections, as a real client keeps),
+ * bounded by `maxSeconds` and `maxRequests` whatever the test does.
+ */
+export function startLoad(url: string, options: { concurrency?: number; maxSeconds?: number; maxRequests?: number } = {}): LoadRun {
+  const { concurrency = 4, maxSeconds = 300, maxRequests = 100_000 } = options;
+  const answers: Answer[] = [];
+  const deadline = Date.now() + maxSeconds * 1000;
+  let stopped = false;
+  let sent = 0;
+  const body = JSON.stringify(fraudRequest(1, 11));
+  const client = async (): Promise<void> => {
+    while (!stopped && Date.now() < deadline && sent < maxRequests) {
+      sent++;
+      const sentAt = Date.now();
+      try {
+        const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
+        const answer = (await response.json()) as { model_version?: string; error?: string };
+        answers.push({ sentAt, answeredAt: Date.now(), status: response.status, version: response.ok ? String(answer.model_version) : String(answer.error) });
+      } catch (error) {
+        answers.push({ sentAt, answeredAt: Date.now(), status: 0, version: error instanceof Error ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` : String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  };
+  const clients = Promise.all(Array.from({ length: concurrency }, client));
+  return {
+    answers,
+    async stop() {
+      stopped = true;
+      await clients;
+      return answers;
+    },
+  };
+}
