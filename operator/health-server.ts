@@ -5,8 +5,8 @@ import type { OperatorMetrics } from './metrics.ts';
 
 export interface HealthSources {
   metrics: OperatorMetrics;
-  /** Ready once caches synced (leader) or once standing by (non-leader). */
-  ready: () => boolean;
+  /** Why the operator is not ready (answered with 503), or undefined when it is. */
+  notReadyReason: () => string | undefined;
 }
 
 /** /healthz, /readyz and /metrics for the kubelet and Prometheus. */
@@ -14,8 +14,9 @@ export async function startHealthServer(address: string, port: number, sources: 
   const app = express();
   app.get('/healthz', (_req, res) => { res.json({ status: 'ok' }); });
   app.get('/readyz', (_req, res) => {
-    if (sources.ready()) res.json({ status: 'ok' });
-    else res.status(503).json({ status: 'not ready' });
+    const reason = sources.notReadyReason();
+    if (reason === undefined) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'not ready', reason });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(sources.metrics.registry.contentType).send(await sources.metrics.registry.metrics());

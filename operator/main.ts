@@ -2,6 +2,7 @@ import { loadOperatorConfig } from './config.ts';
 import { ModelDeploymentController } from './controller/controller.ts';
 import { EventRecorder } from './controller/event-recorder.ts';
 import { LeaderElector } from './controller/leader-election.ts';
+import { LeaseHealth } from './controller/lease-health.ts';
 import { startHealthServer } from './health-server.ts';
 import { loadKubeConnection } from './kube/connection.ts';
 import { KubeRestClient } from './kube/rest-client.ts';
@@ -27,9 +28,11 @@ const controller = new ModelDeploymentController({
 
 let leading = false;
 let controllerStarted: Promise<void> | undefined;
+const lease = config.leaderElection.enabled ? new LeaseHealth(config.leaderElection, log) : undefined;
 const health = await startHealthServer(config.metricsAddress, config.metricsPort, {
   metrics,
-  ready: () => !leading || controller.synced,
+  // A standby is ready once it reaches the lease; the leader once its caches have synced.
+  notReadyReason: () => lease?.problem?.message ?? (leading && !controller.synced ? 'caches not synced yet' : undefined),
 });
 log.info({ port: health.port, identity: config.leaderElection.identity }, 'operator serving /healthz, /readyz, /metrics');
 
@@ -43,7 +46,7 @@ const startController = () => {
   });
 };
 
-const elector = config.leaderElection.enabled
+const elector = lease
   ? new LeaderElector(client, config.leaderElection, {
     onStartedLeading: () => {
       log.info('became leader');
@@ -57,6 +60,8 @@ const elector = config.leaderElection.enabled
     },
     onNewLeader: (identity) => log.info({ leader: identity }, 'leader observed'),
     onRenewFailed: (error) => log.warn({ err: error }, 'could not renew the leader lease; retrying until the renew deadline'),
+    onAcquireFailed: (error) => lease.failed(error),
+    onLeaseReached: () => lease.reached(),
   })
   : undefined;
 

@@ -1,4 +1,5 @@
 import { LOG_LEVELS } from '../runtime/contract.ts';
+import { PACKAGE_VERSION } from '../runtime/package-version.ts';
 import type { Setting } from '../runtime/env-settings.ts';
 
 /**
@@ -33,7 +34,7 @@ export const OperatorSettings = {
   runtimeImage: {
     name: 'MODELSHIP_RUNTIME_IMAGE',
     type: 'string',
-    default: 'ghcr.io/modelship/runtime:0.1.0',
+    default: `ghcr.io/modelship/runtime:${PACKAGE_VERSION}`,
     doc: 'Runtime image for ModelDeployments that do not name one (`spec.runtime.image`).',
     chart: { value: 'runtimeImage' },
   },

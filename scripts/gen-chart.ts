@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { runAsScript, writeGeneratedFiles, type GeneratedFile } from '../operator/api/generate-crds.ts';
+import { runAsScript, writeGeneratedFiles, type GeneratedFile } from './generated-files.ts';
 import { grafanaDashboard } from './chart/dashboard.ts';
 import { valuesSchema } from './chart/values-schema.ts';
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT, runAsScript, writeGeneratedFiles, type GeneratedFile } from '../operator/api/generate-crds.ts';
+import { REPO_ROOT } from './repo-root.ts';
+import { runAsScript, writeGeneratedFiles, type GeneratedFile } from './generated-files.ts';
 import { OperatorSettings } from '../operator/settings.ts';
 import { RuntimeContract } from '../runtime/contract.ts';
 import { describeSetting, type Setting } from '../runtime/env-settings.ts';

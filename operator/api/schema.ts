@@ -120,8 +120,6 @@ const sha256 = QuotedString({
 
 const modelFileProperties = { uri: fileUri, sha256 };
 
-export const ModelFileSchema = Type.Object(modelFileProperties);
-
 export const S3SettingsSchema = Type.Object({
   endpoint: Type.Optional(
     Type.String({

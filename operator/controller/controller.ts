@@ -7,6 +7,7 @@ import { revisionWeights, type OperatorMetrics } from '../metrics.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
+import { needsReconcile } from './predicates.ts';
 import { RegistryPoller, secretTokenReader } from '../registry/poller.ts';
 import { OperatorSettings } from '../settings.ts';
 import { reconcile } from './reconciler.ts';
@@ -34,8 +35,8 @@ export interface ControllerConfig {
 
 /**
  * Wires informers to a work queue and reconcile workers, the way controller-runtime does
- * For(ModelDeployment).Owns(children): any change to a ModelDeployment or to an object it
- * controls enqueues the ModelDeployment's key.
+ * For(ModelDeployment).Owns(children): a change to a ModelDeployment other than to its status alone
+ * (see predicates.ts), or any change to an object it controls, enqueues the ModelDeployment's key.
  */
 export class ModelDeploymentController {
   private readonly queue = new WorkQueue();
@@ -48,7 +49,9 @@ export class ModelDeploymentController {
 
   constructor(private readonly config: ControllerConfig) {
     this.modelDeployments = new Informer<ModelDeployment>(config.client, modelDeploymentResource, { namespace: config.namespace, ...this.hooks(modelDeploymentResource.kind) });
-    this.modelDeployments.on((_event, md) => this.queue.add(objectKey(md)));
+    this.modelDeployments.on((event, md, previous) => {
+      if (needsReconcile(event, md, previous)) this.queue.add(objectKey(md));
+    });
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
     this.registry = new RegistryPoller(secretTokenReader(config.client), config.registryPollMs ?? OperatorSettings.registryPollSeconds.default * 1000);

@@ -18,6 +18,13 @@ export interface LeaderCallbacks {
   onNewLeader?: (identity: string) => void;
   /** The leader could not renew its lease this time; it keeps trying until renewDeadline. */
   onRenewFailed?: (error: unknown) => void;
+  /**
+   * A standby could not read or write the lease (namespace missing, access forbidden, apiserver
+   * unreachable): unlike a lease held by another replica, this never resolves by waiting alone.
+   */
+  onAcquireFailed?: (error: unknown) => void;
+  /** An attempt took the lease, renewed it, or found it held by another replica. */
+  onLeaseReached?: () => void;
 }
 
 /** A coordination.k8s.io/v1 Lease as it travels in JSON (times are RFC 3339 micro-time strings). */
@@ -120,9 +127,10 @@ export class LeaderElector {
           spec: { ...spec, acquireTime: microTime(now), leaseTransitions: 0 },
         });
         this.observe(this.lastLease);
-        return true;
-      } catch {
-        return false;
+        return this.reached(true);
+      } catch (createError) {
+        // Already exists: another candidate created it first, which is election working.
+        return isConflict(createError) ? this.reached(false) : this.failed(createError);
       }
     }
 
@@ -131,7 +139,7 @@ export class LeaderElector {
     const durationMs = (existing.spec?.leaseDurationSeconds ?? 0) * 1000;
     if (holder && holder !== identity && Date.now() < this.observedAt + durationMs) {
       this.lastLease = existing;
-      return false;
+      return this.reached(false);
     }
     const takingOver = holder !== identity;
     const updated: V1Lease = {
@@ -146,16 +154,25 @@ export class LeaderElector {
     try {
       this.lastLease = await this.client.update<V1Lease>(CoreResources.lease, updated);
       this.observe(this.lastLease);
-      return true;
+      return this.reached(true);
     } catch (error) {
       // A conflict means another candidate wrote first; anything else is retried the same way.
-      if (isConflict(error)) this.lastLease = undefined;
+      if (isConflict(error)) {
+        this.lastLease = undefined;
+        if (!this.leading) return this.reached(false);
+      }
       return this.failed(error);
     }
   }
 
+  private reached<T extends boolean>(acquired: T): T {
+    this.callbacks.onLeaseReached?.();
+    return acquired;
+  }
+
   private failed(error: unknown): false {
     if (this.leading) this.callbacks.onRenewFailed?.(error);
+    else this.callbacks.onAcquireFailed?.(error);
     return false;
   }
 

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1ControllerRevision, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ControllerRevision, V1Deployment } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
 import type { OperatorOptions } from '../desired/options.ts';
@@ -189,7 +189,6 @@ function statusOf(
   return computeStatus(md, {
     deployment: find(ChildKinds.deployment, plan.stableDeploymentName) as V1Deployment | undefined,
     ...(plannedReplicas !== undefined && { plannedReplicas }),
-    hpa: find(ChildKinds.horizontalPodAutoscaler, plan.stableDeploymentName) as V2HorizontalPodAutoscaler | undefined,
     rollout: plan.rollout,
     routing: plan.routing,
     ...(plan.alerting && { alerting: plan.alerting }),

@@ -68,10 +68,6 @@ export class WorkQueue {
     this.failures.delete(key);
   }
 
-  retries(key: string): number {
-    return this.failures.get(key) ?? 0;
-  }
-
   /** Resolves with the next key, or undefined once the queue shuts down. */
   get(): Promise<string | undefined> {
     const key = this.queue.shift();

@@ -26,12 +26,8 @@ export function objectPath(type: ResourceType, namespace: string | undefined, na
   return subresource ? `${base}/${subresource}` : base;
 }
 
+/** Types the operator reads or writes that are not children of a ModelDeployment (those are in desired/child-kinds.ts). */
 export const CoreResources = {
-  deployment: { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
-  service: { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  horizontalPodAutoscaler: { group: 'autoscaling', version: 'v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true },
-  podDisruptionBudget: { group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
-  networkPolicy: { group: 'networking.k8s.io', version: 'v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
   event: { group: 'events.k8s.io', version: 'v1', kind: 'Event', plural: 'events', namespaced: true },
   secret: { group: '', version: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
   lease: { group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true },

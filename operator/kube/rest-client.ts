@@ -6,7 +6,8 @@ import { objectPath, collectionPath, type ResourceType } from './resources.ts';
 
 /** A failed API call, with the apiserver's Status reason and message when it sent one. */
 export class ApiError extends Error {
-  constructor(readonly statusCode: number, readonly reason: string, message: string) {
+  /** The Status' details: which object the failure is about (a missing namespace names `namespaces`). */
+  constructor(readonly statusCode: number, readonly reason: string, message: string, readonly details: { kind?: string; name?: string } = {}) {
     super(message);
     this.name = 'ApiError';
   }
@@ -238,8 +239,8 @@ function collect(res: NodeJS.ReadableStream): Promise<string> {
 
 function toApiError(statusCode: number, text: string): ApiError {
   try {
-    const status = JSON.parse(text) as { reason?: string; message?: string };
-    return new ApiError(statusCode, status.reason ?? '', status.message ?? text);
+    const status = JSON.parse(text) as { reason?: string; message?: string; details?: { kind?: string; name?: string } };
+    return new ApiError(statusCode, status.reason ?? '', status.message ?? text, status.details ?? {});
   } catch {
     return new ApiError(statusCode, '', text || `HTTP ${statusCode}`);
   }

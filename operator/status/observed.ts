@@ -1,4 +1,4 @@
-import type { V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { V1Deployment } from '@kubernetes/client-node';
 import { ChildKinds, childKindOf } from '../desired/child-kinds.ts';
 import type { Plan, TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision } from '../rollout/state-machine.ts';
@@ -16,7 +16,6 @@ export interface ObservedChildren {
   routing?: TrafficRouting;
   /** Where spec.slo alerts go: a PrometheusRule, nowhere because its CRD is missing, or no SLO at all. */
   alerting?: 'PrometheusRule' | 'NotInstalled';
-  hpa?: V2HorizontalPodAutoscaler;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];
   /** Whether a models:/ URI was resolved in its registry in this pass, and why not (absent for other URIs). */

@@ -59,7 +59,6 @@ export class DynamicBatcher {
   private activeRuns = 0;
   private dispatchScheduled = false;
   private delayTimer: NodeJS.Timeout | undefined;
-  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly runModel: RunModel,
@@ -78,10 +77,6 @@ export class DynamicBatcher {
 
   get runsInProgress(): number {
     return this.activeRuns;
-  }
-
-  get busy(): boolean {
-    return this.activeRuns > 0 || this.queue.length > 0;
   }
 
   /**
@@ -115,13 +110,6 @@ export class DynamicBatcher {
     this.queue.splice(index, 1);
     this.observer.onCancelled?.(request.rows);
     request.reject(new RequestCancelledError('the client went away while the request was queued'));
-    if (!this.busy) this.notifyIdle();
-  }
-
-  /** Resolves once nothing is queued or running. */
-  whenIdle(): Promise<void> {
-    if (!this.busy) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private scheduleDispatch(): void {
@@ -204,7 +192,6 @@ export class DynamicBatcher {
       this.observer.onRun(rows, batch.length, (performance.now() - started) / 1000);
       this.activeRuns--;
       if (this.queue.length > 0) this.scheduleDispatch();
-      else if (this.activeRuns === 0) this.notifyIdle();
     }
   }
 
@@ -226,11 +213,5 @@ export class DynamicBatcher {
       return;
     }
     batch.forEach((request, i) => request.resolve(perRequest[i] as NamedTensors));
-  }
-
-  private notifyIdle(): void {
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
   }
 }

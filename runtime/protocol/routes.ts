@@ -4,10 +4,11 @@ import type { RuntimeMetrics } from '../metrics.ts';
 import { notFound, unavailable } from './errors.ts';
 import { sendError, sendJson, toHttpError } from './http.ts';
 import { lookupModel } from './infer-handler.ts';
+import { PACKAGE_VERSION } from '../package-version.ts';
 import type { ServingState } from './serving-state.ts';
 
 export const SERVER_NAME = 'modelship-runtime';
-export const SERVER_VERSION = '0.1.0';
+export const SERVER_VERSION = PACKAGE_VERSION;
 
 interface RouteDeps {
   readonly state: ServingState;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';

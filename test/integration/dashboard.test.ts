@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import type { RunningRuntime } from '../../runtime/server.ts';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { DASHBOARD_PATH } from '../../scripts/gen-chart.ts';
 import { fraudRequest, modelPath, postJson, startTestRuntime } from '../runtime/helpers.ts';
 import { CHART } from '../support/chart.ts';

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOptionalCrds, uninstallOptionalCrds } from '../support/optional-crds.ts';
 import { startOperator, type OperatorProcess } from '../support/operator-process.ts';

@@ -103,6 +103,22 @@ describe('operator against the real control plane', function () {
     expect(await writesExceptLeases(operator), 'writes after an unrelated annotation and 6s idle').to.equal(before);
   });
 
+  it('does not reconcile for a change to status alone (its own status writes among them), and does for an annotation', async () => {
+    await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
+    await sleep(2_000);
+    const before = await operator.metric('modelship_reconcile_total');
+    await plane().running.kubectl(['patch', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Pending"}}']);
+    await sleep(3_000);
+    expect(await operator.metric('modelship_reconcile_total'), 'reconciles after a status-only change').to.equal(before);
+    expect((await getMd('fraud')).status?.phase, 'a hand-edited status waits for the next change or resync').to.equal('Pending');
+
+    await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=2', '--overwrite']);
+    await eventually(async () => {
+      expect(await operator.metric('modelship_reconcile_total')).to.be.greaterThan(before);
+      expect((await getMd('fraud')).status?.phase).to.equal('Ready');
+    }, { timeoutMs: 10_000 });
+  });
+
   it('rolls out a new revision when the model changes', async () => {
     const before = await getMd('fraud');
     await apply(modelDeployment('fraud', fraudSpec('2')));

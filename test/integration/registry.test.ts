@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { load } from 'js-yaml';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { freePort } from '../plane/ports.ts';
 import { eventually } from '../support/eventually.ts';
 import { startMlflow, type MlflowServer } from '../support/mlflow-server.ts';

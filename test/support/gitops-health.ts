@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { toolPath } from './test-tools.ts';
 
 export interface Verdict {

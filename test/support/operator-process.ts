@@ -11,6 +11,8 @@ export interface OperatorProcess {
   logs: Record<string, unknown>[];
   /** Sum of a counter or gauge over all label sets matching `labels`, from /metrics. */
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** What /readyz answers: its status code and JSON body. */
+  readiness(): Promise<{ status: number; body: { status: string; reason?: string } }>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -73,6 +75,10 @@ export async function startOperator(
   return {
     identity, metricsUrl, child, logs,
     metric: (name, labels = {}) => scrapeSample(metricsUrl, name, labels),
+    async readiness() {
+      const response = await fetch(new URL('/readyz', metricsUrl));
+      return { status: response.status, body: await response.json() as { status: string; reason?: string } };
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const code = await Promise.race([exited, sleep(25_000).then(() => 'timeout' as const)]);

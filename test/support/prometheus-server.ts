@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { freePort } from '../plane/ports.ts';
 import { eventually } from './eventually.ts';
 

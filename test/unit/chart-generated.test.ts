@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { OperatorSettings } from '../../operator/settings.ts';
 import { renderChartFiles, VALUES_SCHEMA_PATH } from '../../scripts/gen-chart.ts';
 import type { JsonSchema } from '../../scripts/chart/values-schema.ts';

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { OperatorSettings } from '../../operator/settings.ts';
 import { RuntimeContract } from '../../runtime/contract.ts';
 import { markdownTable, renderDocFiles, replaceSection } from '../../scripts/gen-docs.ts';
 import { fieldRows, modelDeploymentSchema, ruleRows, type SchemaNode } from '../../scripts/api-reference.ts';
-import { CRD_PATHS } from '../../operator/api/generate-crds.ts';
+import { CRD_PATHS } from '../../scripts/gen-crds.ts';
 import { load } from 'js-yaml';
 
 describe('generated docs tables', () => {

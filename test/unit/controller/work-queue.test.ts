@@ -37,6 +37,19 @@ describe('WorkQueue', () => {
     queue.shutDown();
   });
 
+  it('brings a key back after its requeue-after delay with no other add: the timers a rollout pause relies on', async () => {
+    const queue = new WorkQueue();
+    queue.add('a');
+    const key = await queue.get();
+    queue.addAfter(key!, 30);
+    queue.done(key!);
+    expect(queue.length, 'not back before the delay').to.equal(0);
+    const started = Date.now();
+    expect(await queue.get()).to.equal('a');
+    expect(Date.now() - started).to.be.at.least(25);
+    queue.shutDown();
+  });
+
   it('releases waiting workers on shutdown', async () => {
     const queue = new WorkQueue();
     const next = queue.get();

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { API_GROUP, API_VERSION, KIND, modelDeploymentCrd, PLURAL } from '../../../operator/api/crd.ts';
-import { REPO_ROOT, renderCrdFiles } from '../../../operator/api/generate-crds.ts';
+import { REPO_ROOT } from '../../../scripts/repo-root.ts';
+import { renderCrdFiles } from '../../../scripts/gen-crds.ts';
 
 /** A schema node as it is in JSON (client-node's V1JSONSchemaProps renames the x-kubernetes-* keys). */
 interface SchemaNode {

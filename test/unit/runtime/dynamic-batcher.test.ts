@@ -102,14 +102,13 @@ describe('unit: DynamicBatcher', () => {
     expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
   });
 
-  it('unbatchable requests (no key) run one by one; whenIdle waits for all', async () => {
+  it('unbatchable requests (no key) run one by one, and leave nothing queued or running', async () => {
     const model = fakeModel(2);
     const batcher = new DynamicBatcher(model.run, SETTINGS, noop);
-    const sends = [1, 2, 3].map(() => batcher.submit(feeds(1, 1), undefined, 1));
-    await batcher.whenIdle();
+    await Promise.all([1, 2, 3].map(() => batcher.submit(feeds(1, 1), undefined, 1)));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(model.runs).to.deep.equal([1, 1, 1]);
-    expect(batcher.busy).to.equal(false);
-    await Promise.all(sends);
+    expect([batcher.queueDepth, batcher.runsInProgress]).to.deep.equal([0, 0]);
   });
 
   it('an aborted queued request leaves the queue at once, never runs, and frees its slot; one already running is unaffected', async () => {
@@ -131,7 +130,6 @@ describe('unit: DynamicBatcher', () => {
     expect((results[1] as PromiseRejectedResult).reason).to.be.instanceOf(RequestCancelledError);
     expect(cancelled).to.deep.equal([3]);
     expect(model.runs, 'rows per run').to.deep.equal([1, 6]);
-    await batcher.whenIdle();
   });
 
   it('refuses a request whose signal is already aborted without queueing it', async () => {

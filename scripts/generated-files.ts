@@ -1,29 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dump } from 'js-yaml';
-import { CRD_NAME, modelDeploymentCrd } from './crd.ts';
-
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CRD_FILE = `${CRD_NAME.split('.').slice(1).join('.')}_${CRD_NAME.split('.')[0]}.yaml`;
-
-/** Where the CRD is written: crds/ for kubectl users and the chart's crds/ for Helm. */
-export const CRD_PATHS = [join('crds', CRD_FILE), join('charts', 'modelship', 'crds', CRD_FILE)];
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from './repo-root.ts';
 
 export interface GeneratedFile {
   /** Relative to the repository root. */
   path: string;
   content: string;
-}
-
-export function renderCrdYaml(): string {
-  const header = '# Generated from operator/api/schema.ts by `npm run gen:crds`. Do not edit.\n';
-  return header + dump(modelDeploymentCrd(), { noRefs: true, lineWidth: -1 });
-}
-
-export function renderCrdFiles(): GeneratedFile[] {
-  const content = renderCrdYaml();
-  return CRD_PATHS.map((path) => ({ path, content }));
 }
 
 /** Writes generated files under the repository root, saying which. */
@@ -45,5 +28,3 @@ export function runAsScript(moduleUrl: string, main: () => Promise<void>): void 
     process.exitCode = 1;
   });
 }
-
-runAsScript(import.meta.url, () => writeGeneratedFiles(renderCrdFiles()));
