@@ -1,25 +1,25 @@
 /**
- * The local demo, the whole story on one machine: a real control plane (KWOK plays the nodes), the
- * CRD, the operator, a real MLflow model registry with the fraud model registered in it, a
- * ModelDeployment that serves `models:/fraud@champion`, a prediction, then a new version promoted in
- * the registry, rolled out as a canary, inspected with `kubectl get md` and `kubectl modelship status`,
- * and promoted with `kubectl modelship promote`. KWOK pods run no containers, so the demo plays
- * kubelet for one pod per revision: it starts the runtime locally with exactly the environment the
- * operator put in that revision's pod template (the model URL on MLflow's artifact proxy).
+ * The local demo, the whole story on one machine: a real control plane and one real node
+ * (containerd + runc + kubelet + kube-proxy + CoreDNS), the project's runtime image loaded into it,
+ * the CRD, the operator, a real MLflow model registry with the fraud model registered in it, a
+ * ModelDeployment that serves `models:/fraud@champion` from pods the operator created, predictions
+ * through its Service, then a new version promoted in the registry, rolled out as a canary whose
+ * pods answer beside the stable ones, inspected with `kubectl get md` and `kubectl modelship status`,
+ * and promoted with `kubectl modelship promote`. Runs as root (it starts containers).
  *
  *   npm run demo             run through and stop everything
  *   npm run demo -- --keep   leave it all running until Ctrl-C (or SIGTERM, SIGHUP); an error stops everything anyway
  */
-import type { V1Deployment } from '@kubernetes/client-node';
-import { execFile, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { constants } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { dump, load } from 'js-yaml';
+import { startRealNode } from '../plane/node.ts';
 import { startPlane } from '../plane/plane.ts';
-import { freePort } from '../plane/ports.ts';
 import { eventually } from '../support/eventually.ts';
+import { loadProjectImages } from '../support/node-images.ts';
 import { startMlflow } from '../support/mlflow-server.ts';
 import { startOperator } from '../support/operator-process.ts';
 
@@ -38,8 +38,8 @@ interface ModelDeploymentView {
   status?: { stableRevision?: string; candidateRevision?: string; rollout?: { phase?: string }; conditions?: { type: string; status: string }[] };
 }
 
-say('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler, KWOK)');
-const plane = await startPlane({ log: (line) => console.log(`   ${line}`) });
+say('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler)');
+const plane = await startPlane({ nodes: 0, log: (line) => console.log(`   ${line}`) });
 const cleanups: (() => Promise<unknown>)[] = [() => plane.stop()];
 let cleaning: Promise<void> | undefined;
 /** Stops everything once, last started first, whoever asks (an error, a signal, the end of the run). */
@@ -50,6 +50,18 @@ const cleanup = (): Promise<void> => (cleaning ??= (async () => {
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => void cleanup().then(() => process.exit(128 + constants.signals[signal])));
 }
+
+say('starting a real node (containerd + runc, kubelet, kube-proxy, CoreDNS; built from Go modules on first use)');
+const node = await startRealNode(plane, { log: (line) => console.log(`   ${line}`) }).catch(async (error: unknown) => {
+  await plane.stop();
+  throw error;
+});
+cleanups.push(() => node.stop());
+say('loading the runtime image (Dockerfile.runtime, replayed without a Docker engine) into the node');
+const scratch = await mkdtemp(join(tmpdir(), 'modelship-demo-images-'));
+cleanups.push(() => rm(scratch, { recursive: true, force: true }));
+const runtimeImage = await loadProjectImages(node, scratch, (line) => console.log(`   ${line}`));
+console.log(`   ${runtimeImage.name}`);
 
 const kubectl = (args: string[], input?: string) => plane.kubectl(args, input);
 const plugin = async (...args: string[]) =>
@@ -63,38 +75,33 @@ interface RuntimeAddresses {
   grpc: string;
 }
 
-/** Plays kubelet for one pod of a revision: the runtime with its pod template's environment, on free ports. */
-async function startRevision(deploymentName: string): Promise<RuntimeAddresses> {
-  const deployment = JSON.parse(await kubectl(['get', 'deployment', deploymentName, '-n', namespace, '-o', 'json'])) as V1Deployment;
-  const env: Record<string, string> = {};
-  for (const variable of deployment.spec?.template.spec?.containers[0]?.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
-  const port = await freePort();
-  const grpcPort = await freePort();
-  Object.assign(env, {
-    MODELSHIP_MODEL_CACHE_DIR: `${plane.dataDir}/models-${deploymentName}`,
-    // A pod's termination-message file; on this machine, a file of the demo's own.
-    MODELSHIP_TERMINATION_MESSAGE_PATH: `${plane.dataDir}/termination-log-${deploymentName}`,
-    MODELSHIP_PORT: String(port),
-    MODELSHIP_GRPC_PORT: String(grpcPort),
-  });
-  console.log(`   ${deploymentName}: model ${env.MODELSHIP_MODEL_URI} (sha256 ${env.MODELSHIP_MODEL_SHA256?.slice(0, 12)}...), revision ${env.MODELSHIP_REVISION}, ports ${port} (REST) and ${grpcPort} (gRPC)`);
-  const runtime = spawn(process.execPath, ['--import', 'tsx', 'runtime/main.ts'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  runtime.stdout.on('data', (chunk: Buffer) => process.stdout.write(indent(`[${deploymentName}] ${chunk.toString()}`) + '\n'));
-  cleanups.push(async () => { runtime.kill('SIGTERM'); await sleep(500); });
-  const base = `http://127.0.0.1:${port}`;
-  await eventually(async () => {
-    const res = await fetch(`${base}/v2/health/ready`);
-    if (!res.ok) throw new Error(`ready: ${res.status}`);
-  }, { timeoutMs: 120_000 });
-  return { rest: base, grpc: `127.0.0.1:${grpcPort}` };
-}
-
 /** The addresses in words a user can paste: a curl command line and tritonclient's url argument. */
 function describeAddresses(label: string, addresses: RuntimeAddresses, modelName: string): string {
   return [
     `${label} REST:  curl ${addresses.rest}/v2/models/${modelName}`,
     `${label} gRPC:  ${addresses.grpc}  (host:port, no scheme: tritonclient.grpc.InferenceServerClient(url="${addresses.grpc}"))`,
   ].map((line) => `   ${line}`).join('\n');
+}
+
+/** The Service of the ModelDeployment, as this machine reaches it (kube-proxy routes its ClusterIP here too). */
+async function serviceAddresses(): Promise<RuntimeAddresses> {
+  const clusterIp = (await kubectl(['get', 'service', name, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  return { rest: `http://${clusterIp}:8080`, grpc: `${clusterIp}:8081` };
+}
+
+/** Which versions answer through the Service: one request per new connection, as kube-proxy balances connections. */
+async function versionsAnswering(base: string, modelName: string, requests: number): Promise<string> {
+  const counts = new Map<string, number>();
+  const features = Array.from({ length: 30 }, (_, i) => (i % 7) / 7);
+  for (let i = 0; i < requests; i++) {
+    const response = await fetch(`${base}/v2/models/${modelName}/infer`, {
+      method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' },
+      body: JSON.stringify({ inputs: [{ name: 'features', shape: [1, 30], datatype: 'FP32', data: features }] }),
+    });
+    const version = response.ok ? `version ${((await response.json()) as { model_version: string }).model_version}` : `HTTP ${response.status}`;
+    counts.set(version, (counts.get(version) ?? 0) + 1);
+  }
+  return [...counts].map(([version, count]) => `${version}: ${count}`).join(', ');
 }
 
 async function predict(base: string, modelName: string): Promise<void> {
@@ -115,14 +122,14 @@ try {
   await kubectl(['wait', '--for=condition=Established', 'crd/modeldeployments.modelship.io']);
 
   say('starting the operator');
-  const operator = await startOperator(plane.kubeconfigPath, 'demo-operator', { MODELSHIP_LOG_LEVEL: 'info' });
+  const operator = await startOperator(plane.kubeconfigPath, 'demo-operator', { MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_RUNTIME_IMAGE: runtimeImage.name });
   cleanups.push(() => operator.stop());
   console.log(`   operator metrics at ${operator.metricsUrl}`);
 
-  say('starting an MLflow model registry (PyPI mlflow, sqlite, local artifact store; installed into .venv-mlflow on first use)');
+  say(`starting an MLflow model registry on the node's bridge address ${node.hostAddress}, where pods and the operator reach it (PyPI mlflow, sqlite, local artifact store; installed into .venv-mlflow on first use)`);
   const installing = new AbortController();
   cleanups.push(async () => installing.abort());
-  const mlflow = await startMlflow({ log: (line) => console.log(`   ${line}`), signal: installing.signal });
+  const mlflow = await startMlflow({ log: (line) => console.log(`   ${line}`), signal: installing.signal, host: node.hostAddress });
   cleanups.push(() => mlflow.close());
   const v1 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-fp32.onnx`);
   await mlflow.setAlias('fraud', 'champion', v1.version);
@@ -138,17 +145,17 @@ try {
   console.log(indent(await kubectl(['apply', '-n', namespace, '-f', '-'], dump(manifest))));
   await eventually(async () => {
     if (!ready(await getMd())) throw new Error('not ready yet');
-  }, { timeoutMs: 120_000 });
-  say(`kubectl get md -n ${namespace}`);
+  }, { timeoutMs: 300_000 });
+  say(`kubectl get md,pods -n ${namespace} -o wide`);
   console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  console.log(indent(await kubectl(['get', 'pods', '-n', namespace, '-o', 'wide'])));
   say(`kubectl modelship status ${name}`);
   console.log(indent(await plugin('status', name)));
 
-  say('serving: the runtime of the stable revision, with the environment the operator wrote');
-  const stable = (await getMd()).status?.stableRevision ?? '';
-  const stableRuntime = await startRevision(`${name}-${stable}`);
-  console.log(describeAddresses('stable', stableRuntime, name));
-  await predict(stableRuntime.rest, name);
+  say(`serving: the pods the operator created, through Service ${name}`);
+  const service = await serviceAddresses();
+  console.log(describeAddresses(`service ${name}`, service, name));
+  await predict(service.rest, name);
 
   const v2 = await mlflow.register('fraud', `${repoRoot}examples/models/fraud-int8-qdq.onnx`);
   say(`promoting in the registry: version ${v2.version} (the INT8 model, sha256 ${v2.sha256.slice(0, 12)}...), alias champion -> ${v2.version}`);
@@ -162,34 +169,39 @@ try {
   await eventually(async () => {
     const phase = (await getMd()).status?.rollout?.phase;
     if (phase !== 'WaitingForPromotion') throw new Error(`phase ${phase}`);
-  }, { timeoutMs: 120_000 });
-  say(`the operator saw the alias move and started a canary: kubectl get md -n ${namespace}`);
+  }, { timeoutMs: 300_000 });
+  say(`the operator saw the alias move and started a canary: kubectl get md,pods -n ${namespace}`);
   console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  console.log(indent(await kubectl(['get', 'pods', '-n', namespace, '-o', 'wide'])));
   say(`kubectl modelship status ${name}`);
   console.log(indent(await plugin('status', name)));
 
-  say('the candidate revision answers too');
-  const candidateRuntime = await startRevision(`${name}-${candidate}`);
-  console.log(describeAddresses('candidate', candidateRuntime, name));
-  await predict(candidateRuntime.rest, name);
+  say(`the candidate's pods answer beside the stable ones: 40 requests through Service ${name}`);
+  console.log(`   ${await versionsAnswering(service.rest, name, 40)}`);
 
   say(`kubectl modelship promote ${name} --full`);
   console.log(indent(await plugin('promote', name, '--full')));
   await eventually(async () => {
     const md = await getMd();
     if (md.status?.stableRevision !== candidate || !ready(md)) throw new Error('not promoted yet');
-  }, { timeoutMs: 120_000 });
-  say(`kubectl get md -n ${namespace}`);
+  }, { timeoutMs: 300_000 });
+  say(`kubectl get md,pods -n ${namespace}`);
   console.log(indent(await kubectl(['get', 'md', '-n', namespace])));
+  console.log(indent(await kubectl(['get', 'pods', '-n', namespace, '-o', 'wide'])));
   say(`kubectl modelship history ${name}`);
   console.log(indent(await plugin('history', name)));
+  say(`after promotion: 20 requests through Service ${name}`);
+  await eventually(async () => {
+    const versions = await versionsAnswering(service.rest, name, 20);
+    if (versions.includes(',')) throw new Error(versions);
+    console.log(`   ${versions}`);
+  }, { timeoutMs: 60_000, intervalMs: 1_000 });
 
   if (keep) {
     say('running; Ctrl-C to stop');
     console.log(`   export KUBECONFIG=${plane.kubeconfigPath}`);
     console.log(`   MLflow: ${mlflow.url}`);
-    console.log(describeAddresses(`revision ${stable} (replaced)`, stableRuntime, name));
-    console.log(describeAddresses(`revision ${candidate} (promoted)`, candidateRuntime, name));
+    console.log(describeAddresses(`service ${name}`, service, name));
     await new Promise(() => {});
   }
   say('demo finished; stopping everything');

@@ -2,16 +2,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OperatorSettings } from '../../operator/settings.ts';
 import { startPlane, type RunningPlane } from '../plane/plane.ts';
 import { startRealNode, type RealNode } from '../plane/node.ts';
 import { setPlane } from '../integration/context.ts';
-import { REPO_ROOT } from '../runtime/helpers.ts';
-import { baseImageOnly, replayedNodeImage } from '../support/node-images.ts';
+import { loadProjectImages } from '../support/node-images.ts';
 import { setRealNode } from './context.ts';
-
-/** The base image examples/models/model-server.yaml runs (the distroless Node image the Modelship images build on). */
-export const DISTROLESS_NODE = 'gcr.io/distroless/nodejs20-debian12:nonroot@sha256:2cd820156cf039c8b54ae2d2a97e424b6729070714de8707a6b79f20d56f6a9a';
 
 let running: RunningPlane | undefined;
 let node: RealNode | undefined;
@@ -51,12 +46,7 @@ export const mochaHooks = {
     node = await startRealNode(running, { log });
     scratch = await mkdtemp(join(tmpdir(), 'modelship-node-images-'));
     const started = Date.now();
-    const runtimeImage = await replayedNodeImage({
-      name: OperatorSettings.runtimeImage.default, dockerfile: join(REPO_ROOT, 'Dockerfile.runtime'), context: REPO_ROOT,
-      scratch: join(scratch, 'runtime'), log,
-    });
-    await node.loadImage(runtimeImage);
-    await node.loadImage(await baseImageOnly(DISTROLESS_NODE, join(scratch, 'distroless')));
+    const runtimeImage = await loadProjectImages(node, scratch, log);
     log(`images loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     setRealNode({ node, runtimeImage });
   },

@@ -32,6 +32,8 @@ const SYSCTLS = ['net/ipv4/ip_forward', 'net/bridge/bridge-nf-call-iptables'] as
 
 export interface RealNode {
   name: string;
+  /** This machine's address on the pods' bridge: a server listening there is reachable from pods and from here. */
+  hostAddress: string;
   /** Makes an image from a root filesystem and loads it into the node's containerd, as a registry pull would. */
   loadImage(image: { name: string; layers: string[]; config: OciImageConfig }): Promise<void>;
   /** Stops everything the node started and removes what it left: containers, mounts, netns, rules, cgroups. */
@@ -157,7 +159,7 @@ export async function startRealNode(plane: RunningPlane, options: { log?: (line:
       kubelet.crashed(), proxy.crashed(), coredns.crashed(), containerd.crashed(),
     ]);
     log(`real node ${REAL_NODE_NAME} Ready (logs in ${dir})`);
-    return { name: REAL_NODE_NAME, loadImage, stop, logs };
+    return { name: REAL_NODE_NAME, hostAddress: GATEWAY, loadImage, stop, logs };
   } catch (error) {
     const tails = await Promise.all(processes.map(async (p) => `--- ${p.name} ---\n${await tail(p.logFile)}`));
     await stop().catch(() => undefined);

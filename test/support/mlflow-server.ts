@@ -27,14 +27,15 @@ export interface MlflowServer {
  * free loopback port: sqlite backend store, local artifact store served through its artifact proxy.
  */
 /** `log`: where to tell about a first-time install; `signal`: aborts that install (the caller is stopping). */
-export async function startMlflow(options: { log?: (line: string) => void; signal?: AbortSignal } = {}): Promise<MlflowServer> {
+export async function startMlflow(options: { log?: (line: string) => void; signal?: AbortSignal; /** Default 127.0.0.1; a real node's pods reach the node's bridge address. */ host?: string } = {}): Promise<MlflowServer> {
   const ensuring = run('bash', [join(REPO_ROOT, 'test/support/ensure-mlflow.sh')], { timeout: 900_000, maxBuffer: 16 << 20, ...(options.signal && { signal: options.signal }) });
   // The first install takes a minute or more: say so rather than sit silent.
   if (options.log) ensuring.child.stderr?.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n')) if (line.trim()) options.log?.(line); });
   const bin = (await ensuring).stdout.trim().split('\n').at(-1) ?? '';
   const dir = await mkdtemp(join(tmpdir(), 'modelship-mlflow-'));
+  const host = options.host ?? '127.0.0.1';
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${host}:${port}`;
   let server: ChildProcess | undefined;
   let output = '';
 
@@ -42,7 +43,7 @@ export async function startMlflow(options: { log?: (line: string) => void; signa
     output = '';
     server = spawn(join(bin, 'mlflow'), [
       'server', '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--artifacts-destination', join(dir, 'artifacts'),
-      '--serve-artifacts', '--host', '127.0.0.1', '--port', String(port), '--workers', '1',
+      '--serve-artifacts', '--host', host, '--port', String(port), '--workers', '1',
     ], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type { OciImageConfig } from '../plane/node.ts';
+import { OperatorSettings } from '../../operator/settings.ts';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
+import type { OciImageConfig, RealNode } from '../plane/node.ts';
 import { baseImage } from './base-images.ts';
 import { replayImage, type ReplayedImage } from './image-replay.ts';
 
@@ -130,4 +132,22 @@ async function sharedLibraries(files: string[], imageRoot: string | undefined): 
     }
   }
   return [...libs];
+}
+
+/** The base image examples/models/model-server.yaml runs (the distroless Node image the Modelship images build on). */
+export const DISTROLESS_NODE = 'gcr.io/distroless/nodejs20-debian12:nonroot@sha256:2cd820156cf039c8b54ae2d2a97e424b6729070714de8707a6b79f20d56f6a9a';
+
+/**
+ * Loads what the project's pods run into a real node, as a registry pull would: the runtime image
+ * (Dockerfile.runtime replayed, under the operator's default image name) and the distroless Node
+ * base the example model store runs. Returns the runtime image.
+ */
+export async function loadProjectImages(node: RealNode, scratch: string, log?: (line: string) => void): Promise<NodeImage> {
+  const runtimeImage = await replayedNodeImage({
+    name: OperatorSettings.runtimeImage.default, dockerfile: join(REPO_ROOT, 'Dockerfile.runtime'), context: REPO_ROOT,
+    scratch: join(scratch, 'runtime'), log,
+  });
+  await node.loadImage(runtimeImage);
+  await node.loadImage(await baseImageOnly(DISTROLESS_NODE, join(scratch, 'distroless')));
+  return runtimeImage;
 }
