@@ -43,7 +43,10 @@ function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, abo
     return { stalls: true, state: { status: 'True', reason: 'WatchForbidden', message } };
   }
   // A model that does not verify or load stays that way until someone fixes the model, its signature or the key.
-  if (observed.runtimeFailure) return { stalls: true, state: { status: 'True', ...observed.runtimeFailure } };
+  if (observed.runtimeFailure) {
+    const { reason, message, waitsForNode } = observed.runtimeFailure;
+    return { stalls: !waitsForNode, state: { status: 'True', reason, message } };
+  }
   if (rollout?.state === 'Stalled') {
     return { stalls: true, state: { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` } };
   }

@@ -140,6 +140,26 @@ describe('ModelDeployment status', () => {
     });
   });
 
+  describe('a pod that fits no node', () => {
+    const schedulerSays = '0/3 nodes are available: 3 Insufficient nvidia.com/gpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.';
+    const pending: V1Pod = { metadata: { name: 'fraud-gpu-5c4-q8' }, status: { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: schedulerSays }] } };
+
+    it('is Degraded with the scheduler\'s words, but not Stalled: a node may still come', () => {
+      const observed = { deployment: observedDeployment(md, { ready: 0, available: 0, progressing: 'ReplicaSetUpdated' }) };
+      const failure = runtimeFailure([pending]);
+      expect(failure).to.deep.equal({ reason: 'Unschedulable', message: `pod fraud-gpu-5c4-q8 fits no node: ${schedulerSays}`, waitsForNode: true });
+      const status = computeStatus(md, { ...observed, runtimeFailure: failure! }, T0);
+      expect(condition(status, 'Degraded')).to.include({ status: 'True', reason: 'Unschedulable' });
+      expect(condition(status, 'Degraded').message).to.contain('Insufficient nvidia.com/gpu');
+      expect(condition(status, 'Stalled').status).to.equal('False');
+      expect(condition(status, 'Ready').status).to.equal('False');
+    });
+
+    it('says nothing of a pod being deleted, and a runtime\'s own failure comes first', () => {
+      expect(runtimeFailure([{ ...pending, metadata: { ...pending.metadata, deletionTimestamp: T0 } }])).to.equal(undefined);
+    });
+  });
+
   it('is Progressing while the Deployment still runs the previous revision', () => {
     const v3 = modelDeployment({ replicas: 2, model: { ...md.spec.model, version: '3', sha256: 'd'.repeat(64) } });
     const status = computeStatus(v3, { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) }, T0);
