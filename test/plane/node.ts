@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePorts } from './ports.ts';
 import { SupervisedProcess } from './supervised-process.ts';
+import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
 import { writeOciArchive } from './oci-archive.ts';
 import type { RunningPlane } from './plane.ts';
 
@@ -101,6 +102,7 @@ export async function startRealNode(plane: RunningPlane, options: { log?: (line:
 
   const processes: SupervisedProcess[] = [];
   const logs: Record<string, string> = {};
+  let apiserverForPods: TcpRelay | undefined;
   const start = (name: string, file: string, args: string[], env?: NodeJS.ProcessEnv) => {
     logs[name] = join(dir, `${name}.log`);
     const proc = new SupervisedProcess(name, file, args, logs[name], env);
@@ -108,6 +110,7 @@ export async function startRealNode(plane: RunningPlane, options: { log?: (line:
     return proc;
   };
   const stop = async () => {
+    await apiserverForPods?.close();
     for (const proc of [...processes].reverse()) {
       if (proc.name === 'containerd') await removeContainers(dir);
       await proc.stop();
@@ -153,6 +156,7 @@ export async function startRealNode(plane: RunningPlane, options: { log?: (line:
       `--cert-dir=${join(dir, 'kubelet-pki')}`, `--hostname-override=${REAL_NODE_NAME}`, `--node-ip=${NODE_IP}`,
       '--node-labels=modelship.io/test-node=real', '--v=1',
     ], { PATH: `${binDir}:/usr/sbin:/usr/bin:/sbin:/bin` });
+    apiserverForPods = await publishApiserverToPods(plane);
     log('waiting for the real node to become Ready');
     await Promise.race([
       waitFor(async () => (await plane.kubectl(['get', 'node', REAL_NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']).catch(() => '')) === 'True', 120_000, `node ${REAL_NODE_NAME} Ready`),
@@ -165,6 +169,27 @@ export async function startRealNode(plane: RunningPlane, options: { log?: (line:
     await stop().catch(() => undefined);
     throw new Error(`the real node failed to start: ${(error as Error).message}\n${tails.join('\n')}`, { cause: error });
   }
+}
+
+/**
+ * In-cluster clients (a pod with a ServiceAccount token) reach the apiserver at the `kubernetes`
+ * Service. The plane's apiserver listens on loopback only and keeps no endpoints for it
+ * (--endpoint-reconciler-type=none): a relay on the bridge address forwards to it, and an
+ * EndpointSlice names the relay, as the apiserver's own endpoint reconciler would name itself.
+ */
+async function publishApiserverToPods(plane: RunningPlane): Promise<TcpRelay> {
+  const apiserver = new URL(plane.server);
+  const relay = await startTcpRelay({ host: apiserver.hostname, port: Number(apiserver.port) }, { host: GATEWAY });
+  const port = Number(relay.address.split(':').pop());
+  await plane.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=modelship-real-node', '-f', '-'], JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'modelship-real-node' } },
+    addressType: 'IPv4',
+    endpoints: [{ addresses: [GATEWAY], conditions: { ready: true } }],
+    ports: [{ name: 'https', port, protocol: 'TCP' }],
+  }));
+  return relay;
 }
 
 async function writeNodeConfig(dir: string, socket: string): Promise<void> {

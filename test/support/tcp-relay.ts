@@ -13,7 +13,7 @@ export interface TcpRelay {
  * A loopback TCP relay to `target` (TLS passes through untouched), so a test can cut one client
  * off the apiserver while everyone else keeps talking to it.
  */
-export async function startTcpRelay(target: { host: string; port: number }): Promise<TcpRelay> {
+export async function startTcpRelay(target: { host: string; port: number }, listen: { host?: string } = {}): Promise<TcpRelay> {
   const open = new Set<Socket>();
   let refusing = false;
   const server: Server = createServer((client) => {
@@ -34,15 +34,15 @@ export async function startTcpRelay(target: { host: string; port: number }): Pro
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, listen.host ?? '127.0.0.1', () => resolve());
   });
-  const { port } = server.address() as { port: number };
+  const { address, port } = server.address() as { address: string; port: number };
   const cut = () => {
     refusing = true;
     for (const socket of open) socket.destroy();
   };
   return {
-    address: `127.0.0.1:${port}`,
+    address: `${address}:${port}`,
     cut,
     restore() {
       refusing = false;
