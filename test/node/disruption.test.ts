@@ -79,7 +79,7 @@ describe('real node: pod deletion and node drain under load', function () {
 
   it('kubectl drain of the node: one pod evicted as the PodDisruptionBudget allows, the other kept serving', async () => {
     const load = startLoad(url, { concurrency: 4, maxSeconds: 120 });
-    let refusal = '';
+    let refusal: string;
     try {
       await sleep(2_000);
       // The only node: an evicted pod's replacement cannot be placed anywhere, so the budget
