@@ -22,6 +22,7 @@ import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
 import type { OwnedChildren, WatchProblem } from './owned-children.ts';
 import type { RuntimePods } from './runtime-pods.ts';
+import { retiredPods, type RetiredPods } from '../status/retired-pods.ts';
 import { runtimeFailure, type RuntimeFailure } from '../status/runtime-failure.ts';
 
 export interface ReconcilerDeps {
@@ -100,7 +101,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const previous = recorded ?? md.status;
   const failure = podFailure(deps, md);
   const find = (kind: ChildKind, name: string) => result.get(`${kind.kind}/${name}`);
-  const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems() };
+  const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(), retired: podsOfRetiredRevisions(deps, md, plan) };
   const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
   const written = recorded ?? stored;
   let statusWritten = recorded !== undefined;
@@ -175,12 +176,20 @@ function podFailure(deps: ReconcilerDeps, md: ModelDeployment): RuntimeFailure |
   return runtimeFailure(deps.pods?.of(md.metadata.namespace ?? '', md.metadata.name ?? '') ?? []);
 }
 
+/** Where one Service selects every revision's pods, those of revisions the plan no longer runs. */
+function podsOfRetiredRevisions(deps: ReconcilerDeps, md: ModelDeployment, plan: Plan): RetiredPods[] {
+  if (plan.routing.mode !== 'ReplicaRatio' && plan.routing.mode !== 'AllPods') return [];
+  const pods = deps.pods?.of(md.metadata.namespace ?? '', md.metadata.name ?? '') ?? [];
+  return retiredPods(pods, [plan.rollout.stableRevision, plan.rollout.candidateRevision]);
+}
+
 function statusOf(
   md: ModelDeployment,
   plan: Plan,
   find: (kind: ChildKind, name: string) => KubernetesObject | undefined,
   problems: {
     conflicts: string[]; applyFailure: Error | undefined; failure: RuntimeFailure | undefined; modelResolved: ConditionState | undefined; watchProblems: WatchProblem[];
+    retired: RetiredPods[];
   },
   now: Date,
   options: OperatorOptions,
@@ -195,6 +204,7 @@ function statusOf(
     conflicts: problems.conflicts,
     ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
     ...(problems.failure ? { runtimeFailure: problems.failure } : {}),
+    ...(problems.retired.length > 0 && { retiredPods: problems.retired }),
     ...(problems.modelResolved && { modelResolved: problems.modelResolved }),
     ...(problems.watchProblems.length > 0 && { watchForbidden: problems.watchProblems.map((problem) => `${problem.kind}: ${problem.message}`) }),
   }, now, options);
@@ -224,6 +234,7 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, {
     conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(),
+    retired: podsOfRetiredRevisions(deps, md, plan),
   }, now, deps.options);
   await writeStatus(deps, md, status);
   for (const event of [...rollout.events, ...transitionEvents(observed.stored, status, md)]) await deps.recorder.record(md, event);

@@ -13,7 +13,7 @@ export interface RuntimePodsConfig {
   namespace?: string;
   /** Logging and metrics of the Pod informer. */
   hooks: InformerHooks;
-  /** The key (namespace/name) of a ModelDeployment whose pods' reported failure changed. */
+  /** The key (namespace/name) of a ModelDeployment whose pods' reported failure changed, or one of whose pods is gone. */
   onFailureChanged: (key: string) => void;
 }
 
@@ -49,7 +49,8 @@ export class RuntimePods {
       // Pods change status often (probes, restarts); only a change in what they report matters here.
       const before = event === 'add' ? undefined : runtimeFailure([previous ?? pod]);
       const after = event === 'delete' ? undefined : runtimeFailure([pod]);
-      if (key && !isDeepStrictEqual(before, after)) config.onFailureChanged(key);
+      // A pod gone may be the last of a retired revision, whose traffic has then settled.
+      if (key && (event === 'delete' || !isDeepStrictEqual(before, after))) config.onFailureChanged(key);
     });
   }
 

@@ -102,6 +102,13 @@ function rolloutProgress(decision: RolloutDecision | undefined): ConditionState 
   }
 }
 
+/** Traffic has not settled while a retired revision's pods, still behind the Service, take requests. */
+function retiredPodsStopping(observed: ObservedChildren): ConditionState | undefined {
+  if (!observed.retiredPods?.length) return undefined;
+  const which = observed.retiredPods.map(({ revision, pods }) => `revision ${revision}: ${pods} ${pods === 1 ? 'pod' : 'pods'}`).join(', ');
+  return { status: 'True', reason: 'RetiredPodsStopping', message: `${which} still behind the Service, answering what reaches them until they exit` };
+}
+
 function trafficRouting(routing: TrafficRouting | undefined): ConditionState {
   if (routing?.degraded) return { status: 'False', reason: 'IstioNotInstalled', message: routing.degraded };
   if (routing?.mode === 'Istio') return { status: 'True', reason: 'IstioRouting', message: `VirtualService routes ${routing.weights.stable}% stable, ${routing.weights.candidate}% candidate` };
@@ -146,7 +153,7 @@ export function computeStatus(
   const problem = problemOf(observed, rollout, aborted);
   const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {
     Ready: ready(rollout, revision),
-    Progressing: rolloutProgress(decision) ?? progressing(rollout, revision),
+    Progressing: rolloutProgress(decision) ?? retiredPodsStopping(observed) ?? progressing(rollout, revision),
     Degraded: problem?.state ?? NO_PROBLEM,
   };
   const states: Record<ConditionType, ConditionState | undefined> = {

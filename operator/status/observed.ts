@@ -2,6 +2,7 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import { ChildKinds, childKindOf } from '../desired/child-kinds.ts';
 import type { Plan, TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision } from '../rollout/state-machine.ts';
+import type { RetiredPods } from './retired-pods.ts';
 import type { RuntimeFailure } from './runtime-failure.ts';
 import type { ConditionState } from './conditions.ts';
 
@@ -24,6 +25,8 @@ export interface ObservedChildren {
   applyError?: string;
   /** What a runtime pod that cannot serve the model reports (e.g. a signature that does not verify). */
   runtimeFailure?: RuntimeFailure;
+  /** Pods of retired revisions still behind a Service that selects every revision (no mesh): they still answer. */
+  retiredPods?: RetiredPods[];
   /** Child kinds the operator may not list/watch (RBAC), each with the apiserver's message. */
   watchForbidden?: string[];
 }

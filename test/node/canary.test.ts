@@ -9,9 +9,6 @@ import { realNode } from './context.ts';
 import { installExampleModelStore, modelDigest } from './cluster.ts';
 import { startLoad } from './load.ts';
 
-/** How long the old revision's pods may take to leave the Service once status says 100/0 (measured: about 5 s). */
-const PROPAGATION_MS = 10_000;
-
 interface Status {
   stableRevision?: string;
   candidateRevision?: string;
@@ -22,8 +19,8 @@ interface Status {
 /**
  * A canary without a mesh (replica ratio in the one Service), under steady keep-alive traffic to the
  * Service on the real node: the stable side keeps its capacity until the candidate's pods are ready,
- * both versions answer during the step, and once status says the candidate took all traffic no
- * request is answered by the old version.
+ * both versions answer during the step, status says 100/0 at promotion and stays Reconciling while
+ * the old pods still answer, and once it settles no request is answered by the old version.
  */
 describe('real node: a canary without Istio, under real traffic', function () {
   this.timeout(10 * 60_000);
@@ -61,7 +58,7 @@ describe('real node: a canary without Istio, under real traffic', function () {
     await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
   });
 
-  it('keeps the stable capacity until the candidate is ready, and after promotion only the new version answers', async () => {
+  it('keeps the stable capacity until the candidate is ready, and once status settles after promotion only the new version answers', async () => {
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('fraud-fp32.onnx', '1')));
     await eventually(async () => {
       const s = await status();
@@ -98,24 +95,26 @@ describe('real node: a canary without Istio, under real traffic', function () {
         expect(s.weights).to.deep.equal({ stable: 100, candidate: 0 });
         return Date.now();
       }, { timeoutMs: 240_000, intervalMs: 250 });
-      await sleep(PROPAGATION_MS + 3_000);
+      // The old pods leave the Service as they stop (endpoints, then kube-proxy's rules; each answer
+      // on an open connection says Connection: close); until the last is gone, status says traffic
+      // has not settled (Reconciling, RetiredPodsStopping).
+      const settledAt = await eventually(async () => {
+        const s = await status();
+        expect(s.conditions?.find((c) => c.type === 'Reconciling')).to.include({ status: 'False' });
+        return Date.now();
+      }, { timeoutMs: 120_000, intervalMs: 250 });
+      await sleep(3_000);
       const answers = await load.stop();
 
-      // Known gap (the drain under load is its own test, not yet written): a pod that exits can reset
-      // a keep-alive connection the client reuses at that instant; a POST is not retried, so it fails.
+      // The keep-alive race of a pod that exits (see disruption.test.ts): at most one in a thousand.
       const failed = answers.filter((a) => a.status !== 200);
       console.log(`      ${answers.length} requests, ${failed.length} failed${failed.length ? `: ${JSON.stringify(failed.slice(0, 3))}` : ''}`);
       expect(failed.length, `failed requests: ${JSON.stringify(failed.slice(0, 5))}`).to.be.at.most(Math.floor(answers.length / 1000));
-      // The old pods leave the Service as they terminate (endpoints, then kube-proxy's rules; each
-      // answer on an open connection says Connection: close): a propagation of seconds, where the old
-      // revision used to stay in the Service at full size for the 30 s scale-down delay.
       const late = answers.filter((a) => a.sentAt >= promotedAt && a.version !== '2');
-      const lastOldMs = late.length ? late.at(-1)!.sentAt - promotedAt : 0;
-      console.log(`      old version answered ${late.length} requests in the ${lastOldMs} ms after status said 100/0`);
-      expect(lastOldMs, 'the old revision out of the Service within seconds of status saying 100/0').to.be.below(PROPAGATION_MS);
-      const settled = answers.filter((a) => a.sentAt >= promotedAt + PROPAGATION_MS);
-      expect(new Set(settled.map((a) => a.version)), `${settled.length} answers after the propagation`).to.deep.equal(new Set(['2']));
-      expect(answers.filter((a) => a.sentAt >= promotedAt).length, 'traffic after promotion').to.be.greaterThan(10);
+      console.log(`      status said 100/0, then settled ${settledAt - promotedAt} ms later; the old version answered ${late.length} requests in between, the last ${late.length ? late.at(-1)!.sentAt - promotedAt : 0} ms after 100/0`);
+      const settled = answers.filter((a) => a.sentAt >= settledAt);
+      expect(new Set(settled.map((a) => a.version)), `${settled.length} answers once status settled`).to.deep.equal(new Set(['2']));
+      expect(settled.length, 'traffic after status settled').to.be.greaterThan(10);
     } finally {
       sampling = false;
       await sampler;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
 import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { retiredPods } from '../../../operator/status/retired-pods.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { evaluateSample, type AnalysisSample } from '../../../operator/analysis/evaluate.ts';
@@ -137,6 +138,26 @@ describe('ModelDeployment status', () => {
       expect(condition(failing.status, 'Degraded').message).to.contain('digestMismatch');
       expect(condition(failing.status, 'Stalled'), 'kstatus: no progress until someone fixes the model, signature or key').to.include({ status: 'True', reason: 'ModelSignatureInvalid' });
       expect(transitionEvents(before.status, failing.status, md)).to.deep.include({ type: 'Warning', reason: 'ModelSignatureInvalid', message: condition(failing.status, 'Degraded').message });
+    });
+  });
+
+  describe('pods of a retired revision behind a Service that selects every revision', () => {
+    const pod = (name: string, revision: string): V1Pod => ({ metadata: { name, labels: { 'modelship.io/revision': revision } } });
+
+    it('counts them by revision, leaving the live ones out', () => {
+      expect(retiredPods([pod('a', 'old'), pod('b', 'new'), pod('c', 'old'), pod('d', 'older')], ['new', undefined]))
+        .to.deep.equal([{ revision: 'old', pods: 2 }, { revision: 'older', pods: 1 }]);
+    });
+
+    it('keeps the ModelDeployment Progressing and Reconciling until they are gone: they still answer', () => {
+      const observed = { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) };
+      const stopping = computeStatus(md, { ...observed, retiredPods: [{ revision: 'abc1234', pods: 2 }] }, T0);
+      expect(condition(stopping, 'Progressing')).to.include({ status: 'True', reason: 'RetiredPodsStopping', message: 'revision abc1234: 2 pods still behind the Service, answering what reaches them until they exit' });
+      expect(condition(stopping, 'Reconciling')).to.include({ status: 'True', reason: 'RetiredPodsStopping' });
+      expect(condition(stopping, 'Ready').status).to.equal('True');
+      const settled = computeStatus(md, observed, T0);
+      expect(condition(settled, 'Progressing')).to.include({ status: 'False', reason: 'RolloutComplete' });
+      expect(condition(settled, 'Reconciling').status).to.equal('False');
     });
   });
 
