@@ -1,12 +1,9 @@
 import { expect } from 'chai';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
-import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
-import { REPO_ROOT } from '../runtime/helpers.ts';
-import { realNode } from './context.ts';
-import { installExampleModelStore, modelDigest } from './cluster.ts';
+import { type OperatorProcess } from '../support/operator-process.ts';
+import { leaveNamespace, modelDigest, prepareNamespace } from './cluster.ts';
 import { startLoad } from './load.ts';
 
 interface Status {
@@ -44,18 +41,11 @@ describe('real node: a canary without Istio, under real traffic', function () {
   });
 
   before(async () => {
-    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    await installExampleModelStore(kubectl);
-    await kubectl(['create', 'namespace', namespace]);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-canary', {
-      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
-      MODELSHIP_LOG_LEVEL: 'info',
-    });
+    operator = await prepareNamespace(kubectl, namespace, 'operator-canary');
   });
 
   after(async () => {
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+    await leaveNamespace(kubectl, namespace, operator);
   });
 
   it('keeps the stable capacity until the candidate is ready, and once status settles after promotion only the new version answers', async () => {

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import { MODELS_DIR } from '../runtime/helpers.ts';
+import { plane } from '../integration/context.ts';
+import { MODELS_DIR, REPO_ROOT } from '../runtime/helpers.ts';
+import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
+import { realNode } from './context.ts';
 
 type Kubectl = (args: string[], stdin?: string) => Promise<string>;
 export type Pod = Required<Pick<V1Pod, 'metadata' | 'spec' | 'status'>>;
@@ -39,4 +42,24 @@ export function modelDigest(file: string): string {
   const digest = digests.get(file);
   if (!digest) throw new Error(`examples/models/SHA256SUMS has no ${file}`);
   return digest;
+}
+
+/**
+ * What a real-node suite starts from: the CRD, the example model store, its own namespace and an
+ * operator (this checkout's, on this machine) that gives ModelDeployments the runtime image loaded
+ * into the node. Returns the operator; `leaveNamespace` undoes the rest.
+ */
+export async function prepareNamespace(kubectl: Kubectl, namespace: string, operatorIdentity: string): Promise<OperatorProcess> {
+  await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
+  await installExampleModelStore(kubectl);
+  await kubectl(['create', 'namespace', namespace]);
+  return startOperator(plane().kubeconfigPath, operatorIdentity, {
+    MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
+    MODELSHIP_LOG_LEVEL: 'info',
+  });
+}
+
+export async function leaveNamespace(kubectl: Kubectl, namespace: string, operator: OperatorProcess | undefined): Promise<void> {
+  await operator?.stop();
+  await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
 }

@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
-import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
-import { REPO_ROOT } from '../runtime/helpers.ts';
+import { type OperatorProcess } from '../support/operator-process.ts';
 import { realNode } from './context.ts';
-import { installExampleModelStore, modelDigest, podsOf } from './cluster.ts';
+import { leaveNamespace, modelDigest, podsOf, prepareNamespace } from './cluster.ts';
 import { startLoad } from './load.ts';
 
 /**
@@ -33,13 +31,7 @@ describe('real node: pod deletion and node drain under load', function () {
     .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 
   before(async () => {
-    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    await installExampleModelStore(kubectl);
-    await kubectl(['create', 'namespace', namespace]);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-disruption', {
-      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
-      MODELSHIP_LOG_LEVEL: 'info',
-    });
+    operator = await prepareNamespace(kubectl, namespace, 'operator-disruption');
     await kubectl(['apply', '-f', '-'], JSON.stringify({
       apiVersion: 'modelship.io/v1alpha1',
       kind: 'ModelDeployment',
@@ -57,8 +49,7 @@ describe('real node: pod deletion and node drain under load', function () {
 
   after(async () => {
     await kubectl(['uncordon', realNode().node.name]).catch(() => undefined);
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+    await leaveNamespace(kubectl, namespace, operator);
   });
 
   it('kubectl delete pod: the pod answers what it was sent and leaves, its replacement takes over, requests keep being answered', async () => {

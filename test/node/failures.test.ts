@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
-import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
-import { MODELS_DIR, REPO_ROOT } from '../runtime/helpers.ts';
-import { realNode } from './context.ts';
-import { installExampleModelStore, modelDigest, podsOf } from './cluster.ts';
+import { type OperatorProcess } from '../support/operator-process.ts';
+import { MODELS_DIR } from '../runtime/helpers.ts';
+import { leaveNamespace, modelDigest, podsOf, prepareNamespace } from './cluster.ts';
 
 interface Condition { type: string; status: string; reason: string; message: string }
 interface Status { conditions?: Condition[]; stableRevision?: string; candidateRevision?: string; weights?: { stable: number; candidate: number }; rollout?: { phase?: string; message?: string } }
@@ -41,18 +40,11 @@ describe('real node: a model that cannot be served', function () {
   });
 
   before(async () => {
-    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    await installExampleModelStore(kubectl);
-    await kubectl(['create', 'namespace', namespace]);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-failures', {
-      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
-      MODELSHIP_LOG_LEVEL: 'info',
-    });
+    operator = await prepareNamespace(kubectl, namespace, 'operator-failures');
   });
 
   after(async () => {
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+    await leaveNamespace(kubectl, namespace, operator);
   });
 
   /** Watches a ModelDeployment until its pod has been restarted and its status gives the runtime's reason; Ready is never True on the way. */

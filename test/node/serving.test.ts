@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
-import { startOperator, type OperatorProcess } from '../support/operator-process.ts';
+import { type OperatorProcess } from '../support/operator-process.ts';
 import { fraudRequest, MODELS_DIR, postJson, REPO_ROOT, type V2InferResponse } from '../runtime/helpers.ts';
 import { realNode } from './context.ts';
-import { installExampleModelStore, podsOf, type Pod } from './cluster.ts';
+import { leaveNamespace, type Pod, podsOf, prepareNamespace } from './cluster.ts';
 
 /**
  * The operator's pods as containers: the minimal example, applied as it is, becomes a runtime pod
@@ -21,18 +21,11 @@ describe('real node: the minimal example serves V2 requests through its Service'
   let operator: OperatorProcess;
 
   before(async () => {
-    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    await installExampleModelStore(kubectl);
-    await kubectl(['create', 'namespace', namespace]);
-    operator = await startOperator(plane().kubeconfigPath, 'operator-serving', {
-      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
-      MODELSHIP_LOG_LEVEL: 'info',
-    });
+    operator = await prepareNamespace(kubectl, namespace, 'operator-serving');
   });
 
   after(async () => {
-    await operator?.stop();
-    await kubectl(['delete', 'namespace', namespace, '--wait=false']).catch(() => undefined);
+    await leaveNamespace(kubectl, namespace, operator);
   });
 
   it('runs the runtime pod on the real node and answers what the model computes', async () => {
