@@ -9,7 +9,8 @@ import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
 import { replayedNodeImage } from '../support/node-images.ts';
 import { toolPath } from '../support/test-tools.ts';
-import { REPO_ROOT } from '../runtime/helpers.ts';
+import { fraudRequest, MODELS_DIR, postJson, REPO_ROOT, type V2InferResponse } from '../runtime/helpers.ts';
+import { startMlflow } from '../support/mlflow-server.ts';
 import { realNode } from './context.ts';
 import { installExampleModelStore, modelDigest, podsOf } from './cluster.ts';
 
@@ -82,5 +83,46 @@ describe('real node: the operator installed by the chart runs as pods with its i
     const logs = await kubectl(['logs', '-n', operatorNamespace, '-l', 'app.kubernetes.io/name=modelship-operator', '--tail=-1']);
     const reconciled = logs.split('\n').filter((line) => line.includes('children reconciled') && line.includes(`"namespace":"${namespace}"`));
     expect(reconciled, 'the leader pod\'s own log, read through the kubelet, says it wrote the children').to.have.length.greaterThan(0);
+  });
+  it('serves examples/registry.yaml as it is: the operator pod resolves models:/fraud@champion in a real MLflow registry at mlflow.mlops.svc, the runtime pods download and serve it', async () => {
+    const mlflow = await startMlflow({ host: realNode().node.hostAddress, alsoKnownAs: ['mlflow.mlops.svc:5000', 'mlflow.mlops.svc'] });
+    const registryNamespace = `registry-${Date.now().toString(36)}`;
+    try {
+      const v1 = await mlflow.register('fraud', join(MODELS_DIR, 'fraud-fp32.onnx'));
+      await mlflow.setAlias('fraud', 'champion', v1.version);
+      // The address the example names, http://mlflow.mlops.svc:5000: a Service whose endpoint is the
+      // registry on this machine's bridge address, as a Service in front of an external registry would be.
+      const mlflowPort = Number(new URL(mlflow.url).port);
+      await kubectl(['create', 'namespace', 'mlops']).catch(() => undefined);
+      await kubectl(['apply', '-n', 'mlops', '-f', '-'], JSON.stringify({
+        apiVersion: 'v1', kind: 'List', items: [
+          { apiVersion: 'v1', kind: 'Service', metadata: { name: 'mlflow' }, spec: { ports: [{ name: 'http', port: 5000, targetPort: mlflowPort }] } },
+          {
+            apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+            metadata: { name: 'mlflow-registry', labels: { 'kubernetes.io/service-name': 'mlflow', 'endpointslice.kubernetes.io/managed-by': 'modelship-tests' } },
+            addressType: 'IPv4', endpoints: [{ addresses: [realNode().node.hostAddress], conditions: { ready: true } }],
+            ports: [{ name: 'http', port: mlflowPort, protocol: 'TCP' }],
+          },
+        ],
+      }));
+      await kubectl(['create', 'namespace', registryNamespace]);
+      await kubectl(['apply', '-n', registryNamespace, '-f', join(REPO_ROOT, 'examples', 'registry.yaml')]);
+      const md = await eventually(async () => {
+        const out = JSON.parse(await kubectl(['get', 'md', 'fraud-registry', '-n', registryNamespace, '-o', 'json'])) as { status?: { modelVersion?: string; conditions?: { type: string; status: string; message: string }[] } };
+        expect(out.status?.conditions?.find((c) => c.type === 'ModelResolved')?.status, JSON.stringify(out.status?.conditions)).to.equal('True');
+        expect(out.status?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('True');
+        return out;
+      }, { timeoutMs: 240_000, intervalMs: 1_000 });
+      expect(md.status?.modelVersion).to.equal(v1.version);
+      const pods = await podsOf(kubectl, registryNamespace, 'app.kubernetes.io/instance=fraud-registry');
+      expect(pods.map((pod) => [pod.spec.nodeName, pod.status.phase])).to.deep.equal([[realNode().node.name, 'Running'], [realNode().node.name, 'Running']]);
+      const clusterIp = (await kubectl(['get', 'service', 'fraud-registry', '-n', registryNamespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+      const answer = await postJson<V2InferResponse>(`http://${clusterIp}:8080/v2/models/fraud-registry/infer`, fraudRequest(2, 9));
+      expect(answer.status, JSON.stringify(answer.body)).to.equal(200);
+      expect(answer.body.model_version).to.equal(v1.version);
+    } finally {
+      await mlflow.close();
+      await kubectl(['delete', 'namespace', registryNamespace, 'mlops', '--wait=false']).catch(() => undefined);
+    }
   });
 });

@@ -27,7 +27,9 @@ export interface MlflowServer {
  * free loopback port: sqlite backend store, local artifact store served through its artifact proxy.
  */
 /** `log`: where to tell about a first-time install; `signal`: aborts that install (the caller is stopping). */
-export async function startMlflow(options: { log?: (line: string) => void; signal?: AbortSignal; /** Default 127.0.0.1; a real node's pods reach the node's bridge address. */ host?: string } = {}): Promise<MlflowServer> {
+export async function startMlflow(options: { log?: (line: string) => void; signal?: AbortSignal; /** Default 127.0.0.1; a real node's pods reach the node's bridge address. */ host?: string;
+  /** Names clients may reach it by besides its address (MLflow refuses other Host headers), e.g. a Service's. */ alsoKnownAs?: string[];
+} = {}): Promise<MlflowServer> {
   const ensuring = run('bash', [join(REPO_ROOT, 'test/support/ensure-mlflow.sh')], { timeout: 900_000, maxBuffer: 16 << 20, ...(options.signal && { signal: options.signal }) });
   // The first install takes a minute or more: say so rather than sit silent.
   if (options.log) ensuring.child.stderr?.on('data', (chunk: Buffer) => { for (const line of chunk.toString().split('\n')) if (line.trim()) options.log?.(line); });
@@ -43,7 +45,8 @@ export async function startMlflow(options: { log?: (line: string) => void; signa
     output = '';
     server = spawn(join(bin, 'mlflow'), [
       'server', '--backend-store-uri', `sqlite:///${join(dir, 'mlflow.db')}`, '--artifacts-destination', join(dir, 'artifacts'),
-      '--serve-artifacts', '--host', host, '--port', String(port), '--workers', '1',
+      '--serve-artifacts', '--host', host, '--port', String(port),
+      ...(options.alsoKnownAs?.length ? ['--allowed-hosts', [`${host}:${port}`, host, ...options.alsoKnownAs].join(',')] : []), '--workers', '1',
     ], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
