@@ -7,25 +7,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-# shellcheck source=kubernetes-module.sh
-source "$here/kubernetes-module.sh"
+# shellcheck source=build-lib.sh
+source "$here/build-lib.sh"
 
 cache_root=${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}
 key="node-k8s-${KUBERNETES_VERSION}_containerd-${CONTAINERD_VERSION}_coredns-${COREDNS_VERSION}"
 bin="$cache_root/plane/$key/bin"
 binaries=(kubelet kube-proxy containerd containerd-shim-runc-v2 ctr coredns pause)
 
-log() { printf '[node-build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-all_present() { for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
-if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
-
-command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
-mkdir -p "$bin"
-work="$cache_root/plane/$key/src"
-mkdir -p "$work"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-start=$SECONDS
+start_cached_build node-build
 
 build_containerd() {
   local dir="$work/containerd" tags="no_btrfs no_devmapper no_zfs urfave_cli_no_docs osusergo netgo static_build"

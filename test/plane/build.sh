@@ -6,25 +6,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-# shellcheck source=kubernetes-module.sh
-source "$here/kubernetes-module.sh"
+# shellcheck source=build-lib.sh
+source "$here/build-lib.sh"
 
 cache_root=${MODELSHIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/modelship}
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 bin="$cache_root/plane/$key/bin"
 binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml)
 
-log() { printf '[plane-build %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-
-all_present() { for b in "${binaries[@]}"; do [ -e "$bin/$b" ] || return 1; done; }
-if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
-
-command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
-mkdir -p "$bin"
-work="$cache_root/plane/$key/src"
-mkdir -p "$work"
-export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
-start=$SECONDS
+start_cached_build plane-build
 
 build_kubernetes() {
   local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)

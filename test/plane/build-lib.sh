@@ -1,4 +1,23 @@
-# Sourced by build.sh and build-node.sh: a wrapper Go module that builds commands of k8s.io/kubernetes.
+# Sourced by build.sh and build-node.sh: the version-keyed cache they build into, and a wrapper Go
+# module that builds commands of k8s.io/kubernetes.
+
+# start_cached_build PREFIX: with cache_root, key, bin and binaries=() set, prints $bin and exits when
+# every binary is there; else checks for Go, makes $bin and $work and sets the build environment.
+start_cached_build() {
+  build_log_prefix=$1
+  if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
+  command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
+  mkdir -p "$bin"
+  work="$cache_root/plane/$key/src"
+  mkdir -p "$work"
+  export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
+  start=$SECONDS
+}
+
+log() { printf '[%s %(%H:%M:%S)T] %s\n' "${build_log_prefix:-build}" -1 "$*" >&2; }
+
+all_present() { for b in "${binaries[@]}"; do [ -e "$bin/$b" ] || return 1; done; }
+
 # k8s.io/kubernetes requires its staging modules at v0.0.0 and replaces them with local paths, so
 # `go install k8s.io/kubernetes/cmd/...@v1.N.M` fails; the wrapper pins each staging module to its
 # published release instead.
