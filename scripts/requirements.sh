@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What a fresh machine needs before the demo or the tests build anything (README, "Requirements"):
 # says in one line what is missing and exits 1, or says nothing. --real-node adds what the real node
-# needs (it runs containers): root and Debian's runc, containernetworking-plugins, iptables, conntrack.
+# needs (it runs containers): root and Debian's runc, containernetworking-plugins, iptables, conntrack,
+# iproute2; test/plane/node.ts runs it with that flag before it starts a node.
 set -u
 missing=()
 
@@ -22,6 +23,7 @@ if [ "${1:-}" = --real-node ]; then
   [ -x /usr/lib/cni/bridge ] || packages+=(containernetworking-plugins)
   command -v iptables >/dev/null || packages+=(iptables)
   command -v conntrack >/dev/null || packages+=(conntrack)
+  command -v ip >/dev/null || packages+=(iproute2)
   [ ${#packages[@]} -eq 0 ] || missing+=("apt-get install ${packages[*]}")
 fi
 

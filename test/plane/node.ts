@@ -66,21 +66,13 @@ export async function ensureNodeBinaries(log?: (line: string) => void): Promise<
 
 /** What the node needs from the machine; a missing piece is an error that says how to get it. */
 async function checkHost(): Promise<void> {
-  const missing: string[] = [];
-  for (const [tool, pkg] of [['runc', 'runc'], ['iptables', 'iptables'], ['conntrack', 'conntrack'], ['ip', 'iproute2']] as const) {
-    if (!await which(tool)) missing.push(pkg);
-  }
-  if (!existsSync('/usr/lib/cni/bridge')) missing.push('containernetworking-plugins');
-  if (missing.length) throw new Error(`the real node needs Debian packages: apt-get install ${missing.join(' ')}`);
-  if (process.getuid?.() !== 0) throw new Error('the real node runs containers: it must start as root');
+  await run('bash', [join(here, '..', '..', 'scripts', 'requirements.sh'), '--real-node']).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`the real node cannot start here: ${(error.stderr ?? error.message).trim()}`);
+  });
   if (!existsSync('/proc/sys/net/bridge')) {
     await run('modprobe', ['br_netfilter']).catch(() => undefined);
     if (!existsSync('/proc/sys/net/bridge')) throw new Error('the kernel has no br_netfilter: pods could not reach Services');
   }
-}
-
-async function which(tool: string): Promise<boolean> {
-  return run('sh', ['-c', `command -v ${tool}`]).then(() => true, () => false);
 }
 
 /**
