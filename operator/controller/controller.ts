@@ -66,7 +66,7 @@ export class ModelDeploymentController {
       },
       hooks: (kind) => this.hooks(kind.kind),
     });
-    this.pods = new RuntimePods({ client: config.client, namespace: config.namespace, hooks: this.hooks('Pod'), onFailureChanged: (key) => this.queue.add(key) });
+    this.pods = new RuntimePods({ client: config.client, namespace: config.namespace, hooks: this.hooks('Pod'), onStatusInputChanged: (key) => this.queue.add(key) });
   }
 
   /** Every list/watch failure, relist and reconnect of one kind's informer is logged and counted. */

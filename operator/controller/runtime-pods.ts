@@ -13,8 +13,8 @@ export interface RuntimePodsConfig {
   namespace?: string;
   /** Logging and metrics of the Pod informer. */
   hooks: InformerHooks;
-  /** The key (namespace/name) of a ModelDeployment whose pods' reported failure changed, or one of whose pods is gone. */
-  onFailureChanged: (key: string) => void;
+  /** The key (namespace/name) of a ModelDeployment whose status reads something new from its pods: a reported failure changed, or a pod is gone. */
+  onStatusInputChanged: (key: string) => void;
 }
 
 /**
@@ -50,7 +50,7 @@ export class RuntimePods {
       const before = event === 'add' ? undefined : runtimeFailure([previous ?? pod]);
       const after = event === 'delete' ? undefined : runtimeFailure([pod]);
       // A pod gone may be the last of a retired revision, whose traffic has then settled.
-      if (key && (event === 'delete' || !isDeepStrictEqual(before, after))) config.onFailureChanged(key);
+      if (key && (event === 'delete' || !isDeepStrictEqual(before, after))) config.onStatusInputChanged(key);
     });
   }
 
