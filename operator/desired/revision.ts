@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ModelDeployment, ModelDeploymentSpec, ResolvedModel } from '../api/types.ts';
+import { nameOf, namespaceOf } from './metadata.ts';
 import { resolvedModelOf } from './model-source.ts';
 
 export const REVISION_LENGTH = 7;
@@ -20,6 +21,13 @@ export function canonicalJson(value: unknown): string {
  * must not start a new rollout. A ControllerRevision records exactly this.
  */
 export interface RevisionSpec {
+  /**
+   * namespace/name of the ModelDeployment, so two of them serving the same model (staging and
+   * production) never share a revision label: analysis selects series by revision, and one
+   * canary's verdict must not count the other's requests. Absent in revisions recorded before it
+   * was added, which still verify against their hash.
+   */
+  modelDeployment?: string;
   model: ModelDeploymentSpec['model'];
   runtime: NonNullable<ModelDeploymentSpec['runtime']> | Record<string, never>;
   authSecret: NonNullable<NonNullable<ModelDeploymentSpec['security']>['authSecret']> | null;
@@ -36,7 +44,13 @@ export function revisionSpecOf(md: ModelDeployment): RevisionSpec {
     model = { ...model, mlflow };
   }
   const resolvedModel = resolvedModelOf(md);
-  return { model, runtime: runtime ?? {}, authSecret: security?.authSecret ?? null, ...(resolvedModel && { resolvedModel }) };
+  return {
+    modelDeployment: `${namespaceOf(md)}/${nameOf(md)}`,
+    model,
+    runtime: runtime ?? {},
+    authSecret: security?.authSecret ?? null,
+    ...(resolvedModel && { resolvedModel }),
+  };
 }
 
 export function revisionHash(spec: RevisionSpec): string {

@@ -230,6 +230,44 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     expect(messages, 'step 2 announced exactly once').to.deep.equal([`step 2/2: 50% on revision ${candidate}`]);
   });
 
+  it('two ModelDeployments of the same spec never share a revision: one canary failing is rolled back, the other, on the same model, is promoted', async () => {
+    const applyAs = (name: string, version: string) => kubectl(['apply', '--server-side', '--field-manager=test-user', '-f', '-'],
+      JSON.stringify({ apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name, namespace }, spec: spec(version) }));
+    const revisionsOf = (name: string, which: 'stableRevision' | 'candidateRevision') => eventually(async () => {
+      const md = await getMd(name);
+      expect(md.status?.[which], JSON.stringify(md.status)).to.have.length(7);
+      return md.status?.[which] ?? '';
+    });
+    // Fresh load: the clients' time bound counts from here.
+    await pods.stopLoad();
+    pods.startLoad();
+    await applyAs('fraud-twin', '7');
+    const twinStable = await revisionsOf('fraud-twin', 'stableRevision');
+    const fraudAtSameSpec = await kubectl(['get', 'controllerrevisions', '-n', namespace, '-l', 'modelship.io/model-deployment=fraud,modelship.io/model-version=7',
+      '-o', 'jsonpath={.items[*].metadata.labels.modelship\\.io/revision}']);
+    expect(fraudAtSameSpec).to.match(/^[0-9a-f]{7}$/);
+    expect(twinStable, 'the twin serves the same spec under a revision of its own').to.not.equal(fraudAtSameSpec);
+    await pods.start(twinStable, 'fraud-fp32.onnx');
+
+    await applyAs('fraud', '8');
+    await applyAs('fraud-twin', '8');
+    const [failing, healthy] = await Promise.all([revisionsOf('fraud', 'candidateRevision'), revisionsOf('fraud-twin', 'candidateRevision')]);
+    expect(failing).to.not.equal(healthy);
+    // fraud's new pods answer every client with a 400 (the model expects 64 features); the twin's serve well.
+    await pods.start(failing, 'wide-mlp-fp32.onnx');
+    await pods.start(healthy, 'fraud-int8-qdq.onnx');
+    await eventually(async () => {
+      const md = await getMd('fraud');
+      expect(md.status?.rollout, JSON.stringify(md.status)).to.include({ phase: 'Aborted', abortedRevision: failing, abortReason: 'AnalysisFailed' });
+    }, { timeoutMs: 90_000 });
+    await eventually(async () => {
+      const md = await getMd('fraud-twin');
+      expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(healthy);
+    }, { timeoutMs: 90_000 });
+    const twinEvents = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud-twin', '-o', 'jsonpath={.items[*].reason}']);
+    expect(twinEvents, 'the twin counted only its own requests').to.include('RolloutPromoted').and.to.not.include('AnalysisFailed');
+  });
+
   it('too few requests, then a Prometheus that does not answer: inconclusive, and the step is held (onInconclusive: Hold), never passed', async () => {
     await pods.stopLoad();
     await rollOut('4', 'fraud-fp32.onnx', { minRequests: 1_000_000 });

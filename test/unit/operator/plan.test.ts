@@ -483,7 +483,7 @@ describe('plan: ControllerRevisions', () => {
     expect(revision?.metadata?.name).to.equal(`${NAME}-${revisionOf(md)}`);
     expect(revision?.metadata?.labels).to.include({ [REVISION_LABEL]: revisionOf(md), [MODEL_VERSION_LABEL]: '2' });
     expect(revision?.revision).to.equal(1);
-    expect(revision?.data).to.deep.equal({ model: md.spec.model, runtime: {}, authSecret: null });
+    expect(revision?.data).to.deep.equal({ modelDeployment: 'payments/fraud-detector', model: md.spec.model, runtime: {}, authSecret: null });
   });
 
   it('numbers each new revision after the newest', () => {

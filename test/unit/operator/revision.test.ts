@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { canonicalJson, revisionOf } from '../../../operator/desired/index.ts';
+import { recordedRevisions } from '../../../operator/desired/history.ts';
+import { canonicalJson, REVISION_LABEL, revisionOf } from '../../../operator/desired/index.ts';
+import { revisionHash, revisionSpecOf } from '../../../operator/desired/revision.ts';
 import { modelDeployment } from './fixtures.ts';
 
 describe('revisionOf', () => {
@@ -27,7 +29,20 @@ describe('revisionOf', () => {
     expect(revisionOf(modelDeployment({ ...base.spec, replicas: undefined, autoscaling: { maxReplicas: 9, targetCPUUtilization: 60 } }))).to.equal(revisionOf(base));
     expect(revisionOf(modelDeployment({ ...base.spec, service: { port: 80 } }))).to.equal(revisionOf(base));
     expect(revisionOf(modelDeployment({ ...base.spec, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 10 }] } } }))).to.equal(revisionOf(base));
-    expect(revisionOf(modelDeployment(base.spec, 'other-name'))).to.equal(revisionOf(base));
+  });
+
+  it('differs between two ModelDeployments of the same spec (staging and production): analysis selects series by revision', () => {
+    const production = { ...base, metadata: { ...base.metadata, namespace: 'production' } };
+    const revisions = [revisionOf(base), revisionOf(modelDeployment(base.spec, 'other-name')), revisionOf(production)];
+    expect(new Set(revisions).size).to.equal(revisions.length);
+    expect(revisionOf({ ...base, metadata: { ...base.metadata, uid: 'recreated-from-git' } }), 'the same namespace/name keeps its revisions when recreated').to.equal(revisionOf(base));
+  });
+
+  it('still reads a revision recorded before the ModelDeployment was part of the hash (no rollout on operator upgrade from the record alone)', () => {
+    const spec = revisionSpecOf(base);
+    delete spec.modelDeployment;
+    const [recorded] = recordedRevisions([{ metadata: { labels: { [REVISION_LABEL]: revisionHash(spec) } }, data: spec, revision: 1 }]);
+    expect(recorded?.spec).to.deep.equal(spec);
   });
 
   it('serializes objects with sorted keys at every depth', () => {
