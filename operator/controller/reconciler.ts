@@ -121,8 +121,9 @@ const earliest = (...delays: (number | undefined)[]): number | undefined => {
 };
 
 /**
- * A models:/ URI that has never resolved (a new ModelDeployment, or a new reference): nothing to
- * serve yet, so no child is touched (a running revision keeps running) and status only says why.
+ * A models:/ URI that has never resolved (a new ModelDeployment, or a new reference), or whose token
+ * Secret may not be used: nothing to serve yet, so no child is touched (a running revision keeps
+ * running as it was) and status only says why.
  */
 async function holdUnresolved(deps: ReconcilerDeps, md: ModelDeployment, resolution: ModelResolution, now: Date): Promise<ReconcileOutcome> {
   const stored = md.status ?? {};

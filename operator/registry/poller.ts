@@ -76,8 +76,15 @@ export class RegistryPoller {
       const { model } = lookup;
       return { model, pollMs, condition: { status: 'True', reason: 'Resolved', message: `${uri} is version ${model.version} (sha256 ${model.sha256.slice(0, DIGEST_SHOWN)})` } };
     }
+    const { failure } = lookup;
+    // A token Secret that may not be sent must not reach the pods either (the runtime would send it to
+    // the recorded URL): the plan is held, every child kept as it was, rather than served from the record.
+    if (failure.reason === 'TokenUnavailable') {
+      const kept = recorded ? '; nothing is changed (running pods keep their spec) until it is' : '';
+      return { model: undefined, pollMs, condition: { status: 'False', reason: failure.reason, message: `${failure.message}${kept}` } };
+    }
     const keeping = recorded ? `; still serving version ${recorded.version}` : '';
-    return { model: recorded, pollMs, condition: { status: 'False', reason: lookup.failure.reason, message: `${lookup.failure.message}${keeping}` } };
+    return { model: recorded, pollMs, condition: { status: 'False', reason: failure.reason, message: `${failure.message}${keeping}` } };
   }
 
   private async lookUp(md: ModelDeployment, recorded: ResolvedModel | undefined): Promise<Lookup> {

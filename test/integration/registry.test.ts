@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -48,6 +49,31 @@ async function registryExample(trackingUri: string): Promise<MdObject> {
   const md = load(await readFile(join(REPO_ROOT, 'examples/registry.yaml'), 'utf8')) as MdObject;
   md.spec.model.mlflow = { ...md.spec.model.mlflow, trackingUri, pollIntervalSeconds: 5 };
   return md;
+}
+
+/**
+ * A loopback HTTP proxy in front of MLflow that remembers the Authorization header of every request:
+ * which tokens the operator sent to the registry.
+ */
+async function recordingProxy(target: string): Promise<{ url: string; authorizations: string[]; close(): Promise<void> }> {
+  const authorizations: string[] = [];
+  const upstream = new URL(target);
+  const server: Server = createServer((incoming, answer) => {
+    authorizations.push(incoming.headers.authorization ?? '');
+    const forwarded = request(new URL(incoming.url ?? '/', upstream), { method: incoming.method, headers: { ...incoming.headers, host: upstream.host } }, (response) => {
+      answer.writeHead(response.statusCode ?? 502, response.headers);
+      response.pipe(answer);
+    });
+    forwarded.on('error', () => answer.destroy());
+    incoming.pipe(forwarded);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    authorizations,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
 }
 
 describe('models:/ URIs resolved in a real MLflow model registry', function () {
@@ -205,5 +231,39 @@ describe('models:/ URIs resolved in a real MLflow model registry', function () {
     const [deployment] = (await list<Deployment>('deployments')).filter((d) => d.metadata?.name?.startsWith('with-token'));
     const tokenEnv = deployment?.spec.template.spec.containers[0]?.env.find((entry) => entry.name === 'MODELSHIP_MODEL_DOWNLOAD_TOKEN');
     expect(tokenEnv?.valueFrom?.secretKeyRef).to.deep.equal({ name: 'mlflow-token', key: 'token' });
+  });
+
+  it('a token Secret it may not send stops resolution: the Deployment keeps its spec, status says why, and the token never leaves the operator', async () => {
+    const proxy = await recordingProxy(mlflow.url);
+    try {
+      await kubectl(['create', 'secret', 'generic', 'registry-token-ok', '-n', namespace, '--from-literal=token=token-meant-for-mlflow']);
+      await kubectl(['label', 'secret', 'registry-token-ok', '-n', namespace, 'modelship.io/registry-token=true']);
+      await kubectl(['create', 'secret', 'generic', 'database-password', '-n', namespace, '--from-literal=token=not-for-any-registry']);
+      const md = (tokenSecret: string) => ({
+        apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: 'token-hold', namespace },
+        spec: { model: { uri: 'models:/fraud/1', mlflow: { trackingUri: proxy.url, tokenSecret: { name: tokenSecret }, pollIntervalSeconds: 5 } } },
+      });
+      await applyMd(md('registry-token-ok'));
+      await until('token-hold', (current) => expect(current.status?.model?.version, JSON.stringify(current.status)).to.equal('1'));
+      expect(proxy.authorizations, 'the labelled token is sent as a bearer token').to.include('Bearer token-meant-for-mlflow');
+      const ownDeployments = async () => (await list<Deployment>('deployments')).filter((d) => d.metadata?.name?.startsWith('token-hold'));
+      const before = await ownDeployments();
+      const revisionsBefore = (await list<ControllerRevision>('controllerrevisions')).filter((r) => r.metadata?.name?.startsWith('token-hold')).length;
+
+      await applyMd(md('database-password'));
+      const held = await until('token-hold', (current) => expect(condition(current, 'ModelResolved'), JSON.stringify(current.status)).to.include({ status: 'False', reason: 'TokenUnavailable' }));
+      expect(condition(held, 'ModelResolved')?.message).to.include('Secret database-password (model.mlflow.tokenSecret) is not labelled modelship.io/registry-token=true')
+        .and.to.include('nothing is changed');
+      // Two more polls: still held.
+      await new Promise((resolve) => setTimeout(resolve, 11_000));
+      const after = await ownDeployments();
+      const templates = (items: Deployment[]) => items.map((d) => [d.metadata?.name, d.spec.template]).sort();
+      expect(templates(after), 'the Deployment keeps the spec it had').to.deep.equal(templates(before));
+      expect(JSON.stringify(after)).to.not.include('database-password');
+      expect((await list<ControllerRevision>('controllerrevisions')).filter((r) => r.metadata?.name?.startsWith('token-hold')).length, 'no revision made').to.equal(revisionsBefore);
+      expect(proxy.authorizations.filter((header) => header.includes('not-for-any-registry')), 'the refused Secret never reached the registry').to.deep.equal([]);
+    } finally {
+      await proxy.close();
+    }
   });
 });
