@@ -45,7 +45,7 @@ export interface RuntimeConfig {
   readonly auth: AuthSettings;
   /** Names of classes 0, 1, ... for prediction metrics; overrides the model's class_names metadata. */
   readonly classNames?: readonly string[];
-  /** Each client (bearer token, else peer address) gets a token bucket; beyond it, 429. A rate of 0 turns it off. */
+  /** Each client (its accepted bearer token, else its address) gets a token bucket, and all together one more; beyond them, 429. */
   readonly rateLimit: RateLimitSettings;
   /** OpenTelemetry tracing; undefined (off) unless an OTLP endpoint is configured. */
   readonly tracing?: TracingSettings;
@@ -140,7 +140,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     logLevel,
     auth,
     ...(names ? { classNames: names } : {}),
-    rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst) },
+    rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst), totalRequestsPerSecond: readInteger(env, C.rateLimitTotalRps) },
     ...(tracing ? { tracing } : {}),
   };
 }

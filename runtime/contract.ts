@@ -246,7 +246,7 @@ export const RuntimeContract = {
     min: 0,
     max: 1_000_000,
     defaultDoc: '`0` (off)',
-    doc: 'Per-client rate limit: each client (its bearer token, else its address) has a token bucket refilled at this many requests per second; a request finding it empty gets `429` with `Retry-After` and a JSON error. Probes and `/metrics` are never limited.',
+    doc: 'Per-client rate limit, REST and gRPC together: each client (its bearer token where tokens are required, else its address) has a token bucket refilled at this many requests per second; a request finding it empty gets `429` with `Retry-After` and a JSON error (gRPC: `RESOURCE_EXHAUSTED`, `retry-after` in the trailers). Probes and `/metrics` are never limited. The operator sets it from `spec.runtime.rateLimit.requestsPerSecond`.',
   },
   rateLimitBurst: {
     name: 'MODELSHIP_RATE_LIMIT_BURST',
@@ -255,7 +255,16 @@ export const RuntimeContract = {
     min: 0,
     max: 1_000_000,
     defaultDoc: 'the rate',
-    doc: 'Size of each client\'s bucket: requests it may send at once after being idle; `0` means the rate.',
+    doc: 'Size of each client\'s bucket: requests it may send at once after being idle; `0` means the rate. The operator sets it from `spec.runtime.rateLimit.burst`.',
+  },
+  rateLimitTotalRps: {
+    name: 'MODELSHIP_RATE_LIMIT_TOTAL_RPS',
+    type: 'integer',
+    default: 0,
+    min: 0,
+    max: 1_000_000,
+    defaultDoc: '`0` (off)',
+    doc: 'Rate limit for all clients of one replica together (a bucket of one second\'s worth), refused as the per-client limit is. The operator sets it from `spec.runtime.rateLimit.totalRequestsPerSecond`.',
   },
   // Tracing: OpenTelemetry's standard variable names (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/),
   // listed here so the docs table and the operator's env builder know them.

@@ -11,7 +11,7 @@ import { bearerTokenCheck } from './protocol/auth.ts';
 import { fixedToken, tokensFromFile, type AcceptedTokens } from './protocol/accepted-tokens.ts';
 import { startGrpcServer, type RunningGrpcServer } from './protocol/grpc-server.ts';
 import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
-import { perClientRateLimit } from './protocol/rate-limit.ts';
+import { httpRateLimit, RateLimiter } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { requestDecoder } from './protocol/request-decoder.ts';
 import { ConnectionAges } from './protocol/connection-age.ts';
@@ -113,7 +113,8 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const infer = createInferHandler({ state, metrics, logger, maxBodyBytes: config.maxBodyBytes, connectionAges, decoder, tracing });
   const tokens = await acceptedTokens(config.auth, logger);
   const refusal = bearerTokenCheck(tokens);
-  const overLimit = perClientRateLimit(config.rateLimit);
+  const limiter = new RateLimiter(config.rateLimit);
+  const overLimit = httpRateLimit(limiter, () => tokens.required);
   // node:http refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
   const server = createServer({
@@ -135,7 +136,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, tokens, maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
+      { state, metrics, logger, tokens, limiter, maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
       host,
       config.grpcPort,
     );

@@ -294,6 +294,23 @@ const BatchingSchema = Type.Object(
   },
 );
 
+const RateLimitSchema = Type.Object(
+  {
+    requestsPerSecond: Type.Optional(ContractInteger(RuntimeContract.rateLimitRps, {
+      description: 'Per client, REST and gRPC together: its sustained requests per second. A client is its bearer token where spec.security.authSecret requires one, else its address.',
+    })),
+    burst: Type.Optional(ContractInteger(RuntimeContract.rateLimitBurst, { description: 'Requests a client may send at once after being idle; the rate when unset or 0.' })),
+    totalRequestsPerSecond: Type.Optional(ContractInteger(RuntimeContract.rateLimitTotalRps, { description: 'All clients of one replica together.' })),
+  },
+  {
+    description: 'Rate limits each runtime replica enforces (the Service takes this times the ready replicas): beyond them, 429 with Retry-After, or RESOURCE_EXHAUSTED over gRPC. Probes and /metrics are never limited.',
+    ...rules(
+      { rule: 'has(self.requestsPerSecond) || has(self.totalRequestsPerSecond)', message: 'rateLimit needs requestsPerSecond (per client), totalRequestsPerSecond (per replica) or both' },
+      { rule: '!has(self.burst) || has(self.requestsPerSecond)', message: 'burst sizes the per-client bucket: set requestsPerSecond too', fieldPath: '.burst' },
+    ),
+  },
+);
+
 export const RuntimeSchema = Type.Object(
   {
     image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "The runtime image; the operator's default when unset, so upgrading the operator upgrades runtimes." })),
@@ -323,6 +340,7 @@ export const RuntimeSchema = Type.Object(
     ),
     batching: Type.Optional(BatchingSchema),
     maxConcurrentRuns: Type.Optional(ContractInteger(RuntimeContract.maxConcurrentRuns, { description: 'Model runs (batches) executing at once in one pod.' })),
+    rateLimit: Type.Optional(RateLimitSchema),
     logLevel: Type.Optional(StringEnum(LOG_LEVELS, { description: "The runtime's log level; the runtime's default when unset." })),
     env: Type.Optional(
       Type.Array(EnvVarSchema, {

@@ -69,6 +69,9 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
     [RuntimeEnv.preferredBatchSizes, batching.preferredBatchSizes?.join(',')],
     [RuntimeEnv.maxQueueSize, batching.maxQueueSize],
     [RuntimeEnv.maxConcurrentRuns, runtime.maxConcurrentRuns],
+    [RuntimeEnv.rateLimitRps, runtime.rateLimit?.requestsPerSecond],
+    [RuntimeEnv.rateLimitBurst, runtime.rateLimit?.burst],
+    [RuntimeEnv.rateLimitTotalRps, runtime.rateLimit?.totalRequestsPerSecond],
     [RuntimeEnv.logLevel, runtime.logLevel],
     [RuntimeEnv.terminationMessagePath, TERMINATION_MESSAGE_PATH],
     // JSON, so that names may hold commas.

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, status as GrpcStatus, type Metadata, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logging.ts';
@@ -9,6 +9,7 @@ import { decodeGrpcInferRequest, encodeGrpcInferResponse, type GrpcInferRequest,
 import { toHttpError } from './http.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import { lookupModel } from './infer-handler.ts';
+import { clientKey, grpcPeerAddress, type RateLimiter } from './rate-limit.ts';
 import { SERVER_NAME, SERVER_VERSION } from './routes.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
@@ -45,6 +46,8 @@ interface GrpcDeps {
   readonly metrics: RuntimeMetrics;
   readonly logger: Logger;
   readonly tokens: AcceptedTokens;
+  /** The same buckets as the REST server's: a client's requests count once, whichever protocol they use. */
+  readonly limiter: RateLimiter;
   /** Largest request message; grpc-js refuses larger ones with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
   /** GOAWAY to connections older than this (0: never), so clients spread over replicas that came up since. */
@@ -57,16 +60,24 @@ interface GrpcDeps {
 type Handler<Req, Res> = (request: Req, cancelled: AbortSignal, metadata: Metadata) => Res | Promise<Res>;
 interface NamedRequest { name: string; version: string }
 
-function implementation({ state, metrics, logger, tokens, tracing }: GrpcDeps): UntypedServiceImplementation {
+function implementation({ state, metrics, logger, tokens, limiter, tracing }: GrpcDeps): UntypedServiceImplementation {
   const begin = inferAccounting({ state, metrics, logger }, 'grpc');
 
-  /** Wraps a handler: bearer token check, then errors (HttpError or other) as gRPC statuses with their message. */
+  /** Wraps a handler: bearer token check, rate limit, then errors (HttpError or other) as gRPC statuses with their message. */
   const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       if (!OPEN_METHODS.has(method)) {
-        const check = tokens.check(call.metadata.get('authorization')[0]?.toString());
+        const authorization = call.metadata.get('authorization')[0]?.toString();
+        const check = tokens.check(authorization);
         if (check !== 'ok') {
           callback({ code: GrpcStatus.UNAUTHENTICATED, details: TOKEN_MESSAGES[check] });
+          return;
+        }
+        const refusal = limiter.enabled ? limiter.admit(clientKey(tokens.required, authorization, grpcPeerAddress(call.getPeer()))) : undefined;
+        if (refusal) {
+          const trailers = new Metadata();
+          trailers.set('retry-after', String(refusal.retryAfterSeconds));
+          callback({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: refusal.message, metadata: trailers });
           return;
         }
       }

@@ -7,48 +7,98 @@ import { OPEN_PATHS } from './auth.ts';
 import { sendJson } from './http.ts';
 
 export interface RateLimitSettings {
-  /** Tokens each client's bucket gains per second: its sustained request rate; 0 turns the limit off. */
+  /** Tokens each client's bucket gains per second: its sustained request rate; 0 turns the per-client limit off. */
   readonly requestsPerSecond: number;
   /** Bucket size: how many requests a client may send at once after being idle; 0 means the rate. */
   readonly burst: number;
+  /** All clients together, per replica (its bucket holds one second's worth); 0 turns it off. */
+  readonly totalRequestsPerSecond: number;
+}
+
+/** Why a request was refused, in words for the client, and when to come back. */
+export interface RateRefusal {
+  readonly message: string;
+  readonly retryAfterSeconds: number;
 }
 
 /** Clients tracked at once; the least recently seen is forgotten first (it would come back with a full bucket anyway). */
 const MAX_TRACKED_CLIENTS = 10_000;
 
+const fullBucket = (size: number, perSecond: number): TokenBucket => {
+  const bucket = new TokenBucket({ bucketSize: size, tokensPerInterval: perSecond, interval: 'second' });
+  bucket.content = size;
+  return bucket;
+};
+const waitSeconds = (bucket: TokenBucket): number => Math.max(1, Math.ceil(bucket.getWaitTime(1) / 1000));
+
 /**
- * Who a request comes from: its bearer token (hashed, so a client cannot make the table hold long
- * strings), else its peer address.
+ * Who a request comes from, for its bucket. With bearer tokens required (and this one already
+ * accepted), the token, hashed so the table never holds long strings; without, the peer address:
+ * an unchecked token is a string the client chooses, and a new one each time would be a new bucket.
  */
-function clientKey(req: IncomingMessage): string {
-  const token = bearerTokenIn(req.headers.authorization);
+export function clientKey(tokensRequired: boolean, authorization: string | undefined, peerAddress: string | undefined): string {
+  const token = tokensRequired ? bearerTokenIn(authorization) : undefined;
   if (token !== undefined) return `token:${createHash('sha256').update(token).digest('base64')}`;
-  return `peer:${req.socket.remoteAddress ?? 'unknown'}`;
+  // One client over REST (IPv4 seen as ::ffff:a.b.c.d on a dual-stack socket) and gRPC shares one bucket.
+  return `peer:${peerAddress?.replace(/^::ffff:/, '') ?? 'unknown'}`;
+}
+
+/** Token buckets per client and for the replica as a whole, shared by the REST and gRPC servers. */
+export class RateLimiter {
+  private readonly clients: LRUCache<string, TokenBucket> | undefined;
+  private readonly total: TokenBucket | undefined;
+  private readonly burst: number;
+
+  constructor(private readonly settings: RateLimitSettings) {
+    this.burst = settings.burst || settings.requestsPerSecond;
+    if (settings.requestsPerSecond > 0) this.clients = new LRUCache({ max: MAX_TRACKED_CLIENTS });
+    if (settings.totalRequestsPerSecond > 0) this.total = fullBucket(settings.totalRequestsPerSecond, settings.totalRequestsPerSecond);
+  }
+
+  get enabled(): boolean {
+    return this.clients !== undefined || this.total !== undefined;
+  }
+
+  /** Takes one request from the client's bucket and the total; undefined when both had room. */
+  admit(key: string): RateRefusal | undefined {
+    let bucket: TokenBucket | undefined;
+    if (this.clients) {
+      bucket = this.clients.get(key);
+      if (!bucket) this.clients.set(key, (bucket = fullBucket(this.burst, this.settings.requestsPerSecond)));
+      if (!bucket.tryRemoveTokens(1)) {
+        return { message: `rate limit exceeded: ${this.settings.requestsPerSecond} requests per second per client (bursts of ${this.burst})`, retryAfterSeconds: waitSeconds(bucket) };
+      }
+    }
+    if (this.total && !this.total.tryRemoveTokens(1)) {
+      // The client's own request was not served: it keeps its token.
+      if (bucket) bucket.content += 1;
+      return { message: `rate limit exceeded: ${this.settings.totalRequestsPerSecond} requests per second for all clients of this replica`, retryAfterSeconds: waitSeconds(this.total) };
+    }
+    return undefined;
+  }
 }
 
 /**
  * Returns a guard that answers 429 with Retry-After (and returns true) for a request to a model
- * endpoint once its client's token bucket is empty. With a rate of 0, every request passes.
+ * endpoint the limiter refuses. Probes and /metrics are never limited.
  */
-export function perClientRateLimit(settings: RateLimitSettings): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const { requestsPerSecond } = settings;
-  if (requestsPerSecond === 0) return () => false;
-  const burst = settings.burst || requestsPerSecond;
-  const buckets = new LRUCache<string, TokenBucket>({ max: MAX_TRACKED_CLIENTS });
+export function httpRateLimit(limiter: RateLimiter, tokensRequired: () => boolean): (req: IncomingMessage, res: ServerResponse) => boolean {
+  if (!limiter.enabled) return () => false;
   return (req, res) => {
     if (OPEN_PATHS.has((req.url ?? '/').split('?', 1)[0] ?? '/')) return false;
-    const key = clientKey(req);
-    let bucket = buckets.get(key);
-    if (!bucket) {
-      bucket = new TokenBucket({ bucketSize: burst, tokensPerInterval: requestsPerSecond, interval: 'second' });
-      bucket.content = burst;
-      buckets.set(key, bucket);
-    }
-    if (bucket.tryRemoveTokens(1)) return false;
+    const refusal = limiter.admit(clientKey(tokensRequired(), req.headers.authorization, req.socket.remoteAddress));
+    if (!refusal) return false;
     req.resume();
-    sendJson(res, 429, { error: `rate limit exceeded: ${requestsPerSecond} requests per second per client (bursts of ${burst})` }, {
-      'Retry-After': String(Math.max(1, Math.ceil(bucket.getWaitTime(1) / 1000))),
-    });
+    sendJson(res, 429, { error: refusal.message }, { 'Retry-After': String(refusal.retryAfterSeconds) });
     return true;
   };
+}
+
+/** The address of a grpc-js peer string: "ipv4:10.0.0.7:51234" or "ipv6:[::1]:51234". */
+export function grpcPeerAddress(peer: string): string {
+  const withoutScheme = peer.replace(/^(ipv4|ipv6|unix):/, '');
+  const bracketed = /^\[([^\]]+)\]/.exec(withoutScheme);
+  if (bracketed) return bracketed[1] ?? withoutScheme;
+  const lastColon = withoutScheme.lastIndexOf(':');
+  return lastColon > 0 ? withoutScheme.slice(0, lastColon) : withoutScheme;
 }

@@ -71,6 +71,11 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.model.int8.sha256', 'quote it'],
   },
   {
+    what: 'a rate limit with neither a per-client nor a total rate',
+    spec: (s) => ({ ...s, runtime: { rateLimit: { burst: 10 } } }),
+    refusal: ['spec.runtime.rateLimit', 'rateLimit needs requestsPerSecond (per client), totalRequestsPerSecond (per replica) or both', 'spec.runtime.rateLimit.burst', 'burst sizes the per-client bucket: set requestsPerSecond too'],
+  },
+  {
     what: 'a file URI without its sha256',
     spec: (s) => ({ ...s, model: { uri: s.model.uri } }),
     refusal: ['spec.model.sha256', 'sha256 is required'],

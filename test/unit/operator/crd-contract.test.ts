@@ -28,6 +28,9 @@ const integerFields: Array<[path: string, setting: IntegerSetting, defaulted: bo
   ['runtime.batching.maxQueueDelayMs', RuntimeContract.maxQueueDelayMs, true],
   ['runtime.batching.maxQueueSize', RuntimeContract.maxQueueSize, false],
   ['runtime.maxConcurrentRuns', RuntimeContract.maxConcurrentRuns, false],
+  ['runtime.rateLimit.requestsPerSecond', RuntimeContract.rateLimitRps, false],
+  ['runtime.rateLimit.burst', RuntimeContract.rateLimitBurst, false],
+  ['runtime.rateLimit.totalRequestsPerSecond', RuntimeContract.rateLimitTotalRps, false],
   ['runtime.threads.intraOp', RuntimeContract.intraOpThreads, false],
   ['runtime.threads.interOp', RuntimeContract.interOpThreads, false],
 ];

@@ -27,6 +27,7 @@ const everything = modelDeployment({
     threads: { intraOp: 3, interOp: 2 },
     batching: { maxBatchSize: 128, maxQueueDelayMs: 7, preferredBatchSizes: [64, 16], maxQueueSize: 99 },
     maxConcurrentRuns: 4,
+    rateLimit: { requestsPerSecond: 50, burst: 80, totalRequestsPerSecond: 400 },
     logLevel: 'debug',
     env: [{ name: 'OMP_WAIT_POLICY', value: 'PASSIVE' }],
   },
@@ -47,6 +48,7 @@ describe('runtime env builder (operator/desired/runtime-env.ts) against the runt
     expect(config.session).to.deep.equal({ providers: ['cuda', 'cpu'], deviceId: RuntimeContract.deviceId.default, intraOpThreads: 3, interOpThreads: 2, inferenceThread: RuntimeContract.inferenceThread.default });
     expect(config.batching).to.deep.equal({ maxBatchSize: 128, maxQueueDelayMs: 7, preferredBatchSizes: [16, 64], maxQueueSize: 99, maxConcurrentRuns: 4 });
     expect(config.logLevel).to.equal('debug');
+    expect(config.rateLimit).to.deep.equal({ requestsPerSecond: 50, burst: 80, totalRequestsPerSecond: 400 });
     expect(config.model).to.include({ name: 'fraud-detector', version: '2', uri: everything.spec.model.uri, sha256: everything.spec.model.sha256 });
     expect(config.revision).to.equal(revisionOf(everything));
   });
@@ -57,6 +59,7 @@ describe('runtime env builder (operator/desired/runtime-env.ts) against the runt
     expect(config.batching.maxQueueDelayMs).to.equal(SpecDefaults.maxQueueDelayMs).and.to.equal(RuntimeContract.maxQueueDelayMs.default);
     expect(config.batching.maxQueueSize).to.equal(RuntimeContract.maxQueueSize.default);
     expect(config.batching.maxConcurrentRuns).to.equal(RuntimeContract.maxConcurrentRuns.default);
+    expect(config.rateLimit, 'no limit unless the spec sets one').to.deep.equal({ requestsPerSecond: 0, burst: 0, totalRequestsPerSecond: 0 });
     expect(config.session.providers).to.deep.equal(RuntimeContract.executionProviders.default);
     expect(config.logLevel).to.equal(RuntimeContract.logLevel.default);
   });

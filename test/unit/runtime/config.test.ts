@@ -12,7 +12,7 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     expect(config.batching).to.deep.equal({ maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, maxConcurrentRuns: 1 });
     expect(config).to.include({ revision: '', shutdownGraceMs: 20000, logLevel: 'info', maxBodyBytes: 64 * 1024 * 1024 });
     expect(config).to.include({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 });
-    expect(config.rateLimit, 'no rate limit unless asked').to.deep.equal({ requestsPerSecond: 0, burst: 0 });
+    expect(config.rateLimit, 'no rate limit unless asked').to.deep.equal({ requestsPerSecond: 0, burst: 0, totalRequestsPerSecond: 0 });
   });
 
   it('parses lists, digests and numbers', () => {

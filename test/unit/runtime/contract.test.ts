@@ -25,6 +25,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   requestTimeoutMs: (c) => c.requestTimeoutMs,
   rateLimitRps: (c) => c.rateLimit.requestsPerSecond,
   rateLimitBurst: (c) => c.rateLimit.burst,
+  rateLimitTotalRps: (c) => c.rateLimit.totalRequestsPerSecond,
   authTokenReloadSeconds: (c) => c.auth.reloadMs / 1000,
   maxConnectionAgeSeconds: (c) => c.maxConnectionAgeMs / 1000,
 };
