@@ -7,6 +7,7 @@ import { recordedModelVersion, type RecordedRevision } from '../operator/desired
 import { INSTANCE_LABEL } from '../operator/desired/labels.ts';
 import { atRevision, revisionOf } from '../operator/desired/revision.ts';
 import { isConflict, type KubeRestClient } from '../operator/kube/rest-client.ts';
+import { parseRegistryUri } from '../operator/registry/reference.ts';
 import { RolloutAnnotations, rolloutCommands } from '../operator/rollout/commands.ts';
 import type { ActionInvocation, CommandInvocation, PromoteInvocation, ReportInvocation, UndoInvocation } from './args.ts';
 import { CliError } from './errors.ts';
@@ -103,6 +104,12 @@ const resume: Action<CommandInvocation> = async (target) => {
 
 /** The revision to go back to: the one asked for, else the newest recorded before the stable one. */
 export function undoTarget(md: ModelDeployment, revisions: readonly RecordedRevision[], toRevision: number | undefined): RecordedRevision {
+  const to = chosenRevision(md, revisions, toRevision);
+  refuseAliasUndo(md, to);
+  return to;
+}
+
+function chosenRevision(md: ModelDeployment, revisions: readonly RecordedRevision[], toRevision: number | undefined): RecordedRevision {
   const numbers = revisions.map((revision) => revision.number).join(', ') || 'none';
   if (toRevision !== undefined) {
     const found = revisions.find((revision) => revision.number === toRevision);
@@ -114,6 +121,21 @@ export function undoTarget(md: ModelDeployment, revisions: readonly RecordedRevi
   const previous = revisions.filter((revision) => revision.number < stable.number).at(-1);
   if (!previous) throw new CliError(`${quotedRef(md.metadata.name ?? '')} has no revision before its stable revision ${stable.number} (recorded: ${numbers})`);
   return previous;
+}
+
+/**
+ * Writing a recorded spec back cannot undo what a registry alias decided: the spec names the alias
+ * (the same before and after), and the operator would resolve it to the version it points at now.
+ */
+function refuseAliasUndo(md: ModelDeployment, to: RecordedRevision): void {
+  const { uri } = md.spec.model;
+  const reference = parseRegistryUri(uri);
+  if (reference?.alias === undefined) return;
+  const version = recordedModelVersion(to.spec);
+  const pinned = version ? ` (revision ${to.number} served version ${version}), or pin that version: spec.model.uri: models:/${reference.name}/${version}` : '';
+  throw new CliError(
+    `${quotedRef(md.metadata.name ?? '')} serves ${uri}: the alias ${reference.alias} decides which version runs, not the spec. Move the alias back in the registry${pinned}`,
+  );
 }
 
 const UNDO_ATTEMPTS = 3;

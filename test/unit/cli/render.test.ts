@@ -152,4 +152,14 @@ describe('kubectl-modelship output', () => {
     const first = { ...md, status: { ...md.status, stableRevision: revisions[0]!.hash } };
     expect(() => undoTarget(first, revisions, undefined)).to.throw(CliError, 'no revision before its stable revision 1');
   });
+
+  it('undo refuses where a registry alias decides the version (writing the spec back would change nothing) and says how to go back', () => {
+    const { md, objects } = history();
+    const revisions = recordedRevisions(objects);
+    const aliased = { ...md, spec: { ...md.spec, model: { uri: 'models:/fraud@champion', mlflow: { trackingUri: 'http://mlflow:5000' } } } };
+    expect(() => undoTarget(aliased, revisions, undefined)).to.throw(CliError,
+      'serves models:/fraud@champion: the alias champion decides which version runs, not the spec. Move the alias back in the registry (revision 1 served version 1), or pin that version: spec.model.uri: models:/fraud/1');
+    const pinned = { ...aliased, spec: { ...aliased.spec, model: { ...aliased.spec.model, uri: 'models:/fraud/2' } } };
+    expect(undoTarget(pinned, revisions, undefined).number, 'a pinned version is the spec\'s to undo').to.equal(1);
+  });
 });
