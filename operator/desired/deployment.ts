@@ -88,6 +88,9 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
   };
 }
 
+/** How long a Ready runtime pod waits to count as available: longer than kube-proxy's one-second minimum sync. */
+export const SERVING_SETTLE_SECONDS = 3;
+
 /**
  * The runtime Deployment. Under an HPA it carries no replica count: server-side apply then leaves
  * spec.replicas to the HPA instead of resetting it on every reconcile.
@@ -106,6 +109,10 @@ export function desiredDeployment(md: ModelDeployment, options: OperatorOptions,
       // Never drop below the serving capacity during a rollout; surge instead.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: rollingUpdate?.maxSurge ?? '25%', maxUnavailable: rollingUpdate?.maxUnavailable ?? 0 } },
       revisionHistoryLimit: 3,
+      // A pod is Ready a moment before kube-proxy sends it traffic (EndpointSlice, then iptables sync):
+      // counting it available only after this long keeps the old pods it replaces (a rolling update's,
+      // a canary's stable share) serving through that moment.
+      minReadySeconds: SERVING_SETTLE_SECONDS,
       template: {
         metadata: {
           labels: { ...childLabels(md), [REVISION_LABEL]: revision, ...(version && { [MODEL_VERSION_LABEL]: version }) },
