@@ -27,7 +27,7 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
 
   after(async () => {
     await plane().running.kubectl(['delete', 'namespace', namespace, '--wait=false', '--ignore-not-found']).catch(() => undefined);
-    const clusterScoped = rendered?.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding') ?? [];
+    const clusterScoped = rendered?.filter((o) => ['ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'].includes(o.kind ?? '')) ?? [];
     for (const object of clusterScoped) {
       await plane().running.kubectl(['delete', object.kind ?? '', object.metadata?.name ?? '', '--ignore-not-found']).catch(() => undefined);
     }
@@ -66,7 +66,7 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
     const serverVersion = (JSON.parse(await plane().running.kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
     const { stdout } = await run(helm, ['template', 'modelship', CHART, '--namespace', namespace, '--kube-version', serverVersion, '--set', 'image.tag=test'], { maxBuffer: 16 * 1024 * 1024 });
     rendered = (loadAll(stdout) as (KubernetesObject | null)[]).filter((o): o is KubernetesObject => !!o);
-    expect(rendered.map((o) => o.kind)).to.include.members(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment']);
+    expect(rendered.map((o) => o.kind)).to.include.members(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
 
     await plane().running.kubectl(['create', 'namespace', namespace]);
     await plane().running.kubectl(['label', 'namespace', namespace, 'pod-security.kubernetes.io/enforce=restricted']);

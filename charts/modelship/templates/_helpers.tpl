@@ -25,3 +25,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /* The Secrets a ModelDeployment puts into its pods, as CEL over the object named by the argument. */ -}}
+{{- define "modelship.namedSecrets" -}}
+(has(R.spec.runtime) && has(R.spec.runtime.env) ? R.spec.runtime.env.filter(e, has(e.valueFrom) && has(e.valueFrom.secretKeyRef)).map(e, e.valueFrom.secretKeyRef.name) : [])
++ (has(R.spec.security) && has(R.spec.security.authSecret) ? [R.spec.security.authSecret.name] : [])
++ (has(R.spec.model.mlflow) && has(R.spec.model.mlflow.tokenSecret) ? [R.spec.model.mlflow.tokenSecret.name] : [])
++ (has(R.spec.model.signature) ? [R.spec.model.signature.secret.name] : [])
++ (has(R.spec.model.s3) && has(R.spec.model.s3.credentialsSecret) ? [R.spec.model.s3.credentialsSecret] : [])
+{{- end -}}
+{{- define "modelship.runtimeImage" -}}
+has(R.spec.runtime) && has(R.spec.runtime.image) ? R.spec.runtime.image : ''
+{{- end -}}
