@@ -43,7 +43,7 @@ describe('real node: the operator installed by the chart runs as pods with its i
 
   after(async () => {
     await kubectl(['delete', 'namespace', operatorNamespace, namespace, '--wait=false']).catch(() => undefined);
-    await kubectl(['delete', 'clusterrole,clusterrolebinding', '-l', `app.kubernetes.io/instance=${operatorNamespace}`]).catch(() => undefined);
+    await kubectl(['delete', 'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding', '-l', `app.kubernetes.io/instance=${operatorNamespace}`]).catch(() => undefined);
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
