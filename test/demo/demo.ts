@@ -35,7 +35,7 @@ const namespace = 'demo';
 const name = 'fraud-registry';
 
 interface ModelDeploymentView {
-  status?: { stableRevision?: string; candidateRevision?: string; rollout?: { phase?: string }; conditions?: { type: string; status: string }[] };
+  status?: { phase?: string; stableRevision?: string; candidateRevision?: string; rollout?: { phase?: string }; conditions?: { type: string; status: string }[] };
 }
 
 say('starting the control plane (etcd, kube-apiserver, controller-manager, scheduler)');
@@ -67,7 +67,8 @@ const kubectl = (args: string[], input?: string) => plane.kubectl(args, input);
 const plugin = async (...args: string[]) =>
   (await run(process.execPath, [`${repoRoot}bin/kubectl-modelship.js`, ...args, '-n', namespace, '--kubeconfig', plane.kubeconfigPath], { cwd: repoRoot })).stdout;
 const getMd = async () => JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as ModelDeploymentView;
-const ready = (md: ModelDeploymentView) => md.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+/** Ready as `kubectl get md` shows it: the phase, which waits for the rollout to finish too, not only the Ready condition. */
+const ready = (md: ModelDeploymentView) => md.status?.phase === 'Ready' && md.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
 
 /** Where a runtime answers: REST as a URL (curl), gRPC as host:port without a scheme (tritonclient). */
 interface RuntimeAddresses {
