@@ -13,6 +13,8 @@ export interface OperatorConfig {
   metricsPort: number;
   watchNamespace: string | undefined;
   prometheusUrl: string | undefined;
+  /** The admission policy that checks ModelDeployment authors; undefined: authors trusted. */
+  admissionPolicy: string | undefined;
   /** How often a models:/ reference is resolved again, unless its ModelDeployment says. */
   registryPollMs: number;
   workers: number;
@@ -38,6 +40,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     metricsPort: readInteger(env, S.metricsPort),
     watchNamespace: readString(env, S.watchNamespace),
     prometheusUrl: readString(env, S.prometheusUrl),
+    admissionPolicy: readString(env, S.admissionPolicy),
     registryPollMs: seconds(S.registryPollSeconds),
     workers: readInteger(env, S.workers),
     fieldManager: 'modelship-operator',

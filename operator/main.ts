@@ -24,6 +24,7 @@ const controller = new ModelDeploymentController({
   discoveryIntervalMs: config.discoveryIntervalMs,
   registryPollMs: config.registryPollMs,
   ...(config.prometheusUrl && { prometheusUrl: config.prometheusUrl }),
+  ...(config.admissionPolicy && { admissionPolicy: config.admissionPolicy }),
 });
 
 let leading = false;

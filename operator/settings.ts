@@ -6,7 +6,7 @@ import type { Setting } from '../runtime/env-settings.ts';
  * Where the Helm chart sets a setting: a value under .Values (dotted path), or a field of the pod
  * through the downward API.
  */
-export type ChartSource = { readonly value: string } | { readonly fieldRef: string };
+export type ChartSource = { readonly value: string; /** The chart's default where it differs from the process's. */ readonly default?: string } | { readonly fieldRef: string };
 
 export type OperatorSetting = Setting & { readonly chart?: ChartSource };
 
@@ -118,6 +118,14 @@ export const OperatorSettings = {
     max: 65535,
     doc: 'Port of `/metrics`, `/healthz` and `/readyz`; `0` picks a free one.',
     chart: { value: 'metrics.port' },
+  },
+  admissionPolicy: {
+    name: 'MODELSHIP_ADMISSION_POLICY',
+    type: 'string',
+    defaultDoc: 'unset (authors trusted); the chart sets `modelship-author-permissions`, the policy it installs',
+    doc: 'Name of the ValidatingAdmissionPolicy (and its binding) that checks ModelDeployment authors. While it is not in force, a ModelDeployment that names a Secret or a runtime image of its own is held (no child changed, condition `Admitted=False`). Unset, the operator trusts whoever may write ModelDeployments.',
+    // The chart installs the policy, so there the operator requires it; a bare process trusts authors.
+    chart: { value: 'admissionPolicy.name', default: 'modelship-author-permissions' },
   },
   leaderElection: {
     name: 'MODELSHIP_LEADER_ELECTION',

@@ -49,7 +49,7 @@ export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPro
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
 /** Reconciling and Stalled are kstatus' standard conditions (sigs.k8s.io/cli-utils), read by Flux and other GitOps tools. */
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules', 'ModelResolved'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules', 'ModelResolved', 'Admitted'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */

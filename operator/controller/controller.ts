@@ -9,6 +9,7 @@ import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
 import { needsReconcile } from './predicates.ts';
 import { RegistryPoller, secretTokenReader } from '../registry/poller.ts';
+import { AdmissionPolicyCheck } from './admission-policy.ts';
 import { OperatorSettings } from '../settings.ts';
 import { reconcile } from './reconciler.ts';
 import { RuntimePods } from './runtime-pods.ts';
@@ -31,6 +32,8 @@ export interface ControllerConfig {
   prometheusUrl?: string;
   /** How often models:/ URIs are resolved again, unless their ModelDeployment says. */
   registryPollMs?: number;
+  /** The admission policy that checks ModelDeployment authors (MODELSHIP_ADMISSION_POLICY). */
+  admissionPolicy?: string;
 }
 
 /**
@@ -44,6 +47,7 @@ export class ModelDeploymentController {
   private readonly children: OwnedChildren;
   private readonly pods: RuntimePods;
   private readonly registry: RegistryPoller;
+  private readonly authorCheck: AdmissionPolicyCheck | undefined;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -54,6 +58,7 @@ export class ModelDeploymentController {
     });
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
+    this.authorCheck = config.admissionPolicy ? new AdmissionPolicyCheck(config.client, config.admissionPolicy) : undefined;
     this.registry = new RegistryPoller(secretTokenReader(config.client), config.registryPollMs ?? OperatorSettings.registryPollSeconds.default * 1000);
     this.children = new OwnedChildren({
       client: config.client,
@@ -117,7 +122,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

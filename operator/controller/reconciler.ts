@@ -16,7 +16,9 @@ import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs } from '../rollout/duration.ts';
 import { nextSampleAt } from '../rollout/state-machine.ts';
 import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
-import type { ModelResolution, RegistryPoller } from '../registry/poller.ts';
+import type { RegistryPoller } from '../registry/poller.ts';
+import { authorGrants } from '../desired/pod-grants.ts';
+import type { AdmissionPolicyCheck } from './admission-policy.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
@@ -39,6 +41,8 @@ export interface ReconcilerDeps {
   prometheusUrl?: string;
   /** Resolves models:/ URIs in their MLflow registry. */
   registry?: RegistryPoller;
+  /** Whether the policy that checks authors is in force; absent: authors are trusted. */
+  authorCheck?: Pick<AdmissionPolicyCheck, 'whyNotInForce'>;
   now?: () => Date;
 }
 
@@ -74,8 +78,10 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   if (!found) return { applied: [], deleted: [], statusWritten: false };
   const now = (deps.now ?? (() => new Date()))();
   const { stored } = found;
+  const unchecked = await uncheckedGrants(deps, found.md);
+  if (unchecked) return holdChildren(deps, found.md, 'Admitted', unchecked, now, ADMISSION_RECHECK_MS);
   const resolution = await deps.registry?.resolve(found.md);
-  if (resolution && !resolution.model) return holdUnresolved(deps, found.md, resolution, now);
+  if (resolution && !resolution.model) return holdChildren(deps, found.md, 'ModelResolved', resolution.condition, now, resolution.pollMs);
   // The resolution goes where the builders read it (status.model), and into the status written below.
   const observed: Observed = resolution?.model
     ? { ...found, md: { ...found.md, status: { ...stored, model: resolution.model } }, modelResolved: resolution.condition }
@@ -120,14 +126,35 @@ const earliest = (...delays: (number | undefined)[]): number | undefined => {
   return defined.length > 0 ? Math.min(...defined) : undefined;
 };
 
+const ADMISSION_RECHECK_MS = 30_000;
+
 /**
- * A models:/ URI that has never resolved (a new ModelDeployment, or a new reference), or whose token
- * Secret may not be used: nothing to serve yet, so no child is touched (a running revision keeps
- * running as it was) and status only says why.
+ * What the ModelDeployment would hand its pods (a Secret, an image of its own) while the admission
+ * policy that checks its author is not in force: then nothing of it is used. Undefined when there is
+ * nothing to hold back.
  */
-async function holdUnresolved(deps: ReconcilerDeps, md: ModelDeployment, resolution: ModelResolution, now: Date): Promise<ReconcileOutcome> {
+async function uncheckedGrants(deps: ReconcilerDeps, md: ModelDeployment): Promise<ConditionState | undefined> {
+  if (!deps.authorCheck) return undefined;
+  const grants = authorGrants(md, deps.options.defaultRuntimeImage);
+  if (grants.length === 0) return undefined;
+  const why = await deps.authorCheck.whyNotInForce();
+  if (!why) return undefined;
+  return {
+    status: 'False',
+    reason: 'AdmissionPolicyMissing',
+    message: `spec names ${grants.join(', ')}, which the operator gives pods only while the admission policy that checks who wrote them is in force, and ${why}; nothing is changed until it is`,
+  };
+}
+
+/**
+ * A ModelDeployment that may not be acted on yet: a models:/ URI that has never resolved (a new one,
+ * or a new reference) or whose token Secret may not be used, or one naming a Secret or image while
+ * its author cannot be checked. No child is touched (a running revision keeps running as it was) and
+ * status only says why, in the condition `type`.
+ */
+async function holdChildren(deps: ReconcilerDeps, md: ModelDeployment, type: 'ModelResolved' | 'Admitted', state: ConditionState, now: Date, requeueAfterMs: number): Promise<ReconcileOutcome> {
   const stored = md.status ?? {};
-  const condition = nextCondition(stored.conditions, 'ModelResolved', resolution.condition, md.metadata.generation, now);
+  const condition = nextCondition(stored.conditions, type, state, md.metadata.generation, now);
   const next: ModelDeploymentStatus = {
     ...stored,
     phase: stored.phase ?? 'Pending',
@@ -139,7 +166,7 @@ async function holdUnresolved(deps: ReconcilerDeps, md: ModelDeployment, resolut
     statusWritten = true;
     for (const event of transitionEvents(md.status, next, md)) await deps.recorder.record(md, event);
   }
-  return { applied: [], deleted: [], statusWritten, requeueAfterMs: resolution.pollMs };
+  return { applied: [], deleted: [], statusWritten, requeueAfterMs };
 }
 
 /** Measures the canary when its next analysis sample is due: the only I/O the rollout decision depends on. */

@@ -162,6 +162,8 @@ export function computeStatus(
     TrafficRouting: trafficRouting(observed.routing),
     AlertRules: alertRulesCondition(observed.alerting),
     ModelResolved: observed.modelResolved,
+    // Written only while a ModelDeployment is held for want of the admission policy (controller/reconciler.ts).
+    Admitted: undefined,
   };
   const conditions: Condition[] = CONDITION_TYPES.flatMap((type) => {
     const state = states[type];

@@ -59,10 +59,8 @@ const CHART_VALUES: Record<string, JsonSchema> = {
     interval: duration('Scrape interval.'),
     labels: stringMap('Extra labels, e.g. the one your Prometheus selects PodMonitors by.'),
   }),
-  admissionPolicy: object({
-    enabled: boolean('A ValidatingAdmissionPolicy (and its binding) admitting a ModelDeployment only if its author may get every Secret it names, and may create Pods when it names a runtime image outside allowedRuntimeImages.'),
-    allowedRuntimeImages: { type: 'array', description: 'Runtime images any ModelDeployment author may name, besides runtimeImage and its -cuda12 build.', items: { type: 'string', minLength: 1 } },
-  }),
+  'admissionPolicy.enabled': boolean('Install the ValidatingAdmissionPolicy admissionPolicy.name (and its binding): a ModelDeployment is admitted only if its author may get every Secret it names, and may create Pods when it names a runtime image outside allowedRuntimeImages.'),
+  'admissionPolicy.allowedRuntimeImages': { type: 'array', description: 'Runtime images any ModelDeployment author may name, besides runtimeImage and its -cuda12 build.', items: { type: 'string', minLength: 1 } },
   grafanaDashboard: object({
     enabled: boolean("A ConfigMap holding the Modelship Grafana dashboard, for Grafana's dashboard sidecar."),
     namespace: string("Namespace of the ConfigMap (where Grafana's sidecar looks); the release's when empty."),

@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
+import { startOperator } from '../support/operator-process.ts';
 import { toolPath } from '../support/test-tools.ts';
 import { plane } from './context.ts';
 
@@ -82,6 +83,40 @@ describe('admission policy (the chart\'s ValidatingAdmissionPolicy, real apiserv
       .and.to.include(`alice may not run an image of their choice (missing permission: create pods in namespace ${namespace})`);
     expect(await createAs('alice', { ...base, runtime: { image: 'ghcr.io/modelship/runtime:0.1.0-cuda12' } })).to.equal(undefined);
     expect(await createAs('bob', custom)).to.equal(undefined);
+  });
+
+  it('an operator that requires the policy holds a ModelDeployment naming a Secret while the policy is not in force, and goes on once it is', async function () {
+    this.timeout(240_000);
+    interface Md { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }
+    const binding = policy.split('\n---\n').find((document) => document.includes('kind: ValidatingAdmissionPolicyBinding')) ?? '';
+    await kubectl(['delete', 'validatingadmissionpolicybinding', 'modelship-author-permissions']);
+    const operator = await startOperator(plane().kubeconfigPath, 'operator-admission', { MODELSHIP_WATCH_NAMESPACE: namespace, MODELSHIP_ADMISSION_POLICY: 'modelship-author-permissions' });
+    try {
+      const apply = (name: string, spec: Record<string, unknown>) => kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name, namespace }, spec }));
+      await apply('with-secret', { ...base, security: { authSecret: { name: 'bob-secret' } } });
+      await apply('plain', base);
+      const deployments = async () => (await kubectl(['get', 'deployments', '-n', namespace, '-o', 'jsonpath={.items[*].metadata.name}'])).split(' ').filter(Boolean);
+      const held = await eventually(async () => {
+        const md = JSON.parse(await kubectl(['get', 'md', 'with-secret', '-n', namespace, '-o', 'json'])) as Md;
+        const admitted = md.status?.conditions?.find((condition) => condition.type === 'Admitted');
+        expect(admitted, JSON.stringify(md.status)).to.include({ status: 'False', reason: 'AdmissionPolicyMissing' });
+        expect(await deployments()).to.include('plain');
+        return admitted;
+      }, { timeoutMs: 60_000 });
+      expect(held?.message).to.equal('spec names Secret bob-secret, which the operator gives pods only while the admission policy that checks who wrote them is in force, '
+        + 'and no ValidatingAdmissionPolicyBinding modelship-author-permissions binds the policy modelship-author-permissions; nothing is changed until it is');
+      expect(await deployments(), 'nothing made for the held one').to.not.include('with-secret');
+
+      await kubectl(['apply', '--server-side', '--field-manager=helm-test', '-f', '-'], binding);
+      await eventually(async () => {
+        expect(await deployments()).to.include('with-secret');
+        const md = JSON.parse(await kubectl(['get', 'md', 'with-secret', '-n', namespace, '-o', 'json'])) as Md;
+        expect(md.status?.conditions?.map((condition) => condition.type)).to.not.include('Admitted');
+      }, { timeoutMs: 120_000, intervalMs: 1_000 });
+    } finally {
+      await operator.stop();
+      await kubectl(['apply', '--server-side', '--field-manager=helm-test', '-f', '-'], binding);
+    }
   });
 
   it('checks only what an update adds: another author may scale a ModelDeployment naming a Secret they cannot read, not add one', async () => {

@@ -11,7 +11,10 @@ describe('Helm chart against the operator settings contract (operator/settings.t
   it("sets exactly the contract's chart settings, each from the value or pod field the contract names", async () => {
     const env = await templateEnv('deployment.yaml');
     const chartSet = Object.fromEntries(env.map((entry) => [entry.name, source(entry)]));
-    const contract = Object.fromEntries(Object.values(OperatorSettings).flatMap((setting) => ('chart' in setting ? [[setting.name, setting.chart]] : [])));
+    const contract = Object.fromEntries(Object.values(OperatorSettings).flatMap((setting): [string, ChartSource][] => {
+      if (!('chart' in setting)) return [];
+      return [[setting.name, 'value' in setting.chart ? { value: setting.chart.value } : setting.chart]];
+    }));
     expect(chartSet).to.deep.equal(contract);
   });
 
@@ -19,7 +22,8 @@ describe('Helm chart against the operator settings contract (operator/settings.t
     const values = load(await readFile(join(CHART, 'values.yaml'), 'utf8'));
     for (const setting of Object.values(OperatorSettings)) {
       if (!('chart' in setting) || !('value' in setting.chart)) continue;
-      const expected = 'default' in setting ? setting.default : '';
+      const chartDefault = 'default' in setting.chart ? setting.chart.default : undefined;
+      const expected = chartDefault ?? ('default' in setting ? setting.default : '');
       expect(valueAt(values, setting.chart.value), `${setting.chart.value} (${setting.name})`).to.equal(expected);
     }
   });

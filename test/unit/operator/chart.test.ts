@@ -21,6 +21,8 @@ describe('Helm chart RBAC', () => {
     expect(others.sort()).to.deep.equal([
       '/pods',
       '/secrets',
+      'admissionregistration.k8s.io/validatingadmissionpolicies',
+      'admissionregistration.k8s.io/validatingadmissionpolicybindings',
       'events.k8s.io/events',
       `${API_GROUP}/${PLURAL}`,
       `${API_GROUP}/${PLURAL}/finalizers`,
@@ -40,6 +42,11 @@ describe('Helm chart RBAC', () => {
   it('reads a Secret only by name (the registry token a ModelDeployment names), never lists or watches them', async () => {
     const rules = await templateRules('clusterrole.yaml');
     expect(grants(rules, '', 'secrets')).to.deep.equal(['get']);
+  });
+
+  it('reads the admission policy that checks ModelDeployment authors, and its binding, and may not change them', async () => {
+    const rules = await templateRules('clusterrole.yaml');
+    for (const resource of ['validatingadmissionpolicies', 'validatingadmissionpolicybindings']) expect(grants(rules, 'admissionregistration.k8s.io', resource)).to.deep.equal(['get']);
   });
 
   it('confines lease access to a namespaced Role for leader election', async () => {
