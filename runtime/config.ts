@@ -43,6 +43,10 @@ export interface RuntimeConfig {
   readonly logLevel: LogLevel;
   /** Model endpoints require `Authorization: Bearer <token>` of one of these tokens; health and metrics stay open. */
   readonly auth: AuthSettings;
+  /** Certificate and key files for HTTPS and gRPC over TLS; undefined: plain text. */
+  readonly tls: TlsFiles | undefined;
+  /** How often the TLS files are re-read. */
+  readonly tlsReloadMs: number;
   /** Names of classes 0, 1, ... for prediction metrics; overrides the model's class_names metadata. */
   readonly classNames?: readonly string[];
   /** Each client (its accepted bearer token, else its address) gets a token bucket, and all together one more; beyond them, 429. */
@@ -56,6 +60,19 @@ export interface AuthSettings {
   readonly token?: string;
   readonly tokenFile?: string;
   readonly reloadMs: number;
+}
+
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+function tlsFiles(env: Env): TlsFiles | undefined {
+  const certFile = readString(env, C.tlsCertFile);
+  const keyFile = readString(env, C.tlsKeyFile);
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError(`set both ${C.tlsCertFile.name} and ${C.tlsKeyFile.name}, or neither`);
+  return { certFile, keyFile };
 }
 
 function authSettings(env: Env): AuthSettings {
@@ -139,6 +156,8 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     maxConnectionAgeMs: readInteger(env, C.maxConnectionAgeSeconds) * 1000,
     logLevel,
     auth,
+    tls: tlsFiles(env),
+    tlsReloadMs: readInteger(env, C.tlsReloadSeconds) * 1000,
     ...(names ? { classNames: names } : {}),
     rateLimit: { requestsPerSecond: readInteger(env, C.rateLimitRps), burst: readInteger(env, C.rateLimitBurst), totalRequestsPerSecond: readInteger(env, C.rateLimitTotalRps) },
     ...(tracing ? { tracing } : {}),

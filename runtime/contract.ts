@@ -233,6 +233,26 @@ export const RuntimeContract = {
     max: 3600,
     doc: 'How often `MODELSHIP_AUTH_TOKEN_FILE` is re-read. The kubelet itself updates a mounted Secret within about a minute of a change.',
   },
+  tlsCertFile: {
+    name: 'MODELSHIP_TLS_CERT_FILE',
+    type: 'string',
+    defaultDoc: 'unset (plain HTTP and gRPC)',
+    doc: 'PEM certificate chain: with `MODELSHIP_TLS_KEY_FILE`, REST is served over HTTPS and gRPC over TLS on the same ports. Both files are re-read every `MODELSHIP_TLS_RELOAD_SECONDS`, so a renewed certificate (cert-manager writing the Secret) is served without a restart. The operator mounts `spec.security.tls.secretName` (`tls.crt`, `tls.key`) and sets both.',
+  },
+  tlsKeyFile: {
+    name: 'MODELSHIP_TLS_KEY_FILE',
+    type: 'string',
+    defaultDoc: 'unset',
+    doc: 'PEM private key of `MODELSHIP_TLS_CERT_FILE`.',
+  },
+  tlsReloadSeconds: {
+    name: 'MODELSHIP_TLS_RELOAD_SECONDS',
+    type: 'integer',
+    default: 10,
+    min: 1,
+    max: 3600,
+    doc: 'How often the TLS certificate and key files are re-read.',
+  },
   classNames: {
     name: 'MODELSHIP_CLASS_NAMES',
     type: 'string',

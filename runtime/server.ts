@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { DynamicBatcher } from './batching/dynamic-batcher.ts';
 import type { RuntimeConfig } from './config.ts';
@@ -18,6 +19,7 @@ import { ConnectionAges } from './protocol/connection-age.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
 import { startTracing } from './tracing/tracing.ts';
+import { ServingCertificate } from './protocol/tls.ts';
 
 export interface StartOptions {
   /** Interface to bind; main binds all interfaces, tests 127.0.0.1. */
@@ -117,32 +119,43 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   const overLimit = httpRateLimit(limiter, () => tokens.required);
   // node:http refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
-  const server = createServer({
+  const serverOptions = {
     headersTimeout,
     requestTimeout: config.requestTimeoutMs,
     // node:http checks those timeouts on this interval (30 s by default), so make it a fraction of them.
     connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)),
-  }, (req, res) => {
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (refusal(req, res) || overLimit(req, res)) return;
     const target = matchInfer(req);
     if (target) void infer(req, res, target);
     else app(req, res);
-  });
+  };
+  const certificate = config.tls ? await ServingCertificate.load(config.tls, config.tlsReloadMs, logger) : undefined;
+  let server: Server;
+  if (certificate) {
+    const https = createHttpsServer({ ...serverOptions, ...certificate.options }, handler);
+    certificate.onChange((pair) => https.setSecureContext(pair));
+    server = https;
+  } else {
+    server = createServer(serverOptions, handler);
+  }
   server.on('connection', connectionAges.track);
   answerClientErrorsAsJson(server);
   const host = options.host ?? '0.0.0.0';
   const address = await listen(server, config.port, host);
-  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const url = `${certificate ? 'https' : 'http'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, tokens, limiter, maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
+      { state, metrics, logger, tokens, limiter, ...(certificate && { credentials: certificate.grpcCredentials() }), maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
       host,
       config.grpcPort,
     );
   } catch (error) {
     await Promise.all([closeServer(server), tracing?.shutdown(), decoder.close()]);
     tokens.close();
+    certificate?.close();
     throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
   }
 
@@ -169,6 +182,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     server.closeAllConnections();
     await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown(), decoder.close()]);
     tokens.close();
+    certificate?.close();
     throw error;
   }
 
@@ -182,6 +196,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     server.closeAllConnections();
     await Promise.all([closeServer(server), grpc.close(0), decoder.close()]);
     tokens.close();
+    certificate?.close();
     await Promise.all([state.model?.dispose(), tracing?.shutdown()]);
     state.model = undefined;
     logger.info({ drained }, 'stopped');

@@ -587,6 +587,9 @@ export const SecuritySchema = Type.Object({
       key: Type.Optional(Type.String({ minLength: 1, maxLength: 253, default: SpecDefaults.authSecretKey, description: 'Key of the token in the Secret.' })),
     }),
   ),
+  tls: Type.Optional(Type.Object({
+    secretName: ObjectName({ description: 'A kubernetes.io/tls Secret (tls.crt, tls.key: what cert-manager\'s Certificate writes) in the namespace.' }),
+  }, { description: 'Serve REST over HTTPS and gRPC over TLS, without a mesh, with the certificate in secretName; a renewed certificate is served without a restart. Probes and the Prometheus scrape annotation switch to HTTPS.' })),
   meshMtls: Type.Optional(StringEnum(['Strict', 'Permissive', 'MeshDefault'], {
     description: "While Istio routes the model's traffic, a PeerAuthentication on its pods: Strict (the default: only mesh workloads with their certificates reach the runtime; Prometheus scrapes through the sidecar's merged metrics), Permissive (plain text accepted too), or MeshDefault (none: the namespace or mesh policy applies).",
   })),
@@ -654,6 +657,11 @@ export const ModelDeploymentSpecSchema = Type.Object(
     tracing: Type.Optional(TracingSchema),
   },
   rules(
+    {
+      rule: '!has(self.security) || !has(self.security.tls) || !has(self.traffic)',
+      message: 'security.tls ends TLS in the runtime, where Istio cannot route HTTP by header or weight (spec.traffic): use Istio\'s mTLS (security.meshMtls) there, or drop spec.traffic',
+      fieldPath: '.security.tls',
+    },
     {
       rule: '!(has(self.replicas) && has(self.autoscaling))',
       message: 'set spec.replicas or spec.autoscaling, not both (autoscaling.minReplicas and maxReplicas bound the replica count)',

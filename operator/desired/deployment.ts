@@ -6,6 +6,7 @@ import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type Re
 import { childMetadata } from './metadata.ts';
 import { MODEL_CACHE_DIR, MODEL_CACHE_VOLUME, modelSource, modelVersionOf, TMP_VOLUME } from './model-source.ts';
 import { authTokenMount } from './auth-token.ts';
+import { servingTlsMount } from './tls.ts';
 import { DEFAULT_S3_FETCHER_IMAGE, type OperatorOptions } from './options.ts';
 import { revisionOf } from './revision.ts';
 import { runtimeEnv, TERMINATION_MESSAGE_PATH } from './runtime-env.ts';
@@ -19,8 +20,8 @@ export const GPU_RESOURCE = 'nvidia.com/gpu';
 /** Seconds a terminating pod keeps serving while Service endpoints drop it, so no request hits a closed port. */
 const PRE_STOP_DRAIN_SECONDS = 5;
 
-function probe(path: string, timing: Pick<V1Probe, 'periodSeconds' | 'failureThreshold'>): V1Probe {
-  return { httpGet: { path, port: HTTP_PORT_NAME }, timeoutSeconds: 2, ...timing };
+function probe(path: string, scheme: 'HTTP' | 'HTTPS', timing: Pick<V1Probe, 'periodSeconds' | 'failureThreshold'>): V1Probe {
+  return { httpGet: { path, port: HTTP_PORT_NAME, ...(scheme === 'HTTPS' && { scheme }) }, timeoutSeconds: 2, ...timing };
 }
 
 function runtimeResources(md: ModelDeployment): V1ResourceRequirements | undefined {
@@ -48,6 +49,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
   const source = modelSource(md, options.s3FetcherImage ?? DEFAULT_S3_FETCHER_IMAGE);
   const resources = runtimeResources(md);
   const auth = authTokenMount(md);
+  const tls = servingTlsMount(md);
   const container: V1Container = {
     name: RUNTIME_CONTAINER,
     image: runtime.image ?? options.defaultRuntimeImage,
@@ -63,11 +65,12 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
       { name: TMP_VOLUME, mountPath: '/tmp' },
       ...source.runtimeMounts,
       ...auth.mounts,
+      ...tls.mounts,
     ],
     // Startup allows ten minutes for a large model to download and load before liveness takes over.
-    startupProbe: probe(RuntimeProbePaths.live, { periodSeconds: 5, failureThreshold: 120 }),
-    livenessProbe: probe(RuntimeProbePaths.live, { periodSeconds: 10, failureThreshold: 3 }),
-    readinessProbe: probe(RuntimeProbePaths.ready, { periodSeconds: 5, failureThreshold: 3 }),
+    startupProbe: probe(RuntimeProbePaths.live, tls.scheme, { periodSeconds: 5, failureThreshold: 120 }),
+    livenessProbe: probe(RuntimeProbePaths.live, tls.scheme, { periodSeconds: 10, failureThreshold: 3 }),
+    readinessProbe: probe(RuntimeProbePaths.ready, tls.scheme, { periodSeconds: 5, failureThreshold: 3 }),
     lifecycle: { preStop: { sleep: { seconds: PRE_STOP_DRAIN_SECONDS } } },
     terminationMessagePath: TERMINATION_MESSAGE_PATH,
     terminationMessagePolicy: 'File',
@@ -84,7 +87,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
     containers: [container],
     ...(runtime.nodeSelector && { nodeSelector: runtime.nodeSelector }),
     ...(tolerated && { tolerations: tolerated }),
-    volumes: [{ name: MODEL_CACHE_VOLUME, emptyDir: {} }, { name: TMP_VOLUME, emptyDir: {} }, ...source.volumes, ...auth.volumes],
+    volumes: [{ name: MODEL_CACHE_VOLUME, emptyDir: {} }, { name: TMP_VOLUME, emptyDir: {} }, ...source.volumes, ...auth.volumes, ...tls.volumes],
   };
 }
 
@@ -120,6 +123,7 @@ export function desiredDeployment(md: ModelDeployment, options: OperatorOptions,
             'prometheus.io/scrape': 'true',
             'prometheus.io/port': String(RUNTIME_DEFAULT_PORT),
             'prometheus.io/path': RuntimeProbePaths.metrics,
+            ...(md.spec.security?.tls && { 'prometheus.io/scheme': 'https' }),
           },
         },
         spec: podSpec(md, options, revision),

@@ -42,7 +42,11 @@ export interface TrafficRouting {
   weights: Weights;
   /** Why routing is not what the spec asks for, when it is not. */
   degraded?: string;
+  /** Why there is no mesh routing: none installed, or TLS it cannot see into. */
+  noMeshReason?: NoMeshReason;
 }
+
+export type NoMeshReason = 'IstioNotInstalled' | 'TlsEndsInPods';
 
 export interface Plan {
   /** Every object the ModelDeployment should own now, in the registry's apply order. */
@@ -96,7 +100,12 @@ const byRegistryOrder = (objects: KubernetesObject[]): KubernetesObject[] => {
  * The controller observes, calls this, applies what differs and prunes the rest.
  */
 export function planModelDeployment(input: PlanInput): Plan {
-  const { md, options, istio, now } = input;
+  const { md, options, now } = input;
+  // TLS that ends in the pods (security.tls) is opaque to the mesh: Envoy cannot route its HTTP by
+  // weight, header or mirror, so such a model is routed as where there is no mesh.
+  const istio = input.istio && !md.spec.security?.tls;
+  const noMesh = input.istio ? 'security.tls ends TLS in the pods, where Istio cannot route it' : 'Istio is not installed';
+  const noMeshReason: NoMeshReason = input.istio ? 'TlsEndsInPods' : 'IstioNotInstalled';
   const strategy = strategyOf(md.spec);
   const desiredRevision = revisionOf(md);
   const total = md.spec.replicas ?? SpecDefaults.replicas;
@@ -144,7 +153,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     return {
       objects: byRegistryOrder(objects),
       rollout,
-      routing: { mode: istio && md.spec.traffic ? 'Istio' : 'AllPods', weights: rollout.weights, ...(!istio && md.spec.traffic && { degraded: 'spec.traffic is ignored: Istio is not installed' }) },
+      routing: { mode: istio && md.spec.traffic ? 'Istio' : 'AllPods', weights: rollout.weights, ...(!istio && md.spec.traffic && { degraded: `spec.traffic is ignored: ${noMesh}`, noMeshReason }) },
       stableDeploymentName: nameOf(md),
       ...alerting,
     };
@@ -190,16 +199,18 @@ export function planModelDeployment(input: PlanInput): Plan {
       mode: 'ReplicaRatio',
       weights: { stable: 100 - share, candidate: share },
       degraded: md.spec.autoscaling
-        ? 'Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose'
-        : `Istio is not installed: the canary weight is approximated by replica counts (${candidate ? `${candidatePods} candidate, ${stablePods} stable` : 'no candidate'})`,
+        ? `${noMesh}: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose`
+        : `${noMesh}: the canary weight is approximated by replica counts (${candidate ? `${candidatePods} candidate, ${stablePods} stable` : 'no candidate'})`,
+      noMeshReason,
     };
   } else {
     routing = {
       mode: 'ServiceSelector',
       weights: { stable: 100, candidate: 0 },
       degraded: strategy === 'BlueGreen'
-        ? 'Istio is not installed: blue/green switches the Service selector'
-        : `Istio is not installed: ${strategy} needs it, the candidate gets no live traffic (reach it through its own pods)`,
+        ? `${noMesh}: blue/green switches the Service selector`
+        : `${noMesh}: ${strategy} needs it, the candidate gets no live traffic (reach it through its own pods)`,
+      noMeshReason,
     };
   }
   return {

@@ -8,6 +8,7 @@ import type { ModelDeployment } from '../api/types.ts';
 export const SECRET_NAMING_FIELDS = [
   'spec.runtime.env[].valueFrom.secretKeyRef.name',
   'spec.security.authSecret.name',
+  'spec.security.tls.secretName',
   'spec.model.mlflow.tokenSecret.name',
   'spec.model.signature.secret.name',
   'spec.model.s3.credentialsSecret',
@@ -19,6 +20,7 @@ export function namedSecrets(md: ModelDeployment): string[] {
   return [
     ...(runtime?.env ?? []).flatMap((entry) => (entry.valueFrom?.secretKeyRef ? [entry.valueFrom.secretKeyRef.name] : [])),
     ...(security?.authSecret ? [security.authSecret.name] : []),
+    ...(security?.tls ? [security.tls.secretName] : []),
     ...(model.mlflow?.tokenSecret ? [model.mlflow.tokenSecret.name] : []),
     ...(model.signature ? [model.signature.secret.name] : []),
     ...(model.s3?.credentialsSecret ? [model.s3.credentialsSecret] : []),

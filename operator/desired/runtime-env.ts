@@ -3,6 +3,7 @@ import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeEnv, type Runti
 import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { authTokenMount } from './auth-token.ts';
+import { servingTlsMount } from './tls.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
 import { MODEL_CACHE_DIR, modelVersionOf, type ModelSource } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
@@ -83,5 +84,5 @@ export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: s
   if (registryToken) {
     env.push({ name: RuntimeEnv.modelDownloadToken, valueFrom: { secretKeyRef: { name: registryToken.name, key: registryToken.key ?? SpecDefaults.registryTokenKey } } });
   }
-  return [...env, ...authTokenMount(md).env, ...(runtime.env ?? [])];
+  return [...env, ...authTokenMount(md).env, ...servingTlsMount(md).env, ...(runtime.env ?? [])];
 }

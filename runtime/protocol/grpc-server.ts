@@ -54,6 +54,8 @@ interface GrpcDeps {
   readonly maxConnectionAgeMs: number;
   /** Undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
+  /** TLS credentials; plain text when absent. */
+  readonly credentials?: ServerCredentials;
 }
 
 /** `cancelled` aborts when the client cancels the call (or its deadline passes). */
@@ -171,7 +173,7 @@ export async function startGrpcServer(deps: GrpcDeps, host: string, port: number
   });
   server.addService(loadService(), implementation(deps));
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual)));
+    server.bindAsync(`${host}:${port}`, deps.credentials ?? ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual)));
   });
   const address = `${host}:${bound}`;
   return {

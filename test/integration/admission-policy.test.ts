@@ -31,6 +31,7 @@ describe('admission policy (the chart\'s ValidatingAdmissionPolicy, real apiserv
   const namingSecret = (secret: string): [string, Record<string, unknown>][] => [
     ['runtime.env secretKeyRef', { ...base, runtime: { env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: secret, key: 'password' } } }] } }],
     ['security.authSecret', { ...base, security: { authSecret: { name: secret } } }],
+    ['security.tls', { ...base, security: { tls: { secretName: secret } } }],
     ['model.mlflow.tokenSecret', { model: { uri: 'models:/fraud@champion', mlflow: { trackingUri: 'http://mlflow.mlops:5000', tokenSecret: { name: secret } } } }],
     ['model.signature.secret', { model: { ...base.model, signature: { secret: { name: secret, key: 'key.pem' } } } }],
     ['model.s3.credentialsSecret', { model: { uri: 's3://models/fraud.onnx', sha256: SHA, s3: { credentialsSecret: secret } } }],

@@ -71,6 +71,11 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.model.int8.sha256', 'quote it'],
   },
   {
+    what: 'TLS ended in the runtime together with Istio routing (spec.traffic)',
+    spec: (s) => ({ ...s, security: { tls: { secretName: 'fraud-cert' } }, traffic: { hosts: ['fraud.example.com'] } }),
+    refusal: ['spec.security.tls', 'security.tls ends TLS in the runtime, where Istio cannot route HTTP by header or weight (spec.traffic)'],
+  },
+  {
     what: 'a rate limit with neither a per-client nor a total rate',
     spec: (s) => ({ ...s, runtime: { rateLimit: { burst: 10 } } }),
     refusal: ['spec.runtime.rateLimit', 'rateLimit needs requestsPerSecond (per client), totalRequestsPerSecond (per replica) or both', 'spec.runtime.rateLimit.burst', 'burst sizes the per-client bucket: set requestsPerSecond too'],

@@ -1,4 +1,4 @@
-import { credentials, loadPackageDefinition, Metadata, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, type ChannelCredentials, type Client, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { REPO_ROOT } from './helpers.ts';
 
@@ -14,8 +14,9 @@ type UnaryMethod = (request: unknown, metadata: Metadata, callback: Callback) =>
 export class GrpcTestClient {
   private readonly client: Client;
 
-  constructor(address: string) {
-    this.client = new Service(address, credentials.createInsecure());
+  /** `options`: channel options, e.g. grpc.ssl_target_name_override to check a certificate against a DNS name. */
+  constructor(address: string, channelCredentials: ChannelCredentials = credentials.createInsecure(), options: Record<string, string | number> = {}) {
+    this.client = new Service(address, channelCredentials, options);
   }
 
   /** `headers`: more request metadata (a traceparent). */

@@ -30,6 +30,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "modelship.namedSecrets" -}}
 (has(R.spec.runtime) && has(R.spec.runtime.env) ? R.spec.runtime.env.filter(e, has(e.valueFrom) && has(e.valueFrom.secretKeyRef)).map(e, e.valueFrom.secretKeyRef.name) : [])
 + (has(R.spec.security) && has(R.spec.security.authSecret) ? [R.spec.security.authSecret.name] : [])
++ (has(R.spec.security) && has(R.spec.security.tls) ? [R.spec.security.tls.secretName] : [])
 + (has(R.spec.model.mlflow) && has(R.spec.model.mlflow.tokenSecret) ? [R.spec.model.mlflow.tokenSecret.name] : [])
 + (has(R.spec.model.signature) ? [R.spec.model.signature.secret.name] : [])
 + (has(R.spec.model.s3) && has(R.spec.model.s3.credentialsSecret) ? [R.spec.model.s3.credentialsSecret] : [])

@@ -284,6 +284,27 @@ describe('runtime Deployment', () => {
     expect(env[RuntimeEnv.authToken]).to.equal(undefined);
     expect(JSON.stringify(pod)).to.not.match(/secretKeyRef/);
   });
+
+  it('serves TLS from security.tls: the whole Secret mounted (renewals reach the pod), the runtime told where, probes, scrape annotation, Service and endpoint on https', () => {
+    const md = modelDeployment({ security: { tls: { secretName: 'fraud-cert' } } });
+    const deployment = desiredDeployment(md, OPTIONS);
+    const pod = deployment.spec!.template.spec!;
+    const volume = pod.volumes?.find((v) => v.secret?.secretName === 'fraud-cert');
+    expect(volume?.secret?.items).to.deep.equal([{ key: 'tls.crt', path: 'tls.crt' }, { key: 'tls.key', path: 'tls.key' }]);
+    const mount = pod.containers[0]?.volumeMounts?.find((m) => m.name === volume?.name);
+    expect(mount).to.deep.equal({ name: volume?.name, mountPath: '/var/run/secrets/modelship/tls', readOnly: true });
+    const config = loadConfig(Object.fromEntries(Object.entries(envOf(md)).flatMap(([name, entry]) => (entry.value === undefined ? [] : [[name, entry.value]]))));
+    expect(config.tls).to.deep.equal({ certFile: '/var/run/secrets/modelship/tls/tls.crt', keyFile: '/var/run/secrets/modelship/tls/tls.key' });
+    const container = pod.containers[0]!;
+    for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) expect(probe?.httpGet?.scheme).to.equal('HTTPS');
+    expect(deployment.spec?.template.metadata?.annotations).to.include({ 'prometheus.io/scheme': 'https' });
+    const service = kindOf(desiredChildren(md, OPTIONS), 'Service') as { spec: { ports: { appProtocol: string }[] } };
+    expect(service.spec.ports.map((port) => port.appProtocol)).to.deep.equal(['https', 'https']);
+    expect(endpointUrl(md)).to.match(/^https:\/\/fraud-detector\.payments\.svc/);
+    const plain = desiredDeployment(modelDeployment(), OPTIONS).spec!.template;
+    expect(plain.spec?.containers[0]?.readinessProbe?.httpGet?.scheme, 'plain HTTP by default').to.equal(undefined);
+    expect(plain.metadata?.annotations).to.not.have.property('prometheus.io/scheme');
+  });
 });
 
 describe('Service, HPA, PDB and NetworkPolicy', () => {

@@ -122,7 +122,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(starting.routing).to.deep.equal({
       mode: 'ReplicaRatio',
       weights: { stable: 100, candidate: 0 },
-      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)',
+      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)', noMeshReason: 'IstioNotInstalled',
     });
 
     const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
@@ -181,7 +181,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(promoted.rollout.events.map((event) => event.message)).to.deep.equal([`revision ${B} promoted (running at full size); revision ${A} stops serving now (no traffic router could keep it from taking traffic)`]);
     expect(replicasOf(promoted)).to.deep.equal({ [`${NAME}-${B}`]: 4 });
     expect(selectorOf(promoted, NAME)).to.deep.equal(pods());
-    expect(promoted.routing).to.deep.equal({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)' });
+    expect(promoted.routing).to.deep.equal({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)', noMeshReason: 'IstioNotInstalled' });
   });
 
   it('promotes a candidate already at full size (a 100% step) at once, the old revision gone with it', () => {
@@ -267,6 +267,15 @@ describe('plan: Canary with Istio', () => {
     ]);
   });
 
+  it('routes a model that ends TLS in its pods (security.tls) as without a mesh, and says why: Envoy cannot route what it cannot read', () => {
+    const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY, security: { tls: { secretName: 'cert' } } }, { istio: true });
+    const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
+    expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
+    expect(objectsOf(plan, 'PeerAuthentication')).to.deep.equal([]);
+    expect(plan.routing).to.deep.include({ mode: 'ReplicaRatio', noMeshReason: 'TlsEndsInPods' });
+    expect(plan.routing.degraded).to.match(/^security\.tls ends TLS in the pods, where Istio cannot route it: the canary weight is approximated by replica counts/);
+  });
+
   it('puts the runtime pods under strict mesh mTLS while Istio routes them, unless the spec leaves it to the mesh', () => {
     const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY }, { istio: true });
     const peer = one(planOf(md, { revisions, istio: true }), 'PeerAuthentication', NAME) as KubernetesObject & { spec: unknown };
@@ -338,7 +347,7 @@ describe('plan: BlueGreen', () => {
     expect(one<V1Service>(plan, 'Service', NAME).spec?.type).to.equal('LoadBalancer');
     expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
     expect(one<V1Service>(plan, 'Service', `${NAME}-preview`).spec?.type).to.equal('ClusterIP');
-    expect(plan.routing).to.deep.equal({ mode: 'ServiceSelector', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: blue/green switches the Service selector' });
+    expect(plan.routing).to.deep.equal({ mode: 'ServiceSelector', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: blue/green switches the Service selector', noMeshReason: 'IstioNotInstalled' });
   });
 
   it('switches the Service to the candidate when ready (autoPromote), keeps the old Deployment until scaleDownAt, then drops it', () => {
@@ -397,7 +406,7 @@ describe('plan: ABTest and Mirror', () => {
     expect(plan.routing).to.deep.equal({
       mode: 'ServiceSelector',
       weights: { stable: 100, candidate: 0 },
-      degraded: 'Istio is not installed: ABTest needs it, the candidate gets no live traffic (reach it through its own pods)',
+      degraded: 'Istio is not installed: ABTest needs it, the candidate gets no live traffic (reach it through its own pods)', noMeshReason: 'IstioNotInstalled',
     });
   });
 
@@ -452,7 +461,7 @@ describe('plan: RollingUpdate', () => {
     expect(objectsOf(planOf(modelDeployment(), { istio: true }), 'VirtualService')).to.deep.equal([]);
     const plan = planOf(modelDeployment({ traffic: { timeout: '30s' } }));
     expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
-    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 }, degraded: 'spec.traffic is ignored: Istio is not installed' });
+    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 }, degraded: 'spec.traffic is ignored: Istio is not installed', noMeshReason: 'IstioNotInstalled' });
   });
 });
 

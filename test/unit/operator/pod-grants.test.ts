@@ -12,9 +12,9 @@ describe('what a ModelDeployment hands its pods (operator/desired/pod-grants.ts)
     const md = modelDeployment({
       model: { uri: 's3://models/fraud.onnx', sha256: SHA, s3: { credentialsSecret: 's3-creds' }, signature: { secret: { name: 'signing-key', key: 'key.pem' } } },
       runtime: { env: [{ name: 'A', value: 'plain' }, { name: 'B', valueFrom: { secretKeyRef: { name: 'db-password', key: 'password' } } }] },
-      security: { authSecret: { name: 'client-tokens' } },
+      security: { authSecret: { name: 'client-tokens' }, tls: { secretName: 'serving-cert' } },
     });
-    expect(namedSecrets(md)).to.deep.equal(['db-password', 'client-tokens', 'signing-key', 's3-creds']);
+    expect(namedSecrets(md)).to.deep.equal(['db-password', 'client-tokens', 'serving-cert', 'signing-key', 's3-creds']);
     const registry = modelDeployment({ model: { uri: 'models:/fraud@champion', mlflow: { trackingUri: 'http://mlflow:5000', tokenSecret: { name: 'mlflow-token' } } } });
     expect(namedSecrets(registry)).to.deep.equal(['mlflow-token']);
   });

@@ -27,6 +27,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   rateLimitBurst: (c) => c.rateLimit.burst,
   rateLimitTotalRps: (c) => c.rateLimit.totalRequestsPerSecond,
   authTokenReloadSeconds: (c) => c.auth.reloadMs / 1000,
+  tlsReloadSeconds: (c) => c.tlsReloadMs / 1000,
   maxConnectionAgeSeconds: (c) => c.maxConnectionAgeMs / 1000,
 };
 
