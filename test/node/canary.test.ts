@@ -48,7 +48,7 @@ describe('real node: a canary without Istio, under real traffic', function () {
     await leaveNamespace(kubectl, namespace, operator);
   });
 
-  it('keeps the stable capacity until the candidate is ready (but for a sub-second gap), and once status settles after promotion only the new version answers', async () => {
+  it('keeps the stable capacity until the candidate is ready, and once status settles after promotion only the new version answers', async () => {
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment('fraud-fp32.onnx', '1')));
     await eventually(async () => {
       const s = await status();
@@ -110,15 +110,12 @@ describe('real node: a canary without Istio, under real traffic', function () {
       await sampler;
       await load.stop();
     }
-    // Open gap, seen once in CI: the Deployment controller can count a candidate pod available a
-    // moment before the EndpointSlice controller lists it, and the stable side gives up its pod in
-    // between: one endpoint fewer for under a second (minReadySeconds on the candidate would close it).
-    // Never zero, and never longer than that.
+    // The Deployment controller counts a candidate pod available only minReadySeconds after it is
+    // Ready, by when its endpoint is listed and programmed: the stable side gives up a pod only then,
+    // so the Service never has fewer ready endpoints than the model's replicas.
     const counts = endpointCounts.filter((n) => n >= 0);
-    const longestDip = counts.reduce((run, n) => (n < 2 ? { now: run.now + 1, max: Math.max(run.max, run.now + 1) } : { now: 0, max: run.max }), { now: 0, max: 0 }).max;
-    console.log(`      ready endpoints sampled every 250 ms: min ${Math.min(...counts)}, longest run below 2: ${longestDip} samples`);
-    expect(Math.min(...counts), `ready endpoints of the Service over the rollout: ${counts.join(',')}`).to.be.at.least(1);
-    expect(longestDip, `ready endpoints of the Service over the rollout: ${counts.join(',')}`).to.be.at.most(4);
+    console.log(`      ready endpoints sampled every 250 ms: min ${Math.min(...counts)}`);
+    expect(Math.min(...counts), `ready endpoints of the Service over the rollout: ${counts.join(',')}`).to.be.at.least(2);
   });
 
   async function readyEndpoints(): Promise<number> {
