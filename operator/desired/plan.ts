@@ -118,7 +118,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     previous: previousRecord(md),
     candidateReady: deploymentReady(candidateDeployment, desiredRevision),
     // Under autoscaling the HPAs size both sides: there is no full size to grow the candidate to.
-    ...(sharedService && { replicaRatio: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total } }),
+    ...(strategy === 'Canary' && { promotion: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total, sharedService } }),
     commands: rolloutCommands(md.metadata.annotations),
     ...(input.sample && { sample: input.sample }),
     now,
@@ -159,8 +159,11 @@ export function planModelDeployment(input: PlanInput): Plan {
     };
   }
 
-  const firstStepWeight = md.spec.rollout?.canary?.steps[0]?.weight ?? 0;
-  const canaryShare = candidate && strategy === 'Canary' ? canaryReplicas(total, rollout.weights.candidate || firstStepWeight) : 0;
+  const steps = md.spec.rollout?.canary?.steps ?? [];
+  const firstStepWeight = steps[0]?.weight ?? 0;
+  // Past its last step a candidate grows to full size before it is promoted (whatever traffic it has meanwhile).
+  const growing = (rollout.rollout.step ?? 0) >= steps.length;
+  const canaryShare = candidate && strategy === 'Canary' ? (growing ? total : canaryReplicas(total, rollout.weights.candidate || firstStepWeight)) : 0;
   const ratio = sharedService && candidate !== undefined && !md.spec.autoscaling;
   // The candidate's pods that take traffic now; the stable side gives a pod up only for each of
   // them (as Argo Rollouts' basic canary does), so serving capacity never dips below the spec.
@@ -188,9 +191,13 @@ export function planModelDeployment(input: PlanInput): Plan {
 
   let routing: TrafficRouting;
   if (istio) {
-    const route: MeshRoute = { strategy, stableRevision: rollout.stableRevision, ...(candidate && { candidateRevision: candidate }), weights: rollout.weights };
+    // While a canary's candidate grows to full size before promotion, each of its ready pods takes
+    // a stable pod's share, whatever step it came from: no pod carries more than its share.
+    const share = Math.floor((100 * Math.min(total, availableReplicas(candidateDeployment))) / Math.max(1, total));
+    const weights = candidate && strategy === 'Canary' && growing ? { stable: 100 - share, candidate: share } : rollout.weights;
+    const route: MeshRoute = { strategy, stableRevision: rollout.stableRevision, ...(candidate && { candidateRevision: candidate }), weights };
     objects.push(desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route));
-    routing = { mode: 'Istio', weights: rollout.weights };
+    routing = { mode: 'Istio', weights };
   } else if (strategy === 'Canary') {
     const stablePods = slots[0]?.replicas ?? total;
     const servingPods = candidatePods + stablePods;

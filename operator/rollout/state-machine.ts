@@ -33,12 +33,15 @@ export interface RolloutInput {
   /** The candidate's Deployment has every replica it wants ready and available. */
   candidateReady: boolean;
   /**
-   * Set where nothing weights traffic and the revisions share one Service (a canary without
-   * Istio): each revision takes traffic in proportion to its ready pods. A promotion then first
-   * grows the candidate to full size, and the old stable revision stops serving at once, since
-   * running pods of it would still take their share.
+   * Set for a canary, whose candidate runs only its step's share of pods: a promotion first grows it
+   * to full size (`candidateAtFullSize` says when it is there), so it never takes all traffic with a
+   * step's pods. `sharedService`: nothing weights traffic, the revisions share one Service (no mesh)
+   * and each takes traffic in proportion to its ready pods; the candidate then grows with all intent
+   * on it, and the old stable revision stops serving at once on promotion, since running pods of it
+   * would still take their share. Under a mesh the traffic stays at the last step's weights while
+   * the candidate grows.
    */
-  replicaRatio?: { candidateAtFullSize: boolean };
+  promotion?: { candidateAtFullSize: boolean; sharedService: boolean };
   commands: RolloutCommands;
   /** An analysis sample of the candidate taken in this pass (the controller takes one when analysisDue says so). */
   sample?: AnalysisSample;
@@ -151,8 +154,8 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
   const prior = fresh ? undefined : previous.rollout;
   const canarySteps = spec.rollout?.canary?.steps ?? [];
   // Past the last step under a replica ratio: the candidate grows to full size before it is promoted.
-  const growing = input.replicaRatio !== undefined && strategy === 'Canary' && prior !== undefined && (prior.step ?? 0) >= canarySteps.length;
-  const canaryIntent = (step: number): Weights => (growing ? ALL_CANDIDATE : canaryWeights(spec, step));
+  const growing = input.promotion !== undefined && strategy === 'Canary' && prior !== undefined && (prior.step ?? 0) >= canarySteps.length;
+  const canaryIntent = (step: number): Weights => (growing && input.promotion?.sharedService ? ALL_CANDIDATE : canaryWeights(spec, step));
 
   if (input.commands.abort) {
     consumed.push('abort');
@@ -169,14 +172,15 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
       ...(analysisNow && { analysis: analysisNow }),
     });
   const promote = (reason: string, analysisNow = analysis): RolloutDecision => {
-    const ratio = input.replicaRatio;
-    if (ratio && !ratio.candidateAtFullSize) {
+    const promotion = strategy === 'Canary' ? input.promotion : undefined;
+    if (promotion && !promotion.candidateAtFullSize) {
       // Promoting now would leave the candidate's share of the pods to carry all the traffic.
-      return inProgress({ phase: 'Progressing', step: canarySteps.length, message: growingMessage(candidate, stable) }, ALL_CANDIDATE, undefined, analysisNow);
+      const weights = promotion.sharedService ? ALL_CANDIDATE : canaryWeights(spec, canarySteps.length);
+      return inProgress({ phase: 'Progressing', step: canarySteps.length, message: growingMessage(candidate, stable) }, weights, undefined, analysisNow);
     }
     const stillRetiring = retiring.filter((entry) => entry.revision !== stable);
     const promoted = `revision ${candidate} promoted (${reason}); revision ${stable}`;
-    if (ratio) {
+    if (promotion?.sharedService) {
       events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} stops serving now (no traffic router could keep it from taking traffic)` });
       return settle(candidate, { phase: 'Stable' }, stillRetiring);
     }
@@ -289,7 +293,7 @@ function canaryStep(
   const { spec, now } = input;
   const steps = spec.rollout?.canary?.steps ?? [];
   let step = prior?.step ?? 0;
-  const growingBeforePromotion = input.replicaRatio !== undefined && step >= steps.length;
+  const growingBeforePromotion = input.promotion !== undefined && step >= steps.length;
   // A resumed or freshly ready rollout starts the step's clock now.
   let startedAt = prior?.stepStartedAt && prior.phase !== 'Paused' ? Date.parse(prior.stepStartedAt) : now.getTime();
 

@@ -41,7 +41,7 @@ interface Row {
   previous: Partial<RolloutRecord>;
   ready?: boolean;
   /** Absent: a router (Istio) weights traffic. */
-  replicaRatio?: RolloutInput['replicaRatio'];
+  promotion?: RolloutInput['promotion'];
   commands?: RolloutCommands;
   /** Seconds after T0. */
   now: number;
@@ -133,37 +133,37 @@ const rows: Row[] = [
   // Canary without a traffic router: traffic follows the pods, so promotion hands the pods over first.
   {
     name: 'Canary by replica ratio: when the last pause ends the candidate first grows to full size, the old stable still serving',
-    spec: canary, previous: atStep(2, 600), replicaRatio: { candidateAtFullSize: false }, now: 690,
+    spec: canary, previous: atStep(2, 600), promotion: { candidateAtFullSize: false, sharedService: true }, now: 690,
     expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, message: /promoting revision bbbbbbb: it grows to full size while revision aaaaaaa keeps serving/, weights: [0, 100] },
   },
   {
     name: 'Canary by replica ratio: promote=full grows the candidate first too, and the command is spent',
-    spec: canary, previous: atStep(0), replicaRatio: { candidateAtFullSize: false }, commands: { promote: 'full' }, now: 5,
+    spec: canary, previous: atStep(0), promotion: { candidateAtFullSize: false, sharedService: true }, commands: { promote: 'full' }, now: 5,
     expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, weights: [0, 100], consumed: ['promote'] },
   },
   {
     name: 'Canary by replica ratio: while the candidate grows (not all ready) it stays past the last step, all traffic meant for it',
-    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, ready: false, replicaRatio: { candidateAtFullSize: false }, now: 700,
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, ready: false, promotion: { candidateAtFullSize: false, sharedService: true }, now: 700,
     expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, message: /promoting revision bbbbbbb/, weights: [0, 100] },
   },
   {
     name: 'Canary by replica ratio: promote=true while the candidate grows is spent, so it cannot fire on a later rollout',
-    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, replicaRatio: { candidateAtFullSize: false }, commands: { promote: true }, now: 700,
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, promotion: { candidateAtFullSize: false, sharedService: true }, commands: { promote: true }, now: 700,
     expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 3 }, weights: [0, 100], consumed: ['promote'] },
   },
   {
     name: 'Canary by replica ratio: paused while the candidate grows keeps growing it',
-    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, replicaRatio: { candidateAtFullSize: false }, commands: { paused: true }, now: 700,
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 } }, promotion: { candidateAtFullSize: false, sharedService: true }, commands: { paused: true }, now: 700,
     expect: { stable: A, candidate: B, rollout: { phase: 'Paused', step: 3 }, weights: [0, 100] },
   },
   {
     name: 'Canary by replica ratio: at full size the candidate is promoted and the old stable stops serving at once (nothing retires: running, it would take traffic)',
-    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 }, retiring: [{ revision: C, scaleDownAt: stamp(720) }] }, replicaRatio: { candidateAtFullSize: true }, now: 710,
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 3 }, retiring: [{ revision: C, scaleDownAt: stamp(720) }] }, promotion: { candidateAtFullSize: true, sharedService: true }, now: 710,
     expect: { stable: B, rollout: { phase: 'Stable' }, weights: [100, 0], retiring: [{ revision: C, scaleDownAt: stamp(720) }], requeueAfterMs: 10_000, events: ['RolloutPromoted'], eventMessage: /revision bbbbbbb promoted \(running at full size\); revision aaaaaaa stops serving now/ },
   },
   {
     name: 'Canary by replica ratio: a candidate already at full size (a 100% step) is promoted when the last pause ends',
-    spec: canary, previous: atStep(2, 600), replicaRatio: { candidateAtFullSize: true }, now: 690,
+    spec: canary, previous: atStep(2, 600), promotion: { candidateAtFullSize: true, sharedService: true }, now: 690,
     expect: { stable: B, rollout: { phase: 'Stable' }, weights: [100, 0], events: ['RolloutPromoted'], eventMessage: /\(all 3 steps passed\); revision aaaaaaa stops serving now/ },
   },
 
@@ -327,7 +327,7 @@ function run(row: Row): RolloutDecision {
     desiredRevision: row.desired ?? B,
     previous: row.previous,
     candidateReady: row.ready ?? true,
-    ...(row.replicaRatio && { replicaRatio: row.replicaRatio }),
+    ...(row.promotion && { promotion: row.promotion }),
     commands: row.commands ?? {},
     now: at(row.now),
   };

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
-import { planModelDeployment, revisionOf, type Plan } from '../../../operator/desired/index.ts';
+import { planModelDeployment, revisionDeploymentName, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
 import { retiredPods } from '../../../operator/status/retired-pods.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
@@ -350,35 +350,40 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(promoted).to.not.have.property('retiring');
   });
 
-  it('promote --full under Istio: the candidate\'s Deployment growing to full size rolls out with no Warning, and RolloutComplete comes once, when every replica is ready', () => {
-    // Mid-canary under Istio: 4 stable pods, 1 candidate pod, all ready (without Istio the candidate grows before promotion).
-    const candidateAtOne = observedRevisionDeployment({ ...v2, spec: { ...v2.spec, replicas: 1 } }, { revision: B, progressing: 'NewReplicaSetAvailable' });
+  it('promote --full under Istio: the candidate first grows to full size, each ready pod of it taking a stable pod\'s share, then takes all traffic with every pod ready; no Warning, RolloutComplete once', () => {
+    // Mid-canary under Istio: 4 stable pods, 1 candidate pod, all ready.
+    const candidate = (status: Parameters<typeof observedRevisionDeployment>[1]) => observedRevisionDeployment(v2, { revision: B, progressing: 'NewReplicaSetAvailable', ...status });
     const midCanary = withStatus(v2, statusOf(v2, planned(v2, true)));
-    const promoteAnnotation = { 'modelship.io/promote': 'full' };
-    // What the promoted (formerly candidate) Deployment reports, pass after pass: first the cached one
-    // still at 1 replica, then the applied one before and after the Deployment controller sees it.
-    const grown = (status: Parameters<typeof observedRevisionDeployment>[1]) => observedRevisionDeployment(v2, { revision: B, progressing: 'NewReplicaSetAvailable', ...status });
+    // What the candidate's Deployment reports, pass after pass: sized for the 10% step (1 pod), then growing to 4.
     const passes = [
-      candidateAtOne,
-      grown({ generation: 2, observedGeneration: 1, replicas: 1, updated: 1, ready: 1 }),
-      grown({ generation: 2, ready: 1 }),
-      grown({ generation: 2, ready: 3 }),
-      grown({ generation: 2 }),
+      observedRevisionDeployment({ ...v2, spec: { ...v2.spec, replicas: 1 } }, { revision: B, progressing: 'NewReplicaSetAvailable' }),
+      candidate({ generation: 2, observedGeneration: 2, ready: 1, available: 1 }),
+      candidate({ generation: 2, observedGeneration: 2, ready: 3, available: 3 }),
+      candidate({ generation: 2, observedGeneration: 2 }),
+      candidate({ generation: 2, observedGeneration: 2 }),
     ];
-    let md: ModelDeployment = { ...midCanary, metadata: { ...midCanary.metadata, annotations: promoteAnnotation } };
+    let md: ModelDeployment = { ...midCanary, metadata: { ...midCanary.metadata, annotations: { 'modelship.io/promote': 'full' } } };
     const events: { type: string; reason: string; message: string }[] = [];
-    const readyAt: string[] = [];
-    passes.forEach((deployment, pass) => {
-      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidateAtOne], istio: true, now: T1 });
-      const next = computeStatus(md, { deployment, rollout: plan.rollout, routing: plan.routing, plannedReplicas: plannedStableReplicas(plan) }, T1);
+    const seen: { stable?: string; weights?: unknown; candidateReplicas?: number; ready?: string }[] = [];
+    for (const deployment of passes) {
+      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [deployment], istio: true, now: T1 });
+      const promoted = plan.rollout.stableRevision === B;
+      const next = computeStatus(md, { deployment: promoted ? deployment : stableDeployment, rollout: plan.rollout, routing: plan.routing, plannedReplicas: plannedStableReplicas(plan) }, T1);
       events.push(...plan.rollout.events, ...transitionEvents(md.status, next, md));
-      readyAt.push(next.ready ?? '');
-      if (pass === 0) expect(next).to.include({ stableRevision: B });
-      md = withStatus({ ...md, metadata: { ...md.metadata, annotations: {} } }, next);
-    });
+      const candidateSlot = plan.objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === revisionDeploymentName(v2, B)) as V1Deployment | undefined;
+      seen.push({ stable: next.stableRevision, weights: next.weights, candidateReplicas: candidateSlot?.spec?.replicas, ready: next.ready });
+      md = withStatus(md, next);
+    }
+    // Growing: each ready candidate pod takes a stable pod's share (25%), never more; then 100% on four ready pods.
+    expect(seen).to.deep.equal([
+      { stable: A, weights: { stable: 75, candidate: 25 }, candidateReplicas: 4, ready: '4/4' },
+      { stable: A, weights: { stable: 75, candidate: 25 }, candidateReplicas: 4, ready: '4/4' },
+      { stable: A, weights: { stable: 25, candidate: 75 }, candidateReplicas: 4, ready: '4/4' },
+      { stable: B, weights: { stable: 100, candidate: 0 }, candidateReplicas: 4, ready: '4/4' },
+      { stable: B, weights: { stable: 100, candidate: 0 }, candidateReplicas: 4, ready: '4/4' },
+    ]);
     expect(events.filter((event) => event.type === 'Warning'), JSON.stringify(events)).to.deep.equal([]);
     expect(events.map((event) => event.reason)).to.deep.equal(['RolloutPromoted', 'RolloutComplete']);
-    expect(readyAt).to.deep.equal(['1/4', '1/4', '1/4', '3/4', '4/4']);
     expect(condition(md.status ?? {}, 'Ready')).to.include({ reason: 'StableServing', message: `revision ${B}: 4/4 replicas ready` });
   });
 
