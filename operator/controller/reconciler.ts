@@ -11,10 +11,10 @@ import type { Logger } from '../logging.ts';
 import { takeSample } from '../analysis/sampler.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { SpecDefaults } from '../api/schema.ts';
-import { canonicalJson, revisionOf } from '../desired/revision.ts';
+import { revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
-import { durationMs } from '../rollout/duration.ts';
-import { nextSampleAt } from '../rollout/state-machine.ts';
+import { durationMs, earliest } from '../rollout/duration.ts';
+import { nextSampleAt, sameRolloutRecord, type RolloutEvent } from '../rollout/state-machine.ts';
 import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
 import type { RegistryPoller } from '../registry/poller.ts';
 import { authorGrants } from '../desired/pod-grants.ts';
@@ -109,22 +109,12 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const find = (kind: ChildKind, name: string) => result.get(`${kind.kind}/${name}`);
   const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(), retired: podsOfRetiredRevisions(deps, md, plan) };
   const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
-  const written = recorded ?? stored;
-  let statusWritten = recorded !== undefined;
-  if (!statusEqual(written, next)) {
-    await writeStatus(deps, md, next);
-    statusWritten = true;
-    for (const event of transitionEvents(written, next, md)) await deps.recorder.record(md, event);
-  }
+  const statusWritten = (await commitStatus(deps, md, recorded ?? stored, next)) || recorded !== undefined;
   if (applyFailure) throw applyFailure;
   const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs);
   return { applied, deleted, statusWritten, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
 }
 
-const earliest = (...delays: (number | undefined)[]): number | undefined => {
-  const defined = delays.filter((delay): delay is number => delay !== undefined);
-  return defined.length > 0 ? Math.min(...defined) : undefined;
-};
 
 const ADMISSION_RECHECK_MS = 30_000;
 
@@ -160,12 +150,7 @@ async function holdChildren(deps: ReconcilerDeps, md: ModelDeployment, type: 'Mo
     phase: stored.phase ?? 'Pending',
     conditions: [...(stored.conditions ?? []).filter((existing) => existing.type !== condition.type), condition],
   };
-  let statusWritten = false;
-  if (!statusEqual(md.status, next)) {
-    await writeStatus(deps, md, next);
-    statusWritten = true;
-    for (const event of transitionEvents(md.status, next, md)) await deps.recorder.record(md, event);
-  }
+  const statusWritten = await commitStatus(deps, md, md.status, next);
   return { applied: [], deleted: [], statusWritten, requeueAfterMs };
 }
 
@@ -250,22 +235,13 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     const annotations = Object.fromEntries(rollout.consumed.map((command) => [RolloutAnnotations[command], null]));
     await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
   }
-  const before = md.status ?? {};
-  // Canonical JSON: the apiserver hands objects back with their keys sorted.
-  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
-  const unchanged = before.stableRevision === rollout.stableRevision
-    && before.candidateRevision === rollout.candidateRevision
-    && same(before.rollout, rollout.rollout)
-    && same(before.retiring ?? [], rollout.retiring)
-    && same(before.analysis, rollout.analysis);
-  if (unchanged) return undefined;
+  if (sameRolloutRecord(md.status ?? {}, rollout)) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, {
     conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(),
     retired: podsOfRetiredRevisions(deps, md, plan),
   }, now, deps.options);
-  await writeStatus(deps, md, status);
-  for (const event of [...rollout.events, ...transitionEvents(observed.stored, status, md)]) await deps.recorder.record(md, event);
+  await commitStatus(deps, md, observed.stored, status, rollout.events);
   return status;
 }
 
@@ -334,6 +310,17 @@ async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Prom
     }
   }
   return deleted;
+}
+
+/**
+ * The one way status is written: only when it differs from `before` (or the rollout has Events to
+ * record), then the Events of the change, the rollout's own first. Whether it wrote.
+ */
+async function commitStatus(deps: ReconcilerDeps, md: ModelDeployment, before: ModelDeploymentStatus | undefined, next: ModelDeploymentStatus, rolloutEvents: readonly RolloutEvent[] = []): Promise<boolean> {
+  if (rolloutEvents.length === 0 && statusEqual(before, next)) return false;
+  await writeStatus(deps, md, next);
+  for (const event of [...rolloutEvents, ...transitionEvents(before, next, md)]) await deps.recorder.record(md, event);
+  return true;
 }
 
 async function writeStatus(deps: ReconcilerDeps, md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {

@@ -2,7 +2,8 @@ import { PROGRESSIVE_STRATEGIES, SpecDefaults } from '../api/schema.ts';
 import type { ModelDeploymentSpec, ModelDeploymentStatus } from '../api/types.ts';
 import { kubernetesTime } from '../status/conditions.ts';
 import { describeFailures, type AnalysisSample, type AnalysisStatus } from '../analysis/evaluate.ts';
-import { durationMs } from './duration.ts';
+import { durationMs, earliest } from './duration.ts';
+import { canonicalJson } from '../desired/revision.ts';
 import type { RolloutCommands } from './commands.ts';
 
 export type RolloutStatus = NonNullable<ModelDeploymentStatus['rollout']>;
@@ -23,6 +24,16 @@ export interface RolloutRecord {
   retiring: Retiring[];
   /** The analysis of the running canary (and, after a rollback, the sample that caused it). */
   analysis?: AnalysisStatus;
+}
+
+/** Whether status already holds this rollout record (canonical JSON: the apiserver hands objects back with sorted keys). */
+export function sameRolloutRecord(before: Partial<RolloutRecord>, after: RolloutRecord): boolean {
+  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+  return before.stableRevision === after.stableRevision
+    && before.candidateRevision === after.candidateRevision
+    && same(before.rollout, after.rollout)
+    && same(before.retiring ?? [], after.retiring)
+    && same(before.analysis, after.analysis);
 }
 
 export interface RolloutInput {
@@ -85,11 +96,6 @@ function pendingRetirements(retiring: readonly Retiring[], live: readonly (strin
   return { retiring: pending, ...(due.length > 0 && { nextDueMs: Math.max(1000, Math.min(...due)) }) };
 }
 
-function minDefined(...values: (number | undefined)[]): number | undefined {
-  const defined = values.filter((value): value is number => value !== undefined);
-  return defined.length > 0 ? Math.min(...defined) : undefined;
-}
-
 /**
  * The rollout as a pure function of (spec, what was recorded, what the candidate's pods report,
  * the user's commands, now). It never reads the clock or the cluster itself, so every row of its
@@ -112,7 +118,7 @@ export function nextRollout(input: RolloutInput): RolloutDecision {
       consumed,
       events,
       ...extra,
-      requeueAfterMs: minDefined(extra.requeueAfterMs, pending.nextDueMs),
+      requeueAfterMs: earliest(extra.requeueAfterMs, pending.nextDueMs),
     };
   };
 
