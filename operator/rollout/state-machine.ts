@@ -96,154 +96,259 @@ function pendingRetirements(retiring: readonly Retiring[], live: readonly (strin
   return { retiring: pending, ...(due.length > 0 && { nextDueMs: Math.max(1000, Math.min(...due)) }) };
 }
 
+type Command = keyof RolloutCommands;
+
+/**
+ * What one branch of the state machine decides: the next record, the traffic intent, and the
+ * Events and one-shot commands that go with it. settle() turns it into the decision.
+ */
+interface Transition {
+  stableRevision: string;
+  rollout: RolloutStatus;
+  retiring: readonly Retiring[];
+  candidateRevision?: string;
+  /** ALL_STABLE when unset. */
+  weights?: Weights;
+  analysis?: AnalysisStatus;
+  requeueAfterMs?: number;
+  consumed?: readonly Command[];
+  events?: readonly RolloutEvent[];
+}
+
+/** What every branch of a rollout in progress reads, worked out once. */
+interface InProgress {
+  input: RolloutInput;
+  strategy: Strategy;
+  stable: string;
+  candidate: string;
+  /** The rollout as recorded for this candidate; undefined for a candidate new in this pass. */
+  prior: RolloutStatus | undefined;
+  retiring: readonly Retiring[];
+  /** The candidate's analysis record, when the spec asks for analysis. */
+  analysis: AnalysisStatus | undefined;
+  steps: CanaryStepSpec[];
+  /** Past the last canary step, the candidate growing to full size before its promotion. */
+  growing: boolean;
+}
+
+type CanaryStepSpec = NonNullable<NonNullable<NonNullable<ModelDeploymentSpec['rollout']>['canary']>['steps']>[number];
+
 /**
  * The rollout as a pure function of (spec, what was recorded, what the candidate's pods report,
  * the user's commands, now). It never reads the clock or the cluster itself, so every row of its
  * table is a unit test, and a restarted operator that reads the same status decides the same.
+ * Each branch below returns a Transition; this picks the first that applies.
  */
 export function nextRollout(input: RolloutInput): RolloutDecision {
-  const { spec, desiredRevision, previous, now } = input;
+  const { spec, desiredRevision, previous } = input;
   const strategy = strategyOf(spec);
-  const consumed: (keyof RolloutCommands)[] = [];
-  const events: RolloutEvent[] = [];
   const stable = previous.stableRevision;
-
-  const settle = (stableRevision: string, rollout: RolloutStatus, retiring: readonly Retiring[], extra: Partial<RolloutDecision> = {}): RolloutDecision => {
-    const pending = pendingRetirements(retiring, [stableRevision, extra.candidateRevision], now);
-    return {
-      stableRevision,
-      rollout,
-      retiring: pending.retiring,
-      weights: ALL_STABLE,
-      consumed,
-      events,
-      ...extra,
-      requeueAfterMs: earliest(extra.requeueAfterMs, pending.nextDueMs),
-    };
-  };
-
   // A first revision, or a strategy that replaces pods in place: nothing to split traffic between.
-  if (!stable || !isProgressive(strategy)) {
-    return settle(desiredRevision, { phase: 'Stable' }, previous.retiring ?? []);
-  }
-  const retiring = [...(previous.retiring ?? [])];
-  const abortedRevision = previous.rollout?.abortedRevision;
+  if (!stable || !isProgressive(strategy)) return settle(input, { stableRevision: desiredRevision, rollout: { phase: 'Stable' }, retiring: previous.retiring ?? [] });
+  if (desiredRevision === stable) return settle(input, backAtStable(input, stable));
+  const aborted = previous.rollout?.abortedRevision === desiredRevision;
+  if (aborted && !input.commands.retry) return settle(input, stayAborted(input, stable));
 
-  if (desiredRevision === stable) {
-    if (previous.candidateRevision) {
-      events.push({ type: 'Normal', reason: 'RolloutCancelled', message: `spec is back at stable revision ${stable}; candidate ${previous.candidateRevision} removed` });
-    }
-    return settle(stable, { phase: 'Stable' }, retiring);
-  }
-  if (abortedRevision === desiredRevision && input.commands.retry) {
-    consumed.push('retry');
-    events.push({ type: 'Normal', reason: 'RolloutRetried', message: `retrying aborted revision ${desiredRevision} from the first step` });
-  } else if (abortedRevision === desiredRevision) {
-    const rollout = previous.rollout;
-    return settle(stable, { ...rollout, phase: 'Aborted', abortedRevision }, retiring, previous.analysis ? { analysis: previous.analysis } : {});
-  }
+  const at = rolloutAt(input, strategy, stable);
+  const transition = abortRequested(at) ?? candidateNotReady(at) ?? fullPromotion(at) ?? pausedHold(at) ?? (strategy === 'Canary' ? canary(at) : untimed(at));
+  return settle(input, { ...transition, ...opening(at, aborted, transition) });
+}
 
-  // A retry with nothing aborted is a no-op; removing it keeps it from firing on a later abort.
-  if (input.commands.retry && !consumed.includes('retry')) consumed.push('retry');
+/** The rollout's record and retirements as of now: retirements whose time came go, and the decision says when to come back. */
+function settle(input: RolloutInput, transition: Transition): RolloutDecision {
+  const pending = pendingRetirements(transition.retiring, [transition.stableRevision, transition.candidateRevision], input.now);
+  return {
+    stableRevision: transition.stableRevision,
+    ...(transition.candidateRevision !== undefined && { candidateRevision: transition.candidateRevision }),
+    rollout: transition.rollout,
+    retiring: pending.retiring,
+    ...(transition.analysis && { analysis: transition.analysis }),
+    weights: transition.weights ?? ALL_STABLE,
+    consumed: [...(transition.consumed ?? [])],
+    events: [...(transition.events ?? [])],
+    requeueAfterMs: earliest(transition.requeueAfterMs, pending.nextDueMs),
+  };
+}
 
-  const fresh = previous.candidateRevision !== desiredRevision;
-  if (fresh) {
+function backAtStable(input: RolloutInput, stable: string): Transition {
+  const { previous } = input;
+  const events: RolloutEvent[] = previous.candidateRevision
+    ? [{ type: 'Normal', reason: 'RolloutCancelled', message: `spec is back at stable revision ${stable}; candidate ${previous.candidateRevision} removed` }]
+    : [];
+  return { stableRevision: stable, rollout: { phase: 'Stable' }, retiring: previous.retiring ?? [], events };
+}
+
+/** The spec still asks for a revision that was aborted: it stays aborted until the spec changes or a retry. */
+function stayAborted(input: RolloutInput, stable: string): Transition {
+  const { previous } = input;
+  return {
+    stableRevision: stable,
+    rollout: { ...previous.rollout, phase: 'Aborted', abortedRevision: input.desiredRevision },
+    retiring: previous.retiring ?? [],
+    ...(previous.analysis && { analysis: previous.analysis }),
+  };
+}
+
+function rolloutAt(input: RolloutInput, strategy: Strategy, stable: string): InProgress {
+  const { spec, previous } = input;
+  const fresh = previous.candidateRevision !== input.desiredRevision;
+  const prior = fresh ? undefined : previous.rollout;
+  const steps = spec.rollout?.canary?.steps ?? [];
+  return {
+    input,
+    strategy,
+    stable,
+    candidate: input.desiredRevision,
+    prior,
+    retiring: previous.retiring ?? [],
+    analysis: spec.rollout?.analysis ? (fresh ? { failures: 0 } : (previous.analysis ?? { failures: 0 })) : undefined,
+    steps,
+    growing: input.promotion !== undefined && strategy === 'Canary' && prior !== undefined && (prior.step ?? 0) >= steps.length,
+  };
+}
+
+/**
+ * What comes before whichever branch is taken: a retry consumed (acted on, or a no-op whose removal
+ * keeps it from firing on a later abort), and the Event that says a rollout (re)starts.
+ */
+function opening(at: InProgress, aborted: boolean, transition: Transition): Pick<Transition, 'consumed' | 'events'> {
+  const { input, candidate, stable, strategy } = at;
+  const events: RolloutEvent[] = [];
+  if (aborted) {
+    events.push({ type: 'Normal', reason: 'RolloutRetried', message: `retrying aborted revision ${candidate} from the first step` });
+  }
+  if (input.previous.candidateRevision !== candidate) {
     events.push({
       type: 'Normal',
       reason: 'RolloutStarted',
-      message: previous.candidateRevision
-        ? `spec changed mid-rollout: candidate ${desiredRevision} replaces ${previous.candidateRevision}, from the first step`
-        : `${strategy} rollout of revision ${desiredRevision} started (stable ${stable})`,
+      message: input.previous.candidateRevision
+        ? `spec changed mid-rollout: candidate ${candidate} replaces ${input.previous.candidateRevision}, from the first step`
+        : `${strategy} rollout of revision ${candidate} started (stable ${stable})`,
     });
   }
-  const candidate = desiredRevision;
-  const prior = fresh ? undefined : previous.rollout;
-  const canarySteps = spec.rollout?.canary?.steps ?? [];
-  // Past the last step under a replica ratio: the candidate grows to full size before it is promoted.
-  const growing = input.promotion !== undefined && strategy === 'Canary' && prior !== undefined && (prior.step ?? 0) >= canarySteps.length;
-  const canaryIntent = (step: number): Weights => (growing && input.promotion?.sharedService ? ALL_CANDIDATE : canaryWeights(spec, step));
+  return {
+    consumed: [...(input.commands.retry ? ['retry' as const] : []), ...(transition.consumed ?? [])],
+    events: [...events, ...(transition.events ?? [])],
+  };
+}
 
-  if (input.commands.abort) {
-    consumed.push('abort');
-    events.push({ type: 'Warning', reason: 'RolloutAborted', message: `revision ${candidate} aborted by request: all traffic back on stable revision ${stable}` });
-    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, abortReason: 'Requested', message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` }, retiring);
+/** The candidate's record while it runs: the stable side unchanged, the candidate named, its analysis kept. */
+function running(at: InProgress, rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number, analysis = at.analysis): Transition {
+  return {
+    stableRevision: at.stable,
+    rollout,
+    retiring: at.retiring,
+    candidateRevision: at.candidate,
+    weights,
+    ...(requeueAfterMs !== undefined && { requeueAfterMs }),
+    ...(analysis && { analysis }),
+  };
+}
+
+/** The traffic intent at a canary step; while growing without a mesh, all of it on the candidate, whose pods are all it has. */
+function canaryIntent(at: InProgress, step: number): Weights {
+  return at.growing && at.input.promotion?.sharedService ? ALL_CANDIDATE : canaryWeights(at.input.spec, step);
+}
+
+function abortRequested(at: InProgress): Transition | undefined {
+  if (!at.input.commands.abort) return undefined;
+  const { candidate, stable } = at;
+  return {
+    stableRevision: stable,
+    rollout: { phase: 'Aborted', abortedRevision: candidate, abortReason: 'Requested', message: `revision ${candidate} was aborted; change the spec or annotate modelship.io/retry=true to roll out again` },
+    retiring: at.retiring,
+    consumed: ['abort'],
+    events: [{ type: 'Warning', reason: 'RolloutAborted', message: `revision ${candidate} aborted by request: all traffic back on stable revision ${stable}` }],
+  };
+}
+
+/**
+ * Keep the step the rollout had reached: a candidate pod restarting must not reset progress, but no
+ * traffic moves until the candidate can take it. The step's clock is dropped, so the candidate,
+ * once ready again, is watched for the step's whole pause.
+ */
+function candidateNotReady(at: InProgress): Transition | undefined {
+  if (at.input.candidateReady) return undefined;
+  const { prior, strategy, candidate } = at;
+  const held: RolloutStatus = {
+    ...(prior ?? {}),
+    ...(strategy === 'Canary' && { step: prior?.step ?? 0 }),
+    phase: 'Progressing',
+    message: at.growing ? growingMessage(candidate, at.stable) : `waiting for revision ${candidate} to become ready`,
+  };
+  delete held.stepStartedAt;
+  return running(at, held, prior && strategy === 'Canary' ? canaryIntent(at, prior.step ?? 0) : ALL_STABLE);
+}
+
+function fullPromotion(at: InProgress): Transition | undefined {
+  if (at.input.commands.promote !== 'full') return undefined;
+  return withCommand(promotion(at, 'full promotion requested', at.analysis), 'promote');
+}
+
+function pausedHold(at: InProgress): Transition | undefined {
+  if (!at.input.commands.paused) return undefined;
+  const { prior, strategy } = at;
+  const step = prior?.step ?? 0;
+  const weights = strategy === 'Canary' ? canaryIntent(at, step) : ALL_STABLE;
+  return running(at, { ...(prior ?? {}), ...(strategy === 'Canary' && { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
+}
+
+/** BlueGreen, ABTest and Mirror have no timed steps: the candidate is previewed, matched or mirrored until promoted (BlueGreen promotes itself with autoPromote). */
+function untimed(at: InProgress): Transition {
+  const { input, strategy, candidate, prior } = at;
+  const autoPromote = strategy === 'BlueGreen' && (input.spec.rollout?.blueGreen?.autoPromote ?? SpecDefaults.blueGreenAutoPromote);
+  if (autoPromote) return promotion(at, 'ready, autoPromote', at.analysis);
+  if (input.commands.promote) return withCommand(promotion(at, 'promotion requested', at.analysis), 'promote');
+  return running(at, { phase: 'WaitingForPromotion', stepStartedAt: prior?.stepStartedAt ?? time(input.now), message: waitingMessage(strategy, candidate) }, ALL_STABLE);
+}
+
+const withCommand = (transition: Transition, command: Command): Transition => ({ ...transition, consumed: [...(transition.consumed ?? []), command] });
+
+/**
+ * The candidate becomes stable. A canary's candidate, sized for its step, first grows to full size
+ * (promoting it then would leave its few pods all the traffic). Without a traffic router the old
+ * revision stops serving at once (its running pods would take a share); with one it retires after
+ * the scale-down delay.
+ */
+function promotion(at: InProgress, reason: string, analysis: AnalysisStatus | undefined): Transition {
+  const { input, strategy, candidate, stable } = at;
+  const promoting = strategy === 'Canary' ? input.promotion : undefined;
+  if (promoting && !promoting.candidateAtFullSize) {
+    const weights = promoting.sharedService ? ALL_CANDIDATE : canaryWeights(input.spec, at.steps.length);
+    return running(at, { phase: 'Progressing', step: at.steps.length, message: growingMessage(candidate, stable) }, weights, undefined, analysis);
   }
-
-  const analysis: AnalysisStatus | undefined = spec.rollout?.analysis ? (fresh ? { failures: 0 } : (previous.analysis ?? { failures: 0 })) : undefined;
-  const inProgress = (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number, analysisNow = analysis): RolloutDecision =>
-    settle(stable, rollout, retiring, {
-      candidateRevision: candidate,
-      weights,
-      ...(requeueAfterMs !== undefined && { requeueAfterMs }),
-      ...(analysisNow && { analysis: analysisNow }),
-    });
-  const promote = (reason: string, analysisNow = analysis): RolloutDecision => {
-    const promotion = strategy === 'Canary' ? input.promotion : undefined;
-    if (promotion && !promotion.candidateAtFullSize) {
-      // Promoting now would leave the candidate's share of the pods to carry all the traffic.
-      const weights = promotion.sharedService ? ALL_CANDIDATE : canaryWeights(spec, canarySteps.length);
-      return inProgress({ phase: 'Progressing', step: canarySteps.length, message: growingMessage(candidate, stable) }, weights, undefined, analysisNow);
-    }
-    const stillRetiring = retiring.filter((entry) => entry.revision !== stable);
-    const promoted = `revision ${candidate} promoted (${reason}); revision ${stable}`;
-    if (promotion?.sharedService) {
-      events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} stops serving now (no traffic router could keep it from taking traffic)` });
-      return settle(candidate, { phase: 'Stable' }, stillRetiring);
-    }
-    events.push({ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} scales down in ${scaleDownDelayMs(spec) / 1000}s` });
-    const due = new Date(now.getTime() + scaleDownDelayMs(spec));
-    return settle(candidate, { phase: 'Stable' }, [...stillRetiring, { revision: stable, scaleDownAt: time(due) }]);
-  };
-  const rollBack = (failed: AnalysisStatus, sample: AnalysisSample): RolloutDecision => {
-    const why = describeFailures(sample);
-    events.push({ type: 'Warning', reason: 'AnalysisFailed', message: `revision ${candidate} rolled back after ${failed.failures} failed analysis sample(s): ${why}` });
-    const message = `revision ${candidate} rolled back: analysis failed ${failed.failures} time(s): ${why}`;
-    return settle(stable, { phase: 'Aborted', abortedRevision: candidate, abortReason: 'AnalysisFailed', message }, retiring, { analysis: failed });
-  };
-
-  if (!input.candidateReady) {
-    // Keep the step the rollout had reached: a candidate pod restarting must not reset progress,
-    // but no traffic moves until the candidate can take it. The step's clock is dropped, so the
-    // candidate, once ready again, is watched for the step's whole pause.
-    const held: RolloutStatus = {
-      ...(prior ?? {}),
-      ...(strategy === 'Canary' && { step: prior?.step ?? 0 }),
-      phase: 'Progressing',
-      message: growing ? growingMessage(candidate, stable) : `waiting for revision ${candidate} to become ready`,
+  const stillRetiring = at.retiring.filter((entry) => entry.revision !== stable);
+  const promoted = `revision ${candidate} promoted (${reason}); revision ${stable}`;
+  if (promoting?.sharedService) {
+    return {
+      stableRevision: candidate, rollout: { phase: 'Stable' }, retiring: stillRetiring,
+      events: [{ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} stops serving now (no traffic router could keep it from taking traffic)` }],
     };
-    delete held.stepStartedAt;
-    return inProgress(held, prior && strategy === 'Canary' ? canaryIntent(prior.step ?? 0) : ALL_STABLE);
   }
+  const delayMs = scaleDownDelayMs(input.spec);
+  return {
+    stableRevision: candidate,
+    rollout: { phase: 'Stable' },
+    retiring: [...stillRetiring, { revision: stable, scaleDownAt: time(new Date(input.now.getTime() + delayMs)) }],
+    events: [{ type: 'Normal', reason: 'RolloutPromoted', message: `${promoted} scales down in ${delayMs / 1000}s` }],
+  };
+}
 
-  if (input.commands.promote === 'full') {
-    consumed.push('promote');
-    return promote('full promotion requested');
-  }
-
-  if (input.commands.paused) {
-    const step = prior?.step ?? 0;
-    const weights = strategy === 'Canary' ? canaryIntent(step) : ALL_STABLE;
-    return inProgress({ ...(prior ?? {}), ...(strategy === 'Canary' && { step }), phase: 'Paused', message: 'paused by modelship.io/paused' }, weights);
-  }
-
-  if (strategy === 'Canary') {
-    let judged = analysis;
-    if (analysis && input.sample) {
-      judged = judge(spec, analysis, input.sample, prior?.step ?? 0, now);
-      if (judged.failures >= (spec.rollout?.analysis?.failureLimit ?? SpecDefaults.failureLimit)) return rollBack(judged, input.sample);
-    }
-    return canaryStep(input, prior, candidate, consumed, events, (reason) => promote(reason, judged), (rollout, weights, requeue) => inProgress(rollout, weights, requeue, judged), judged);
-  }
-
-  // BlueGreen, ABTest and Mirror have no timed steps: the candidate is previewed, matched or
-  // mirrored until promoted (BlueGreen promotes itself when autoPromote is on).
-  const autoPromote = strategy === 'BlueGreen' && (spec.rollout?.blueGreen?.autoPromote ?? SpecDefaults.blueGreenAutoPromote);
-  if (autoPromote) return promote('ready, autoPromote');
-  if (input.commands.promote) {
-    consumed.push('promote');
-    return promote('promotion requested');
-  }
-  return inProgress({ phase: 'WaitingForPromotion', stepStartedAt: prior?.stepStartedAt ?? time(now), message: waitingMessage(strategy, candidate) }, ALL_STABLE);
+/** A canary: this pass's analysis sample judged (failureLimit failures roll it back), then its steps. */
+function canary(at: InProgress): Transition {
+  const { input, candidate, stable } = at;
+  const sample = input.sample;
+  if (!at.analysis || !sample) return canarySteps(at, at.analysis);
+  const judged = judge(input.spec, at.analysis, sample, at.prior?.step ?? 0, input.now);
+  if (judged.failures < (input.spec.rollout?.analysis?.failureLimit ?? SpecDefaults.failureLimit)) return canarySteps(at, judged);
+  const why = describeFailures(sample);
+  return {
+    stableRevision: stable,
+    rollout: { phase: 'Aborted', abortedRevision: candidate, abortReason: 'AnalysisFailed', message: `revision ${candidate} rolled back: analysis failed ${judged.failures} time(s): ${why}` },
+    retiring: at.retiring,
+    analysis: judged,
+    events: [{ type: 'Warning', reason: 'AnalysisFailed', message: `revision ${candidate} rolled back after ${judged.failures} failed analysis sample(s): ${why}` }],
+  };
 }
 
 function growingMessage(candidate: string, stable: string): string {
@@ -286,32 +391,28 @@ function canaryWeights(spec: ModelDeploymentSpec, step: number): Weights {
   return { stable: 100 - weight, candidate: weight };
 }
 
-function canaryStep(
-  input: RolloutInput,
-  prior: RolloutStatus | undefined,
-  candidate: string,
-  consumed: (keyof RolloutCommands)[],
-  events: RolloutEvent[],
-  promote: (reason: string) => RolloutDecision,
-  inProgress: (rollout: RolloutStatus, weights: Weights, requeueAfterMs?: number) => RolloutDecision,
-  analysis: AnalysisStatus | undefined,
-): RolloutDecision {
+/** Walks the canary's steps from where it stands: each passed step (its pause over and, with analysis, a passing sample taken during it, or a promote) moves on; the first that holds is the decision. */
+function canarySteps(at: InProgress, analysis: AnalysisStatus | undefined): Transition {
+  const { input, candidate, steps } = at;
   const { spec, now } = input;
-  const steps = spec.rollout?.canary?.steps ?? [];
-  let step = prior?.step ?? 0;
+  let step = at.prior?.step ?? 0;
   const growingBeforePromotion = input.promotion !== undefined && step >= steps.length;
   // A resumed or freshly ready rollout starts the step's clock now.
-  let startedAt = prior?.stepStartedAt && prior.phase !== 'Paused' ? Date.parse(prior.stepStartedAt) : now.getTime();
+  let startedAt = at.prior?.stepStartedAt && at.prior.phase !== 'Paused' ? Date.parse(at.prior.stepStartedAt) : now.getTime();
+  let promoteUsed = false;
+  const events: RolloutEvent[] = [];
+  const consumedSoFar = (): Command[] => (promoteUsed ? ['promote'] : []);
 
   for (;;) {
     const current = steps[step];
     if (!current) {
       // A promote asked for past the last step asks for what is under way; left, it would fire on the next rollout.
-      if (input.commands.promote && !consumed.includes('promote')) consumed.push('promote');
-      return promote(growingBeforePromotion ? 'running at full size' : `all ${steps.length} steps passed`);
+      if (input.commands.promote) promoteUsed = true;
+      const promoted = promotion(at, growingBeforePromotion ? 'running at full size' : `all ${steps.length} steps passed`, analysis);
+      return { ...promoted, consumed: consumedSoFar(), events: [...events, ...(promoted.events ?? [])] };
     }
     const pauseMs = current.pause ? durationMs(current.pause) : undefined;
-    const promoted = input.commands.promote && !consumed.includes('promote');
+    const promoted = !!input.commands.promote && !promoteUsed;
     // With analysis, a step also needs a passing sample taken during it; without a pause, that is all it needs.
     const passed = analysis ? analysis.passedStep === step && Date.parse(analysis.lastSampleAt ?? '') >= startedAt : undefined;
     const timerDone = pauseMs !== undefined ? now.getTime() - startedAt >= pauseMs : passed === true;
@@ -327,12 +428,12 @@ function canaryStep(
       };
       const sampleAt = analysis ? nextSampleAt(spec, rollout, analysis) : undefined;
       const timers = [pauseMs === undefined ? undefined : startedAt + pauseMs, sampleAt]
-        .filter((at): at is number => at !== undefined)
-        .map((at) => at - now.getTime());
+        .filter((due): due is number => due !== undefined)
+        .map((due) => due - now.getTime());
       const requeue = timers.length > 0 ? Math.max(1000, Math.min(...timers)) : undefined;
-      return inProgress(rollout, canaryWeights(spec, step), requeue);
+      return { ...running(at, rollout, canaryWeights(spec, step), requeue, analysis), consumed: consumedSoFar(), events };
     }
-    if (promoted) consumed.push('promote');
+    if (promoted) promoteUsed = true;
     step += 1;
     startedAt = now.getTime();
     if (steps[step]) events.push({ type: 'Normal', reason: 'CanaryStep', message: `step ${step + 1}/${steps.length}: ${steps[step]?.weight}% on revision ${candidate}` });
