@@ -118,7 +118,12 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
       const pods = await get<{ spec: { namespaceSelector: { any: boolean }; selector: { matchLabels: Record<string, string> }; podMetricsEndpoints: { port: string; path: string }[] } }>('podmonitors.monitoring.coreos.com', 'modelship-runtimes');
       expect(pods.spec.namespaceSelector).to.deep.equal({ any: true });
       expect(childLabels(modelDeployment()), "the runtime pods' labels").to.include(pods.spec.selector.matchLabels);
-      expect(pods.spec.podMetricsEndpoints).to.deep.equal([{ port: HTTP_PORT_NAME, path: RuntimeProbePaths.metrics, interval: '15s' }]);
+      expect(pods.spec.podMetricsEndpoints).to.deep.equal([{
+        port: HTTP_PORT_NAME, path: RuntimeProbePaths.metrics, interval: '15s',
+        // spec.security.tls pods say https in their scrape annotation; the scheme follows it.
+        relabelings: [{ action: 'replace', regex: '(https?)', sourceLabels: ['__meta_kubernetes_pod_annotation_prometheus_io_scheme'], targetLabel: '__scheme__' }],
+        tlsConfig: { insecureSkipVerify: true },
+      }]);
     } finally {
       if (!crdsWereThere) await uninstallOptionalCrds(plane().running.kubectl, 'prometheus-operator');
     }

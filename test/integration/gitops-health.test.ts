@@ -94,8 +94,9 @@ describe('GitOps health of ModelDeployments from the real plane: kstatus (Flux, 
   it('being created and starting pods: InProgress/Progressing; fully serving: Current/Healthy, and kubectl wait --for=condition=Ready returns', async () => {
     operator = await startOperator(plane().kubeconfigPath, 'operator-gitops', { MODELSHIP_WATCH_NAMESPACE: namespace });
     await waitReady('plain');
-    const ready = await getMd('plain');
-    const health = await gitopsHealth(ready);
+    // Ready comes with the pods; the rollout is done (Reconciling=False) once they count as available
+    // (minReadySeconds later), and that is when both tools say Current/Healthy.
+    const { health } = await judgedWhen('plain', (md) => expect(condition(md, 'Reconciling')?.status, JSON.stringify(md.status)).to.equal('False'));
     expect(health.kstatus).to.deep.equal({ status: 'Current', message: 'Resource is Ready' });
     expect(health.argocd.status).to.equal('Healthy');
     expect(health.argocd.message).to.match(/^revision [0-9a-f]{7}: 2\/2 replicas ready$/);
@@ -114,7 +115,8 @@ describe('GitOps health of ModelDeployments from the real plane: kstatus (Flux, 
     const spec = (version: string) => ({ model: model(version), replicas: 2, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50, pause: '1h' }] } } });
     await apply('canary', spec('1'));
     await waitReady('canary');
-    expect(await verdicts(await getMd('canary'))).to.equal('Current/Healthy');
+    const settled = await judgedWhen('canary', (md) => expect(condition(md, 'Reconciling')?.status, JSON.stringify(md.status)).to.equal('False'));
+    expect(`${settled.health.kstatus.status}/${settled.health.argocd.status}`).to.equal('Current/Healthy');
 
     const changed = await apply('canary', spec('2'));
     expect(changed.metadata?.generation).to.equal(2);

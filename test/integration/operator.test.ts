@@ -95,6 +95,11 @@ describe('operator against the real control plane', function () {
   });
 
   it('makes zero API writes at steady state', async () => {
+    // Steady: the rollout done (its pods available, minReadySeconds after Ready) and nothing queued.
+    await eventually(async () => {
+      const md = JSON.parse(await plane().running.kubectl(['get', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string }[] } };
+      expect(md.status?.conditions?.find((c) => c.type === 'Reconciling')?.status).to.equal('False');
+    }, { timeoutMs: 30_000 });
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await writesExceptLeases(operator);
