@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../scripts/repo-root.ts';
 import { OperatorSettings } from '../../operator/settings.ts';
@@ -90,5 +91,15 @@ describe('generated docs tables', () => {
 
   it('refuses a file without the section markers instead of appending', () => {
     expect(() => replaceSection('# README\n', 'runtime contract', 'table')).to.throw(/marker comments/);
+  });
+});
+
+describe('docs/architecture.md', () => {
+  it('names only files that exist, so its walk through a pass follows the code', async () => {
+    const text = await readFile(join(REPO_ROOT, 'docs/architecture.md'), 'utf8');
+    const named = [...text.matchAll(/`((?:operator|runtime|cli|test|scripts|charts|crds|examples|bench)\/[\w./-]+\.(?:ts|sh|yaml|json|md|py))`/g)].map((match) => match[1] ?? '');
+    expect(named.length).to.be.greaterThan(20);
+    const missing = named.filter((path) => !existsSync(join(REPO_ROOT, path)));
+    expect(missing).to.deep.equal([]);
   });
 });
