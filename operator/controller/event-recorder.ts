@@ -2,12 +2,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { KubeRestClient } from '../kube/rest-client.ts';
 import { apiVersionOf, CoreResources } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
+import type { ModelDeploymentEvent } from '../status/events.ts';
 
-export interface RecordedEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
 
 const microTime = (date: Date) => date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
@@ -17,7 +13,7 @@ export class EventRecorder {
 
   constructor(private readonly client: KubeRestClient, private readonly instance: string, private readonly log: Logger) {}
 
-  async record(regarding: KubernetesObject, event: RecordedEvent): Promise<void> {
+  async record(regarding: KubernetesObject, event: ModelDeploymentEvent): Promise<void> {
     const { name = '', namespace = 'default', uid, resourceVersion } = regarding.metadata ?? {};
     const now = new Date();
     const body = {

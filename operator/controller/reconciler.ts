@@ -14,8 +14,8 @@ import { SpecDefaults } from '../api/schema.ts';
 import { revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs, earliest } from '../rollout/duration.ts';
-import { nextSampleAt, sameRolloutRecord, type RolloutEvent } from '../rollout/state-machine.ts';
-import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState } from '../status/index.ts';
+import { nextSampleAt, sameRolloutRecord } from '../rollout/state-machine.ts';
+import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState, type ModelDeploymentEvent } from '../status/index.ts';
 import type { RegistryPoller } from '../registry/poller.ts';
 import { authorGrants } from '../desired/pod-grants.ts';
 import type { AdmissionPolicyCheck } from './admission-policy.ts';
@@ -316,7 +316,7 @@ async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Prom
  * The one way status is written: only when it differs from `before` (or the rollout has Events to
  * record), then the Events of the change, the rollout's own first. Whether it wrote.
  */
-async function commitStatus(deps: ReconcilerDeps, md: ModelDeployment, before: ModelDeploymentStatus | undefined, next: ModelDeploymentStatus, rolloutEvents: readonly RolloutEvent[] = []): Promise<boolean> {
+async function commitStatus(deps: ReconcilerDeps, md: ModelDeployment, before: ModelDeploymentStatus | undefined, next: ModelDeploymentStatus, rolloutEvents: readonly ModelDeploymentEvent[] = []): Promise<boolean> {
   if (rolloutEvents.length === 0 && statusEqual(before, next)) return false;
   await writeStatus(deps, md, next);
   for (const event of [...rolloutEvents, ...transitionEvents(before, next, md)]) await deps.recorder.record(md, event);

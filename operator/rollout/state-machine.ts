@@ -1,6 +1,7 @@
 import { PROGRESSIVE_STRATEGIES, SpecDefaults } from '../api/schema.ts';
 import type { ModelDeploymentSpec, ModelDeploymentStatus } from '../api/types.ts';
 import { kubernetesTime } from '../status/conditions.ts';
+import type { ModelDeploymentEvent } from '../status/events.ts';
 import { describeFailures, type AnalysisSample, type AnalysisStatus } from '../analysis/evaluate.ts';
 import { durationMs, earliest } from './duration.ts';
 import { canonicalJson } from '../desired/revision.ts';
@@ -59,12 +60,6 @@ export interface RolloutInput {
   now: Date;
 }
 
-export interface RolloutEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  message: string;
-}
-
 export interface RolloutDecision extends RolloutRecord {
   /** Traffic intent: percent per revision (the canary weight, 0 while the candidate is previewed or starting). */
   weights: Weights;
@@ -72,7 +67,7 @@ export interface RolloutDecision extends RolloutRecord {
   requeueAfterMs?: number;
   /** One-shot commands acted on in this pass: the controller removes their annotations. */
   consumed: (keyof RolloutCommands)[];
-  events: RolloutEvent[];
+  events: ModelDeploymentEvent[];
 }
 
 export const isProgressive = (strategy: Strategy): boolean => (PROGRESSIVE_STRATEGIES as readonly string[]).includes(strategy);
@@ -112,7 +107,7 @@ interface Transition {
   analysis?: AnalysisStatus;
   requeueAfterMs?: number;
   consumed?: readonly Command[];
-  events?: readonly RolloutEvent[];
+  events?: readonly ModelDeploymentEvent[];
 }
 
 /** What every branch of a rollout in progress reads, worked out once. */
@@ -172,7 +167,7 @@ function settle(input: RolloutInput, transition: Transition): RolloutDecision {
 
 function backAtStable(input: RolloutInput, stable: string): Transition {
   const { previous } = input;
-  const events: RolloutEvent[] = previous.candidateRevision
+  const events: ModelDeploymentEvent[] = previous.candidateRevision
     ? [{ type: 'Normal', reason: 'RolloutCancelled', message: `spec is back at stable revision ${stable}; candidate ${previous.candidateRevision} removed` }]
     : [];
   return { stableRevision: stable, rollout: { phase: 'Stable' }, retiring: previous.retiring ?? [], events };
@@ -213,7 +208,7 @@ function rolloutAt(input: RolloutInput, strategy: Strategy, stable: string): InP
  */
 function opening(at: InProgress, aborted: boolean, transition: Transition): Pick<Transition, 'consumed' | 'events'> {
   const { input, candidate, stable, strategy } = at;
-  const events: RolloutEvent[] = [];
+  const events: ModelDeploymentEvent[] = [];
   if (aborted) {
     events.push({ type: 'Normal', reason: 'RolloutRetried', message: `retrying aborted revision ${candidate} from the first step` });
   }
@@ -400,7 +395,7 @@ function canarySteps(at: InProgress, analysis: AnalysisStatus | undefined): Tran
   // A resumed or freshly ready rollout starts the step's clock now.
   let startedAt = at.prior?.stepStartedAt && at.prior.phase !== 'Paused' ? Date.parse(at.prior.stepStartedAt) : now.getTime();
   let promoteUsed = false;
-  const events: RolloutEvent[] = [];
+  const events: ModelDeploymentEvent[] = [];
   const consumedSoFar = (): Command[] => (promoteUsed ? ['promote'] : []);
 
   for (;;) {

@@ -5,7 +5,8 @@ import { findCondition } from './conditions.ts';
 
 const INCONCLUSIVE: ReadonlySet<string> = new Set(Object.values(InconclusiveReasons));
 
-export interface TransitionEvent {
+/** What the operator tells about a ModelDeployment as a Kubernetes Event: from a status change, or from the rollout's decision. */
+export interface ModelDeploymentEvent {
   type: 'Normal' | 'Warning';
   reason: string;
   message: string;
@@ -23,8 +24,8 @@ export function transitionEvents(
   previous: ModelDeploymentStatus | undefined,
   next: ModelDeploymentStatus,
   md?: ModelDeployment,
-): TransitionEvent[] {
-  const events: TransitionEvent[] = [];
+): ModelDeploymentEvent[] {
+  const events: ModelDeploymentEvent[] = [];
   if (next.revision && next.revision !== previous?.revision) {
     const version = md && modelVersionOf(md);
     events.push({ type: 'Normal', reason: 'RevisionCreated', message: `revision ${next.revision}${version ? ` for model version ${version}` : ''}` });

@@ -2,5 +2,5 @@ export { findCondition, kubernetesTime, nextCondition, type ConditionState, type
 export { computeStatus } from './compute.ts';
 export { deploymentProgress, rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
 export { statusEqual } from './equality.ts';
-export { transitionEvents, type TransitionEvent } from './events.ts';
+export { transitionEvents, type ModelDeploymentEvent } from './events.ts';
 export { plannedStableReplicas, type ObservedChildren } from './observed.ts';
