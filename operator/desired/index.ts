@@ -5,7 +5,7 @@ export { desiredDeployment, GPU_RESOURCE, GRPC_PORT_NAME, HTTP_PORT_NAME, RUNTIM
 export { desiredDisruptionBudget, minimumReplicas } from './disruption-budget.ts';
 export { childLabels, INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, MODEL_VERSION_LABEL, REVISION_LABEL, selectorLabels } from './labels.ts';
 export { controllerReference } from './metadata.ts';
-export { MODEL_CACHE_DIR, modelSource, modelVersionOf, PVC_MOUNT_PATH, resolvedModelOf, servedModelFile, type ModelSource } from './model-source.ts';
+export { MODEL_CACHE_DIR, modelSource, modelVersionOf, PVC_MOUNT_PATH, resolvedModelOf, servedModelFile, type ModelDelivery } from './model-source.ts';
 export { desiredNetworkPolicy } from './network-policy.ts';
 export { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
 export { canonicalJson, revisionOf } from './revision.ts';

@@ -21,7 +21,8 @@ export const SIGNATURE_TRUST_DIR = '/etc/modelship/model-signature';
 export const SIGNATURE_TRUST_FILE = `${SIGNATURE_TRUST_DIR}/trust.pem`;
 
 /**
- * How the runtime gets its model file. The runtime fetches http(s) URLs itself and verifies the
+ * How the model file reaches a runtime pod (what the runtime then reads from its env is its own
+ * ModelSource, runtime/model/served-model.ts). The runtime fetches http(s) URLs itself and verifies the
  * digest of every file it loads, so the operator only has to make other sources look like a
  * local file:
  * - pvc://claim/path: the claim is mounted read-only and the runtime reads file:///mnt/models/path;
@@ -32,7 +33,7 @@ export const SIGNATURE_TRUST_FILE = `${SIGNATURE_TRUST_DIR}/trust.pem`;
  * A signature (spec.model.signature) travels the same way, next to the model by default, and the
  * Secret holding its public key or CA certificates is mounted read-only.
  */
-export interface ModelSource {
+export interface ModelDelivery {
   /** What MODELSHIP_MODEL_URI is set to. */
   runtimeUri: string;
   sha256: string;
@@ -43,7 +44,7 @@ export interface ModelSource {
   signature?: { method: 'key' | 'certificate'; runtimeUri: string; trustFile: string };
 }
 
-type FileSource = Omit<ModelSource, 'sha256' | 'signature'>;
+type FileSource = Omit<ModelDelivery, 'sha256' | 'signature'>;
 
 /** The registry resolution that the current models:/ URI is served from, as recorded in status. */
 export function resolvedModelOf(md: ModelDeployment): ResolvedModel | undefined {
@@ -117,7 +118,7 @@ function signatureSource(model: ModelSpec, servedUri: string, s3FetcherImage: st
   return fileSource(uri, model, s3FetcherImage, SIGNATURE_PLACEMENT);
 }
 
-export function modelSource(md: ModelDeployment, s3FetcherImage: string): ModelSource {
+export function modelSource(md: ModelDeployment, s3FetcherImage: string): ModelDelivery {
   const model = md.spec.model;
   const file = servedModelFile(md);
   const served = fileSource(file.uri, model, s3FetcherImage, MODEL_PLACEMENT);

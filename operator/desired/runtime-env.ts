@@ -5,7 +5,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import { authTokenMount } from './auth-token.ts';
 import { servingTlsMount } from './tls.ts';
 import { nameOf, namespaceOf } from './metadata.ts';
-import { MODEL_CACHE_DIR, modelVersionOf, type ModelSource } from './model-source.ts';
+import { MODEL_CACHE_DIR, modelVersionOf, type ModelDelivery } from './model-source.ts';
 import { cpuCores } from './quantity.ts';
 
 /** Kubernetes' default, set on the container explicitly because the runtime is told to write its failure there. */
@@ -46,7 +46,7 @@ function tracingEnv(md: ModelDeployment, revision: string): [RuntimeEnvName, str
 }
 
 /** The runtime's environment: the contract's variables from the spec, then the user's own. */
-export function runtimeEnv(md: ModelDeployment, source: ModelSource, revision: string): V1EnvVar[] {
+export function runtimeEnv(md: ModelDeployment, source: ModelDelivery, revision: string): V1EnvVar[] {
   const runtime = md.spec.runtime ?? {};
   const batching = runtime.batching ?? {};
   // Typed by the contract's names, so nothing outside runtime/contract.ts can be emitted; unset ones take the runtime's default.
