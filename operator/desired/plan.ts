@@ -3,7 +3,7 @@ import { SpecDefaults } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
-import { deploymentProgress, rolloutState } from '../status/deployment-progress.ts';
+import { deploymentProgress, deploymentState } from '../status/deployment-progress.ts';
 import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
 import { desiredPrometheusRule } from './alert-rules.ts';
 import { desiredAutoscaler } from './autoscaler.ts';
@@ -64,7 +64,7 @@ export const revisionDeploymentName = (md: ModelDeployment, revision: string): s
 
 /** The candidate can take traffic once its Deployment has rolled out completely, as status judges any Deployment. */
 function deploymentReady(deployment: V1Deployment | undefined, revision: string): boolean {
-  return deployment !== undefined && rolloutState(deploymentProgress(deployment, 1), revision) === 'Complete';
+  return deployment !== undefined && deploymentState(deploymentProgress(deployment, 1), revision) === 'Complete';
 }
 
 /** Pods of a Deployment that the Service sends traffic to. */

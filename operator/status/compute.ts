@@ -11,8 +11,8 @@ import { modelVersionOf } from '../desired/model-source.ts';
 import { modelNameOf } from '../desired/runtime-env.ts';
 import { endpointUrl } from '../desired/service.ts';
 import { nextCondition, type ConditionState, type ConditionType } from './conditions.ts';
-import { deploymentProgress, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
-import { stableRolloutState } from './stable-state.ts';
+import { deploymentProgress, type DeploymentProgress, type DeploymentState } from './deployment-progress.ts';
+import { stableDeploymentState } from './stable-state.ts';
 import type { ObservedChildren } from './observed.ts';
 import type { TrafficRouting } from '../desired/plan.ts';
 import type { RolloutDecision, RolloutStatus } from '../rollout/state-machine.ts';
@@ -20,10 +20,11 @@ import { kstatusConditions, type Problem } from './kstatus.ts';
 
 const NO_PROBLEM: ConditionState = { status: 'False', reason: 'AsExpected', message: '' };
 
-interface Rollout {
+/** The stable revision's Deployment as status sees it: how far it has rolled out, and what that means. */
+interface StableDeployment {
   revision: string;
   progress: DeploymentProgress;
-  state: RolloutState;
+  state: DeploymentState;
 }
 
 /** A Deployment the plan is about to resize is measured against its new size: until it has it, it has not rolled out. */
@@ -31,11 +32,11 @@ function desiredProgress(progress: DeploymentProgress, plannedReplicas: number |
   return plannedReplicas === undefined ? progress : { ...progress, desired: plannedReplicas };
 }
 
-function readyCounts({ progress }: Rollout): string {
+function readyCounts({ progress }: StableDeployment): string {
   return `${progress.ready}/${progress.desired} replicas ready`;
 }
 
-function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, aborted: RolloutStatus | undefined): Problem | undefined {
+function problemOf(observed: ObservedChildren, stableSide: StableDeployment | undefined, aborted: RolloutStatus | undefined): Problem | undefined {
   if (observed.conflicts?.length) return { stalls: true, state: { status: 'True', reason: 'ChildConflict', message: observed.conflicts.join('; ') } };
   if (observed.applyError) return { stalls: true, state: { status: 'True', reason: 'ApplyFailed', message: observed.applyError } };
   if (observed.watchForbidden?.length) {
@@ -47,8 +48,8 @@ function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, abo
     const { reason, message, waitsForNode } = observed.runtimeFailure;
     return { stalls: !waitsForNode, state: { status: 'True', reason, message } };
   }
-  if (rollout?.state === 'Stalled') {
-    return { stalls: true, state: { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${rollout.revision}: ${rollout.progress.stalled}` } };
+  if (stableSide?.state === 'Stalled') {
+    return { stalls: true, state: { status: 'True', reason: 'ProgressDeadlineExceeded', message: `revision ${stableSide.revision}: ${stableSide.progress.stalled}` } };
   }
   if (aborted) {
     return {
@@ -56,15 +57,15 @@ function problemOf(observed: ObservedChildren, rollout: Rollout | undefined, abo
       state: { status: 'True', reason: aborted.abortReason === 'AnalysisFailed' ? 'AnalysisFailed' : 'RolloutAborted', message: aborted.message ?? 'rollout aborted' },
     };
   }
-  if (rollout?.state === 'ReplicasLost') {
-    return { stalls: false, state: { status: 'True', reason: 'ReplicasUnavailable', message: `revision ${rollout.revision}: ${readyCounts(rollout)}` } };
+  if (stableSide?.state === 'ReplicasLost') {
+    return { stalls: false, state: { status: 'True', reason: 'ReplicasUnavailable', message: `revision ${stableSide.revision}: ${readyCounts(stableSide)}` } };
   }
   return undefined;
 }
 
-function progressing(rollout: Rollout | undefined, revision: string): ConditionState {
-  if (!rollout) return { status: 'True', reason: 'Creating', message: `creating revision ${revision}` };
-  const { progress, state } = rollout;
+function progressing(stableSide: StableDeployment | undefined, revision: string): ConditionState {
+  if (!stableSide) return { status: 'True', reason: 'Creating', message: `creating revision ${revision}` };
+  const { progress, state } = stableSide;
   if (state === 'Stalled') return { status: 'False', reason: 'ProgressDeadlineExceeded', message: `revision ${revision} stopped making progress` };
   if (state === 'RollingOut') {
     return {
@@ -76,14 +77,14 @@ function progressing(rollout: Rollout | undefined, revision: string): ConditionS
   return { status: 'False', reason: 'RolloutComplete', message: `revision ${revision} rolled out` };
 }
 
-function ready(rollout: Rollout | undefined, revision: string): ConditionState {
-  if (!rollout) return { status: 'False', reason: 'DeploymentPending', message: `waiting for the Deployment of revision ${revision}` };
-  const { progress, state } = rollout;
+function ready(stableSide: StableDeployment | undefined, revision: string): ConditionState {
+  if (!stableSide) return { status: 'False', reason: 'DeploymentPending', message: `waiting for the Deployment of revision ${revision}` };
+  const { progress, state } = stableSide;
   if (progress.desired === 0) return { status: 'False', reason: 'ScaledToZero', message: 'no replicas requested' };
-  if (progress.ready === 0) return { status: 'False', reason: 'NoReplicasReady', message: `revision ${revision}: ${readyCounts(rollout)}` };
-  if (state === 'Complete') return { status: 'True', reason: 'StableServing', message: `revision ${revision}: ${readyCounts(rollout)}` };
+  if (progress.ready === 0) return { status: 'False', reason: 'NoReplicasReady', message: `revision ${revision}: ${readyCounts(stableSide)}` };
+  if (state === 'Complete') return { status: 'True', reason: 'StableServing', message: `revision ${revision}: ${readyCounts(stableSide)}` };
   const serving = progress.revision && progress.revision !== revision ? ` (rolling out from revision ${progress.revision})` : '';
-  return { status: 'True', reason: 'Serving', message: `revision ${revision}: ${readyCounts(rollout)}${serving}` };
+  return { status: 'True', reason: 'Serving', message: `revision ${revision}: ${readyCounts(stableSide)}${serving}` };
 }
 
 function rolloutProgress(decision: RolloutDecision | undefined): ConditionState | undefined {
@@ -124,11 +125,11 @@ function alertRulesCondition(alerting: ObservedChildren['alerting']): ConditionS
   return undefined;
 }
 
-function phaseOf(states: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState>, rollout: Rollout | undefined): Phase {
+function phaseOf(states: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState>, stableSide: StableDeployment | undefined): Phase {
   if (states.Degraded.status === 'True') return 'Degraded';
-  if (!rollout) return 'Pending';
+  if (!stableSide) return 'Pending';
   if (states.Progressing.status === 'True') return 'Progressing';
-  if (rollout.progress.desired === 0) return 'Idle';
+  if (stableSide.progress.desired === 0) return 'Idle';
   return states.Ready.status === 'True' ? 'Ready' : 'Pending';
 }
 
@@ -148,12 +149,12 @@ export function computeStatus(
   const revision = decision?.stableRevision ?? revisionOf(md);
   const generation = md.metadata.generation;
   const progress = observed.deployment ? desiredProgress(deploymentProgress(observed.deployment, minimumReplicas(md)), observed.plannedReplicas) : undefined;
-  const rollout = progress ? { revision, progress, state: stableRolloutState(progress, revision, md.status) } : undefined;
+  const stableSide = progress ? { revision, progress, state: stableDeploymentState(progress, revision, md.status) } : undefined;
   const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
-  const problem = problemOf(observed, rollout, aborted);
+  const problem = problemOf(observed, stableSide, aborted);
   const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {
-    Ready: ready(rollout, revision),
-    Progressing: rolloutProgress(decision) ?? retiredPodsStopping(observed) ?? progressing(rollout, revision),
+    Ready: ready(stableSide, revision),
+    Progressing: rolloutProgress(decision) ?? retiredPodsStopping(observed) ?? progressing(stableSide, revision),
     Degraded: problem?.state ?? NO_PROBLEM,
   };
   const states: Record<ConditionType, ConditionState | undefined> = {
@@ -171,7 +172,7 @@ export function computeStatus(
   });
   return {
     ...(generation !== undefined && { observedGeneration: generation }),
-    phase: phaseOf(core, rollout),
+    phase: phaseOf(core, stableSide),
     conditions,
     revision: revisionOf(md),
     ...(decision && {

@@ -27,7 +27,7 @@ export interface DeploymentProgress {
  * - ReplicasLost: the rollout had completed, and since then replicas stopped being ready;
  * - Stalled: the Deployment passed its progress deadline.
  */
-export type RolloutState = 'RollingOut' | 'Complete' | 'ReplicasLost' | 'Stalled';
+export type DeploymentState = 'RollingOut' | 'Complete' | 'ReplicasLost' | 'Stalled';
 
 export function deploymentProgress(deployment: V1Deployment, fallbackDesired: number): DeploymentProgress {
   const status = deployment.status ?? {};
@@ -47,7 +47,7 @@ export function deploymentProgress(deployment: V1Deployment, fallbackDesired: nu
   };
 }
 
-export function rolloutState(progress: DeploymentProgress, revision: string): RolloutState {
+export function deploymentState(progress: DeploymentProgress, revision: string): DeploymentState {
   if (progress.stalled) return 'Stalled';
   const settled = progress.observedLatest && progress.revision === revision && progress.updated >= progress.desired && progress.total === progress.updated;
   if (!settled) return 'RollingOut';

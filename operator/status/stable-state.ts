@@ -1,6 +1,6 @@
 import type { ModelDeploymentStatus } from '../api/types.ts';
 import { findCondition } from './conditions.ts';
-import { rolloutState, type DeploymentProgress, type RolloutState } from './deployment-progress.ts';
+import { deploymentState, type DeploymentProgress, type DeploymentState } from './deployment-progress.ts';
 
 /**
  * Where the stable revision's Deployment stands, given what status said in the previous pass.
@@ -10,8 +10,8 @@ import { rolloutState, type DeploymentProgress, type RolloutState } from './depl
  * lost them only when fewer are ready than before (or it had already); otherwise it is scaling up
  * (the HPA, spec.replicas, a canary's stable side growing back) and stays Complete.
  */
-export function stableRolloutState(progress: DeploymentProgress, revision: string, previous: ModelDeploymentStatus | undefined): RolloutState {
-  const state = rolloutState(progress, revision);
+export function stableDeploymentState(progress: DeploymentProgress, revision: string, previous: ModelDeploymentStatus | undefined): DeploymentState {
+  const state = deploymentState(progress, revision);
   if (state === 'Complete' || state === 'Stalled') return state;
   const sameRevision = previous !== undefined && (previous.stableRevision ?? previous.revision) === revision && progress.revision === revision;
   const wasLost = findCondition(previous?.conditions, 'Degraded')?.reason === 'ReplicasUnavailable';
