@@ -4,7 +4,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
 import { deploymentProgress, deploymentState } from '../status/deployment-progress.ts';
-import { isProgressive, nextRollout, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
+import { isProgressive, nextRollout, recordIn, strategyOf, type RolloutDecision, type Weights } from '../rollout/state-machine.ts';
 import { desiredPrometheusRule } from './alert-rules.ts';
 import { desiredAutoscaler } from './autoscaler.ts';
 import { childKindKey, childKinds, type ChildKind } from './child-kinds.ts';
@@ -76,17 +76,6 @@ function canaryReplicas(total: number, weight: number): number {
   return Math.min(total, Math.max(1, Math.ceil((total * weight) / 100)));
 }
 
-function previousRecord(md: ModelDeployment) {
-  const status = md.status ?? {};
-  return {
-    ...(status.stableRevision && { stableRevision: status.stableRevision }),
-    ...(status.candidateRevision && { candidateRevision: status.candidateRevision }),
-    ...(status.rollout && { rollout: status.rollout }),
-    ...(status.retiring && { retiring: status.retiring }),
-    ...(status.analysis && { analysis: status.analysis }),
-  };
-}
-
 const byRegistryOrder = (objects: KubernetesObject[]): KubernetesObject[] => {
   const order = new Map(childKinds.map((kind, i) => [childKindKey(kind), i]));
   return objects
@@ -115,7 +104,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const rollout = nextRollout({
     spec: md.spec,
     desiredRevision,
-    previous: previousRecord(md),
+    previous: recordIn(md.status),
     candidateReady: deploymentReady(candidateDeployment, desiredRevision),
     // Under autoscaling the HPAs size both sides: there is no full size to grow the candidate to.
     ...(strategy === 'Canary' && { promotion: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total, sharedService } }),

@@ -27,14 +27,33 @@ export interface RolloutRecord {
   analysis?: AnalysisStatus;
 }
 
+/** The rollout record as status holds it: what a restarted operator resumes from. */
+export function recordIn(status: ModelDeploymentStatus | undefined): Partial<RolloutRecord> {
+  const held = status ?? {};
+  return {
+    ...(held.stableRevision && { stableRevision: held.stableRevision }),
+    ...(held.candidateRevision && { candidateRevision: held.candidateRevision }),
+    ...(held.rollout && { rollout: held.rollout }),
+    ...(held.retiring && { retiring: held.retiring }),
+    ...(held.analysis && { analysis: held.analysis }),
+  };
+}
+
+/** The record's fields as status writes them: empty ones left out, as recordIn reads them back. */
+export function recordFields(record: RolloutRecord): Pick<ModelDeploymentStatus, 'stableRevision' | 'candidateRevision' | 'rollout' | 'retiring' | 'analysis'> {
+  return {
+    stableRevision: record.stableRevision,
+    ...(record.candidateRevision && { candidateRevision: record.candidateRevision }),
+    rollout: record.rollout,
+    ...(record.analysis && { analysis: record.analysis }),
+    ...(record.retiring.length > 0 && { retiring: record.retiring }),
+  };
+}
+
 /** Whether status already holds this rollout record (canonical JSON: the apiserver hands objects back with sorted keys). */
-export function sameRolloutRecord(before: Partial<RolloutRecord>, after: RolloutRecord): boolean {
-  const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
-  return before.stableRevision === after.stableRevision
-    && before.candidateRevision === after.candidateRevision
-    && same(before.rollout, after.rollout)
-    && same(before.retiring ?? [], after.retiring)
-    && same(before.analysis, after.analysis);
+export function sameRolloutRecord(status: ModelDeploymentStatus, record: RolloutRecord): boolean {
+  const normal = (held: Partial<RolloutRecord>) => canonicalJson({ ...held, retiring: held.retiring ?? [] });
+  return normal(recordIn(status)) === normal(recordIn(recordFields(record)));
 }
 
 export interface RolloutInput {

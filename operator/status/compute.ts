@@ -15,7 +15,7 @@ import { deploymentProgress, type DeploymentProgress, type DeploymentState } fro
 import { stableDeploymentState } from './stable-state.ts';
 import type { ObservedChildren } from './observed.ts';
 import type { TrafficRouting } from '../desired/plan.ts';
-import type { RolloutDecision, RolloutStatus } from '../rollout/state-machine.ts';
+import { recordFields, type RolloutDecision, type RolloutStatus } from '../rollout/state-machine.ts';
 import { kstatusConditions, type Problem } from './kstatus.ts';
 
 const NO_PROBLEM: ConditionState = { status: 'False', reason: 'AsExpected', message: '' };
@@ -175,14 +175,7 @@ export function computeStatus(
     phase: phaseOf(core, stableSide),
     conditions,
     revision: revisionOf(md),
-    ...(decision && {
-      stableRevision: decision.stableRevision,
-      ...(decision.candidateRevision && { candidateRevision: decision.candidateRevision }),
-      weights: observed.routing?.weights ?? decision.weights,
-      rollout: decision.rollout,
-      ...(decision.analysis && { analysis: decision.analysis }),
-      ...(decision.retiring.length > 0 && { retiring: decision.retiring }),
-    }),
+    ...(decision && { ...recordFields(decision), weights: observed.routing?.weights ?? decision.weights }),
     ...(resolved && { model: resolved }),
     modelName: modelNameOf(md),
     ...(modelVersionOf(md) !== undefined && { modelVersion: modelVersionOf(md) }),
