@@ -1,8 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../operator/api/types.ts';
 import { modelDeploymentResource } from '../../operator/controller/model-deployment-resource.ts';
-import { ChildKinds } from '../../operator/desired/child-kinds.ts';
-import { CANDIDATE_SUBSET } from '../../operator/desired/istio.ts';
+import { CANDIDATE_SUBSET, IstioKinds } from '../../operator/desired/routing/istio.ts';
 import { Informer } from '../../operator/kube/informer.ts';
 import type { KubeRestClient } from '../../operator/kube/rest-client.ts';
 import { CREATORS, createAll, forEachIndex, isReady, modelDeployment, timeUntil } from './workload.ts';
@@ -35,7 +34,7 @@ const candidateWeightOf = (vs: VirtualService | undefined): number | undefined =
  */
 export async function canaryRollout(client: KubeRestClient, modelDeployments: Informer<ModelDeployment>, namespace: string, count: number, istio: boolean, timeoutMs: number): Promise<CanaryResult> {
   const names = Array.from({ length: count }, (_, i) => `canary-${i}`);
-  const virtualServices = new Informer<VirtualService>(client, ChildKinds.virtualService, { namespace });
+  const virtualServices = new Informer<VirtualService>(client, IstioKinds.virtualService, { namespace });
   if (istio) {
     virtualServices.start();
     await virtualServices.waitForSync();

@@ -23,7 +23,7 @@ export async function writeFloor(client: KubeRestClient, config: OperatorConfig,
 
   const converge = async (md: ModelDeployment) => {
     const now = new Date();
-    const plan = planModelDeployment({ md, options: config.options, controllerRevisions: [], deployments: [], istio: false, now });
+    const plan = planModelDeployment({ md, options: config.options, controllerRevisions: [], deployments: [], served: (kind) => kind.optional === undefined, now });
     const applied = new Map<string, KubernetesObject>();
     for (const object of plan.objects) {
       const kind = childKindOf(object);

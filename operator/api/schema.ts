@@ -547,6 +547,10 @@ export const RolloutSchema = Type.Object(
   },
 );
 
+/** The traffic routers a ModelDeployment can name (operator/desired/routing/registry.ts has one of each). */
+export const TRAFFIC_ROUTERS = ['Istio', 'Service'] as const;
+export type TrafficRouterName = (typeof TRAFFIC_ROUTERS)[number];
+
 export const TrafficSchema = Type.Object({
   hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
     maxItems: 16,

@@ -1,22 +1,29 @@
+import type { ChildKind } from '../desired/child-kind.ts';
 import { quantityValue } from '../desired/quantity.ts';
+
+type ExactLabelMaps = ChildKind['exactLabelMaps'];
 
 /**
  * Whether everything the operator wants in `desired` is already true of `observed`, so that
  * applying it would change nothing. Fields the server or other managers add (defaults, status,
  * HPA-owned replicas) are ignored because only desired's fields are compared.
  */
-export function satisfies(observed: unknown, desired: unknown, parentKey?: string): boolean {
+export function satisfies(observed: unknown, desired: unknown, exactLabelMaps?: ExactLabelMaps): boolean {
+  return satisfiesUnder(observed, desired, exactLabelMaps, undefined);
+}
+
+function satisfiesUnder(observed: unknown, desired: unknown, exactLabelMaps: ExactLabelMaps, parentKey: string | undefined): boolean {
   if (desired === undefined || desired === null) return true;
   if (Array.isArray(desired)) {
     if (!Array.isArray(observed)) return desired.length === 0 && (observed === undefined || observed === null);
-    return desired.length === observed.length && desired.every((item, i) => satisfies(observed[i], item, parentKey));
+    return desired.length === observed.length && desired.every((item, i) => satisfiesUnder(observed[i], item, exactLabelMaps, parentKey));
   }
   if (typeof desired === 'object') {
     const entries = Object.entries(desired as Record<string, unknown>);
     if (observed === undefined || observed === null) return entries.every(([, value]) => isEmpty(value));
     if (typeof observed !== 'object') return false;
     const observedRecord = observed as Record<string, unknown>;
-    return entries.every(([key, value]) => satisfies(observedRecord[key], value, key) && (!isExactMap(key, parentKey) || sameKeys(observedRecord[key], value)));
+    return entries.every(([key, value]) => satisfiesUnder(observedRecord[key], value, exactLabelMaps, key) && (!isExactMap(key, parentKey, exactLabelMaps) || sameKeys(observedRecord[key], value)));
   }
   if (desired === observed) return true;
   return sameQuantity(desired, observed);
@@ -27,8 +34,9 @@ export function satisfies(observed: unknown, desired: unknown, parentKey?: strin
  * selects fewer pods than one that does not, so a key the operator dropped must be removed.
  */
 const EXACT_MAPS = new Set(['selector', 'matchLabels']);
-/** The same for the labels of an Istio DestinationRule subset: they select the subset's pods. */
-const isExactMap = (key: string, parentKey: string | undefined) => EXACT_MAPS.has(key) || (key === 'labels' && parentKey === 'subsets');
+/** The same for the label maps a kind declares (a router's subsets select pods by labels too). */
+const isExactMap = (key: string, parentKey: string | undefined, exactLabelMaps: ExactLabelMaps) =>
+  EXACT_MAPS.has(key) || (exactLabelMaps ?? []).some(([exactKey, exactParent]) => exactKey === key && exactParent === parentKey);
 
 function sameKeys(observed: unknown, desired: unknown): boolean {
   if (!desired || typeof desired !== 'object' || Array.isArray(desired) || !observed || typeof observed !== 'object') return true;

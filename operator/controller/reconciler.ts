@@ -61,7 +61,6 @@ interface Observed {
   md: ModelDeployment;
   uid: string;
   owned: (kind: ChildKind) => KubernetesObject[];
-  istio: boolean;
   /** Status as read, before this pass. */
   stored: ModelDeploymentStatus | undefined;
   /** The ModelResolved condition of a models:/ URI. */
@@ -92,7 +91,8 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     options: deps.options,
     controllerRevisions: observed.owned(ChildKinds.controllerRevision) as V1ControllerRevision[],
     deployments: observed.owned(ChildKinds.deployment) as V1Deployment[],
-    istio: observed.istio,
+    served: (kind) => deps.children.available(kind),
+    observed: observed.owned,
     prometheusOperator: deps.children.available(ChildKinds.prometheusRule),
     ...(sample && { sample }),
     now,
@@ -181,7 +181,6 @@ function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
     stored: md.status,
     uid,
     owned: (kind) => deps.children.ownedBy(uid, kind).filter((child) => child.metadata?.namespace === md.metadata.namespace),
-    istio: deps.children.available(ChildKinds.virtualService) && deps.children.available(ChildKinds.destinationRule),
   };
 }
 
@@ -191,7 +190,7 @@ function podFailure(deps: ReconcilerDeps, md: ModelDeployment): RuntimeFailure |
 
 /** Where one Service selects every revision's pods, those of revisions the plan no longer runs. */
 function podsOfRetiredRevisions(deps: ReconcilerDeps, md: ModelDeployment, plan: Plan): RetiredPods[] {
-  if (plan.routing.mode !== 'ReplicaRatio' && plan.routing.mode !== 'AllPods') return [];
+  if (!plan.routing.servicePodsServe) return [];
   const pods = deps.pods?.of(md.metadata.namespace ?? '', md.metadata.name ?? '') ?? [];
   return retiredPods(pods, [plan.rollout.stableRevision, plan.rollout.candidateRevision]);
 }
@@ -269,7 +268,7 @@ async function applyPlan(deps: ReconcilerDeps, observed: Observed, plan: Plan) {
       conflicts.push(`${kind.kind} ${name} exists and is not owned by this ModelDeployment`);
       continue;
     }
-    if (current && satisfies(current, object)) {
+    if (current && satisfies(current, object, kind.exactLabelMaps)) {
       result.set(`${kind.kind}/${name}`, current);
       continue;
     }

@@ -1,54 +1,45 @@
-import type { ResourceType } from '../kube/resources.ts';
+import { childKind, childKindKey, type ChildKind } from './child-kind.ts';
+import { routerKinds } from './routing/registry.ts';
 
-/** A kind of object a ModelDeployment owns: what the controller watches, applies, prunes and is granted. */
-export interface ChildKind extends ResourceType {
-  readonly apiVersion: string;
-  readonly namespaced: true;
-  /**
-   * Present only where another project's CRD is installed (Istio, the Prometheus Operator): found by
-   * discovery and watched from the moment it appears; its absence never stops the operator.
-   */
-  readonly optional?: { readonly crd: string; readonly provider: string };
-}
+export { childKindKey, typeMeta, type ChildKind } from './child-kind.ts';
 
-function kind(group: string, version: string, kindName: string, plural: string, provider?: string): ChildKind {
-  return {
-    group,
-    version,
-    apiVersion: group ? `${group}/${version}` : version,
-    kind: kindName,
-    plural,
-    namespaced: true,
-    ...(provider && { optional: { crd: `${plural}.${group}`, provider } }),
-  };
-}
-
-/**
- * Every kind the operator owns, declared once and in apply order: ControllerRevisions record what
- * each revision is before anything runs it; the Services exist before pods turn ready; routing
- * rules come last, once the subsets they name have pods. Informers, pruning and the Helm chart's
- * RBAC (checked by test/unit/operator/chart.test.ts) all follow this table.
- */
+/** The kinds every ModelDeployment may own, whatever routes its traffic. */
 export const ChildKinds = {
-  controllerRevision: kind('apps', 'v1', 'ControllerRevision', 'controllerrevisions'),
-  service: kind('', 'v1', 'Service', 'services'),
-  deployment: kind('apps', 'v1', 'Deployment', 'deployments'),
-  horizontalPodAutoscaler: kind('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'),
-  podDisruptionBudget: kind('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
-  networkPolicy: kind('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies'),
-  destinationRule: kind('networking.istio.io', 'v1', 'DestinationRule', 'destinationrules', 'Istio'),
-  virtualService: kind('networking.istio.io', 'v1', 'VirtualService', 'virtualservices', 'Istio'),
-  peerAuthentication: kind('security.istio.io', 'v1', 'PeerAuthentication', 'peerauthentications', 'Istio'),
-  prometheusRule: kind('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', 'Prometheus Operator'),
+  controllerRevision: childKind('apps', 'v1', 'ControllerRevision', 'controllerrevisions'),
+  service: childKind('', 'v1', 'Service', 'services'),
+  deployment: childKind('apps', 'v1', 'Deployment', 'deployments'),
+  horizontalPodAutoscaler: childKind('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'),
+  podDisruptionBudget: childKind('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
+  networkPolicy: childKind('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies'),
+  prometheusRule: childKind('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', { provider: 'Prometheus Operator' }),
 } as const satisfies Record<string, ChildKind>;
 
-export const childKinds: readonly ChildKind[] = Object.values(ChildKinds);
-
-export const childKindKey = (type: Pick<ChildKind, 'apiVersion' | 'kind'>): string => `${type.apiVersion}/${type.kind}`;
+/**
+ * Every kind the operator owns, in apply order: ControllerRevisions record what each revision is
+ * before anything runs it; the Services exist before pods turn ready; the traffic routers' kinds
+ * (routing/registry.ts) come after the workloads, once the revisions they name have pods.
+ * Informers, pruning and the Helm chart's RBAC (checked by test/unit/operator/chart.test.ts) all
+ * follow this list.
+ */
+export const childKinds: readonly ChildKind[] = [
+  ChildKinds.controllerRevision,
+  ChildKinds.service,
+  ChildKinds.deployment,
+  ChildKinds.horizontalPodAutoscaler,
+  ChildKinds.podDisruptionBudget,
+  ChildKinds.networkPolicy,
+  ...routerKinds,
+  ChildKinds.prometheusRule,
+];
 
 export function childKindOf(object: { apiVersion?: string; kind?: string }): ChildKind | undefined {
   return childKinds.find((candidate) => candidate.apiVersion === object.apiVersion && candidate.kind === object.kind);
 }
 
-/** apiVersion and kind of a child object, from the table. */
-export const typeMeta = (type: ChildKind): { apiVersion: string; kind: string } => ({ apiVersion: type.apiVersion, kind: type.kind });
+const applyOrder = new Map(childKinds.map((kind, i) => [childKindKey(kind), i]));
+
+/** Objects sorted into the registry's apply order, keeping the given order within a kind. */
+export function inApplyOrder<T extends { apiVersion?: string; kind?: string }>(objects: readonly T[]): T[] {
+  const rank = (object: T) => applyOrder.get(`${object.apiVersion}/${object.kind}`) ?? childKinds.length;
+  return objects.map((object, i) => ({ object, i })).sort((a, b) => rank(a.object) - rank(b.object) || a.i - b.i).map(({ object }) => object);
+}

@@ -111,9 +111,7 @@ function retiredPodsStopping(observed: ObservedChildren): ConditionState | undef
 }
 
 function trafficRouting(routing: TrafficRouting | undefined): ConditionState {
-  if (routing?.degraded) return { status: 'False', reason: routing.noMeshReason ?? 'IstioNotInstalled', message: routing.degraded };
-  if (routing?.mode === 'Istio') return { status: 'True', reason: 'IstioRouting', message: `VirtualService routes ${routing.weights.stable}% stable, ${routing.weights.candidate}% candidate` };
-  return { status: 'True', reason: 'ServiceRouting', message: 'the Service routes to every ready pod' };
+  return routing?.condition ?? { status: 'True', reason: 'ServiceRouting', message: 'the Service routes to every ready pod' };
 }
 
 /** Only a ModelDeployment with spec.slo has alert rules to speak of. */

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { satisfies } from '../../../operator/controller/object-diff.ts';
+import { IstioKinds } from '../../../operator/desired/routing/istio.ts';
 
 describe('satisfies (does the live object already have what we would apply?)', () => {
   const desired = {
@@ -37,8 +38,11 @@ describe('satisfies (does the live object already have what we would apply?)', (
     const pods = { 'modelship.io/model-deployment': 'fraud' };
     const pinned = { ...pods, 'modelship.io/revision': 'aaaaaaa' };
     expect(satisfies({ spec: { selector: pinned } }, { spec: { selector: pods } })).to.equal(false);
-    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pinned }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } })).to.equal(false);
-    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pods }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } })).to.equal(true);
+    const subsets = IstioKinds.destinationRule.exactLabelMaps;
+    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pinned }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } }, subsets)).to.equal(false);
+    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pods }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } }, subsets)).to.equal(true);
+    // Only the kinds that declare such a map get the exact comparison.
+    expect(satisfies({ spec: { subsets: [{ name: 'stable', labels: pinned }] } }, { spec: { subsets: [{ name: 'stable', labels: pods }] } })).to.equal(true);
     // A label another manager added to metadata selects nothing: not ours to remove.
     expect(satisfies({ metadata: { labels: pinned } }, { metadata: { labels: pods } })).to.equal(true);
   });

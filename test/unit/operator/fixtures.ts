@@ -1,10 +1,13 @@
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { MODEL_DEPLOYMENT_API_VERSION, KIND } from '../../../operator/api/crd.ts';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
-import { desiredDeployment, planModelDeployment, REVISION_LABEL, revisionDeploymentName, revisionOf, type OperatorOptions } from '../../../operator/desired/index.ts';
+import { desiredDeployment, planModelDeployment, REVISION_LABEL, revisionDeploymentName, revisionOf, type ChildKind, type OperatorOptions } from '../../../operator/desired/index.ts';
 
 export const SHA = 'd62b3cb5bfe02bee1a76b629c2df2001457a426db66ae0514fa8dbe5e50f0cee';
 export const OPTIONS: OperatorOptions = { defaultRuntimeImage: 'ghcr.io/modelship/runtime:0.1.0' };
+
+/** A cluster that serves the optional kinds of these providers (e.g. 'Istio') and no others. */
+export const servedBy = (...providers: string[]) => (kind: ChildKind): boolean => kind.optional === undefined || providers.includes(kind.optional.provider);
 
 /** A ModelDeployment as read from the API (uid, generation), with spec overrides. */
 export function modelDeployment(spec: Partial<ModelDeploymentSpec> = {}, name = 'fraud-detector'): ModelDeployment {
@@ -51,5 +54,5 @@ export function observedRevisionDeployment(md: ModelDeployment, status: Paramete
 
 /** Every child a fresh ModelDeployment gets in its first pass (no recorded revisions, no Istio). */
 export function desiredChildren(md: ModelDeployment, options: OperatorOptions = OPTIONS): KubernetesObject[] {
-  return planModelDeployment({ md, options, controllerRevisions: [], deployments: [], istio: false, now: new Date('2026-01-01T00:00:00Z') }).objects;
+  return planModelDeployment({ md, options, controllerRevisions: [], deployments: [], served: servedBy(), now: new Date('2026-01-01T00:00:00Z') }).objects;
 }

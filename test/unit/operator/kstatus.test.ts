@@ -3,7 +3,7 @@ import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/a
 import { planModelDeployment, revisionOf } from '../../../operator/desired/index.ts';
 import type { RolloutDecision } from '../../../operator/rollout/state-machine.ts';
 import { computeStatus, findCondition, type ObservedChildren } from '../../../operator/status/index.ts';
-import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
+import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS, servedBy } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
 const T1 = new Date('2026-11-25T10:05:00.000Z');
@@ -92,7 +92,7 @@ describe('kstatus conditions during a progressive rollout', () => {
   const candidateDeployment = observedRevisionDeployment(v2, { progressing: 'NewReplicaSetAvailable' });
 
   const statusAt = (md: ModelDeployment, now: Date, annotations: Record<string, string> = {}) => {
-    const plan = planModelDeployment({ md: { ...md, metadata: { ...md.metadata, annotations } }, options: OPTIONS, controllerRevisions: [], deployments: [candidateDeployment], istio: true, now });
+    const plan = planModelDeployment({ md: { ...md, metadata: { ...md.metadata, annotations } }, options: OPTIONS, controllerRevisions: [], deployments: [candidateDeployment], served: servedBy('Istio'), now });
     return computeStatus(md, { deployment: stableDeployment, rollout: plan.rollout, routing: plan.routing }, now);
   };
 
@@ -136,7 +136,7 @@ describe('kstatus conditions during a progressive rollout', () => {
   });
 
   it('promoted: Current again (Reconciling False) while the old revision waits out its scale-down delay', () => {
-    const plan = planModelDeployment({ md: { ...v2, metadata: { ...v2.metadata, annotations: { 'modelship.io/promote': 'full' } } }, options: OPTIONS, controllerRevisions: [], deployments: [candidateDeployment], istio: true, now: T0 });
+    const plan = planModelDeployment({ md: { ...v2, metadata: { ...v2.metadata, annotations: { 'modelship.io/promote': 'full' } } }, options: OPTIONS, controllerRevisions: [], deployments: [candidateDeployment], served: servedBy('Istio'), now: T0 });
     const status = computeStatus(v2, { deployment: candidateDeployment, rollout: plan.rollout, routing: plan.routing }, T0);
     expect(status.retiring).to.have.length(1);
     expect(kstatusView(status)).to.deep.equal({ Reconciling: 'False/Reconciled', Stalled: 'False/AsExpected', Ready: 'True/StableServing' });

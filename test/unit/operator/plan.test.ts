@@ -3,8 +3,9 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { INSTANCE_LABEL, MODEL_VERSION_LABEL, planModelDeployment, REVISION_LABEL, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { satisfies } from '../../../operator/controller/object-diff.ts';
+import { IstioKinds } from '../../../operator/desired/routing/istio.ts';
 import { RuntimeEnv } from '../../../runtime/contract.ts';
-import { modelDeployment, observedRevisionDeployment, OPTIONS, SHA } from './fixtures.ts';
+import { modelDeployment, observedRevisionDeployment, OPTIONS, servedBy, SHA } from './fixtures.ts';
 
 const NAME = 'fraud-detector';
 const HOST = 'fraud-detector.payments.svc.cluster.local';
@@ -29,10 +30,13 @@ function planOf(md: ModelDeployment, pass: Pass = {}): Plan {
     options: OPTIONS,
     controllerRevisions: pass.revisions ?? [],
     deployments: pass.deployments ?? [],
-    istio: pass.istio ?? false,
+    served: pass.istio ? servedBy('Istio') : servedBy(),
     now: pass.now ?? NOW,
   });
 }
+
+/** What a plan says of its routing, less which pods the Service's selection lets serve. */
+const routed = (plan: Plan) => ({ router: plan.routing.router, weights: plan.routing.weights, condition: plan.routing.condition });
 
 /** The ModelDeployment as the next pass reads it: the plan's rollout decision recorded in status. */
 function recorded(md: ModelDeployment, plan: Plan): ModelDeployment {
@@ -119,10 +123,10 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(starting.rollout.weights).to.deep.equal({ stable: 100, candidate: 0 });
     // The stable side keeps its pods until candidate pods are ready to take their share.
     expect(replicasOf(starting)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
-    expect(starting.routing).to.deep.equal({
-      mode: 'ReplicaRatio',
+    expect(routed(starting)).to.deep.equal({
+      router: 'Service',
       weights: { stable: 100, candidate: 0 },
-      degraded: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)', noMeshReason: 'IstioNotInstalled',
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)' },
     });
 
     const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
@@ -181,7 +185,11 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(promoted.rollout.events.map((event) => event.message)).to.deep.equal([`revision ${B} promoted (running at full size); revision ${A} stops serving now (no traffic router could keep it from taking traffic)`]);
     expect(replicasOf(promoted)).to.deep.equal({ [`${NAME}-${B}`]: 4 });
     expect(selectorOf(promoted, NAME)).to.deep.equal(pods());
-    expect(promoted.routing).to.deep.equal({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)', noMeshReason: 'IstioNotInstalled' });
+    expect(routed(promoted)).to.deep.equal({
+      router: 'Service',
+      weights: { stable: 100, candidate: 0 },
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)' },
+    });
   });
 
   it('promotes a candidate already at full size (a 100% step) at once, the old revision gone with it', () => {
@@ -235,7 +243,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     // The HPAs own the replica counts.
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: undefined, [`${NAME}-${B}`]: undefined });
     expect(namesOf(plan, 'PodDisruptionBudget')).to.deep.equal([`${NAME}-${A}`, `${NAME}-${B}`]);
-    expect(plan.routing.degraded).to.equal('Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose');
+    expect(plan.routing.condition.message).to.equal('Istio is not installed: with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose');
   });
 
   it('runs a first revision as <name>-<revision> with no candidate and reports no split', () => {
@@ -243,8 +251,8 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     const plan = planOf(md);
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${revisionOf(md)}`]: 2 });
     expect(plan.candidateDeploymentName).to.equal(undefined);
-    expect(plan.routing).to.deep.include({ mode: 'ReplicaRatio', weights: { stable: 100, candidate: 0 } });
-    expect(plan.routing.degraded).to.match(/\(no candidate\)$/);
+    expect(plan.routing).to.deep.include({ router: 'Service', weights: { stable: 100, candidate: 0 } });
+    expect(plan.routing.condition.message).to.match(/\(no candidate\)$/);
   });
 });
 
@@ -255,7 +263,7 @@ describe('plan: Canary with Istio', () => {
     expect(plan.rollout.weights).to.deep.equal({ stable: 90, candidate: 10 });
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
     expect(selectorOf(plan, NAME)).to.deep.equal(pods());
-    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 90, candidate: 10 } });
+    expect(routed(plan)).to.deep.equal({ router: 'Istio', weights: { stable: 90, candidate: 10 }, condition: { status: 'True', reason: 'IstioRouting', message: 'VirtualService routes 90% stable, 10% candidate' } });
 
     expect(istioSpec(plan, 'DestinationRule')).to.deep.equal({
       host: HOST,
@@ -272,8 +280,9 @@ describe('plan: Canary with Istio', () => {
     const plan = planOf(md, { revisions, deployments: ready(md), istio: true });
     expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
     expect(objectsOf(plan, 'PeerAuthentication')).to.deep.equal([]);
-    expect(plan.routing).to.deep.include({ mode: 'ReplicaRatio', noMeshReason: 'TlsEndsInPods' });
-    expect(plan.routing.degraded).to.match(/^security\.tls ends TLS in the pods, where Istio cannot route it: the canary weight is approximated by replica counts/);
+    expect(plan.routing).to.deep.include({ router: 'Service' });
+    expect(plan.routing.condition.reason).to.equal('TlsEndsInPods');
+    expect(plan.routing.condition.message).to.match(/^security\.tls ends TLS in the pods, where Istio cannot route it: the canary weight is approximated by replica counts/);
   });
 
   it('puts the runtime pods under strict mesh mTLS while Istio routes them, unless the spec leaves it to the mesh', () => {
@@ -347,7 +356,11 @@ describe('plan: BlueGreen', () => {
     expect(one<V1Service>(plan, 'Service', NAME).spec?.type).to.equal('LoadBalancer');
     expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
     expect(one<V1Service>(plan, 'Service', `${NAME}-preview`).spec?.type).to.equal('ClusterIP');
-    expect(plan.routing).to.deep.equal({ mode: 'ServiceSelector', weights: { stable: 100, candidate: 0 }, degraded: 'Istio is not installed: blue/green switches the Service selector', noMeshReason: 'IstioNotInstalled' });
+    expect(routed(plan)).to.deep.equal({
+      router: 'Service',
+      weights: { stable: 100, candidate: 0 },
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: blue/green switches the Service selector' },
+    });
   });
 
   it('switches the Service to the candidate when ready (autoPromote), keeps the old Deployment until scaleDownAt, then drops it', () => {
@@ -379,7 +392,7 @@ describe('plan: BlueGreen', () => {
     expect(selectorOf(plan, `${NAME}-preview`)).to.deep.equal(pods(B));
     expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }]);
     expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
-    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
+    expect(routed(plan)).to.deep.include({ router: 'Istio', weights: { stable: 100, candidate: 0 } });
   });
 });
 
@@ -403,10 +416,10 @@ describe('plan: ABTest and Mirror', () => {
     const { md, A, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest: { header: { name: 'x-variant', value: 'b' } } } });
     const plan = planOf(md, { revisions, deployments: ready(md) });
     expect(selectorOf(plan, NAME)).to.deep.equal(pods(A));
-    expect(plan.routing).to.deep.equal({
-      mode: 'ServiceSelector',
+    expect(routed(plan)).to.deep.equal({
+      router: 'Service',
       weights: { stable: 100, candidate: 0 },
-      degraded: 'Istio is not installed: ABTest needs it, the candidate gets no live traffic (reach it through its own pods)', noMeshReason: 'IstioNotInstalled',
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: ABTest needs a traffic router, the candidate gets no live traffic (reach it through its own pods)' },
     });
   });
 
@@ -420,7 +433,7 @@ describe('plan: ABTest and Mirror', () => {
       mirrorPercentage: { value: 20 },
     }]);
     const withoutIstio = planOf(md, { revisions, deployments: ready(md) });
-    expect(withoutIstio.routing.degraded).to.match(/^Istio is not installed: Mirror needs it/);
+    expect(withoutIstio.routing.condition.message).to.match(/^Istio is not installed: Mirror needs a traffic router/);
   });
 });
 
@@ -434,7 +447,7 @@ describe('plan: RollingUpdate', () => {
     expect(deployment.spec?.template.metadata?.labels?.[REVISION_LABEL]).to.equal(B);
     expect(selectorOf(plan, NAME)).to.deep.equal(pods());
     expect(plan.rollout).to.deep.include({ stableRevision: B, rollout: { phase: 'Stable' } });
-    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 } });
+    expect(routed(plan)).to.deep.equal({ router: 'Service', weights: { stable: 100, candidate: 0 }, condition: { status: 'True', reason: 'ServiceRouting', message: 'the Service routes to every ready pod' } });
     expect(plan.stableDeploymentName).to.equal(NAME);
   });
 
@@ -445,7 +458,7 @@ describe('plan: RollingUpdate', () => {
     expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods() }]);
     expect(istioSpec(plan, 'VirtualService').hosts).to.deep.equal([HOST, 'fraud.example.com']);
     expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }], timeout: '30s' }]);
-    expect(plan.routing).to.deep.equal({ mode: 'Istio', weights: { stable: 100, candidate: 0 } });
+    expect(routed(plan)).to.deep.include({ router: 'Istio', weights: { stable: 100, candidate: 0 } });
   });
 
   it('unpins the subset when the strategy goes from Canary back to RollingUpdate (the controller sees the change and applies it)', () => {
@@ -454,14 +467,18 @@ describe('plan: RollingUpdate', () => {
     expect(pinned.spec.subsets).to.deep.equal([{ name: 'stable', labels: pods(revisionOf(canary)) }]);
     const rolling = modelDeployment({ replicas: 2, traffic: { timeout: '30s' } });
     const unpinned = one(planOf(rolling, { istio: true }), 'DestinationRule', NAME);
-    expect(satisfies(pinned, unpinned)).to.equal(false);
+    expect(satisfies(pinned, unpinned, IstioKinds.destinationRule.exactLabelMaps)).to.equal(false);
   });
 
   it('writes no Istio objects without spec.traffic, and says spec.traffic is ignored without Istio', () => {
     expect(objectsOf(planOf(modelDeployment(), { istio: true }), 'VirtualService')).to.deep.equal([]);
     const plan = planOf(modelDeployment({ traffic: { timeout: '30s' } }));
     expect(objectsOf(plan, 'VirtualService')).to.deep.equal([]);
-    expect(plan.routing).to.deep.equal({ mode: 'AllPods', weights: { stable: 100, candidate: 0 }, degraded: 'spec.traffic is ignored: Istio is not installed', noMeshReason: 'IstioNotInstalled' });
+    expect(routed(plan)).to.deep.equal({
+      router: 'Service',
+      weights: { stable: 100, candidate: 0 },
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: spec.traffic is ignored' },
+    });
   });
 });
 

@@ -5,7 +5,7 @@ import { computeStatus } from '../../../operator/status/index.ts';
 import { MODEL_VERSION_LABEL, planModelDeployment, revisionOf, servedModelFile } from '../../../operator/desired/index.ts';
 import { parseRegistryUri } from '../../../operator/registry/reference.ts';
 import { RuntimeEnv } from '../../../runtime/contract.ts';
-import { modelDeployment, OPTIONS } from './fixtures.ts';
+import { modelDeployment, OPTIONS, servedBy } from './fixtures.ts';
 
 const NOW = new Date('2026-11-25T10:00:00Z');
 const REFERENCE = 'models:/fraud@champion';
@@ -35,7 +35,7 @@ describe('unit: models:/ registry URIs', () => {
 
   it('serves the resolved file: the runtime gets its URL, digest and registry version; the pods are labelled with it', () => {
     const md = registryMd(resolved('1', 'a'));
-    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [], istio: false, now: NOW });
+    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [], served: servedBy(), now: NOW });
     const deployment = plan.objects.find((object) => object.kind === 'Deployment') as V1Deployment;
     expect(envOf(deployment)).to.include({
       [RuntimeEnv.modelUri]: resolved('1', 'a').uri,
@@ -60,7 +60,7 @@ describe('unit: models:/ registry URIs', () => {
 
   it('sends the registry token Secret to the runtime for its download', () => {
     const md = registryMd(resolved('1', 'a'), { tokenSecret: { name: 'mlflow-token' } });
-    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [], istio: false, now: NOW });
+    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [], served: servedBy(), now: NOW });
     const deployment = plan.objects.find((object) => object.kind === 'Deployment') as V1Deployment;
     expect(envOf(deployment)[RuntimeEnv.modelDownloadToken]).to.deep.equal({ secretKeyRef: { name: 'mlflow-token', key: 'token' } });
   });

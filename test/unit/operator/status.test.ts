@@ -6,7 +6,7 @@ import { retiredPods } from '../../../operator/status/retired-pods.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
 import { evaluateSample, type AnalysisSample } from '../../../operator/analysis/evaluate.ts';
-import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS } from './fixtures.ts';
+import { modelDeployment, observedDeployment, observedRevisionDeployment, OPTIONS, servedBy } from './fixtures.ts';
 
 const T0 = new Date('2026-11-25T10:00:00.000Z');
 const T1 = new Date('2026-11-25T10:05:00.000Z');
@@ -255,7 +255,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
       options: OPTIONS,
       controllerRevisions: [],
       deployments: [candidateDeployment],
-      istio,
+      served: istio ? servedBy('Istio') : servedBy(),
       now,
     });
   }
@@ -331,7 +331,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
 
   it('without Istio reports the split the ready pods make, through a promotion that first grows the candidate', () => {
     const pass = (md: ModelDeployment, deployments: V1Deployment[], annotations: Record<string, string> = {}) => {
-      const plan = planModelDeployment({ md: { ...md, metadata: { ...md.metadata, annotations } }, options: OPTIONS, controllerRevisions: [], deployments, istio: false, now: T0 });
+      const plan = planModelDeployment({ md: { ...md, metadata: { ...md.metadata, annotations } }, options: OPTIONS, controllerRevisions: [], deployments, served: servedBy(), now: T0 });
       return computeStatus(md, { deployment: stableDeployment, rollout: plan.rollout, routing: plan.routing }, T0);
     };
     const starting = pass(v2, []);
@@ -366,7 +366,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
     const events: { type: string; reason: string; message: string }[] = [];
     const seen: { stable?: string; weights?: unknown; candidateReplicas?: number; ready?: string }[] = [];
     for (const deployment of passes) {
-      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [deployment], istio: true, now: T1 });
+      const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [deployment], served: servedBy('Istio'), now: T1 });
       const promoted = plan.rollout.stableRevision === B;
       const next = computeStatus(md, { deployment: promoted ? deployment : stableDeployment, rollout: plan.rollout, routing: plan.routing, plannedReplicas: plannedStableReplicas(plan) }, T1);
       events.push(...plan.rollout.events, ...transitionEvents(md.status, next, md));
@@ -419,7 +419,7 @@ describe('ModelDeployment status while canary analysis cannot sample', () => {
 
   /** One reconcile's status step: plan with the sample taken in this pass (if any), then status and its events. */
   function pass(md: ModelDeployment, now: Date, sample?: AnalysisSample) {
-    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidate], istio: true, now, ...(sample && { sample }) });
+    const plan = planModelDeployment({ md, options: OPTIONS, controllerRevisions: [], deployments: [candidate], served: servedBy('Istio'), now, ...(sample && { sample }) });
     const status = computeStatus(md, { deployment: stable, rollout: plan.rollout, routing: plan.routing }, now);
     return { md: withStatus(md, status), status, events: [...plan.rollout.events, ...transitionEvents(md.status, status, md)] };
   }

@@ -1,15 +1,24 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { SpecDefaults } from '../api/schema.ts';
-import type { ModelDeployment } from '../api/types.ts';
-import { durationMs } from '../rollout/duration.ts';
-import type { Strategy, Weights } from '../rollout/state-machine.ts';
-import { ChildKinds, typeMeta } from './child-kinds.ts';
-import { childLabels, REVISION_LABEL, selectorLabels } from './labels.ts';
-import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
-import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from './options.ts';
-import { servicePort } from './service.ts';
-import { GRPC_PORT_NAME, HTTP_PORT_NAME } from './deployment.ts';
-import { RUNTIME_DEFAULT_GRPC_PORT } from '../../runtime/contract.ts';
+import { SpecDefaults } from '../../api/schema.ts';
+import type { ModelDeployment } from '../../api/types.ts';
+import { durationMs } from '../../rollout/duration.ts';
+import type { Strategy, Weights } from '../../rollout/state-machine.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT } from '../../../runtime/contract.ts';
+import { childKind, typeMeta } from '../child-kind.ts';
+import { GRPC_PORT_NAME, HTTP_PORT_NAME } from '../deployment.ts';
+import { childLabels, REVISION_LABEL, selectorLabels } from '../labels.ts';
+import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
+import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from '../options.ts';
+import { servicePort } from '../service.ts';
+import type { TrafficRouter } from './router.ts';
+import { modelServices } from './services.ts';
+
+/** Istio's kinds: the subsets' labels select their pods, so a revision label dropped from them must go. */
+export const IstioKinds = {
+  destinationRule: childKind('networking.istio.io', 'v1', 'DestinationRule', 'destinationrules', { provider: 'Istio', exactLabelMaps: [['labels', 'subsets']] }),
+  virtualService: childKind('networking.istio.io', 'v1', 'VirtualService', 'virtualservices', { provider: 'Istio' }),
+  peerAuthentication: childKind('security.istio.io', 'v1', 'PeerAuthentication', 'peerauthentications', { provider: 'Istio' }),
+} as const;
 
 export const STABLE_SUBSET = 'stable';
 export const CANDIDATE_SUBSET = 'candidate';
@@ -36,7 +45,7 @@ export interface IstioSpec<T> extends KubernetesObject {
 export function desiredDestinationRule(md: ModelDeployment, options: OperatorOptions, route: MeshRoute): IstioSpec<Record<string, unknown>> {
   const subset = (name: string, revision: string | undefined) => ({ name, labels: { ...selectorLabels(md), ...(revision && { [REVISION_LABEL]: revision }) } });
   return {
-    ...typeMeta(ChildKinds.destinationRule),
+    ...typeMeta(IstioKinds.destinationRule),
     metadata: childMetadata(md, childLabels(md)),
     spec: {
       host: serviceHost(md, options),
@@ -90,7 +99,7 @@ export function desiredVirtualService(md: ModelDeployment, options: OperatorOpti
     http.push({ name: `primary-${port.name}`, match: [{ port: port.number }], route: split, ...mirror, ...policy });
   }
   return {
-    ...typeMeta(ChildKinds.virtualService),
+    ...typeMeta(IstioKinds.virtualService),
     metadata: childMetadata(md, childLabels(md)),
     spec: {
       hosts: [host, ...(traffic?.hosts ?? [])],
@@ -111,8 +120,36 @@ export function desiredPeerAuthentication(md: ModelDeployment): IstioSpec<Record
   const mode = md.spec.security?.meshMtls ?? SpecDefaults.meshMtls;
   if (mode === 'MeshDefault') return undefined;
   return {
-    ...typeMeta(ChildKinds.peerAuthentication),
+    ...typeMeta(IstioKinds.peerAuthentication),
     metadata: childMetadata(md, childLabels(md)),
     spec: { selector: { matchLabels: selectorLabels(md) }, mtls: { mode: MTLS_MODES[mode] } },
   };
 }
+
+/** Istio: a VirtualService splits, matches or mirrors between the DestinationRule's revision subsets. */
+export const istioRouter: TrafficRouter = {
+  name: 'Istio',
+  product: 'Istio',
+  kinds: Object.values(IstioKinds),
+  installed: (served) => served(IstioKinds.virtualService) && served(IstioKinds.destinationRule),
+  missing: 'Istio is not installed',
+  strategies: new Set(['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror']),
+  splitsByPods: false,
+  route(request) {
+    const { md, options, strategy, weights } = request;
+    const route: MeshRoute = {
+      strategy,
+      ...(request.stableRevision && { stableRevision: request.stableRevision }),
+      ...(request.candidateRevision && { candidateRevision: request.candidateRevision }),
+      weights,
+    };
+    const peerAuthentication = desiredPeerAuthentication(md);
+    return {
+      objects: [...modelServices(request, 'EveryRevision'), desiredDestinationRule(md, options, route), desiredVirtualService(md, options, route), ...(peerAuthentication ? [peerAuthentication] : [])],
+      weights,
+      condition: { status: 'True', reason: 'IstioRouting', message: `VirtualService routes ${weights.stable}% stable, ${weights.candidate}% candidate` },
+      // A rolling update's subset is every pod of the model: old and new pods alike take traffic.
+      servicePodsServe: request.stableRevision === undefined,
+    };
+  },
+};

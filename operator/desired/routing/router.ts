@@ -1,0 +1,62 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ModelDeployment } from '../../api/types.ts';
+import type { TrafficRouterName } from '../../api/schema.ts';
+import type { Strategy, Weights } from '../../rollout/state-machine.ts';
+import type { ConditionState } from '../../status/conditions.ts';
+import type { ChildKind } from '../child-kind.ts';
+import type { OperatorOptions } from '../options.ts';
+
+/** What the planner asks of a router in one pass: which revisions serve, with what weights. */
+export interface RouteRequest {
+  md: ModelDeployment;
+  options: OperatorOptions;
+  strategy: Strategy;
+  /** Absent for a rolling update: one Deployment, all of whose pods are the stable side. */
+  stableRevision?: string;
+  /** Present while a rollout runs. */
+  candidateRevision?: string;
+  /** The weights a router that splits by weight applies. */
+  weights: Weights;
+  /** Ready pods behind each side, for routers that split by them. */
+  pods: { candidate: number; stable: number };
+  /** This router's own objects as the cluster has them (their status says whether routing took). */
+  observed: (kind: ChildKind) => readonly KubernetesObject[];
+  /**
+   * Set when this router stands in for the one the model should have (not installed, or TLS it
+   * cannot see into): the condition's reason and the words that start its message.
+   */
+  standIn?: { reason: string; why: string };
+}
+
+/** What a router does with the model's traffic in this pass. */
+export interface Route {
+  /** The Services and routing objects that carry the traffic. */
+  objects: KubernetesObject[];
+  /** Weights as routed: what the router applies, or what the pods it splits by make. */
+  weights: Weights;
+  /** The TrafficRouting condition. */
+  condition: ConditionState;
+  /** Any pod the model's Service selects takes traffic, a retired revision's too. */
+  servicePodsServe: boolean;
+}
+
+/**
+ * One implementation of traffic routing (a mesh, a gateway, plain Services). The planner asks the
+ * router of a ModelDeployment (registry.ts) and names none.
+ */
+export interface TrafficRouter {
+  readonly name: TrafficRouterName;
+  /** What the API and status call it. */
+  readonly product: string;
+  /** The kinds of objects it writes; all optional kinds, found by discovery. */
+  readonly kinds: readonly ChildKind[];
+  /** Whether it is installed, given which optional kinds the cluster serves. */
+  readonly installed: (served: (kind: ChildKind) => boolean) => boolean;
+  /** What the condition says when it is not installed. */
+  readonly missing: string;
+  /** The strategies it routes as the spec asks. */
+  readonly strategies: ReadonlySet<Strategy>;
+  /** A canary's revisions share one Service and split traffic by their ready pods. */
+  readonly splitsByPods: boolean;
+  route(request: RouteRequest): Route;
+}
