@@ -516,14 +516,14 @@ export const RolloutSchema = Type.Object(
           })),
         },
         {
-          description: 'Requests matching the header or the cookie go to the candidate, the rest to the stable revision (needs Istio).',
+          description: 'Requests matching the header or the cookie go to the candidate, the rest to the stable revision (needs traffic.router Istio or GatewayAPI).',
           ...rules({ rule: 'has(self.header) || has(self.cookie)', message: 'abTest needs a header or a cookie to match' }),
         },
       ),
     ),
     mirror: Type.Optional(
       Type.Object({
-        percent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: SpecDefaults.mirrorPercent, description: 'Share of live requests also sent to the candidate; its answers are discarded (needs Istio).' })),
+        percent: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: SpecDefaults.mirrorPercent, description: 'Share of live requests also sent to the candidate; its answers are discarded (needs traffic.router Istio or GatewayAPI).' })),
       }),
     ),
   },
@@ -548,25 +548,48 @@ export const RolloutSchema = Type.Object(
 );
 
 /** The traffic routers a ModelDeployment can name (operator/desired/routing/registry.ts has one of each). */
-export const TRAFFIC_ROUTERS = ['Istio', 'Service'] as const;
+export const TRAFFIC_ROUTERS = ['Istio', 'GatewayAPI', 'Service'] as const;
 export type TrafficRouterName = (typeof TRAFFIC_ROUTERS)[number];
 
 export const TrafficSchema = Type.Object({
+  router: Type.Optional(StringEnum(TRAFFIC_ROUTERS, {
+    description:
+      'What routes the model\'s traffic: Istio (a VirtualService), GatewayAPI (an HTTPRoute and a GRPCRoute on traffic.gateways) or Service (the model\'s own Service: replica counts for a canary, its selector for blue/green). Unset: Istio where it is installed, else the Service. A router that is not installed leaves the Service routing and says so in the TrafficRouting condition.',
+  })),
   hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
     maxItems: 16,
-    description: 'Extra host names routed to the model (e.g. through an Istio ingress gateway); the in-cluster Service name is always routed.',
+    description: 'Extra host names routed to the model (through an Istio ingress gateway, or the HTTPRoute\'s hostnames); under Istio the in-cluster Service name is always routed.',
   })),
   gateways: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
     maxItems: 8,
-    description: 'Istio Gateways (namespace/name) that expose the hosts, with their TLS settings; in-mesh traffic keeps being routed too.',
+    description: 'Gateways (namespace/name) that expose the hosts: Istio Gateways (in-mesh traffic keeps being routed too), or with router GatewayAPI the Gateways the routes attach to (their parentRefs).',
   })),
-  timeout: Type.Optional(Duration({ description: 'Per-request timeout enforced by the mesh.' })),
+  timeout: Type.Optional(Duration({ description: 'Per-request timeout enforced by the router (with GatewayAPI, on REST requests: GRPCRoute has no timeout).' })),
   retries: Type.Optional(Type.Object({
     attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Retries of a failed request.' }),
     perTryTimeout: Type.Optional(Duration({ description: 'Timeout of each attempt.' })),
     retryOn: Type.Optional(Type.String({ maxLength: 256, description: "Envoy retry conditions, e.g. 'connect-failure,refused-stream,unavailable'." })),
   })),
-}, { description: 'Istio routing for the model: hosts, gateways, timeouts and retries (needs Istio; status condition TrafficRouting says whether it is applied).' });
+}, {
+  description: 'How the model\'s traffic is routed: which router, hosts, gateways, timeouts and retries (status condition TrafficRouting says whether it is applied).',
+  ...rules(
+    {
+      rule: "!has(self.router) || self.router != 'GatewayAPI' || has(self.gateways)",
+      message: "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name)",
+      fieldPath: '.gateways',
+    },
+    {
+      rule: "!has(self.router) || self.router != 'GatewayAPI' || !has(self.retries)",
+      message: "traffic.retries needs router Istio: the Gateway API's standard HTTPRoute has no retries",
+      fieldPath: '.retries',
+    },
+    {
+      rule: "!has(self.router) || self.router != 'Service' || (!has(self.hosts) && !has(self.gateways) && !has(self.timeout) && !has(self.retries))",
+      message: "traffic.router Service routes through the model's own Service: hosts, gateways, timeout and retries need router Istio or GatewayAPI",
+      fieldPath: '.router',
+    },
+  ),
+});
 
 export const SloSchema = Type.Object(
   {
@@ -665,6 +688,11 @@ export const ModelDeploymentSpecSchema = Type.Object(
       rule: '!has(self.security) || !has(self.security.tls) || !has(self.traffic)',
       message: 'security.tls ends TLS in the runtime, where Istio cannot route HTTP by header or weight (spec.traffic): use Istio\'s mTLS (security.meshMtls) there, or drop spec.traffic',
       fieldPath: '.security.tls',
+    },
+    {
+      rule: "!has(self.traffic) || !has(self.traffic.router) || self.traffic.router != 'Service' || !has(self.rollout) || !(self.rollout.strategy in ['ABTest', 'Mirror'])",
+      message: 'rollout.strategy ABTest and Mirror route request by request, which traffic.router Service cannot (it splits by pods): use Istio or GatewayAPI',
+      fieldPath: '.traffic.router',
     },
     {
       rule: '!(has(self.replicas) && has(self.autoscaling))',

@@ -110,7 +110,8 @@ export function planModelDeployment(input: PlanInput): Plan {
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
   const ask = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods'>): TrafficRouting => {
-    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, ...(standIn && { standIn }), ...request });
+    const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
+    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(standIn && { standIn }), ...request });
     objects.push(...routed);
     return { router: router.name, ...route };
   };

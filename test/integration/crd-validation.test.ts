@@ -76,6 +76,31 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.security.tls', 'security.tls ends TLS in the runtime, where Istio cannot route HTTP by header or weight (spec.traffic)'],
   },
   {
+    what: 'router GatewayAPI without the Gateways its routes attach to',
+    spec: (s) => ({ ...s, traffic: { router: 'GatewayAPI', hosts: ['fraud.example.com'] } }),
+    refusal: ['spec.traffic.gateways', "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name)"],
+  },
+  {
+    what: 'retries under router GatewayAPI, whose standard HTTPRoute has none',
+    spec: (s) => ({ ...s, traffic: { router: 'GatewayAPI', gateways: ['edge/public'], retries: { attempts: 2 } } }),
+    refusal: ['spec.traffic.retries', "traffic.retries needs router Istio: the Gateway API's standard HTTPRoute has no retries"],
+  },
+  {
+    what: 'router Service with settings only a proxy applies',
+    spec: (s) => ({ ...s, traffic: { router: 'Service', timeout: '10s' } }),
+    refusal: ['spec.traffic.router', "traffic.router Service routes through the model's own Service: hosts, gateways, timeout and retries need router Istio or GatewayAPI"],
+  },
+  {
+    what: 'an A/B test under router Service, which cannot route request by request',
+    spec: (s) => ({ ...s, traffic: { router: 'Service' }, rollout: { strategy: 'ABTest', abTest: { header: { name: 'x-variant', value: 'b' } } } }),
+    refusal: ['spec.traffic.router', 'rollout.strategy ABTest and Mirror route request by request, which traffic.router Service cannot (it splits by pods): use Istio or GatewayAPI'],
+  },
+  {
+    what: 'a router no one implements',
+    spec: (s) => ({ ...s, traffic: { router: 'Linkerd' } }),
+    refusal: ['spec.traffic.router', 'Unsupported value: "Linkerd"'],
+  },
+  {
     what: 'a rate limit with neither a per-client nor a total rate',
     spec: (s) => ({ ...s, runtime: { rateLimit: { burst: 10 } } }),
     refusal: ['spec.runtime.rateLimit', 'rateLimit needs requestsPerSecond (per client), totalRequestsPerSecond (per replica) or both', 'spec.runtime.rateLimit.burst', 'burst sizes the per-client bucket: set requestsPerSecond too'],

@@ -2,6 +2,7 @@ import type { TrafficRouterName } from '../../api/schema.ts';
 import type { ModelDeployment } from '../../api/types.ts';
 import { isProgressive, strategyOf } from '../../rollout/state-machine.ts';
 import type { ChildKind } from '../child-kind.ts';
+import { gatewayApiRouter } from './gateway-api.ts';
 import { istioRouter } from './istio.ts';
 import type { RouteRequest, TrafficRouter } from './router.ts';
 import { serviceRouter } from './service-router.ts';
@@ -9,6 +10,7 @@ import { serviceRouter } from './service-router.ts';
 /** Every traffic router, by the name spec.traffic.router gives it. */
 export const trafficRouters: Readonly<Record<TrafficRouterName, TrafficRouter>> = {
   Istio: istioRouter,
+  GatewayAPI: gatewayApiRouter,
   Service: serviceRouter,
 };
 
@@ -30,8 +32,9 @@ export interface RouterChoice {
  * router that is not installed or cannot see into the traffic (TLS that ends in the pods).
  */
 export function routerOf(md: ModelDeployment, served: (kind: ChildKind) => boolean): RouterChoice {
+  const named = md.spec.traffic?.router;
   const needsRouting = md.spec.traffic !== undefined || isProgressive(strategyOf(md.spec));
-  const wanted = needsRouting ? DEFAULT_ROUTER : serviceRouter;
+  const wanted = named ? trafficRouters[named] : needsRouting ? DEFAULT_ROUTER : serviceRouter;
   if (wanted === serviceRouter) return { router: serviceRouter };
   if (!wanted.installed(served)) return { router: serviceRouter, standIn: { reason: `${wanted.name}NotInstalled`, why: wanted.missing } };
   if (md.spec.security?.tls) return { router: serviceRouter, standIn: { reason: 'TlsEndsInPods', why: `security.tls ends TLS in the pods, where ${wanted.product} cannot route it` } };

@@ -15,6 +15,8 @@ export interface RouteRequest {
   stableRevision?: string;
   /** Present while a rollout runs. */
   candidateRevision?: string;
+  /** Revisions whose pods still run after a promotion or rollback, until their scale-down delay ends. */
+  retiringRevisions: readonly string[];
   /** The weights a router that splits by weight applies. */
   weights: Weights;
   /** Ready pods behind each side, for routers that split by them. */

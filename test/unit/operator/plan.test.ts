@@ -19,6 +19,9 @@ const nextModel = (md: ModelDeployment): ModelDeploymentSpec['model'] => ({ ...m
 
 interface Pass {
   istio?: boolean;
+  gatewayApi?: boolean;
+  /** The routes as the cluster has them, with what their Gateways say. */
+  routes?: KubernetesObject[];
   deployments?: V1Deployment[];
   revisions?: V1ControllerRevision[];
   now?: Date;
@@ -30,7 +33,8 @@ function planOf(md: ModelDeployment, pass: Pass = {}): Plan {
     options: OPTIONS,
     controllerRevisions: pass.revisions ?? [],
     deployments: pass.deployments ?? [],
-    served: pass.istio ? servedBy('Istio') : servedBy(),
+    served: servedBy(...(pass.istio ? ['Istio'] : []), ...(pass.gatewayApi ? ['Gateway API'] : [])),
+    observed: (kind) => (pass.routes ?? []).filter((object) => object.kind === kind.kind),
     now: pass.now ?? NOW,
   });
 }
@@ -571,5 +575,120 @@ describe('plan: ControllerRevisions', () => {
     const tampered = { ...revision, data: { ...(revision?.data as object), runtime: { image: 'evil:1' } } } as V1ControllerRevision;
     const other = at(md, 7);
     expect(numbered(revisionsIn(planOf(other, { revisions: [tampered] })))).to.deep.equal([[revisionOf(other), 1]]);
+  });
+});
+
+describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
+  const traffic = { router: 'GatewayAPI' as const, gateways: ['edge/public'], hosts: ['fraud.example.com'] };
+  const gatewayApi = { gatewayApi: true };
+  const routeSpec = (plan: Plan, kind: 'HTTPRoute' | 'GRPCRoute') => (one(plan, kind, NAME) as KubernetesObject & { spec: Record<string, unknown> }).spec;
+  const rulesOf = (plan: Plan, kind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute') => routeSpec(plan, kind).rules as Record<string, unknown>[];
+  const backend = (revision: string | undefined, port: number, weight?: number) => ({ name: revision ? `${NAME}-${revision}` : NAME, port, ...(weight !== undefined && { weight }) });
+
+  it('splits a canary by weight between one Service per revision, for REST and gRPC, attached to the named Gateways', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 4, rollout: CANARY, traffic }, gatewayApi);
+    const started = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    const plan = planOf(recorded(md, started), { revisions, deployments: ready(md), ...gatewayApi });
+    expect(plan.routing.weights).to.deep.equal({ stable: 90, candidate: 10 });
+    expect(routeSpec(plan, 'HTTPRoute').parentRefs).to.deep.equal([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'edge', name: 'public' }]);
+    expect(routeSpec(plan, 'HTTPRoute').hostnames).to.deep.equal(['fraud.example.com']);
+    expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8080, 90), backend(B, 8080, 10)] }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8081, 90), backend(B, 8081, 10)] }]);
+    // The backends select one revision each; the model's own Service keeps the stable side for in-cluster clients.
+    expect(selectorOf(plan, `${NAME}-${A}`)).to.deep.equal(pods(A));
+    expect(selectorOf(plan, `${NAME}-${B}`)).to.deep.equal(pods(B));
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods(A));
+    // Replicas follow the weight (the stable side keeps its size): the gateway, not the pods, makes the split.
+    expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${A}`]: 4, [`${NAME}-${B}`]: 1 });
+    expect(plan.routing.router).to.equal('GatewayAPI');
+  });
+
+  it('after promotion routes everything to the new revision and keeps the retiring revision\'s Service while its pods drain', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: CANARY, traffic }, gatewayApi);
+    const started = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    const full = { ...recorded(md, started), metadata: { ...md.metadata, annotations: { 'modelship.io/promote': 'full' } } };
+    const promoted = planOf(full, { revisions, deployments: [candidateWith(md, 2, 2)], ...gatewayApi });
+    expect(promoted.rollout.stableRevision).to.equal(B);
+    expect(rulesOf(promoted)).to.deep.equal([{ name: 'primary', backendRefs: [backend(B, 8080)] }]);
+    expect(namesOf(promoted, 'Service')).to.include.members([NAME, `${NAME}-${B}`, `${NAME}-${A}`]);
+    expect(selectorOf(promoted, NAME)).to.deep.equal(pods(B));
+  });
+
+  it('routes an A/B test\'s header and cookie to the candidate, the rest to stable', () => {
+    const abTest = { header: { name: 'X-Variant', value: 'b' }, cookie: { name: 'variant', value: 'b.1' } };
+    const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest }, traffic }, gatewayApi);
+    const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    expect(rulesOf(plan)).to.deep.equal([
+      {
+        name: 'ab-candidate',
+        matches: [
+          { headers: [{ type: 'Exact', name: 'x-variant', value: 'b' }] },
+          { headers: [{ type: 'RegularExpression', name: 'cookie', value: '^(.*?;\\s*)?variant=b\\.1(;.*)?$' }] },
+        ],
+        backendRefs: [backend(B, 8080)],
+      },
+      { name: 'primary', backendRefs: [backend(A, 8080)] },
+    ]);
+    const cookie = new RegExp((((rulesOf(plan)[0]?.matches as { headers: { value: string }[] }[])[1]?.headers[0]?.value) ?? ''));
+    expect(['variant=b.1', 'a=1; variant=b.1', 'variant=b.1; z=2'].every((header) => cookie.test(header))).to.equal(true);
+    expect(['variant=bx1', 'myvariant=b.1', 'variant=b.10'].some((header) => cookie.test(header))).to.equal(false);
+  });
+
+  it('mirrors a share of requests to the candidate with the RequestMirror filter', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } }, traffic }, gatewayApi);
+    const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    expect(rulesOf(plan)).to.deep.equal([{
+      name: 'primary',
+      backendRefs: [backend(A, 8080)],
+      filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(B, 8080), percent: 20 } }],
+    }]);
+  });
+
+  it('puts traffic.timeout on the REST rules, and a rolling update routes to the model\'s Service', () => {
+    const md = modelDeployment({ replicas: 2, traffic: { ...traffic, timeout: '1500ms' } });
+    const plan = planOf(md, gatewayApi);
+    expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(undefined, 8080)], timeouts: { request: '1500ms' } }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(undefined, 8081)] }]);
+    expect(selectorOf(plan, NAME)).to.deep.equal(pods());
+  });
+
+  it('reports what the Gateway says of the routes: not yet accepted, refused with its reason, or routing', () => {
+    const { md, revisions } = newRevision({ replicas: 2, rollout: CANARY, traffic }, gatewayApi);
+    const fresh = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    expect(fresh.routing.condition).to.deep.include({ status: 'False', reason: 'RouteNotAccepted' });
+    expect(fresh.routing.condition.message).to.equal('HTTPRoute fraud-detector on Gateway edge/public: not accepted yet (no Gateway controller has reported on it)');
+    const reported = (accepted: string, resolved: string, message = '') => ['HTTPRoute', 'GRPCRoute'].map((kind) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME, namespace: md.metadata.namespace },
+      status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, controllerName: 'traefik.io/gateway-controller', conditions: [
+        { type: 'Accepted', status: accepted, reason: accepted === 'True' ? 'Accepted' : 'NotAllowedByListeners', message },
+        { type: 'ResolvedRefs', status: resolved, reason: resolved === 'True' ? 'ResolvedRefs' : 'BackendNotFound', message },
+      ] }] },
+    }));
+    const refused = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: reported('False', 'True', 'no listener allows routes from namespace default') });
+    expect(refused.routing.condition).to.deep.equal({
+      status: 'False', reason: 'RouteNotAccepted', message: 'HTTPRoute fraud-detector on Gateway edge/public: NotAllowedByListeners: no listener allows routes from namespace default',
+    });
+    const unresolved = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: reported('True', 'False', 'service not found') });
+    expect(unresolved.routing.condition).to.deep.include({ status: 'False', reason: 'RouteRefsNotResolved' });
+    const routing = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: reported('True', 'True') });
+    expect(routing.routing.condition).to.deep.equal({ status: 'True', reason: 'GatewayAPIRouting', message: 'HTTPRoute and GRPCRoute route 90% stable, 10% candidate' });
+  });
+
+  it('without the Gateway API CRDs the Service stands in and says so; the routes are not written', () => {
+    const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY, traffic });
+    const plan = planOf(md, { revisions, istio: true });
+    expect(plan.routing.router).to.equal('Service');
+    expect(plan.routing.condition).to.deep.include({ status: 'False', reason: 'GatewayAPINotInstalled' });
+    expect(plan.routing.condition.message).to.match(/^the Gateway API CRDs \(HTTPRoute, GRPCRoute\) are not installed: the canary weight is approximated by replica counts/);
+    expect(namesOf(plan, 'HTTPRoute')).to.deep.equal([]);
+    // Istio installed does not take over a model that names another router.
+    expect(namesOf(plan, 'VirtualService')).to.deep.equal([]);
+  });
+
+  it('an explicit router Service routes a canary by replica counts without calling it degraded, even where Istio is installed', () => {
+    const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY, traffic: { router: 'Service' } }, { istio: true });
+    const plan = planOf(md, { revisions, istio: true });
+    expect(plan.routing.condition).to.deep.equal({ status: 'True', reason: 'ServiceRouting', message: 'the canary weight is approximated by replica counts (0 candidate, 4 stable)' });
+    expect(namesOf(plan, 'VirtualService')).to.deep.equal([]);
   });
 });

@@ -1,0 +1,132 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { SpecDefaults } from '../../api/schema.ts';
+import type { ModelDeployment } from '../../api/types.ts';
+import { durationMs } from '../../rollout/duration.ts';
+import type { ConditionState } from '../../status/conditions.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT } from '../../../runtime/contract.ts';
+import { childKind, typeMeta, type ChildKind } from '../child-kind.ts';
+import { childLabels } from '../labels.ts';
+import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
+import { desiredService, servicePort } from '../service.ts';
+import type { RouteRequest, TrafficRouter } from './router.ts';
+import { modelServices } from './services.ts';
+
+const GROUP = 'gateway.networking.k8s.io';
+
+export const GatewayApiKinds = {
+  httpRoute: childKind(GROUP, 'v1', 'HTTPRoute', 'httproutes', { provider: 'Gateway API' }),
+  grpcRoute: childKind(GROUP, 'v1', 'GRPCRoute', 'grpcroutes', { provider: 'Gateway API' }),
+} as const;
+
+export interface GatewayRoute extends KubernetesObject {
+  spec: Record<string, unknown>;
+  status?: { parents?: { parentRef?: { name?: string; namespace?: string }; controllerName?: string; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] }[] };
+}
+
+/** The Service of one revision: the routes' backends, so a route changes by naming other backends, never by a selector switching under it. */
+export const revisionServiceName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
+
+/** spec.traffic.gateways as parentRefs: "namespace/name" or "name" in the model's namespace. */
+function parentRefs(md: ModelDeployment): { group: string; kind: string; namespace: string; name: string }[] {
+  return (md.spec.traffic?.gateways ?? []).map((gateway) => {
+    const [namespace, name] = gateway.includes('/') ? gateway.split('/', 2) as [string, string] : [namespaceOf(md), gateway];
+    return { group: GROUP, kind: 'Gateway', namespace, name };
+  });
+}
+
+/** Gateway API durations (GEP-2257): whole seconds where they are, else milliseconds. */
+function gatewayDuration(duration: string): string {
+  const ms = durationMs(duration);
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** A/B matches: the header exactly, or the cookie inside the Cookie header (a regular expression, as the Gateway API has no cookie match). */
+function abMatches(md: ModelDeployment): { headers: { type: string; name: string; value: string }[] }[] {
+  const ab = md.spec.rollout?.abTest;
+  const escaped = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return [
+    ...(ab?.header ? [{ headers: [{ type: 'Exact', name: ab.header.name.toLowerCase(), value: ab.header.value }] }] : []),
+    ...(ab?.cookie ? [{ headers: [{ type: 'RegularExpression', name: 'cookie', value: `^(.*?;\\s*)?${escaped(ab.cookie.name)}=${escaped(ab.cookie.value)}(;.*)?$` }] }] : []),
+  ];
+}
+
+/** The rules of one port's route: A/B's match first, then the primary rule with the split or the mirror. */
+function rules(request: RouteRequest, port: number, extra: Record<string, unknown>): Record<string, unknown>[] {
+  const { md, strategy, stableRevision, candidateRevision: candidate, weights } = request;
+  const backend = (revision: string | undefined, weight?: number) => ({
+    name: revision ? revisionServiceName(md, revision) : nameOf(md),
+    port,
+    ...(weight !== undefined && { weight }),
+  });
+  const ab = candidate && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md), backendRefs: [backend(candidate)], ...extra }] : [];
+  const split = candidate && strategy === 'Canary' ? [backend(stableRevision, weights.stable), backend(candidate, weights.candidate)] : [backend(stableRevision)];
+  const mirror = candidate && strategy === 'Mirror'
+    ? { filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(candidate), percent: md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent } }] }
+    : {};
+  return [...ab, { name: 'primary', backendRefs: split, ...mirror, ...extra }];
+}
+
+function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown> = {}): GatewayRoute {
+  const { md } = request;
+  const hosts = md.spec.traffic?.hosts;
+  return {
+    ...typeMeta(kind),
+    metadata: childMetadata(md, childLabels(md)),
+    spec: { parentRefs: parentRefs(md), ...(hosts?.length && { hostnames: hosts }), rules: rules(request, port, extra) },
+  };
+}
+
+/**
+ * What the Gateways say of the routes (status.parents): a route no Gateway has accepted, or whose
+ * backends do not resolve, routes nothing, whatever its weights.
+ */
+function routesCondition(request: RouteRequest, message: string): ConditionState {
+  const wanted = parentRefs(request.md);
+  for (const kind of Object.values(GatewayApiKinds)) {
+    const observed = request.observed(kind).find((object) => object.metadata?.name === nameOf(request.md)) as GatewayRoute | undefined;
+    for (const gateway of wanted) {
+      const parent = observed?.status?.parents?.find((entry) => entry.parentRef?.name === gateway.name && (entry.parentRef?.namespace ?? namespaceOf(request.md)) === gateway.namespace);
+      const where = `${kind.kind} ${nameOf(request.md)} on Gateway ${gateway.namespace}/${gateway.name}`;
+      if (!parent) return { status: 'False', reason: 'RouteNotAccepted', message: `${where}: not accepted yet (no Gateway controller has reported on it)` };
+      const refused = (type: string) => parent.conditions?.find((condition) => condition.type === type && condition.status === 'False');
+      const notAccepted = refused('Accepted');
+      if (notAccepted) return { status: 'False', reason: 'RouteNotAccepted', message: `${where}: ${notAccepted.reason}: ${notAccepted.message}` };
+      const unresolved = refused('ResolvedRefs');
+      if (unresolved) return { status: 'False', reason: 'RouteRefsNotResolved', message: `${where}: ${unresolved.reason}: ${unresolved.message}` };
+    }
+  }
+  return { status: 'True', reason: 'GatewayAPIRouting', message };
+}
+
+/**
+ * Gateway API: an HTTPRoute (REST) and a GRPCRoute (the V2 gRPC port) attached to the Gateways in
+ * spec.traffic.gateways, whose backends are one Service per live revision: weights for a canary,
+ * a header or cookie match for an A/B test, the RequestMirror filter for a mirror. The model's
+ * own Service keeps selecting the stable revision for clients inside the cluster.
+ */
+export const gatewayApiRouter: TrafficRouter = {
+  name: 'GatewayAPI',
+  product: 'the Gateway API',
+  kinds: Object.values(GatewayApiKinds),
+  installed: (served) => served(GatewayApiKinds.httpRoute) && served(GatewayApiKinds.grpcRoute),
+  missing: 'the Gateway API CRDs (HTTPRoute, GRPCRoute) are not installed',
+  strategies: new Set(['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror']),
+  splitsByPods: false,
+  route(request) {
+    const { md, weights } = request;
+    const timeout = md.spec.traffic?.timeout;
+    const revisions = request.stableRevision ? [request.stableRevision, ...(request.candidateRevision ? [request.candidateRevision] : []), ...request.retiringRevisions] : [];
+    return {
+      objects: [
+        ...modelServices(request, request.stableRevision ? 'StableRevision' : 'EveryRevision'),
+        // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
+        ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
+        route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}),
+        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT),
+      ],
+      weights,
+      condition: routesCondition(request, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
+      servicePodsServe: request.stableRevision === undefined,
+    };
+  },
+};
