@@ -10,6 +10,7 @@ import { OwnedChildren } from './owned-children.ts';
 import { needsReconcile } from './predicates.ts';
 import { RegistryPoller, secretTokenReader } from '../registry/poller.ts';
 import { AdmissionPolicyCheck } from './admission-policy.ts';
+import { GatewaySupportLookup } from './gateway-support.ts';
 import { OperatorSettings } from '../settings.ts';
 import { reconcile } from './reconciler.ts';
 import { RuntimePods } from './runtime-pods.ts';
@@ -48,6 +49,7 @@ export class ModelDeploymentController {
   private readonly pods: RuntimePods;
   private readonly registry: RegistryPoller;
   private readonly authorCheck: AdmissionPolicyCheck | undefined;
+  private readonly gatewaySupport: GatewaySupportLookup;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -59,6 +61,7 @@ export class ModelDeploymentController {
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
     this.authorCheck = config.admissionPolicy ? new AdmissionPolicyCheck(config.client, config.admissionPolicy) : undefined;
+    this.gatewaySupport = new GatewaySupportLookup(config.client);
     this.registry = new RegistryPoller(secretTokenReader(config.client), config.registryPollMs ?? OperatorSettings.registryPollSeconds.default * 1000);
     this.children = new OwnedChildren({
       client: config.client,
@@ -122,7 +125,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry, gatewaySupport: this.gatewaySupport, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

@@ -19,6 +19,7 @@ import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, trans
 import type { RegistryPoller } from '../registry/poller.ts';
 import { authorGrants } from '../desired/pod-grants.ts';
 import type { AdmissionPolicyCheck } from './admission-policy.ts';
+import type { GatewaySupportLookup } from './gateway-support.ts';
 import type { EventRecorder } from './event-recorder.ts';
 import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
@@ -41,6 +42,8 @@ export interface ReconcilerDeps {
   prometheusUrl?: string;
   /** Resolves models:/ URIs in their MLflow registry. */
   registry?: RegistryPoller;
+  /** What the Gateways of Gateway API routes support; absent: taken to support what the spec asks. */
+  gatewaySupport?: Pick<GatewaySupportLookup, 'of'>;
   /** Whether the policy that checks authors is in force; absent: authors are trusted. */
   authorCheck?: Pick<AdmissionPolicyCheck, 'whyNotInForce'>;
   now?: () => Date;
@@ -86,6 +89,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     ? { ...found, md: { ...found.md, status: { ...stored, model: resolution.model } }, modelResolved: resolution.condition }
     : found;
   const sample = await sampleIfDue(deps, observed.md, now);
+  const gateways = observed.md.spec.traffic?.router === 'GatewayAPI' ? await deps.gatewaySupport?.of(observed.md) : undefined;
   const plan = planModelDeployment({
     md: observed.md,
     options: deps.options,
@@ -94,6 +98,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     served: (kind) => deps.children.available(kind),
     observed: observed.owned,
     prometheusOperator: deps.children.available(ChildKinds.prometheusRule),
+    ...(gateways && { gateways }),
     ...(sample && { sample }),
     now,
   });

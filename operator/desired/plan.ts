@@ -17,6 +17,7 @@ import { desiredNetworkPolicy } from './network-policy.ts';
 import type { OperatorOptions } from './options.ts';
 import { atRevision, revisionOf } from './revision.ts';
 import { routerOf } from './routing/registry.ts';
+import type { GatewaySupport } from './routing/gateway-api.ts';
 import type { Route, RouteRequest } from './routing/router.ts';
 
 /** What a pass observed that the plan depends on; everything else comes from the ModelDeployment. */
@@ -29,6 +30,8 @@ export interface PlanInput {
   served: (kind: ChildKind) => boolean;
   /** The ModelDeployment's objects of a kind as observed (a router's, for the status it reports); absent: none. */
   observed?: (kind: ChildKind) => readonly KubernetesObject[];
+  /** What the Gateways the model's routes attach to support, by "namespace/name" (Gateway API only). */
+  gateways?: ReadonlyMap<string, GatewaySupport>;
   /** The Prometheus Operator's CRDs are installed and watched. */
   prometheusOperator?: boolean;
   /** A canary analysis sample taken in this pass. */
@@ -111,7 +114,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
   const ask = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
-    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(standIn && { standIn }), ...request });
+    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(standIn && { standIn }), ...request });
     objects.push(...routed);
     return { router: router.name, ...route };
   };

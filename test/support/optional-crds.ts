@@ -5,7 +5,7 @@ import type { RunningPlane } from '../plane/plane.ts';
 import { toolPath } from './test-tools.ts';
 
 /** CRD sets of other projects that a cluster may or may not have; each file is as its project publishes it. */
-export type OptionalCrdSet = 'istio' | 'prometheus-operator';
+export type OptionalCrdSet = 'istio' | 'prometheus-operator' | 'gateway-api';
 
 type Kubectl = RunningPlane['kubectl'];
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Idempotent: takes the CRDs of Istio and of the Prometheus Operator, as each project publishes them,
+# Idempotent: takes the CRDs of Istio, the Prometheus Operator and the Gateway API, as each project publishes them,
 # out of their Go module zips (Go module proxy, no other download) into a cache keyed by version.
-# Prints the directory holding istio.yaml and prometheus-operator.yaml. Used by test/support/optional-crds.ts.
+# Prints the directory holding istio.yaml, prometheus-operator.yaml and gateway-api.yaml. Used by test/support/optional-crds.ts.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
-dir="${MODELSHIP_CACHE_DIR:-$HOME/.cache/modelship}/tools/crds_istio-${ISTIO_MODULE_VERSION}_prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}"
+dir="${MODELSHIP_CACHE_DIR:-$HOME/.cache/modelship}/tools/crds_istio-${ISTIO_MODULE_VERSION}_prometheus-operator-${PROMETHEUS_OPERATOR_VERSION}_gateway-api-${GATEWAY_API_VERSION}"
 
 # The module's extracted directory in the Go module cache (downloaded on first use).
 module_dir() {
@@ -35,5 +35,15 @@ if [ ! -f "$dir/prometheus-operator.yaml" ]; then
     { echo "---"; cat "$src/example/prometheus-operator-crd/monitoring.coreos.com_$kind.yaml"; } >>"$dir/prometheus-operator.yaml.tmp"
   done
   mv "$dir/prometheus-operator.yaml.tmp" "$dir/prometheus-operator.yaml"
+fi
+if [ ! -f "$dir/gateway-api.yaml" ]; then
+  src=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
+  mkdir -p "$dir"
+  # The standard channel's route and gateway kinds (what an implementation such as Traefik serves).
+  : >"$dir/gateway-api.yaml.tmp"
+  for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
+    { echo "---"; cat "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml"; } >>"$dir/gateway-api.yaml.tmp"
+  done
+  mv "$dir/gateway-api.yaml.tmp" "$dir/gateway-api.yaml"
 fi
 echo "$dir"

@@ -4,6 +4,7 @@ import type { ModelDeployment } from '../../api/types.ts';
 import { durationMs } from '../../rollout/duration.ts';
 import type { ConditionState } from '../../status/conditions.ts';
 import { RUNTIME_DEFAULT_GRPC_PORT } from '../../../runtime/contract.ts';
+import type { ResourceType } from '../../kube/resources.ts';
 import { childKind, typeMeta, type ChildKind } from '../child-kind.ts';
 import { childLabels } from '../labels.ts';
 import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
@@ -18,6 +19,27 @@ export const GatewayApiKinds = {
   grpcRoute: childKind(GROUP, 'v1', 'GRPCRoute', 'grpcroutes', { provider: 'Gateway API' }),
 } as const;
 
+/** Read, never written: the Gateways routes attach to and their classes, for the features they support. */
+export const GatewayApiReadKinds = {
+  gateway: { group: GROUP, version: 'v1', kind: 'Gateway', plural: 'gateways', namespaced: true },
+  gatewayClass: { group: GROUP, version: 'v1', kind: 'GatewayClass', plural: 'gatewayclasses', namespaced: false },
+} as const satisfies Record<string, ResourceType>;
+
+/** What a Gateway's class says it supports (GatewayClass status.supportedFeatures); features absent: it does not say. */
+export interface GatewaySupport {
+  className: string;
+  features?: ReadonlySet<string>;
+}
+
+export const gatewayKey = (gateway: { namespace: string; name: string }): string => `${gateway.namespace}/${gateway.name}`;
+
+/** Gateway API feature names (sigs.k8s.io/gateway-api pkg/features) the routes may need. */
+const Features = {
+  mirror: 'HTTPRouteRequestMirror',
+  percentageMirror: 'HTTPRouteRequestPercentageMirror',
+  requestTimeout: 'HTTPRouteRequestTimeout',
+} as const;
+
 export interface GatewayRoute extends KubernetesObject {
   spec: Record<string, unknown>;
   status?: { parents?: { parentRef?: { name?: string; namespace?: string }; controllerName?: string; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] }[] };
@@ -27,7 +49,7 @@ export interface GatewayRoute extends KubernetesObject {
 export const revisionServiceName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
 
 /** spec.traffic.gateways as parentRefs: "namespace/name" or "name" in the model's namespace. */
-function parentRefs(md: ModelDeployment): { group: string; kind: string; namespace: string; name: string }[] {
+export function parentRefs(md: ModelDeployment): { group: string; kind: string; namespace: string; name: string }[] {
   return (md.spec.traffic?.gateways ?? []).map((gateway) => {
     const [namespace, name] = gateway.includes('/') ? gateway.split('/', 2) as [string, string] : [namespaceOf(md), gateway];
     return { group: GROUP, kind: 'Gateway', namespace, name };
@@ -51,7 +73,7 @@ function abMatches(md: ModelDeployment): { headers: { type: string; name: string
 }
 
 /** The rules of one port's route: A/B's match first, then the primary rule with the split or the mirror. */
-function rules(request: RouteRequest, port: number, extra: Record<string, unknown>): Record<string, unknown>[] {
+function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean): Record<string, unknown>[] {
   const { md, strategy, stableRevision, candidateRevision: candidate, weights } = request;
   const backend = (revision: string | undefined, weight?: number) => ({
     name: revision ? revisionServiceName(md, revision) : nameOf(md),
@@ -60,19 +82,19 @@ function rules(request: RouteRequest, port: number, extra: Record<string, unknow
   });
   const ab = candidate && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md), backendRefs: [backend(candidate)], ...extra }] : [];
   const split = candidate && strategy === 'Canary' ? [backend(stableRevision, weights.stable), backend(candidate, weights.candidate)] : [backend(stableRevision)];
-  const mirror = candidate && strategy === 'Mirror'
+  const mirror = candidate && strategy === 'Mirror' && mirrored
     ? { filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(candidate), percent: md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent } }] }
     : {};
   return [...ab, { name: 'primary', backendRefs: split, ...mirror, ...extra }];
 }
 
-function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown> = {}): GatewayRoute {
+function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean): GatewayRoute {
   const { md } = request;
   const hosts = md.spec.traffic?.hosts;
   return {
     ...typeMeta(kind),
     metadata: childMetadata(md, childLabels(md)),
-    spec: { parentRefs: parentRefs(md), ...(hosts?.length && { hostnames: hosts }), rules: rules(request, port, extra) },
+    spec: { parentRefs: parentRefs(md), ...(hosts?.length && { hostnames: hosts }), rules: rules(request, port, extra, mirrored) },
   };
 }
 
@@ -80,7 +102,7 @@ function route(kind: ChildKind, request: RouteRequest, port: number, extra: Reco
  * What the Gateways say of the routes (status.parents): a route no Gateway has accepted, or whose
  * backends do not resolve, routes nothing, whatever its weights.
  */
-function routesCondition(request: RouteRequest, message: string): ConditionState {
+function routesCondition(request: RouteRequest, unsupported: string | undefined, message: string): ConditionState {
   const wanted = parentRefs(request.md);
   for (const kind of Object.values(GatewayApiKinds)) {
     const observed = request.observed(kind).find((object) => object.metadata?.name === nameOf(request.md)) as GatewayRoute | undefined;
@@ -95,7 +117,32 @@ function routesCondition(request: RouteRequest, message: string): ConditionState
       if (unresolved) return { status: 'False', reason: 'RouteRefsNotResolved', message: `${where}: ${unresolved.reason}: ${unresolved.message}` };
     }
   }
+  if (unsupported) return { status: 'False', reason: 'GatewayFeatureUnsupported', message: unsupported };
   return { status: 'True', reason: 'GatewayAPIRouting', message };
+}
+
+/** The classes of the model's Gateways that say they lack a feature. */
+function lacking(request: RouteRequest, feature: string): string[] {
+  return parentRefs(request.md).flatMap((gateway) => {
+    const support = request.gateways?.get(gatewayKey(gateway));
+    return support?.features && !support.features.has(feature) ? [support.className] : [];
+  });
+}
+
+/**
+ * Features the spec asks for that a Gateway's class says it lacks are left out of the routes (a
+ * route with a filter its Gateway cannot apply may fail every request), and said so.
+ */
+function unsupportedFeatures(request: RouteRequest): { mirrored: boolean; timed: boolean; message?: string } {
+  const { md, strategy, candidateRevision } = request;
+  const problems: string[] = [];
+  const percent = md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent;
+  const mirrorFeatures = [Features.mirror, ...(percent < 100 ? [Features.percentageMirror] : [])];
+  const mirrorLacking = candidateRevision && strategy === 'Mirror' ? mirrorFeatures.flatMap((feature) => lacking(request, feature).map((className) => ({ className, feature }))) : [];
+  if (mirrorLacking[0]) problems.push(`GatewayClass ${mirrorLacking[0].className} does not support ${mirrorLacking[0].feature}: the candidate gets no mirrored requests`);
+  const timeoutLacking = md.spec.traffic?.timeout ? lacking(request, Features.requestTimeout) : [];
+  if (timeoutLacking[0]) problems.push(`GatewayClass ${timeoutLacking[0]} does not support ${Features.requestTimeout}: traffic.timeout is not applied`);
+  return { mirrored: mirrorLacking.length === 0, timed: timeoutLacking.length === 0, ...(problems.length > 0 && { message: problems.join('; ') }) };
 }
 
 /**
@@ -114,18 +161,19 @@ export const gatewayApiRouter: TrafficRouter = {
   splitsByPods: false,
   route(request) {
     const { md, weights } = request;
-    const timeout = md.spec.traffic?.timeout;
+    const support = unsupportedFeatures(request);
+    const timeout = support.timed ? md.spec.traffic?.timeout : undefined;
     const revisions = request.stableRevision ? [request.stableRevision, ...(request.candidateRevision ? [request.candidateRevision] : []), ...request.retiringRevisions] : [];
     return {
       objects: [
         ...modelServices(request, request.stableRevision ? 'StableRevision' : 'EveryRevision'),
         // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
         ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
-        route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}),
-        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT),
+        route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}, support.mirrored),
+        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored),
       ],
       weights,
-      condition: routesCondition(request, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
+      condition: routesCondition(request, support.message, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
       servicePodsServe: request.stableRevision === undefined,
     };
   },

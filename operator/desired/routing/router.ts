@@ -5,6 +5,7 @@ import type { Strategy, Weights } from '../../rollout/state-machine.ts';
 import type { ConditionState } from '../../status/conditions.ts';
 import type { ChildKind } from '../child-kind.ts';
 import type { OperatorOptions } from '../options.ts';
+import type { GatewaySupport } from './gateway-api.ts';
 
 /** What the planner asks of a router in one pass: which revisions serve, with what weights. */
 export interface RouteRequest {
@@ -21,6 +22,8 @@ export interface RouteRequest {
   weights: Weights;
   /** Ready pods behind each side, for routers that split by them. */
   pods: { candidate: number; stable: number };
+  /** What the Gateways the model names support, by "namespace/name" (Gateway API only; absent: unknown). */
+  gateways?: ReadonlyMap<string, GatewaySupport>;
   /** This router's own objects as the cluster has them (their status says whether routing took). */
   observed: (kind: ChildKind) => readonly KubernetesObject[];
   /**

@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { INSTANCE_LABEL, MODEL_VERSION_LABEL, planModelDeployment, REVISION_LABEL, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { satisfies } from '../../../operator/controller/object-diff.ts';
+import type { GatewaySupport } from '../../../operator/desired/routing/gateway-api.ts';
 import { IstioKinds } from '../../../operator/desired/routing/istio.ts';
 import { RuntimeEnv } from '../../../runtime/contract.ts';
 import { modelDeployment, observedRevisionDeployment, OPTIONS, servedBy, SHA } from './fixtures.ts';
@@ -22,6 +23,8 @@ interface Pass {
   gatewayApi?: boolean;
   /** The routes as the cluster has them, with what their Gateways say. */
   routes?: KubernetesObject[];
+  /** What the model's Gateways' classes say they support. */
+  gateways?: Map<string, GatewaySupport>;
   deployments?: V1Deployment[];
   revisions?: V1ControllerRevision[];
   now?: Date;
@@ -35,6 +38,7 @@ function planOf(md: ModelDeployment, pass: Pass = {}): Plan {
     deployments: pass.deployments ?? [],
     served: servedBy(...(pass.istio ? ['Istio'] : []), ...(pass.gatewayApi ? ['Gateway API'] : [])),
     observed: (kind) => (pass.routes ?? []).filter((object) => object.kind === kind.kind),
+    ...(pass.gateways && { gateways: pass.gateways }),
     now: pass.now ?? NOW,
   });
 }
@@ -642,6 +646,33 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
       backendRefs: [backend(A, 8080)],
       filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(B, 8080), percent: 20 } }],
     }]);
+  });
+
+  it('leaves out a mirror or a timeout the Gateway\'s class says it cannot apply (a mirror filter would fail every request), and says so', () => {
+    const traefik: GatewaySupport = { className: 'traefik', features: new Set(['Gateway', 'HTTPRoute', 'GRPCRoute', 'HTTPRouteQueryParamMatching']) };
+    const gateways = new Map([['edge/public', traefik]]);
+    const { md, A, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } }, traffic: { ...traffic, timeout: '30s' } }, gatewayApi);
+    const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways });
+    expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8080)] }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8081)] }]);
+    const accepted = ['HTTPRoute', 'GRPCRoute'].map((kind) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME },
+      status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] }] },
+    }));
+    const reported = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways, routes: accepted });
+    expect(reported.routing.condition).to.deep.equal({
+      status: 'False',
+      reason: 'GatewayFeatureUnsupported',
+      message: 'GatewayClass traefik does not support HTTPRouteRequestMirror: the candidate gets no mirrored requests; GatewayClass traefik does not support HTTPRouteRequestTimeout: traffic.timeout is not applied',
+    });
+    // A class that lists the features gets them; one that lists nothing is taken at the spec's word.
+    const full = new Set([...traefik.features!, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror', 'HTTPRouteRequestTimeout']);
+    for (const support of [{ className: 'envoy', features: full }, { className: 'silent' }]) {
+      const routed = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways: new Map([['edge/public', support]]), routes: accepted });
+      expect(rulesOf(routed)[0]).to.have.property('filters');
+      expect(rulesOf(routed)[0]).to.deep.include({ timeouts: { request: '30s' } });
+      expect(routed.routing.condition.reason).to.equal('GatewayAPIRouting');
+    }
   });
 
   it('puts traffic.timeout on the REST rules, and a rolling update routes to the model\'s Service', () => {
