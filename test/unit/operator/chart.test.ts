@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { API_GROUP, PLURAL } from '../../../operator/api/crd.ts';
 import { childKinds } from '../../../operator/desired/index.ts';
+import { GatewayApiReadKinds } from '../../../operator/desired/routing/gateway-api.ts';
 import { CHART, templateRules, type PolicyRule } from '../../support/chart.ts';
 
 function grants(rules: PolicyRule[], group: string, resource: string): string[] {
@@ -24,6 +25,8 @@ describe('Helm chart RBAC', () => {
       'admissionregistration.k8s.io/validatingadmissionpolicies',
       'admissionregistration.k8s.io/validatingadmissionpolicybindings',
       'events.k8s.io/events',
+      'gateway.networking.k8s.io/gatewayclasses',
+      'gateway.networking.k8s.io/gateways',
       `${API_GROUP}/${PLURAL}`,
       `${API_GROUP}/${PLURAL}/finalizers`,
       `${API_GROUP}/${PLURAL}/status`,
@@ -36,6 +39,9 @@ describe('Helm chart RBAC', () => {
     expect(grants(rules, API_GROUP, `${PLURAL}/status`)).to.deep.equal(['patch', 'update']);
     expect(grants(rules, 'events.k8s.io', 'events')).to.deep.equal(['create', 'patch']);
     expect(grants(rules, '', 'pods'), 'runtime pods: read only').to.deep.equal(['get', 'list', 'watch']);
+    for (const resource of [GatewayApiReadKinds.gateway.plural, GatewayApiReadKinds.gatewayClass.plural]) {
+      expect(grants(rules, GatewayApiReadKinds.gateway.group, resource), `${resource}: read one by one`).to.deep.equal(['get']);
+    }
     expect(rules.flatMap((r) => r.verbs)).to.not.include('*');
   });
 
