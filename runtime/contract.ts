@@ -363,6 +363,8 @@ export const RuntimeProbePaths = {
 
 export const RUNTIME_DEFAULT_PORT = RuntimeContract.port.default;
 export const RUNTIME_DEFAULT_GRPC_PORT = RuntimeContract.grpcPort.default;
+/** The gRPC service the runtime serves on that port (grpc_predict_v2.proto): routers match its calls by it. */
+export const RUNTIME_GRPC_SERVICE = 'inference.GRPCInferenceService';
 
 /**
  * Why the runtime could not serve its model: the first word of the termination message it writes

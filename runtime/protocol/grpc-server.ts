@@ -13,9 +13,10 @@ import { clientKey, grpcPeerAddress, type RateLimiter } from './rate-limit.ts';
 import { SERVER_NAME, SERVER_VERSION } from './routes.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
+import { RUNTIME_GRPC_SERVICE } from '../contract.ts';
 
 const PROTO_PATH = fileURLToPath(new URL('grpc_predict_v2.proto', import.meta.url));
-const SERVICE_NAME = 'inference.GRPCInferenceService';
+const SERVICE_NAME = RUNTIME_GRPC_SERVICE;
 
 /** Like the REST health endpoints, liveness and readiness answer without a token (probes carry none). */
 const OPEN_METHODS: ReadonlySet<string> = new Set(['ServerLive', 'ServerReady']);

@@ -1,3 +1,4 @@
+import { RUNTIME_GRPC_SERVICE } from '../contract.ts';
 /** Span attribute and event names of Modelship's own (the protocol ones come from @opentelemetry/semantic-conventions). */
 export const TraceAttr = {
   modelName: 'modelship.model.name',
@@ -19,4 +20,4 @@ export const TraceEvent = {
 } as const;
 
 export const BATCH_SPAN_PREFIX = 'batch ';
-export const GRPC_INFER_SPAN = 'inference.GRPCInferenceService/ModelInfer';
+export const GRPC_INFER_SPAN = `${RUNTIME_GRPC_SERVICE}/ModelInfer`;

@@ -12,6 +12,7 @@ import { BATCH_SPAN_PREFIX, GRPC_INFER_SPAN, TraceAttr, TraceEvent } from './att
 import { RequestTrace } from './request-trace.ts';
 import { samplerFor } from './sampler.ts';
 import type { OtlpProtocol, TracingSettings } from './settings.ts';
+import { RUNTIME_GRPC_SERVICE } from '../contract.ts';
 
 const HTTP_ROUTE = '/v2/models/{model}/infer';
 const HTTP_VERSIONED_ROUTE = '/v2/models/{model}/versions/{version}/infer';
@@ -83,7 +84,7 @@ export class Tracing implements BatchTracer {
       kind: SpanKind.SERVER,
       attributes: {
         [ATTR_RPC_SYSTEM]: 'grpc',
-        [ATTR_RPC_SERVICE]: 'inference.GRPCInferenceService',
+        [ATTR_RPC_SERVICE]: RUNTIME_GRPC_SERVICE,
         [ATTR_RPC_METHOD]: 'ModelInfer',
         [TraceAttr.modelName]: model,
         [TraceAttr.modelVersion]: version || this.model.version,

@@ -39,10 +39,11 @@ fi
 if [ ! -f "$dir/gateway-api.yaml" ]; then
   src=$(module_dir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")
   mkdir -p "$dir"
-  # The standard channel's route and gateway kinds (what an implementation such as Traefik serves).
+  # Every CRD of the standard channel: an implementation (Traefik) watches them all, routes or not.
   : >"$dir/gateway-api.yaml.tmp"
-  for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
-    { echo "---"; cat "$src/config/crd/standard/gateway.networking.k8s.io_$kind.yaml"; } >>"$dir/gateway-api.yaml.tmp"
+  for file in "$src"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do
+    grep -q '^kind: CustomResourceDefinition' "$file" || continue
+    { echo "---"; cat "$file"; } >>"$dir/gateway-api.yaml.tmp"
   done
   mv "$dir/gateway-api.yaml.tmp" "$dir/gateway-api.yaml"
 fi

@@ -3,7 +3,7 @@ import { SpecDefaults } from '../../api/schema.ts';
 import type { ModelDeployment } from '../../api/types.ts';
 import { durationMs } from '../../rollout/duration.ts';
 import type { ConditionState } from '../../status/conditions.ts';
-import { RUNTIME_DEFAULT_GRPC_PORT } from '../../../runtime/contract.ts';
+import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_GRPC_SERVICE } from '../../../runtime/contract.ts';
 import type { ResourceType } from '../../kube/resources.ts';
 import { childKind, typeMeta, type ChildKind } from '../child-kind.ts';
 import { childLabels } from '../labels.ts';
@@ -72,29 +72,34 @@ function abMatches(md: ModelDeployment): { headers: { type: string; name: string
   ];
 }
 
-/** The rules of one port's route: A/B's match first, then the primary rule with the split or the mirror. */
-function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean): Record<string, unknown>[] {
+/**
+ * The rules of one port's route: A/B's match first, then the primary rule with the split or the
+ * mirror. `only` narrows every match: a GRPCRoute takes only the runtime's gRPC service, so that on
+ * a listener shared with the HTTPRoute it does not catch REST requests (Traefik, for one, would
+ * send them all to the gRPC port).
+ */
+function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>): Record<string, unknown>[] {
   const { md, strategy, stableRevision, candidateRevision: candidate, weights } = request;
   const backend = (revision: string | undefined, weight?: number) => ({
     name: revision ? revisionServiceName(md, revision) : nameOf(md),
     port,
     ...(weight !== undefined && { weight }),
   });
-  const ab = candidate && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md), backendRefs: [backend(candidate)], ...extra }] : [];
+  const ab = candidate && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md).map((match) => ({ ...only, ...match })), backendRefs: [backend(candidate)], ...extra }] : [];
   const split = candidate && strategy === 'Canary' ? [backend(stableRevision, weights.stable), backend(candidate, weights.candidate)] : [backend(stableRevision)];
   const mirror = candidate && strategy === 'Mirror' && mirrored
     ? { filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(candidate), percent: md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent } }] }
     : {};
-  return [...ab, { name: 'primary', backendRefs: split, ...mirror, ...extra }];
+  return [...ab, { name: 'primary', ...(only && { matches: [only] }), backendRefs: split, ...mirror, ...extra }];
 }
 
-function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean): GatewayRoute {
+function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>): GatewayRoute {
   const { md } = request;
   const hosts = md.spec.traffic?.hosts;
   return {
     ...typeMeta(kind),
     metadata: childMetadata(md, childLabels(md)),
-    spec: { parentRefs: parentRefs(md), ...(hosts?.length && { hostnames: hosts }), rules: rules(request, port, extra, mirrored) },
+    spec: { parentRefs: parentRefs(md), ...(hosts?.length && { hostnames: hosts }), rules: rules(request, port, extra, mirrored, only) },
   };
 }
 
@@ -170,7 +175,7 @@ export const gatewayApiRouter: TrafficRouter = {
         // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
         ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
         route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}, support.mirrored),
-        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored),
+        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored, { method: { service: RUNTIME_GRPC_SERVICE } }),
       ],
       weights,
       condition: routesCondition(request, support.message, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),

@@ -587,6 +587,8 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
   const gatewayApi = { gatewayApi: true };
   const routeSpec = (plan: Plan, kind: 'HTTPRoute' | 'GRPCRoute') => (one(plan, kind, NAME) as KubernetesObject & { spec: Record<string, unknown> }).spec;
   const rulesOf = (plan: Plan, kind: 'HTTPRoute' | 'GRPCRoute' = 'HTTPRoute') => routeSpec(plan, kind).rules as Record<string, unknown>[];
+  // The GRPCRoute takes only the runtime's gRPC service, leaving REST on a shared listener to the HTTPRoute.
+  const grpcOnly = [{ method: { service: 'inference.GRPCInferenceService' } }];
   const backend = (revision: string | undefined, port: number, weight?: number) => ({ name: revision ? `${NAME}-${revision}` : NAME, port, ...(weight !== undefined && { weight }) });
 
   it('splits a canary by weight between one Service per revision, for REST and gRPC, attached to the named Gateways', () => {
@@ -597,7 +599,7 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     expect(routeSpec(plan, 'HTTPRoute').parentRefs).to.deep.equal([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'edge', name: 'public' }]);
     expect(routeSpec(plan, 'HTTPRoute').hostnames).to.deep.equal(['fraud.example.com']);
     expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8080, 90), backend(B, 8080, 10)] }]);
-    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8081, 90), backend(B, 8081, 10)] }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', matches: grpcOnly, backendRefs: [backend(A, 8081, 90), backend(B, 8081, 10)] }]);
     // The backends select one revision each; the model's own Service keeps the stable side for in-cluster clients.
     expect(selectorOf(plan, `${NAME}-${A}`)).to.deep.equal(pods(A));
     expect(selectorOf(plan, `${NAME}-${B}`)).to.deep.equal(pods(B));
@@ -633,6 +635,7 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
       },
       { name: 'primary', backendRefs: [backend(A, 8080)] },
     ]);
+    expect((rulesOf(plan, 'GRPCRoute')[0]?.matches as unknown[])[0]).to.deep.equal({ method: { service: 'inference.GRPCInferenceService' }, headers: [{ type: 'Exact', name: 'x-variant', value: 'b' }] });
     const cookie = new RegExp((((rulesOf(plan)[0]?.matches as { headers: { value: string }[] }[])[1]?.headers[0]?.value) ?? ''));
     expect(['variant=b.1', 'a=1; variant=b.1', 'variant=b.1; z=2'].every((header) => cookie.test(header))).to.equal(true);
     expect(['variant=bx1', 'myvariant=b.1', 'variant=b.10'].some((header) => cookie.test(header))).to.equal(false);
@@ -654,7 +657,7 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     const { md, A, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } }, traffic: { ...traffic, timeout: '30s' } }, gatewayApi);
     const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways });
     expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8080)] }]);
-    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8081)] }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', matches: grpcOnly, backendRefs: [backend(A, 8081)] }]);
     const accepted = ['HTTPRoute', 'GRPCRoute'].map((kind) => ({
       apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME },
       status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] }] },
@@ -679,7 +682,7 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     const md = modelDeployment({ replicas: 2, traffic: { ...traffic, timeout: '1500ms' } });
     const plan = planOf(md, gatewayApi);
     expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(undefined, 8080)], timeouts: { request: '1500ms' } }]);
-    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', backendRefs: [backend(undefined, 8081)] }]);
+    expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', matches: grpcOnly, backendRefs: [backend(undefined, 8081)] }]);
     expect(selectorOf(plan, NAME)).to.deep.equal(pods());
   });
 
