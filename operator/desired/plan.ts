@@ -134,7 +134,9 @@ export function planModelDeployment(input: PlanInput): Plan {
   const firstStepWeight = steps[0]?.weight ?? 0;
   // Past its last step a candidate grows to full size before it is promoted (whatever traffic it has meanwhile).
   const growing = (rollout.rollout.step ?? 0) >= steps.length;
-  const canaryShare = candidate && strategy === 'Canary' ? (growing ? total : canaryReplicas(total, rollout.weights.candidate || firstStepWeight)) : 0;
+  // The candidate is sized for the step it has reached, whether or not it takes the step's traffic yet.
+  const stepWeight = steps[rollout.rollout.step ?? 0]?.weight ?? firstStepWeight;
+  const canaryShare = candidate && strategy === 'Canary' ? (growing ? total : canaryReplicas(total, stepWeight)) : 0;
   const ratio = sharedService && candidate !== undefined && !md.spec.autoscaling;
   // The candidate's pods that take traffic now; the stable side gives a pod up only for each of
   // them (as Argo Rollouts' basic canary does), so serving capacity never dips below the spec.

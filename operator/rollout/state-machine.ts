@@ -277,9 +277,11 @@ function abortRequested(at: InProgress): Transition | undefined {
 }
 
 /**
- * Keep the step the rollout had reached: a candidate pod restarting must not reset progress, but no
- * traffic moves until the candidate can take it. The step's clock is dropped, so the candidate,
- * once ready again, is watched for the step's whole pause.
+ * Keep the step the rollout had reached: a candidate pod restarting must not reset progress. But the
+ * candidate gets no traffic until it can take it (a router would send the step's share to pods that
+ * are not there: a real gateway answered those requests 503), except while it grows to full size
+ * for a promotion, which only pods that are ready take part in. The step's clock is dropped, so the
+ * candidate, once ready again, is watched for the step's whole pause.
  */
 function candidateNotReady(at: InProgress): Transition | undefined {
   if (at.input.candidateReady) return undefined;
@@ -291,7 +293,7 @@ function candidateNotReady(at: InProgress): Transition | undefined {
     message: at.growing ? growingMessage(candidate, at.stable) : `waiting for revision ${candidate} to become ready`,
   };
   delete held.stepStartedAt;
-  return running(at, held, prior && strategy === 'Canary' ? canaryIntent(at, prior.step ?? 0) : ALL_STABLE);
+  return running(at, held, prior && strategy === 'Canary' && at.growing ? canaryIntent(at, prior.step ?? 0) : ALL_STABLE);
 }
 
 function fullPromotion(at: InProgress): Transition | undefined {

@@ -223,9 +223,14 @@ const rows: Row[] = [
 
   // Candidate not ready mid-rollout.
   {
-    name: 'a candidate that stops being ready keeps the reached step and its weight; nothing moves on',
+    name: 'a candidate that stops being ready keeps the reached step, and its traffic goes back to stable until it is ready again',
     spec: canary, previous: atStep(2, 600), ready: false, now: 700,
-    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 2 }, message: /waiting for revision bbbbbbb to become ready/, weights: [20, 80] },
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 2 }, message: /waiting for revision bbbbbbb to become ready/, weights: [100, 0] },
+  },
+  {
+    name: 'a candidate not yet ready gets no traffic on the passes after the first either (its step is recorded, not reached)',
+    spec: canary, previous: { stableRevision: A, candidateRevision: B, rollout: { phase: 'Progressing', step: 0, message: 'waiting for revision bbbbbbb to become ready' } }, ready: false, now: 5,
+    expect: { stable: A, candidate: B, rollout: { phase: 'Progressing', step: 0 }, message: /waiting for revision bbbbbbb to become ready/, weights: [100, 0] },
   },
   // Spec changes mid-rollout.
   {
