@@ -86,13 +86,14 @@ export function planModelDeployment(input: PlanInput): Plan {
   const desiredRevision = revisionOf(md);
   const total = md.spec.replicas ?? SpecDefaults.replicas;
   const candidateDeployment = input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision));
+  const candidateReady = deploymentReady(candidateDeployment, desiredRevision);
   // Where the router splits a canary by pods, its revisions share the Service, which weighs them by their ready pods.
   const sharedService = router.splitsByPods && strategy === 'Canary';
   const rollout = nextRollout({
     spec: md.spec,
     desiredRevision,
     previous: recordIn(md.status),
-    candidateReady: deploymentReady(candidateDeployment, desiredRevision),
+    candidateReady,
     // Under autoscaling the HPAs size both sides: there is no full size to grow the candidate to.
     ...(strategy === 'Canary' && { promotion: { candidateAtFullSize: md.spec.autoscaling !== undefined || availableReplicas(candidateDeployment) >= total, sharedService } }),
     commands: rolloutCommands(md.metadata.annotations),
@@ -112,7 +113,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const prometheusRule = desiredPrometheusRule(md);
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
-  const ask = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods'>): TrafficRouting => {
+  const ask = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
     const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(standIn && { standIn }), ...request });
     objects.push(...routed);
@@ -126,7 +127,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     if (hpa) objects.push(hpa);
     if (pdb) objects.push(pdb);
     // One Deployment replaces its pods in place: the route takes old and new revisions' pods alike.
-    const routing = ask({ weights: rollout.weights, pods: { candidate: 0, stable: total } });
+    const routing = ask({ weights: rollout.weights, pods: { candidate: 0, stable: total }, candidateReady: false });
     return { objects: inApplyOrder(objects), rollout, routing, stableDeploymentName: nameOf(md), ...alerting };
   }
 
@@ -164,6 +165,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const routing = ask({
     stableRevision: rollout.stableRevision,
     ...(candidate && { candidateRevision: candidate }),
+    candidateReady: candidate === desiredRevision && candidateReady,
     weights,
     pods: { candidate: candidatePods, stable: stablePods },
   });

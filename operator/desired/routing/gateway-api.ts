@@ -80,14 +80,16 @@ function abMatches(md: ModelDeployment): { headers: { type: string; name: string
  */
 function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>): Record<string, unknown>[] {
   const { md, strategy, stableRevision, candidateRevision: candidate, weights } = request;
+  // A match or a mirror sends requests to the candidate whatever the weights: only once it is ready.
+  const serving = candidate !== undefined && request.candidateReady;
   const backend = (revision: string | undefined, weight?: number) => ({
     name: revision ? revisionServiceName(md, revision) : nameOf(md),
     port,
     ...(weight !== undefined && { weight }),
   });
-  const ab = candidate && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md).map((match) => ({ ...only, ...match })), backendRefs: [backend(candidate)], ...extra }] : [];
+  const ab = serving && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md).map((match) => ({ ...only, ...match })), backendRefs: [backend(candidate)], ...extra }] : [];
   const split = candidate && strategy === 'Canary' ? [backend(stableRevision, weights.stable), backend(candidate, weights.candidate)] : [backend(stableRevision)];
-  const mirror = candidate && strategy === 'Mirror' && mirrored
+  const mirror = serving && strategy === 'Mirror' && mirrored
     ? { filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(candidate), percent: md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent } }] }
     : {};
   return [...ab, { name: 'primary', ...(only && { matches: [only] }), backendRefs: split, ...mirror, ...extra }];

@@ -30,6 +30,8 @@ export interface MeshRoute {
   stableRevision?: string;
   /** Present while a rollout runs: the candidate's subset exists and receives its share. */
   candidateRevision?: string;
+  /** The candidate is ready: an A/B match or a mirror may send it requests. */
+  candidateReady?: boolean;
   weights: Weights;
 }
 
@@ -86,14 +88,14 @@ export function desiredVirtualService(md: ModelDeployment, options: OperatorOpti
   const http: Record<string, unknown>[] = [];
   for (const port of routedPorts(md)) {
     const destination = (subset: string) => ({ host, subset, port: { number: port.number } });
-    if (candidate && route.strategy === 'ABTest') {
+    if (candidate && route.candidateReady && route.strategy === 'ABTest') {
       const match = abMatches(md).map((condition) => ({ ...condition, port: port.number }));
       http.push({ name: `ab-candidate-${port.name}`, match, route: [{ destination: destination(CANDIDATE_SUBSET), weight: 100 }], ...policy });
     }
     const split = candidate && route.strategy === 'Canary'
       ? [{ destination: destination(STABLE_SUBSET), weight: route.weights.stable }, { destination: destination(CANDIDATE_SUBSET), weight: route.weights.candidate }]
       : [{ destination: destination(STABLE_SUBSET), weight: 100 }];
-    const mirror = candidate && route.strategy === 'Mirror'
+    const mirror = candidate && route.candidateReady && route.strategy === 'Mirror'
       ? { mirror: destination(CANDIDATE_SUBSET), mirrorPercentage: { value: md.spec.rollout?.mirror?.percent ?? 100 } }
       : {};
     http.push({ name: `primary-${port.name}`, match: [{ port: port.number }], route: split, ...mirror, ...policy });
@@ -140,7 +142,7 @@ export const istioRouter: TrafficRouter = {
     const route: MeshRoute = {
       strategy,
       ...(request.stableRevision && { stableRevision: request.stableRevision }),
-      ...(request.candidateRevision && { candidateRevision: request.candidateRevision }),
+      ...(request.candidateRevision && { candidateRevision: request.candidateRevision, candidateReady: request.candidateReady }),
       weights,
     };
     const peerAuthentication = desiredPeerAuthentication(md);

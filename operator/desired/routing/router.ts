@@ -16,6 +16,8 @@ export interface RouteRequest {
   stableRevision?: string;
   /** Present while a rollout runs. */
   candidateRevision?: string;
+  /** The candidate's Deployment is ready: an A/B match or a mirror may send it requests. */
+  candidateReady: boolean;
   /** Revisions whose pods still run after a promotion or rollback, until their scale-down delay ends. */
   retiringRevisions: readonly string[];
   /** The weights a router that splits by weight applies. */

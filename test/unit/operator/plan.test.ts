@@ -641,6 +641,18 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     expect(['variant=bx1', 'myvariant=b.1', 'variant=b.10'].some((header) => cookie.test(header))).to.equal(false);
   });
 
+  it('sends an A/B match or a mirror to the candidate only once it is ready (a gateway answered 503 before), through Istio as through the Gateway API', () => {
+    const abTest = { header: { name: 'x-variant', value: 'b' } };
+    for (const rollout of [{ strategy: 'ABTest' as const, abTest }, { strategy: 'Mirror' as const, mirror: { percent: 100 } }]) {
+      const viaGateway = newRevision({ replicas: 2, rollout, traffic }, gatewayApi);
+      const starting = planOf(viaGateway.md, { revisions: viaGateway.revisions, deployments: [candidateWith(viaGateway.md, 2, 0)], ...gatewayApi });
+      expect(rulesOf(starting), rollout.strategy).to.deep.equal([{ name: 'primary', backendRefs: [backend(viaGateway.A, 8080)] }]);
+      const viaIstio = newRevision({ replicas: 2, rollout }, { istio: true });
+      const meshStarting = planOf(viaIstio.md, { revisions: viaIstio.revisions, deployments: [candidateWith(viaIstio.md, 2, 0)], istio: true });
+      expect(restRoutes(istioSpec(meshStarting, 'VirtualService')), rollout.strategy).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
+    }
+  });
+
   it('mirrors a share of requests to the candidate with the RequestMirror filter', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'Mirror', mirror: { percent: 20 } }, traffic }, gatewayApi);
     const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
