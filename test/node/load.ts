@@ -17,10 +17,12 @@ export interface LoadRun {
 
 /**
  * Steady V2 traffic from `concurrency` clients (keep-alive connections, as a real client keeps),
- * bounded by `maxSeconds` and `maxRequests` whatever the test does.
+ * bounded by `maxSeconds` and `maxRequests` whatever the test does; with `perSecond`, no faster
+ * than that in all (a bounded load leaves the two cores to the pods and the control plane).
  */
-export function startLoad(url: string, options: { concurrency?: number; maxSeconds?: number; maxRequests?: number } = {}): LoadRun {
-  const { concurrency = 4, maxSeconds = 300, maxRequests = 100_000 } = options;
+export function startLoad(url: string, options: { concurrency?: number; maxSeconds?: number; maxRequests?: number; perSecond?: number } = {}): LoadRun {
+  const { concurrency = 4, maxSeconds = 300, maxRequests = 100_000, perSecond } = options;
+  const started = Date.now();
   const answers: Answer[] = [];
   const deadline = Date.now() + maxSeconds * 1000;
   let stopped = false;
@@ -28,6 +30,9 @@ export function startLoad(url: string, options: { concurrency?: number; maxSecon
   const body = JSON.stringify(fraudRequest(1, 11));
   const client = async (): Promise<void> => {
     while (!stopped && Date.now() < deadline && sent < maxRequests) {
+      // Request n goes out no earlier than n / perSecond after the start.
+      const due = perSecond ? started + (sent * 1000) / perSecond - Date.now() : 0;
+      if (due > 0) await new Promise((resolve) => setTimeout(resolve, due));
       sent++;
       const sentAt = Date.now();
       try {

@@ -1,0 +1,201 @@
+import { expect } from 'chai';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { plane } from '../integration/context.ts';
+import { GrpcTestClient } from '../runtime/grpc-client.ts';
+import { fraudRequest } from '../runtime/helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { installOptionalCrds } from '../support/optional-crds.ts';
+import { type OperatorProcess } from '../support/operator-process.ts';
+import { startTraefik, TRAEFIK_CONTROLLER_NAME, type RunningTraefik } from '../support/traefik.ts';
+import { leaveNamespace, modelDigest, prepareNamespace } from './cluster.ts';
+import { startLoad, type Answer } from './load.ts';
+
+interface Status {
+  stableRevision?: string;
+  candidateRevision?: string;
+  weights?: { stable: number; candidate: number };
+  rollout?: { phase?: string };
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+}
+
+const VERSION_FILES = { '1': 'fraud-fp32.onnx', '2': 'fraud-int8-qdq.onnx' } as const;
+
+/**
+ * Gateway API routing proven with a real proxy: Traefik v3 (built from its Go module, run on this
+ * machine against the plane like an in-cluster gateway controller) routes real requests to the real
+ * node's pods by the HTTPRoute the operator writes, and its route status comes back into the
+ * ModelDeployment's TrafficRouting condition.
+ */
+describe('real node: Gateway API routing through Traefik, under real traffic', function () {
+  this.timeout(15 * 60_000);
+  const namespace = `gateway-${Date.now().toString(36)}`;
+  const gatewayClass = `modelship-traefik-${namespace}`;
+  const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
+  const status = async (name: string): Promise<Status> =>
+    (JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as { status?: Status }).status ?? {};
+  const condition = (s: Status, type: string) => s.conditions?.find((c) => c.type === type);
+  let operator: OperatorProcess | undefined;
+  let traefik: RunningTraefik | undefined;
+
+  const modelDeployment = (name: string, version: keyof typeof VERSION_FILES, extra: Record<string, unknown>) => ({
+    apiVersion: 'modelship.io/v1alpha1',
+    kind: 'ModelDeployment',
+    metadata: { name, namespace },
+    spec: {
+      model: { uri: `http://models.modelship-system.svc:8000/${VERSION_FILES[version]}`, sha256: modelDigest(VERSION_FILES[version]), version },
+      runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '1Gi' } } },
+      traffic: { router: 'GatewayAPI', gateways: ['public'] },
+      ...extra,
+    },
+  });
+
+  before(async () => {
+    // The CRDs first, so the operator finds the Gateway API installed when it starts.
+    await installOptionalCrds(kubectl, 'gateway-api');
+    traefik = await startTraefik(plane().kubeconfigPath, plane().running.dataDir);
+    operator = await prepareNamespace(kubectl, namespace, 'operator-gateway');
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: gatewayClass }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } },
+        {
+          apiVersion: 'gateway.networking.k8s.io/v1',
+          kind: 'Gateway',
+          metadata: { name: 'public', namespace },
+          // Traefik binds a listener to the entry point with the same port.
+          spec: { gatewayClassName: gatewayClass, listeners: [{ name: 'web', protocol: 'HTTP', port: traefik.port, allowedRoutes: { namespaces: { from: 'Same' } } }] },
+        },
+      ],
+    }));
+    await kubectl(['wait', '--for=condition=Programmed', '--timeout=60s', '-n', namespace, 'gateway/public']);
+  });
+
+  after(async () => {
+    await leaveNamespace(kubectl, namespace, operator);
+    await traefik?.stop();
+    await kubectl(['delete', 'gatewayclass', gatewayClass, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+  });
+
+  /** Waits until the MD's pods are Ready and Traefik has accepted its routes, as status says. */
+  async function untilRouted(name: string, weights: Status['weights'], extra: (s: Status) => void = () => {}): Promise<Status> {
+    return eventually(async () => {
+      const s = await status(name);
+      expect(condition(s, 'Ready')?.status, JSON.stringify(s)).to.equal('True');
+      expect(condition(s, 'TrafficRouting'), JSON.stringify(s)).to.include({ status: 'True', reason: 'GatewayAPIRouting' });
+      expect(s.weights, JSON.stringify(s)).to.deep.equal(weights);
+      extra(s);
+      return s;
+    }, { timeoutMs: 240_000, intervalMs: 1_000 });
+  }
+
+  /** Answers sent from `after` on, once at least `count` are in (the load keeps running). */
+  async function windowOf(answers: Answer[], after: number, count: number): Promise<Answer[]> {
+    return eventually(async () => {
+      const window = answers.filter((a) => a.sentAt >= after);
+      expect(window.length).to.be.at.least(count);
+      return window;
+    }, { timeoutMs: 180_000, intervalMs: 500 });
+  }
+
+  const shareOf = (answers: Answer[], version: string) => (100 * answers.filter((a) => a.version === version).length) / answers.length;
+
+  it('a canary: the gateway splits real requests by the weight status reports, and after promotion only the new version answers; no request fails', async () => {
+    const name = 'fraud-canary';
+    const canary = { replicas: 2, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 20, pause: '1h' }] } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', canary)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    const load = startLoad(`${traefik!.url}/v2/models/${name}/infer`, { concurrency: 4, maxSeconds: 420, perSecond: 200 });
+    const marks: [string, number][] = [];
+    try {
+      await sleep(2_000);
+      const changedAt = Date.now();
+      marks.push(['spec changed', changedAt]);
+      await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', canary)));
+      await untilRouted(name, { stable: 80, candidate: 20 }, (s) => expect(s.candidateRevision).to.be.a('string'));
+      marks.push(['status 80/20', Date.now()]);
+      // Traefik applies a route change within its refresh: measure from a little after status says so.
+      const split = await windowOf(load.answers, Date.now() + 2_000, 2_000);
+      if (split.some((a) => a.status !== 200)) console.log(`      Traefik has loaded ${await traefik!.loaded()}`);
+      const candidateShare = shareOf(split, '2');
+      console.log(`      20% step: ${split.length} requests through Traefik, ${candidateShare.toFixed(1)}% answered by the candidate`);
+      expect(candidateShare, 'candidate share at the 20% step').to.be.within(18, 22);
+
+      marks.push(['promote', Date.now()]);
+      await kubectl(['annotate', 'md', name, '-n', namespace, 'modelship.io/promote=full']);
+      const promoted = await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.candidateRevision).to.equal(undefined));
+      const after = await windowOf(load.answers, Date.now() + 2_000, 500);
+      expect(new Set(after.map((a) => a.version)), `${after.length} answers after promotion to ${promoted.stableRevision}`).to.deep.equal(new Set(['2']));
+      // The V2 gRPC port goes through the GRPCRoute on the same listener (h2c to Traefik and on to the pods).
+      const grpc = new GrpcTestClient(`127.0.0.1:${traefik!.port}`);
+      try {
+        const input = fraudRequest(1, 7).inputs as { data: number[] }[];
+        for (let i = 0; i < 20; i += 1) {
+          const answer = await grpc.call('ModelInfer', {
+            model_name: name, inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], contents: { fp32_contents: input[0]!.data } }],
+          });
+          expect(answer.model_version, 'gRPC answer after promotion').to.equal('2');
+        }
+      } finally {
+        grpc.close();
+      }
+    } finally {
+      const answers = await load.stop();
+      const failed = answers.filter((a) => a.status !== 200);
+      console.log(`      ${answers.length} requests, ${failed.length} failed${failed.length ? `: ${JSON.stringify(failed.slice(0, 3))}` : ''}`);
+      const start = answers[0]?.sentAt ?? 0;
+      if (failed.length) console.log(`      timeline (s): ${marks.map(([what, at]) => `${what} ${((at - start) / 1000).toFixed(1)}`).join(', ')}; failures sent at ${[...new Set(failed.map((a) => ((a.sentAt - start) / 1000).toFixed(1)))].join(' ')}`);
+      expect(failed, 'failed requests through the gateway').to.deep.equal([]);
+      await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
+    }
+  });
+
+  it('an A/B test: the header and the cookie reach the candidate, every other request the stable version', async () => {
+    const name = 'fraud-ab';
+    const abTest = { replicas: 1, rollout: { strategy: 'ABTest', abTest: { header: { name: 'x-variant', value: 'b' }, cookie: { name: 'variant', value: 'b' } } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', abTest)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', abTest)));
+    // Matches reach the candidate once it is ready: the rollout then waits for promotion.
+    await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.rollout?.phase).to.equal('WaitingForPromotion'));
+    await sleep(2_000);
+    const versions = async (headers: Record<string, string>, count: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < count; i += 1) {
+        const response = await fetch(`${traefik!.url}/v2/models/${name}/infer`, {
+          method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(fraudRequest(1, i)), signal: AbortSignal.timeout(10_000),
+        });
+        const body = (await response.json()) as { model_version?: string; error?: string };
+        seen.push(response.ok ? String(body.model_version) : `${response.status} ${body.error}`);
+      }
+      return seen;
+    };
+    expect(new Set(await versions({ 'x-variant': 'b' }, 100))).to.deep.equal(new Set(['2']));
+    expect(new Set(await versions({ cookie: 'session=1; variant=b' }, 100))).to.deep.equal(new Set(['2']));
+    expect(new Set(await versions({}, 100))).to.deep.equal(new Set(['1']));
+    expect(new Set(await versions({ 'x-variant': 'a', cookie: 'variant=bb' }, 100))).to.deep.equal(new Set(['1']));
+    await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
+  });
+
+  it('a mirror Traefik cannot apply (its GatewayClass does not list HTTPRouteRequestMirror) is left out and said so: stable keeps answering, no request fails', async () => {
+    const name = 'fraud-mirror';
+    const mirror = { replicas: 1, rollout: { strategy: 'Mirror', mirror: { percent: 100 } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', mirror)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', mirror)));
+    const s = await eventually(async () => {
+      const current = await status(name);
+      expect(current.rollout?.phase, JSON.stringify(current)).to.equal('WaitingForPromotion');
+      expect(condition(current, 'TrafficRouting'), JSON.stringify(current)).to.include({ status: 'False', reason: 'GatewayFeatureUnsupported' });
+      return current;
+    }, { timeoutMs: 240_000, intervalMs: 1_000 });
+    expect(condition(s, 'TrafficRouting')?.message).to.equal(`GatewayClass ${gatewayClass} does not support HTTPRouteRequestMirror: the candidate gets no mirrored requests`);
+    const load = startLoad(`${traefik!.url}/v2/models/${name}/infer`, { concurrency: 2, maxSeconds: 60, maxRequests: 300 });
+    await eventually(async () => expect(load.answers.length).to.be.at.least(300), { timeoutMs: 90_000, intervalMs: 500 });
+    const answers = await load.stop();
+    const failed = answers.filter((a) => a.status !== 200);
+    expect(failed.length, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`).to.equal(0);
+    expect(new Set(answers.map((a) => a.version))).to.deep.equal(new Set(['1']));
+    await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
+  });
+});

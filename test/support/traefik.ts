@@ -1,0 +1,67 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../../scripts/repo-root.ts';
+import { freePort } from '../plane/ports.ts';
+import { SupervisedProcess } from '../plane/supervised-process.ts';
+
+const run = promisify(execFile);
+
+/** The controller name Traefik's Gateway API provider claims GatewayClasses by. */
+export const TRAEFIK_CONTROLLER_NAME = 'traefik.io/gateway-controller';
+
+export interface RunningTraefik {
+  /** The one HTTP entry point, on loopback: a Gateway listener on `port` binds to it. */
+  port: number;
+  url: string;
+  logFile: string;
+  /** Traefik's routers and services as it has loaded them (its API), to say why a request went where it did. */
+  loaded(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Traefik v3 (test/plane/build-traefik.sh) as a Gateway API implementation, run on this machine
+ * against the plane's kubeconfig like a gateway controller in the cluster: it reads Gateways,
+ * HTTPRoutes, GRPCRoutes and the Services' EndpointSlices, writes their status, and proxies to the
+ * pods' IPs on the real node.
+ */
+export async function startTraefik(kubeconfigPath: string, logDir: string): Promise<RunningTraefik> {
+  const { stdout } = await run('bash', [join(REPO_ROOT, 'test/plane/build-traefik.sh')], { timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+  const bin = stdout.trim().split('\n').at(-1) ?? '';
+  const [port, apiPort] = [await freePort(), await freePort()];
+  const logFile = join(logDir, 'traefik.log');
+  const traefik = new SupervisedProcess('traefik', join(bin, 'traefik'), [
+    `--entryPoints.web.address=127.0.0.1:${port}`,
+    `--entryPoints.traefik.address=127.0.0.1:${apiPort}`,
+    '--api.insecure=true',
+    '--providers.kubernetesgateway=true',
+    // The address written into Gateway status: where clients reach the entry point.
+    '--providers.kubernetesgateway.statusAddress.ip=127.0.0.1',
+    '--providers.kubernetesgateway.throttleDuration=0s',
+    '--log.level=INFO',
+    '--global.checkNewVersion=false',
+    '--global.sendAnonymousUsage=false',
+  ], logFile, { KUBECONFIG: kubeconfigPath });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const listening = await Promise.race([
+      fetch(url, { signal: AbortSignal.timeout(1_000) }).then(() => true, () => false),
+      traefik.crashed(),
+    ]);
+    if (listening) break;
+    if (Date.now() > deadline) {
+      await traefik.stop();
+      throw new Error(`Traefik did not listen on ${url} within 60 s; see ${logFile}`);
+    }
+    await sleep(250);
+  }
+  const loaded = async () => {
+    const [routers, services] = await Promise.all(['routers', 'services'].map(async (what) =>
+      fetch(`http://127.0.0.1:${apiPort}/api/http/${what}`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text(), (error: Error) => error.message)));
+    return `routers: ${routers}\nservices: ${services}`;
+  };
+  return { port, url, logFile, loaded, stop: () => traefik.stop() };
+}
