@@ -1,8 +1,11 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from '../integration/context.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import { GrpcTestClient } from '../runtime/grpc-client.ts';
-import { fraudRequest } from '../runtime/helpers.ts';
+import { fraudRequest, REPO_ROOT } from '../runtime/helpers.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOptionalCrds } from '../support/optional-crds.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
@@ -100,10 +103,13 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
 
   const shareOf = (answers: Answer[], version: string) => (100 * answers.filter((a) => a.version === version).length) / answers.length;
 
-  it('a canary: the gateway splits real requests by the weight status reports, and after promotion only the new version answers; no request fails', async () => {
-    const name = 'fraud-canary';
-    const canary = { replicas: 2, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 20, pause: '1h' }] } } };
-    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', canary)));
+  it('examples/gateway-api-canary.yaml: the gateway splits real requests by the weight status reports, and after promotion only the new version answers; no request fails', async () => {
+    // The example as it is (its Gateway is "public" of the namespace), then the next model version.
+    const example = (loadAll(readFileSync(join(REPO_ROOT, 'examples', 'gateway-api-canary.yaml'), 'utf8')) as { metadata: { name: string }; spec: Record<string, unknown> }[])[0]!;
+    const name = example.metadata.name;
+    const canary = Object.fromEntries(Object.entries(example.spec).filter(([key]) => key !== 'model'));
+    expect(canary.rollout, 'the example\'s first step').to.deep.include({ canary: { steps: [{ weight: 20, pause: '5m' }, { weight: 60, pause: '5m' }] } });
+    await kubectl(['apply', '-n', namespace, '-f', join(REPO_ROOT, 'examples', 'gateway-api-canary.yaml')]);
     await untilRouted(name, { stable: 100, candidate: 0 });
     const load = startLoad(`${traefik!.url}/v2/models/${name}/infer`, { concurrency: 4, maxSeconds: 420, perSecond: 200 });
     const marks: [string, number][] = [];
