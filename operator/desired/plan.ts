@@ -113,7 +113,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const prometheusRule = desiredPrometheusRule(md);
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
-  const ask = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
+  const askRouter = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
     const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(standIn && { standIn }), ...request });
     objects.push(...routed);
@@ -127,7 +127,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     if (hpa) objects.push(hpa);
     if (pdb) objects.push(pdb);
     // One Deployment replaces its pods in place: the route takes old and new revisions' pods alike.
-    const routing = ask({ weights: rollout.weights, pods: { candidate: 0, stable: total }, candidateReady: false });
+    const routing = askRouter({ weights: rollout.weights, pods: { candidate: 0, stable: total }, candidateReady: false });
     return { objects: inApplyOrder(objects), rollout, routing, stableDeploymentName: nameOf(md), ...alerting };
   }
 
@@ -162,7 +162,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   // a stable pod's share, whatever step it came from: no pod carries more than its share.
   const grownShare = Math.floor((100 * Math.min(total, availableReplicas(candidateDeployment))) / Math.max(1, total));
   const weights = candidate && strategy === 'Canary' && growing ? { stable: 100 - grownShare, candidate: grownShare } : rollout.weights;
-  const routing = ask({
+  const routing = askRouter({
     stableRevision: rollout.stableRevision,
     ...(candidate && { candidateRevision: candidate }),
     candidateReady: candidate === desiredRevision && candidateReady,

@@ -9,7 +9,7 @@ import { fraudRequest, REPO_ROOT } from '../runtime/helpers.ts';
 import { eventually } from '../support/eventually.ts';
 import { installOptionalCrds } from '../support/optional-crds.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
-import { startTraefik, TRAEFIK_CONTROLLER_NAME, type RunningTraefik } from '../support/traefik.ts';
+import { startTraefikGateway, type RunningTraefik, type TraefikGateway } from '../support/traefik.ts';
 import { leaveNamespace, modelDigest, prepareNamespace } from './cluster.ts';
 import { startLoad, type Answer } from './load.ts';
 
@@ -32,7 +32,8 @@ const VERSION_FILES = { '1': 'fraud-fp32.onnx', '2': 'fraud-int8-qdq.onnx' } as 
 describe('real node: Gateway API routing through Traefik, under real traffic', function () {
   this.timeout(15 * 60_000);
   const namespace = `gateway-${Date.now().toString(36)}`;
-  const gatewayClass = `modelship-traefik-${namespace}`;
+  let gatewayClass = '';
+  let gateway: TraefikGateway | undefined;
   const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
   const status = async (name: string): Promise<Status> =>
     (JSON.parse(await kubectl(['get', 'md', name, '-n', namespace, '-o', 'json'])) as { status?: Status }).status ?? {};
@@ -55,29 +56,15 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
   before(async () => {
     // The CRDs first, so the operator finds the Gateway API installed when it starts.
     await installOptionalCrds(kubectl, 'gateway-api');
-    traefik = await startTraefik(plane().kubeconfigPath, plane().running.dataDir);
     operator = await prepareNamespace(kubectl, namespace, 'operator-gateway');
-    await kubectl(['apply', '-f', '-'], JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'List',
-      items: [
-        { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: gatewayClass }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } },
-        {
-          apiVersion: 'gateway.networking.k8s.io/v1',
-          kind: 'Gateway',
-          metadata: { name: 'public', namespace },
-          // Traefik binds a listener to the entry point with the same port.
-          spec: { gatewayClassName: gatewayClass, listeners: [{ name: 'web', protocol: 'HTTP', port: traefik.port, allowedRoutes: { namespaces: { from: 'Same' } } }] },
-        },
-      ],
-    }));
-    await kubectl(['wait', '--for=condition=Programmed', '--timeout=60s', '-n', namespace, 'gateway/public']);
+    gateway = await startTraefikGateway(kubectl, plane().kubeconfigPath, plane().running.dataDir, namespace);
+    traefik = gateway.traefik;
+    gatewayClass = gateway.className;
   });
 
   after(async () => {
     await leaveNamespace(kubectl, namespace, operator);
-    await traefik?.stop();
-    await kubectl(['delete', 'gatewayclass', gatewayClass, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+    await gateway?.stop();
   });
 
   /** Waits until the MD's pods are Ready and Traefik has accepted its routes, as status says. */
@@ -154,6 +141,57 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
       expect(failed, 'failed requests through the gateway').to.deep.equal([]);
       await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
     }
+  });
+
+  /** Runs `during` under a bounded load through the gateway; returns the answers, none of which may have failed. */
+  async function underLoad(name: string, during: (answers: Answer[]) => Promise<void>): Promise<Answer[]> {
+    const load = startLoad(`${traefik!.url}/v2/models/${name}/infer`, { concurrency: 4, maxSeconds: 300, perSecond: 200 });
+    try {
+      await sleep(1_000);
+      await during(load.answers);
+    } finally {
+      await load.stop();
+    }
+    const failed = load.answers.filter((a) => a.status !== 200);
+    console.log(`      ${load.answers.length} requests, ${failed.length} failed${failed.length ? `: ${JSON.stringify(failed.slice(0, 3))}` : ''}`);
+    expect(failed.length, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`).to.equal(0);
+    return load.answers;
+  }
+
+  it('blue/green: the new version waits behind its preview while every request gets the old one, then takes them all at promotion; no request fails', async () => {
+    const name = 'fraud-bluegreen';
+    const blueGreen = { replicas: 1, rollout: { strategy: 'BlueGreen', blueGreen: { autoPromote: false } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', blueGreen)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    await underLoad(name, async (answers) => {
+      await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', blueGreen)));
+      await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.rollout?.phase).to.equal('WaitingForPromotion'));
+      const previewing = await windowOf(answers, Date.now(), 400);
+      expect(new Set(previewing.map((a) => a.version)), 'while the new version waits in preview').to.deep.equal(new Set(['1']));
+      await kubectl(['annotate', 'md', name, '-n', namespace, 'modelship.io/promote=true']);
+      await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.candidateRevision).to.equal(undefined));
+      const promoted = await windowOf(answers, Date.now() + 2_000, 400);
+      expect(new Set(promoted.map((a) => a.version)), 'after promotion').to.deep.equal(new Set(['2']));
+    });
+    await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
+  });
+
+  it('a canary aborted at its step: every request goes back to the stable version at once; no request fails', async () => {
+    const name = 'fraud-abort';
+    const canary = { replicas: 1, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50, pause: '1h' }] } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', canary)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    await underLoad(name, async (answers) => {
+      await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', canary)));
+      await untilRouted(name, { stable: 50, candidate: 50 });
+      const split = await windowOf(answers, Date.now() + 2_000, 400);
+      expect(shareOf(split, '2'), 'the candidate\'s share at the 50% step').to.be.within(45, 55);
+      await kubectl(['annotate', 'md', name, '-n', namespace, 'modelship.io/abort=true']);
+      await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.rollout?.phase).to.equal('Aborted'));
+      const aborted = await windowOf(answers, Date.now() + 2_000, 400);
+      expect(new Set(aborted.map((a) => a.version)), 'after the abort').to.deep.equal(new Set(['1']));
+    });
+    await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
   });
 
   it('an A/B test: the header and the cookie reach the candidate, every other request the stable version', async () => {

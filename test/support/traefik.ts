@@ -65,3 +65,46 @@ export async function startTraefik(kubeconfigPath: string, logDir: string): Prom
   };
   return { port, url, logFile, loaded, stop: () => traefik.stop() };
 }
+
+type Kubectl = (args: string[], stdin?: string) => Promise<string>;
+
+export interface TraefikGateway {
+  traefik: RunningTraefik;
+  /** The GatewayClass Traefik claims, and the Gateway "public" of `namespace` on its entry point. */
+  className: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The Gateway API as a user's cluster has it: its CRDs, Traefik as the controller of a GatewayClass,
+ * and a Gateway named "public" in `namespace` with one HTTP listener (routes of that namespace only),
+ * Programmed. Install the CRDs before the operator starts and it finds the Gateway API at once.
+ */
+export async function startTraefikGateway(kubectl: Kubectl, kubeconfigPath: string, logDir: string, namespace: string): Promise<TraefikGateway> {
+  const traefik = await startTraefik(kubeconfigPath, logDir);
+  const className = `modelship-traefik-${namespace}`;
+  await kubectl(['create', 'namespace', namespace]).catch(() => undefined);
+  await kubectl(['apply', '-f', '-'], JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'List',
+    items: [
+      { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GatewayClass', metadata: { name: className }, spec: { controllerName: TRAEFIK_CONTROLLER_NAME } },
+      {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: { name: 'public', namespace },
+        // Traefik binds a listener to the entry point with the same port.
+        spec: { gatewayClassName: className, listeners: [{ name: 'web', protocol: 'HTTP', port: traefik.port, allowedRoutes: { namespaces: { from: 'Same' } } }] },
+      },
+    ],
+  }));
+  await kubectl(['wait', '--for=condition=Programmed', '--timeout=60s', '-n', namespace, 'gateway/public']);
+  return {
+    traefik,
+    className,
+    async stop() {
+      await traefik.stop();
+      await kubectl(['delete', 'gatewayclass', className, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+    },
+  };
+}
