@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await installOptionalCrds(kubectl, 'gateway-api');
     await installExampleModelStore(kubectl);
     await kubectl(['create', 'namespace', namespace]);
-    const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-rollout', { MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'warn' });
+    const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-rollout', { MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'info' });
     stops.unshift(async () => {
       await operator.stop();
     });
