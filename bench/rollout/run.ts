@@ -21,6 +21,7 @@ import { startPlane } from '../../test/plane/plane.ts';
 import { installExampleModelStore, modelDigest } from '../../test/node/cluster.ts';
 import { startLoad, type Answer } from '../../test/node/load.ts';
 import { fraudRequest, REPO_ROOT } from '../../test/runtime/helpers.ts';
+import { eventually } from '../../test/support/eventually.ts';
 import { loadProjectImages } from '../../test/support/node-images.ts';
 import { startOperator } from '../../test/support/operator-process.ts';
 import { installOptionalCrds } from '../../test/support/optional-crds.ts';
@@ -50,14 +51,13 @@ const SCENARIOS: Scenario[] = [
 
 const log = (line: string) => console.log(`   ${line}`);
 
-async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(500);
-  }
+/** Retries `check` until it returns a value (the test suites' eventually), failing with `what` after WAIT_MS. */
+function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
+  return eventually(async () => {
+    const value = await check();
+    if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+    return value;
+  }, { timeoutMs: WAIT_MS, intervalMs: 500 });
 }
 
 const share = (answers: Answer[], version: string) => (answers.length ? (100 * answers.filter((a) => a.version === version).length) / answers.length : 0);

@@ -9,6 +9,7 @@ import { childKind, typeMeta, type ChildKind } from '../child-kind.ts';
 import { childLabels } from '../labels.ts';
 import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
 import { desiredService, servicePort } from '../service.ts';
+import { cookieMatchRegex } from './ab-match.ts';
 import type { RouteRequest, TrafficRouter } from './router.ts';
 import { modelServices } from './services.ts';
 
@@ -65,10 +66,9 @@ function gatewayDuration(duration: string): string {
 /** A/B matches: the header exactly, or the cookie inside the Cookie header (a regular expression, as the Gateway API has no cookie match). */
 function abMatches(md: ModelDeployment): { headers: { type: string; name: string; value: string }[] }[] {
   const ab = md.spec.rollout?.abTest;
-  const escaped = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return [
     ...(ab?.header ? [{ headers: [{ type: 'Exact', name: ab.header.name.toLowerCase(), value: ab.header.value }] }] : []),
-    ...(ab?.cookie ? [{ headers: [{ type: 'RegularExpression', name: 'cookie', value: `^(.*?;\\s*)?${escaped(ab.cookie.name)}=${escaped(ab.cookie.value)}(;.*)?$` }] }] : []),
+    ...(ab?.cookie ? [{ headers: [{ type: 'RegularExpression', name: 'cookie', value: cookieMatchRegex(ab.cookie) }] }] : []),
   ];
 }
 
@@ -164,7 +164,6 @@ export const gatewayApiRouter: TrafficRouter = {
   kinds: Object.values(GatewayApiKinds),
   installed: (served) => served(GatewayApiKinds.httpRoute) && served(GatewayApiKinds.grpcRoute),
   missing: 'the Gateway API CRDs (HTTPRoute, GRPCRoute) are not installed',
-  strategies: new Set(['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror']),
   splitsByPods: false,
   route(request) {
     const { md, weights } = request;

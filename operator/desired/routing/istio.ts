@@ -10,6 +10,7 @@ import { childLabels, REVISION_LABEL, selectorLabels } from '../labels.ts';
 import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
 import { DEFAULT_CLUSTER_DOMAIN, type OperatorOptions } from '../options.ts';
 import { servicePort } from '../service.ts';
+import { cookieMatchRegex } from './ab-match.ts';
 import type { TrafficRouter } from './router.ts';
 import { modelServices } from './services.ts';
 
@@ -59,10 +60,9 @@ export function desiredDestinationRule(md: ModelDeployment, options: OperatorOpt
 /** Header match for A/B tests; a cookie is matched inside the Cookie header, as Istio documents. */
 function abMatches(md: ModelDeployment): Record<string, unknown>[] {
   const ab = md.spec.rollout?.abTest;
-  const escaped = (value: string) => value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return [
     ...(ab?.header ? [{ headers: { [ab.header.name.toLowerCase()]: { exact: ab.header.value } } }] : []),
-    ...(ab?.cookie ? [{ headers: { cookie: { regex: `^(.*?;\\s*)?${escaped(ab.cookie.name)}=${escaped(ab.cookie.value)}(;.*)?$` } } }] : []),
+    ...(ab?.cookie ? [{ headers: { cookie: { regex: cookieMatchRegex(ab.cookie) } } }] : []),
   ];
 }
 
@@ -135,7 +135,6 @@ export const istioRouter: TrafficRouter = {
   kinds: Object.values(IstioKinds),
   installed: (served) => served(IstioKinds.virtualService) && served(IstioKinds.destinationRule),
   missing: 'Istio is not installed',
-  strategies: new Set(['RollingUpdate', 'Canary', 'BlueGreen', 'ABTest', 'Mirror']),
   splitsByPods: false,
   route(request) {
     const { md, options, strategy, weights } = request;

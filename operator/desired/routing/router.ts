@@ -61,8 +61,6 @@ export interface TrafficRouter {
   readonly installed: (served: (kind: ChildKind) => boolean) => boolean;
   /** What the condition says when it is not installed. */
   readonly missing: string;
-  /** The strategies it routes as the spec asks. */
-  readonly strategies: ReadonlySet<Strategy>;
   /** A canary's revisions share one Service and split traffic by their ready pods. */
   readonly splitsByPods: boolean;
   route(request: RouteRequest): Route;

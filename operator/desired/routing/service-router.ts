@@ -45,7 +45,6 @@ export const serviceRouter: TrafficRouter = {
   kinds: [],
   installed: () => true,
   missing: '',
-  strategies: new Set(['RollingUpdate', 'Canary', 'BlueGreen']),
   splitsByPods: true,
   route(request) {
     if (request.stableRevision === undefined) return allPods(request);
