@@ -1,14 +1,15 @@
 /**
  * Operator scale benchmark on the real test control plane:
- *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--skip-floor] [--cpu-prof DIR] [--heap-prof DIR]
- *   (default: 200 1000, 60 s, 200 canaries; --skip-floor and the profiles are for profiling runs)
+ *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--changes K] [--phase-minutes M] [--skip-floor] [--cpu-prof DIR] [--heap-prof DIR]
+ *   (default: 200 1000, 60 s, 200 canaries, 100 changes, 10 minutes a phase; --skip-floor and the profiles are for profiling runs)
  * For each N, two fresh planes of the same size:
  * - the floor: N ModelDeployments created at once, and their children and statuses written by a
  *   plain loop (bench/operator/floor.ts) with the operator's REST client and worker count;
  * - the operator as built by `npm run build` (leader election on, Istio's CRDs installed when there
  *   are canaries): the same N created at once. Prints time until every status is written (and its
  *   ratio to the floor's), until every one is Ready (pods Ready via KWOK), API writes during S
- *   seconds of steady state, and the operator's peak RSS; then C Canary ModelDeployments are
+ *   seconds of steady state, and the operator's peak RSS; then K spec changes one at a time, each
+ *   timed until its Deployment shows it (p50/p99); then C Canary ModelDeployments are
  *   created, and once all are Ready their model version is changed: time until every status and
  *   every VirtualService gives the candidate the first step's weight.
  */
@@ -27,6 +28,7 @@ import { installOptionalCrds } from '../../test/support/optional-crds.ts';
 import { startOperator } from '../../test/support/operator-process.ts';
 import { canaryRollout, type CanaryResult } from './canary.ts';
 import { writeFloor } from './floor.ts';
+import { percentile, specChangeLatency, type SpecChangeResult } from './spec-change.ts';
 import { createAll, hasCurrentStatus, isReady, modelDeployment, seconds, timeUntil } from './workload.ts';
 
 const { values: flags, positionals } = parseArgs({
@@ -34,6 +36,8 @@ const { values: flags, positionals } = parseArgs({
   options: {
     'steady-seconds': { type: 'string', default: '60' },
     canaries: { type: 'string', default: '200' },
+    changes: { type: 'string', default: '100' },
+    'phase-minutes': { type: 'string', default: '10' },
     'skip-floor': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'heap-prof': { type: 'string' },
@@ -43,7 +47,8 @@ const steadySeconds = Number(flags['steady-seconds']);
 const canaryCount = Number(flags.canaries);
 const runs = positionals.length ? positionals.map(Number) : [200, 1000];
 const namespace = 'bench';
-const PHASE_TIMEOUT_MS = 600_000;
+const PHASE_TIMEOUT_MS = Number(flags['phase-minutes']) * 60_000;
+const changeCount = Number(flags.changes);
 const profileArgs = [
   ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : []),
   ...(flags['heap-prof'] ? ['--heap-prof', `--heap-prof-dir=${flags['heap-prof']}`] : []),
@@ -88,6 +93,7 @@ interface OperatorRun {
   leaseWrites: number;
   rssMb: number;
   reconciles: number;
+  specChange?: SpecChangeResult;
   canary?: CanaryResult;
   rssAfterCanariesMb?: number;
 }
@@ -143,6 +149,11 @@ async function operatorRun(count: number): Promise<OperatorRun> {
         rssMb: await peakRssMb(operator.child.pid),
         reconciles: await operator.metric('modelship_reconcile_total'),
       };
+      if (changeCount > 0) {
+        result.specChange = await specChangeLatency(client, namespace, count, changeCount);
+        const { latenciesMs, missed } = result.specChange;
+        console.log(`   ${latenciesMs.length + missed} spec changes, one at a time: to their Deployment p50 ${percentile(latenciesMs, 50)} ms, p99 ${percentile(latenciesMs, 99)} ms, max ${latenciesMs.at(-1)} ms, ${missed} not within 10 s`);
+      }
       if (canaryCount > 0) {
         console.log(`   ${canaryCount} canaries: creating, then changing the model version of all`);
         result.canary = await canaryRollout(client, watcher, namespace, canaryCount, true, PHASE_TIMEOUT_MS);
@@ -163,15 +174,16 @@ for (const count of runs) {
   const floorMs = flags['skip-floor'] ? undefined : await floorRun(count);
   const run = await operatorRun(count);
   const ratio = run.statusMs !== undefined && floorMs ? (run.statusMs / floorMs).toFixed(2) : 'n/a';
-  rows.push(`| ${count} | ${flags['skip-floor'] ? 'skipped' : seconds(floorMs)} | ${seconds(run.statusMs)} | **${ratio}** | ${seconds(run.readyMs)} | ${run.steadyWrites} | ${run.leaseWrites} | ${run.rssMb.toFixed(0)} | ${run.reconciles} |`);
+  const changeLatency = run.specChange ? `${percentile(run.specChange.latenciesMs, 50)} / ${percentile(run.specChange.latenciesMs, 99)} (${run.specChange.missed} missed)` : 'n/a';
+  rows.push(`| ${count} | ${flags['skip-floor'] ? 'skipped' : seconds(floorMs)} | ${seconds(run.statusMs)} | **${ratio}** | ${seconds(run.readyMs)} | ${run.steadyWrites} | ${run.leaseWrites} | ${run.rssMb.toFixed(0)} | ${run.reconciles} | ${changeLatency} |`);
   if (run.canary) {
     const { readyMs, patchMs, statusWeightMs, virtualServiceWeightMs } = run.canary;
     canaryRows.push(`| ${count} | ${canaryCount} | ${seconds(readyMs)} | ${seconds(patchMs)} | ${seconds(statusWeightMs)} | ${seconds(virtualServiceWeightMs)} | ${run.rssAfterCanariesMb?.toFixed(0)} |`);
   }
 }
 
-console.log('\n| N | floor: all statuses written (s) | operator: all statuses written (s) | operator / floor | all Ready (s) | writes in steady state (non-lease) | lease renewals | operator peak RSS (MB) | reconciles |');
-console.log('|---|---|---|---|---|---|---|---|---|');
+console.log('\n| N | floor: all statuses written (s) | operator: all statuses written (s) | operator / floor | all Ready (s) | writes in steady state (non-lease) | lease renewals | operator peak RSS (MB) | reconciles | spec change -> Deployment p50 / p99 (ms) |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const row of rows) console.log(row);
 if (canaryRows.length) {
   console.log('\n| N | canaries | canaries all Ready (s) | version patches (s) | change → first weight in every status (s) | change → in every VirtualService (s) | operator peak RSS after (MB) |');
