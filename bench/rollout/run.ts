@@ -121,9 +121,11 @@ async function main(): Promise<void> {
         });
         shares.push({ what, statusWeight, measured: share(window, '2'), requests: window.length });
       };
+      // What status says is routed: a gateway has taken the route that carries the weights, and no retired pod still answers.
+      const settled = (s: Status) => !(s.conditions ?? []).some((c) => c.reason === 'RoutePending' || c.reason === 'RetiredPodsStopping');
       const waiting = (check: (s: Status) => boolean) => until(`${name} waiting for promotion`, async () => {
         const s = await status();
-        return s.rollout?.phase === 'WaitingForPromotion' && check(s) ? s : undefined;
+        return s.rollout?.phase === 'WaitingForPromotion' && check(s) && settled(s) ? s : undefined;
       });
       const promote = (how = 'true') => kubectl(['annotate', '--overwrite', 'md', name, '-n', namespace, `modelship.io/promote=${how}`]);
       const changedAt = Date.now();
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
       }
       await until(`${name} promoted`, async () => {
         const s = await status();
-        return s.stableRevision === candidateRevision && s.candidateRevision === undefined && s.weights?.candidate === 0 ? true : undefined;
+        return s.stableRevision === candidateRevision && s.candidateRevision === undefined && s.weights?.candidate === 0 && settled(s) ? true : undefined;
       });
       const promotedMs = Date.now() - changedAt;
       await measure('after promotion', 100);

@@ -195,7 +195,7 @@ function podFailure(deps: ReconcilerDeps, md: ModelDeployment): RuntimeFailure |
 
 /** Where one Service selects every revision's pods, those of revisions the plan no longer runs. */
 function podsOfRetiredRevisions(deps: ReconcilerDeps, md: ModelDeployment, plan: Plan): RetiredPods[] {
-  if (!plan.routing.servicePodsServe) return [];
+  if (!plan.routing.retiredPodsServe) return [];
   const pods = deps.pods?.of(md.metadata.namespace ?? '', md.metadata.name ?? '') ?? [];
   return retiredPods(pods, [plan.rollout.stableRevision, plan.rollout.candidateRevision]);
 }

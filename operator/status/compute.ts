@@ -103,11 +103,11 @@ function rolloutProgress(decision: RolloutDecision | undefined): ConditionState 
   }
 }
 
-/** Traffic has not settled while a retired revision's pods, still behind the Service, take requests. */
+/** Traffic has not settled while a retired revision's pods take requests (routing/router.ts, retiredPodsServe). */
 function retiredPodsStopping(observed: ObservedChildren): ConditionState | undefined {
   if (!observed.retiredPods?.length) return undefined;
   const which = observed.retiredPods.map(({ revision, pods }) => `revision ${revision}: ${pods} ${pods === 1 ? 'pod' : 'pods'}`).join(', ');
-  return { status: 'True', reason: 'RetiredPodsStopping', message: `${which} still behind the Service, answering what reaches them until they exit` };
+  return { status: 'True', reason: 'RetiredPodsStopping', message: `${which} still running, answering what reaches them (through the Service, or on connections opened before it switched) until they exit` };
 }
 
 function trafficRouting(routing: TrafficRouting | undefined): ConditionState {

@@ -41,10 +41,27 @@ const Features = {
   requestTimeout: 'HTTPRouteRequestTimeout',
 } as const;
 
-export interface GatewayRoute extends KubernetesObject {
-  spec: Record<string, unknown>;
-  status?: { parents?: { parentRef?: { name?: string; namespace?: string }; controllerName?: string; conditions?: { type?: string; status?: string; reason?: string; message?: string }[] }[] };
+interface RouteCondition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+  observedGeneration?: number;
 }
+
+interface BackendRef {
+  name?: string;
+  weight?: number;
+}
+
+export interface GatewayRoute extends KubernetesObject {
+  spec: { rules?: { name?: string; backendRefs?: BackendRef[] }[] } & Record<string, unknown>;
+  status?: { parents?: { parentRef?: { name?: string; namespace?: string }; controllerName?: string; conditions?: RouteCondition[] }[] };
+}
+
+/** Where a route's primary rule sends requests, backend by backend (the Gateway API's default weight is 1). */
+const primarySplit = (route: GatewayRoute | undefined): string =>
+  (route?.spec.rules?.find((rule) => rule.name === 'primary')?.backendRefs ?? []).map((ref) => `${ref.name}=${ref.weight ?? 1}`).join(',');
 
 /** The Service of one revision: the routes' backends, so a route changes by naming other backends, never by a selector switching under it. */
 export const revisionServiceName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
@@ -107,16 +124,25 @@ function route(kind: ChildKind, request: RouteRequest, port: number, extra: Reco
 
 /**
  * What the Gateways say of the routes (status.parents): a route no Gateway has accepted, or whose
- * backends do not resolve, routes nothing, whatever its weights.
+ * backends do not resolve, routes nothing, whatever its weights. The Gateway API has no feedback
+ * for weights; the nearest is the generation a Gateway reports on: until each has taken the route
+ * with this pass's split, the weights in status are asked of it, not yet routed (RoutePending).
  */
-function routesCondition(request: RouteRequest, unsupported: string | undefined, message: string): ConditionState {
+function routesCondition(request: RouteRequest, desired: readonly GatewayRoute[], unsupported: string | undefined, message: string): ConditionState {
   const wanted = parentRefs(request.md);
-  for (const kind of Object.values(GatewayApiKinds)) {
+  for (const route of desired) {
+    const kind = route.kind === GatewayApiKinds.grpcRoute.kind ? GatewayApiKinds.grpcRoute : GatewayApiKinds.httpRoute;
     const observed = request.observed(kind).find((object) => object.metadata?.name === nameOf(request.md)) as GatewayRoute | undefined;
     for (const gateway of wanted) {
       const parent = observed?.status?.parents?.find((entry) => entry.parentRef?.name === gateway.name && (entry.parentRef?.namespace ?? namespaceOf(request.md)) === gateway.namespace);
       const where = `${kind.kind} ${nameOf(request.md)} on Gateway ${gateway.namespace}/${gateway.name}`;
       if (!parent) return { status: 'False', reason: 'RouteNotAccepted', message: `${where}: not accepted yet (no Gateway controller has reported on it)` };
+      if (primarySplit(observed) !== primarySplit(route)) return { status: 'False', reason: 'RoutePending', message: `${where}: being changed to route ${primarySplit(route)}` };
+      const taken = parent.conditions?.find((condition) => condition.type === 'Accepted')?.observedGeneration;
+      const generation = observed?.metadata?.generation;
+      if (taken !== undefined && generation !== undefined && taken < generation) {
+        return { status: 'False', reason: 'RoutePending', message: `${where}: generation ${generation} (${primarySplit(route)}) not taken yet, the Gateway reports on generation ${taken}` };
+      }
       const refused = (type: string) => parent.conditions?.find((condition) => condition.type === type && condition.status === 'False');
       const notAccepted = refused('Accepted');
       if (notAccepted) return { status: 'False', reason: 'RouteNotAccepted', message: `${where}: ${notAccepted.reason}: ${notAccepted.message}` };
@@ -170,17 +196,20 @@ export const gatewayApiRouter: TrafficRouter = {
     const support = unsupportedFeatures(request);
     const timeout = support.timed ? md.spec.traffic?.timeout : undefined;
     const revisions = request.stableRevision ? [request.stableRevision, ...(request.candidateRevision ? [request.candidateRevision] : []), ...request.retiringRevisions] : [];
+    const routes = [
+      route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}, support.mirrored),
+      route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored, { method: { service: RUNTIME_GRPC_SERVICE } }),
+    ];
     return {
       objects: [
         ...modelServices(request, request.stableRevision ? 'StableRevision' : 'EveryRevision'),
         // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
         ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
-        route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}, support.mirrored),
-        route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored, { method: { service: RUNTIME_GRPC_SERVICE } }),
+        ...routes,
       ],
       weights,
-      condition: routesCondition(request, support.message, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
-      servicePodsServe: request.stableRevision === undefined,
+      condition: routesCondition(request, routes, support.message, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
+      retiredPodsServe: request.stableRevision === undefined,
     };
   },
 };

@@ -150,7 +150,7 @@ export const istioRouter: TrafficRouter = {
       weights,
       condition: { status: 'True', reason: 'IstioRouting', message: `VirtualService routes ${weights.stable}% stable, ${weights.candidate}% candidate` },
       // A rolling update's subset is every pod of the model: old and new pods alike take traffic.
-      servicePodsServe: request.stableRevision === undefined,
+      retiredPodsServe: request.stableRevision === undefined,
     };
   },
 };

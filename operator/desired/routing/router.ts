@@ -43,8 +43,12 @@ export interface Route {
   weights: Weights;
   /** The TrafficRouting condition. */
   condition: ConditionState;
-  /** Any pod the model's Service selects takes traffic, a retired revision's too. */
-  servicePodsServe: boolean;
+  /**
+   * Pods of a retired revision answer requests until they exit: the Service selects every
+   * revision's pods, or it switched its selector and clients keep the connections they opened
+   * before (kube-proxy balances connections, not requests).
+   */
+  retiredPodsServe: boolean;
 }
 
 /**

@@ -17,7 +17,7 @@ function replicaRatio(request: RouteRequest): Route {
   const message = request.md.spec.autoscaling
     ? 'with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose'
     : `the canary weight is approximated by replica counts (${request.candidateRevision ? `${candidate} candidate, ${stable} stable` : 'no candidate'})`;
-  return { objects: modelServices(request, 'EveryRevision'), weights: { stable: 100 - share, candidate: share }, condition: condition(request, message), servicePodsServe: true };
+  return { objects: modelServices(request, 'EveryRevision'), weights: { stable: 100 - share, candidate: share }, condition: condition(request, message), retiredPodsServe: true };
 }
 
 /** The Service selects the stable revision only; blue/green switches it over at promotion. */
@@ -25,14 +25,14 @@ function selectorSwitch(request: RouteRequest): Route {
   const message = request.strategy === 'BlueGreen'
     ? 'blue/green switches the Service selector'
     : `${request.strategy} needs a traffic router, the candidate gets no live traffic (reach it through its own pods)`;
-  return { objects: modelServices(request, 'StableRevision'), weights: { stable: 100, candidate: 0 }, condition: condition(request, message), servicePodsServe: false };
+  return { objects: modelServices(request, 'StableRevision'), weights: { stable: 100, candidate: 0 }, condition: condition(request, message), retiredPodsServe: true };
 }
 
 /** One Deployment replacing its pods in place: the Service takes old and new pods alike. */
 function allPods(request: RouteRequest): Route {
   // Without spec.traffic no router was asked for, and the Service is all there is to do.
   const routed = request.md.spec.traffic ? condition(request, 'spec.traffic is ignored') : condition({ ...request, standIn: undefined }, 'the Service routes to every ready pod');
-  return { objects: modelServices(request, 'EveryRevision'), weights: { stable: 100, candidate: 0 }, condition: routed, servicePodsServe: true };
+  return { objects: modelServices(request, 'EveryRevision'), weights: { stable: 100, candidate: 0 }, condition: routed, retiredPodsServe: true };
 }
 
 /**

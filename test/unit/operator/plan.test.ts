@@ -384,6 +384,8 @@ describe('plan: BlueGreen', () => {
     expect(namesOf(switched, 'Service')).to.deep.equal([NAME]);
     expect(replicasOf(switched)).to.deep.equal({ [`${NAME}-${B}`]: 3, [`${NAME}-${A}`]: 3 });
     expect(switched.stableDeploymentName).to.equal(`${NAME}-${B}`);
+    // Clients keep the connections they opened to the old pods before the switch: status waits for those pods to exit.
+    expect(switched.routing.retiredPodsServe).to.equal(true);
 
     const draining = planOf(recorded(md, switched), { revisions, deployments: ready(md), now: later(39) });
     expect(namesOf(draining, 'Deployment')).to.deep.equal([`${NAME}-${B}`, `${NAME}-${A}`]);
@@ -401,6 +403,7 @@ describe('plan: BlueGreen', () => {
     expect(istioSpec(plan, 'DestinationRule').subsets).to.deep.equal([{ name: 'stable', labels: pods(A) }, { name: 'candidate', labels: pods(B) }]);
     expect(restRoutes(istioSpec(plan, 'VirtualService'))).to.deep.equal([{ name: 'primary', route: [{ destination: destination('stable'), weight: 100 }] }]);
     expect(routed(plan)).to.deep.include({ router: 'Istio', weights: { stable: 100, candidate: 0 } });
+    expect(plan.routing.retiredPodsServe).to.equal(false);
   });
 });
 
@@ -670,11 +673,11 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways });
     expect(rulesOf(plan)).to.deep.equal([{ name: 'primary', backendRefs: [backend(A, 8080)] }]);
     expect(rulesOf(plan, 'GRPCRoute')).to.deep.equal([{ name: 'primary', matches: grpcOnly, backendRefs: [backend(A, 8081)] }]);
-    const accepted = ['HTTPRoute', 'GRPCRoute'].map((kind) => ({
-      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME },
+    const accepted = (routed: Plan) => (['HTTPRoute', 'GRPCRoute'] as const).map((kind) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME }, spec: routeSpec(routed, kind),
       status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, conditions: [{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }] }] },
     }));
-    const reported = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways, routes: accepted });
+    const reported = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways, routes: accepted(plan) });
     expect(reported.routing.condition).to.deep.equal({
       status: 'False',
       reason: 'GatewayFeatureUnsupported',
@@ -683,7 +686,8 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     // A class that lists the features gets them; one that lists nothing is taken at the spec's word.
     const full = new Set([...traefik.features!, 'HTTPRouteRequestMirror', 'HTTPRouteRequestPercentageMirror', 'HTTPRouteRequestTimeout']);
     for (const support of [{ className: 'envoy', features: full }, { className: 'silent' }]) {
-      const routed = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways: new Map([['edge/public', support]]), routes: accepted });
+      const asked = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways: new Map([['edge/public', support]]) });
+      const routed = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, gateways: new Map([['edge/public', support]]), routes: accepted(asked) });
       expect(rulesOf(routed)[0]).to.have.property('filters');
       expect(rulesOf(routed)[0]).to.deep.include({ timeouts: { request: '30s' } });
       expect(routed.routing.condition.reason).to.equal('GatewayAPIRouting');
@@ -703,11 +707,12 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     const fresh = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
     expect(fresh.routing.condition).to.deep.include({ status: 'False', reason: 'RouteNotAccepted' });
     expect(fresh.routing.condition.message).to.equal('HTTPRoute fraud-detector on Gateway edge/public: not accepted yet (no Gateway controller has reported on it)');
-    const reported = (accepted: string, resolved: string, message = '') => ['HTTPRoute', 'GRPCRoute'].map((kind) => ({
-      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME, namespace: md.metadata.namespace },
+    // The routes as the cluster has them: this plan's spec at generation 2, reported on at `taken`.
+    const reported = (accepted: string, resolved: string, message = '', taken = 2, spec = (kind: 'HTTPRoute' | 'GRPCRoute') => routeSpec(fresh, kind)) => (['HTTPRoute', 'GRPCRoute'] as const).map((kind) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME, namespace: md.metadata.namespace, generation: 2 }, spec: spec(kind),
       status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, controllerName: 'traefik.io/gateway-controller', conditions: [
-        { type: 'Accepted', status: accepted, reason: accepted === 'True' ? 'Accepted' : 'NotAllowedByListeners', message },
-        { type: 'ResolvedRefs', status: resolved, reason: resolved === 'True' ? 'ResolvedRefs' : 'BackendNotFound', message },
+        { type: 'Accepted', status: accepted, reason: accepted === 'True' ? 'Accepted' : 'NotAllowedByListeners', message, observedGeneration: taken },
+        { type: 'ResolvedRefs', status: resolved, reason: resolved === 'True' ? 'ResolvedRefs' : 'BackendNotFound', message, observedGeneration: taken },
       ] }] },
     }));
     const refused = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: reported('False', 'True', 'no listener allows routes from namespace default') });
@@ -718,6 +723,24 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     expect(unresolved.routing.condition).to.deep.include({ status: 'False', reason: 'RouteRefsNotResolved' });
     const routing = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: reported('True', 'True') });
     expect(routing.routing.condition).to.deep.equal({ status: 'True', reason: 'GatewayAPIRouting', message: 'HTTPRoute and GRPCRoute route 90% stable, 10% candidate' });
+  });
+
+  it('says the weights are pending until the Gateway reports on the generation that carries them (it splits by the old ones meanwhile)', () => {
+    const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: CANARY, traffic }, gatewayApi);
+    const fresh = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    const route = (taken: number, spec: Record<string, unknown>) => (['HTTPRoute', 'GRPCRoute'] as const).map((kind) => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: NAME, namespace: md.metadata.namespace, generation: 2 }, spec,
+      status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, conditions: [{ type: 'Accepted', status: 'True', observedGeneration: taken }, { type: 'ResolvedRefs', status: 'True', observedGeneration: taken }] }] },
+    }));
+    // Not written yet: the route the Gateway has sends everything to stable.
+    const before = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: route(2, { rules: [{ name: 'primary', backendRefs: [{ name: `${NAME}-${A}`, port: 8080 }] }] }) });
+    expect(before.routing.condition).to.deep.equal({ status: 'False', reason: 'RoutePending', message: `HTTPRoute ${NAME} on Gateway edge/public: being changed to route ${NAME}-${A}=90,${NAME}-${B}=10` });
+    // Written, but the Gateway still reports on generation 1.
+    const written = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, routes: route(1, routeSpec(fresh, 'HTTPRoute')) });
+    expect(written.routing.condition).to.deep.equal({
+      status: 'False', reason: 'RoutePending', message: `HTTPRoute ${NAME} on Gateway edge/public: generation 2 (${NAME}-${A}=90,${NAME}-${B}=10) not taken yet, the Gateway reports on generation 1`,
+    });
+    expect(written.routing.weights).to.deep.equal({ stable: 90, candidate: 10 });
   });
 
   it('without the Gateway API CRDs the Service stands in and says so; the routes are not written', () => {

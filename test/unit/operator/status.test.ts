@@ -152,7 +152,7 @@ describe('ModelDeployment status', () => {
     it('keeps the ModelDeployment Progressing and Reconciling until they are gone: they still answer', () => {
       const observed = { deployment: observedDeployment(md, { progressing: 'NewReplicaSetAvailable' }) };
       const stopping = computeStatus(md, { ...observed, retiredPods: [{ revision: 'abc1234', pods: 2 }] }, T0);
-      expect(condition(stopping, 'Progressing')).to.include({ status: 'True', reason: 'RetiredPodsStopping', message: 'revision abc1234: 2 pods still behind the Service, answering what reaches them until they exit' });
+      expect(condition(stopping, 'Progressing')).to.include({ status: 'True', reason: 'RetiredPodsStopping', message: 'revision abc1234: 2 pods still running, answering what reaches them (through the Service, or on connections opened before it switched) until they exit' });
       expect(condition(stopping, 'Reconciling')).to.include({ status: 'True', reason: 'RetiredPodsStopping' });
       expect(condition(stopping, 'Ready').status).to.equal('True');
       const settled = computeStatus(md, observed, T0);
