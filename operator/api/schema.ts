@@ -564,6 +564,12 @@ export const TrafficSchema = Type.Object({
     maxItems: 8,
     description: 'Gateways (namespace/name) that expose the hosts: Istio Gateways (in-mesh traffic keeps being routed too), or with router GatewayAPI the Gateways the routes attach to (their parentRefs).',
   })),
+  httpRouteRef: Type.Optional(Type.Object({
+    name: Type.String({ minLength: 1, maxLength: 253, pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$', description: 'The HTTPRoute, in the model\'s namespace.' }),
+  }, {
+    description:
+      'With router GatewayAPI: an HTTPRoute you own, into which the operator writes only the model\'s own rules (named modelship-<name> and modelship-<name>-ab, matching the path /v2/models/<model name>), never touching its other rules, filters, hostnames or parentRefs; it takes them out again when the ModelDeployment is deleted (a finalizer holds the deletion until then). gRPC is not routed through it: a GRPCRoute cannot tell models apart.',
+  })),
   timeout: Type.Optional(Duration({ description: 'Per-request timeout enforced by the router (with GatewayAPI, on REST requests: GRPCRoute has no timeout).' })),
   retries: Type.Optional(Type.Object({
     attempts: Type.Integer({ minimum: 0, maximum: 10, description: 'Retries of a failed request.' }),
@@ -574,9 +580,19 @@ export const TrafficSchema = Type.Object({
   description: 'How the model\'s traffic is routed: which router, hosts, gateways, timeouts and retries (status condition TrafficRouting says whether it is applied).',
   ...rules(
     {
-      rule: "!has(self.router) || self.router != 'GatewayAPI' || has(self.gateways)",
-      message: "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name)",
+      rule: "!has(self.router) || self.router != 'GatewayAPI' || has(self.gateways) || has(self.httpRouteRef)",
+      message: "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name), or name an HTTPRoute of yours in traffic.httpRouteRef",
       fieldPath: '.gateways',
+    },
+    {
+      rule: "!has(self.httpRouteRef) || (has(self.router) && self.router == 'GatewayAPI')",
+      message: 'traffic.httpRouteRef is an HTTPRoute of the Gateway API: set traffic.router: GatewayAPI',
+      fieldPath: '.httpRouteRef',
+    },
+    {
+      rule: '!has(self.httpRouteRef) || (!has(self.gateways) && !has(self.hosts))',
+      message: "with traffic.httpRouteRef the HTTPRoute's own parentRefs and hostnames apply: leave traffic.gateways and traffic.hosts out",
+      fieldPath: '.httpRouteRef',
     },
     {
       rule: "!has(self.router) || self.router != 'GatewayAPI' || !has(self.retries)",
@@ -688,6 +704,11 @@ export const ModelDeploymentSpecSchema = Type.Object(
       rule: '!has(self.security) || !has(self.security.tls) || !has(self.traffic)',
       message: 'security.tls ends TLS in the runtime, where Istio cannot route HTTP by header or weight (spec.traffic): use Istio\'s mTLS (security.meshMtls) there, or drop spec.traffic',
       fieldPath: '.security.tls',
+    },
+    {
+      rule: '!has(oldSelf.traffic) || !has(oldSelf.traffic.httpRouteRef) || (has(self.traffic) && has(self.traffic.httpRouteRef) && self.traffic.httpRouteRef.name == oldSelf.traffic.httpRouteRef.name)',
+      message: "traffic.httpRouteRef cannot be changed or removed while the model's rules are in that HTTPRoute: delete the ModelDeployment (its rules go with it) and create it again",
+      fieldPath: '.traffic.httpRouteRef',
     },
     {
       rule: "!has(self.traffic) || !has(self.traffic.router) || self.traffic.router != 'Service' || !has(self.rollout) || !(self.rollout.strategy in ['ABTest', 'Mirror'])",

@@ -3,6 +3,7 @@ import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
 import type { OperatorOptions } from '../desired/options.ts';
 import { planModelDeployment, writableKinds, type Plan } from '../desired/plan.ts';
+import { GatewayApiKinds, type GatewayRoute } from '../desired/routing/gateway-api.ts';
 import { objectKey } from '../kube/informer.ts';
 import type { Informer } from '../kube/informer.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
@@ -25,6 +26,7 @@ import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { satisfies } from './object-diff.ts';
 import type { OwnedChildren, WatchProblem } from './owned-children.ts';
 import type { RuntimePods } from './runtime-pods.ts';
+import { holdDeletionForSharedRoute, readSharedRoute, releaseSharedRoute, writeOwnRules } from './shared-route.ts';
 import { retiredPods, type RetiredPods } from '../status/retired-pods.ts';
 import { runtimeFailure, type RuntimeFailure } from '../status/runtime-failure.ts';
 
@@ -76,6 +78,11 @@ interface Observed {
  * longer wanted, then write status. At steady state it makes no API writes at all.
  */
 export async function reconcile(deps: ReconcilerDeps, key: string): Promise<ReconcileOutcome> {
+  const deleting = deps.modelDeployments.get(key);
+  if (deleting?.metadata?.deletionTimestamp) {
+    const released = await releaseSharedRoute(deps.client, deleting);
+    return { applied: released ? [`HTTPRoute/${deleting.spec.traffic?.httpRouteRef?.name} (rules removed)`] : [], deleted: [], statusWritten: false };
+  }
   const found = observe(deps, key);
   if (!found) return { applied: [], deleted: [], statusWritten: false };
   const now = (deps.now ?? (() => new Date()))();
@@ -90,6 +97,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     : found;
   const sample = await sampleIfDue(deps, observed.md, now);
   const gateways = observed.md.spec.traffic?.router === 'GatewayAPI' ? await deps.gatewaySupport?.of(observed.md) : undefined;
+  const sharedRoute = deps.children.available(GatewayApiKinds.httpRoute) ? await readSharedRoute(deps.client, observed.md) : undefined;
   const plan = planModelDeployment({
     md: observed.md,
     options: deps.options,
@@ -99,12 +107,15 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     observed: observed.owned,
     prometheusOperator: deps.children.available(ChildKinds.prometheusRule),
     ...(gateways && { gateways }),
+    ...(sharedRoute !== undefined && { sharedRoute }),
     ...(sample && { sample }),
     now,
   });
   const log = deps.log.child({ namespace: observed.md.metadata.namespace, name: observed.md.metadata.name });
   const recorded = await recordDecision(deps, observed, plan, now);
-  const { applied, conflicts, applyFailure, result } = await applyPlan(deps, observed, plan);
+  const { applied, conflicts, result, ...written } = await applyPlan(deps, observed, plan);
+  const sharedRouteFailure = await applySharedRouteRules(deps, observed.md, plan, sharedRoute, applied);
+  const applyFailure = written.applyFailure ?? sharedRouteFailure;
   const deleted = await prune(deps, observed, plan);
   if (applied.length || deleted.length) log.info({ applied, deleted }, 'children reconciled');
 
@@ -116,8 +127,37 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
   const statusWritten = (await commitStatus(deps, md, recorded ?? stored, next)) || recorded !== undefined;
   if (applyFailure) throw applyFailure;
-  const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs);
+  const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs, sharedRouteRecheckMs(plan));
   return { applied, deleted, statusWritten, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
+}
+
+/**
+ * The model's rules written into the user's HTTPRoute (spec.traffic.httpRouteRef), once a finalizer
+ * holds the ModelDeployment's deletion until they are taken out again. A conflict (the route's
+ * owner wrote it meanwhile) fails the pass, to be retried on the route as it is now; another error
+ * is reported like a child that could not be applied.
+ */
+async function applySharedRouteRules(deps: ReconcilerDeps, md: ModelDeployment, plan: Plan, route: GatewayRoute | null | undefined, applied: string[]): Promise<Error | undefined> {
+  const wanted = plan.routing.sharedRouteRules;
+  if (!wanted || !route) return undefined;
+  try {
+    await holdDeletionForSharedRoute(deps.client, md);
+    if (await writeOwnRules(deps.client, md, route, wanted.rules)) applied.push(`HTTPRoute/${wanted.name} (rules)`);
+    return undefined;
+  } catch (error) {
+    if (isConflict(error)) throw error;
+    return new Error(`writing the model's rules into HTTPRoute ${wanted.name}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * The user's HTTPRoute is read each pass, not watched (the informers see only the operator's own
+ * objects): while its Gateways have not taken the model's rules, come back soon to say when they have.
+ */
+function sharedRouteRecheckMs(plan: Plan): number | undefined {
+  if (!plan.routing.sharedRouteRules) return undefined;
+  const { reason } = plan.routing.condition;
+  return reason === 'RoutePending' ? 1_000 : reason === 'GatewayAPIRouting' ? undefined : 10_000;
 }
 
 

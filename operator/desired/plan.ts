@@ -17,7 +17,7 @@ import { desiredNetworkPolicy } from './network-policy.ts';
 import type { OperatorOptions } from './options.ts';
 import { atRevision, revisionOf } from './revision.ts';
 import { routerOf } from './routing/registry.ts';
-import type { GatewaySupport } from './routing/gateway-api.ts';
+import type { GatewayRoute, GatewaySupport } from './routing/gateway-api.ts';
 import type { Route, RouteRequest } from './routing/router.ts';
 
 /** What a pass observed that the plan depends on; everything else comes from the ModelDeployment. */
@@ -32,6 +32,8 @@ export interface PlanInput {
   observed?: (kind: ChildKind) => readonly KubernetesObject[];
   /** What the Gateways the model's routes attach to support, by "namespace/name" (Gateway API only). */
   gateways?: ReadonlyMap<string, GatewaySupport>;
+  /** The user's HTTPRoute of spec.traffic.httpRouteRef; null: it does not exist. */
+  sharedRoute?: GatewayRoute | null;
   /** The Prometheus Operator's CRDs are installed and watched. */
   prometheusOperator?: boolean;
   /** A canary analysis sample taken in this pass. */
@@ -115,7 +117,7 @@ export function planModelDeployment(input: PlanInput): Plan {
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
   const askRouter = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
-    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(standIn && { standIn }), ...request });
+    const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(input.sharedRoute !== undefined && { sharedRoute: input.sharedRoute }), ...(standIn && { standIn }), ...request });
     objects.push(...routed);
     return { router: router.name, ...route };
   };

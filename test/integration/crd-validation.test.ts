@@ -78,7 +78,17 @@ const invalidCases: InvalidCase[] = [
   {
     what: 'router GatewayAPI without the Gateways its routes attach to',
     spec: (s) => ({ ...s, traffic: { router: 'GatewayAPI', hosts: ['fraud.example.com'] } }),
-    refusal: ['spec.traffic.gateways', "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name)"],
+    refusal: ['spec.traffic.gateways', "traffic.router GatewayAPI attaches the model's HTTPRoute and GRPCRoute to Gateways: name them in traffic.gateways (namespace/name), or name an HTTPRoute of yours in traffic.httpRouteRef"],
+  },
+  {
+    what: 'an HTTPRoute of the user\'s without router GatewayAPI',
+    spec: (s) => ({ ...s, traffic: { httpRouteRef: { name: 'shop' } } }),
+    refusal: ['spec.traffic.httpRouteRef', 'traffic.httpRouteRef is an HTTPRoute of the Gateway API: set traffic.router: GatewayAPI'],
+  },
+  {
+    what: 'an HTTPRoute of the user\'s together with gateways or hosts of the model\'s',
+    spec: (s) => ({ ...s, traffic: { router: 'GatewayAPI', httpRouteRef: { name: 'shop' }, gateways: ['edge/public'] } }),
+    refusal: ['spec.traffic.httpRouteRef', "with traffic.httpRouteRef the HTTPRoute's own parentRefs and hostnames apply: leave traffic.gateways and traffic.hosts out"],
   },
   {
     what: 'retries under router GatewayAPI, whose standard HTTPRoute has none',
@@ -322,6 +332,18 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
     expect(await kubectl(['get', SHORT_NAME, 'fixed', '-n', namespace, '-o', 'jsonpath={.spec.replicas}'])).to.equal('3');
     const refusal = await kubectl(['scale', SHORT_NAME, 'valid', '-n', namespace, '--replicas=3']).then(() => '', stderrOf);
     expect(refusal).to.contain('set spec.replicas or spec.autoscaling, not both');
+  });
+
+  it('refuses to change or drop traffic.httpRouteRef once set (the model\'s rules are in that route), and says what to do', async () => {
+    const shared: Spec = { ...validSpec(), traffic: { router: 'GatewayAPI', httpRouteRef: { name: 'shop' } } };
+    await kubectl(['create', '-n', namespace, '-f', '-'], manifest('shared-route', shared));
+    const message = "traffic.httpRouteRef cannot be changed or removed while the model's rules are in that HTTPRoute: delete the ModelDeployment (its rules go with it) and create it again";
+    for (const traffic of [{ router: 'GatewayAPI', httpRouteRef: { name: 'other' } }, { router: 'GatewayAPI', gateways: ['edge/public'] }, undefined]) {
+      const refusal = await kubectl(['replace', '-n', namespace, '-f', '-'], manifest('shared-route', { ...shared, traffic })).then(() => '', stderrOf);
+      expect(refusal, JSON.stringify(traffic)).to.contain(message);
+    }
+    // Everything else may change.
+    await kubectl(['replace', '-n', namespace, '-f', '-'], manifest('shared-route', { ...shared, traffic: { ...shared.traffic as object, timeout: '5s' } }));
   });
 
   for (const example of EXAMPLES) {

@@ -221,6 +221,52 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true']);
   });
 
+  it('in an HTTPRoute the user owns (traffic.httpRouteRef): a canary through the model\'s own rules while the owner edits theirs; deleting the model takes out only its rules', async () => {
+    const name = 'fraud-shared';
+    const routeName = 'shop';
+    // The owner's route: its Gateway, a host name and a redirect of their own, none of which the operator may touch.
+    const ownersRule = { name: 'legacy', matches: [{ path: { type: 'PathPrefix', value: '/legacy' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'moved.example.com', statusCode: 302 } }] };
+    await kubectl(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: routeName, namespace, labels: { team: 'shop' } },
+      spec: { parentRefs: [{ name: 'public' }], rules: [ownersRule] },
+    }));
+    const route = async () => JSON.parse(await kubectl(['get', 'httproute', routeName, '-n', namespace, '-o', 'json'])) as { metadata: { labels?: Record<string, string>; ownerReferences?: unknown[] }; spec: { parentRefs: unknown[]; rules: { name?: string; filters?: unknown[] }[] } };
+    const ownersAsStored = (await route()).spec.rules;
+    const legacy = async () => (await fetch(`${traefik!.url}/legacy`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) })).status;
+    const shared = { replicas: 1, traffic: { router: 'GatewayAPI', httpRouteRef: { name: routeName } }, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50, pause: '1h' }] } } };
+    await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', shared)));
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    expect((await route()).spec.rules.map((rule) => rule.name)).to.deep.equal(['legacy', `modelship-${name}`]);
+    expect((await route()).metadata.ownerReferences, 'the route stays its owner\'s').to.equal(undefined);
+    await underLoad(name, async (answers) => {
+      await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', shared)));
+      await untilRouted(name, { stable: 50, candidate: 50 });
+      const split = await windowOf(answers, Date.now(), 1_000);
+      const candidateShare = shareOf(split, '2');
+      console.log(`      50% step in the owner's route: ${split.length} requests, ${candidateShare.toFixed(1)}% answered by the candidate`);
+      expect(candidateShare, 'the candidate\'s share at the 50% step').to.be.within(45, 55);
+      // The owner changes their redirect meanwhile (a JSON patch of their rule, as kubectl edit would).
+      await kubectl(['patch', 'httproute', routeName, '-n', namespace, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/rules/0/filters/0/requestRedirect/statusCode', value: 301 }])]);
+      await kubectl(['annotate', 'md', name, '-n', namespace, 'modelship.io/promote=full']);
+      await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.candidateRevision).to.equal(undefined));
+      const promoted = await windowOf(answers, Date.now(), 400);
+      expect(new Set(promoted.map((a) => a.version)), 'after promotion').to.deep.equal(new Set(['2']));
+    });
+    const edited = (await route()).spec.rules.find((rule) => rule.name === 'legacy');
+    expect(edited?.filters, 'the owner\'s edit stays').to.deep.equal([{ type: 'RequestRedirect', requestRedirect: { hostname: 'moved.example.com', statusCode: 301 } }]);
+    expect(await legacy()).to.equal(301);
+
+    await kubectl(['delete', 'md', name, '-n', namespace, '--wait=true', '--timeout=60s']);
+    const left = await route();
+    expect(left.spec.rules, 'only the owner\'s rule is left').to.deep.equal([{ ...ownersAsStored[0], filters: edited?.filters }]);
+    expect(left.metadata.labels).to.deep.equal({ team: 'shop' });
+    expect(await legacy()).to.equal(301);
+    await eventually(async () => {
+      const response = await fetch(`${traefik!.url}/v2/models/${name}/infer`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(10_000) });
+      expect(response.status, 'the model\'s path once its rules are gone').to.equal(404);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+  });
+
   it('a mirror Traefik cannot apply (its GatewayClass does not list HTTPRouteRequestMirror) is left out and said so: stable keeps answering, no request fails', async () => {
     const name = 'fraud-mirror';
     const mirror = { replicas: 1, rollout: { strategy: 'Mirror', mirror: { percent: 100 } } };

@@ -10,6 +10,7 @@ import { childLabels } from '../labels.ts';
 import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
 import { desiredService, servicePort } from '../service.ts';
 import { cookieMatchRegex } from './ab-match.ts';
+import { sharedRouteMatch, sharedRuleNames, type RouteRule } from './shared-route.ts';
 import type { RouteRequest, TrafficRouter } from './router.ts';
 import { modelServices } from './services.ts';
 
@@ -55,13 +56,16 @@ interface BackendRef {
 }
 
 export interface GatewayRoute extends KubernetesObject {
-  spec: { rules?: { name?: string; backendRefs?: BackendRef[] }[] } & Record<string, unknown>;
+  spec: { rules?: RouteRule[]; parentRefs?: { name?: string; namespace?: string }[] } & Record<string, unknown>;
   status?: { parents?: { parentRef?: { name?: string; namespace?: string }; controllerName?: string; conditions?: RouteCondition[] }[] };
 }
 
+/** The names of the rules of a route the operator owns. */
+const OWN_ROUTE_RULES = { primary: 'primary', ab: 'ab-candidate' } as const;
+
 /** Where a route's primary rule sends requests, backend by backend (the Gateway API's default weight is 1). */
-const primarySplit = (route: GatewayRoute | undefined): string =>
-  (route?.spec.rules?.find((rule) => rule.name === 'primary')?.backendRefs ?? []).map((ref) => `${ref.name}=${ref.weight ?? 1}`).join(',');
+const splitOf = (rules: readonly RouteRule[] | undefined, primary: string): string =>
+  ((rules?.find((rule) => rule.name === primary)?.backendRefs as BackendRef[] | undefined) ?? []).map((ref) => `${ref.name}=${ref.weight ?? 1}`).join(',');
 
 /** The Service of one revision: the routes' backends, so a route changes by naming other backends, never by a selector switching under it. */
 export const revisionServiceName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
@@ -72,6 +76,12 @@ export function parentRefs(md: ModelDeployment): { group: string; kind: string; 
     const [namespace, name] = gateway.includes('/') ? gateway.split('/', 2) as [string, string] : [namespaceOf(md), gateway];
     return { group: GROUP, kind: 'Gateway', namespace, name };
   });
+}
+
+/** The Gateways a shared HTTPRoute attaches to: its owner's parentRefs (those that name Gateways). */
+function sharedRouteParents(md: ModelDeployment, route: GatewayRoute | null | undefined): { namespace: string; name: string }[] {
+  return (route?.spec.parentRefs ?? []).flatMap((ref: { name?: string; namespace?: string; kind?: string }) =>
+    (ref.kind ?? 'Gateway') === 'Gateway' && ref.name ? [{ namespace: ref.namespace ?? namespaceOf(md), name: ref.name }] : []);
 }
 
 /** Gateway API durations (GEP-2257): whole seconds where they are, else milliseconds. */
@@ -95,7 +105,7 @@ function abMatches(md: ModelDeployment): { headers: { type: string; name: string
  * a listener shared with the HTTPRoute it does not catch REST requests (Traefik, for one, would
  * send them all to the gRPC port).
  */
-function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>): Record<string, unknown>[] {
+function rules(request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>, names: { primary: string; ab: string } = OWN_ROUTE_RULES): RouteRule[] {
   const { md, strategy, stableRevision, candidateRevision: candidate, weights } = request;
   // A match or a mirror sends requests to the candidate whatever the weights: only once it is ready.
   const serving = candidate !== undefined && request.candidateReady;
@@ -104,12 +114,12 @@ function rules(request: RouteRequest, port: number, extra: Record<string, unknow
     port,
     ...(weight !== undefined && { weight }),
   });
-  const ab = serving && strategy === 'ABTest' ? [{ name: 'ab-candidate', matches: abMatches(md).map((match) => ({ ...only, ...match })), backendRefs: [backend(candidate)], ...extra }] : [];
+  const ab = serving && strategy === 'ABTest' ? [{ name: names.ab, matches: abMatches(md).map((match) => ({ ...only, ...match })), backendRefs: [backend(candidate)], ...extra }] : [];
   const split = candidate && strategy === 'Canary' ? [backend(stableRevision, weights.stable), backend(candidate, weights.candidate)] : [backend(stableRevision)];
   const mirror = serving && strategy === 'Mirror' && mirrored
     ? { filters: [{ type: 'RequestMirror', requestMirror: { backendRef: backend(candidate), percent: md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent } }] }
     : {};
-  return [...ab, { name: 'primary', ...(only && { matches: [only] }), backendRefs: split, ...mirror, ...extra }];
+  return [...ab, { name: names.primary, ...(only && { matches: [only] }), backendRefs: split, ...mirror, ...extra }];
 }
 
 function route(kind: ChildKind, request: RouteRequest, port: number, extra: Record<string, unknown>, mirrored: boolean, only?: Record<string, unknown>): GatewayRoute {
@@ -122,26 +132,35 @@ function route(kind: ChildKind, request: RouteRequest, port: number, extra: Reco
   };
 }
 
+/** One route the model's traffic goes through, as wanted and as the cluster has it. */
+interface RouteCheck {
+  kind: string;
+  name: string;
+  observed: GatewayRoute | undefined;
+  /** The rules this pass wants in it, and which of them carries the split. */
+  rules: readonly RouteRule[];
+  primary: string;
+  parents: readonly { namespace: string; name: string }[];
+}
+
 /**
  * What the Gateways say of the routes (status.parents): a route no Gateway has accepted, or whose
  * backends do not resolve, routes nothing, whatever its weights. The Gateway API has no feedback
  * for weights; the nearest is the generation a Gateway reports on: until each has taken the route
  * with this pass's split, the weights in status are asked of it, not yet routed (RoutePending).
  */
-function routesCondition(request: RouteRequest, desired: readonly GatewayRoute[], unsupported: string | undefined, message: string): ConditionState {
-  const wanted = parentRefs(request.md);
-  for (const route of desired) {
-    const kind = route.kind === GatewayApiKinds.grpcRoute.kind ? GatewayApiKinds.grpcRoute : GatewayApiKinds.httpRoute;
-    const observed = request.observed(kind).find((object) => object.metadata?.name === nameOf(request.md)) as GatewayRoute | undefined;
-    for (const gateway of wanted) {
+function routesCondition(request: RouteRequest, checks: readonly RouteCheck[], unsupported: string | undefined, message: string): ConditionState {
+  for (const { kind, name, observed, rules: wanted, primary, parents } of checks) {
+    for (const gateway of parents) {
       const parent = observed?.status?.parents?.find((entry) => entry.parentRef?.name === gateway.name && (entry.parentRef?.namespace ?? namespaceOf(request.md)) === gateway.namespace);
-      const where = `${kind.kind} ${nameOf(request.md)} on Gateway ${gateway.namespace}/${gateway.name}`;
+      const where = `${kind} ${name} on Gateway ${gateway.namespace}/${gateway.name}`;
       if (!parent) return { status: 'False', reason: 'RouteNotAccepted', message: `${where}: not accepted yet (no Gateway controller has reported on it)` };
-      if (primarySplit(observed) !== primarySplit(route)) return { status: 'False', reason: 'RoutePending', message: `${where}: being changed to route ${primarySplit(route)}` };
+      const split = splitOf(wanted, primary);
+      if (splitOf(observed?.spec.rules, primary) !== split) return { status: 'False', reason: 'RoutePending', message: `${where}: being changed to route ${split}` };
       const taken = parent.conditions?.find((condition) => condition.type === 'Accepted')?.observedGeneration;
       const generation = observed?.metadata?.generation;
       if (taken !== undefined && generation !== undefined && taken < generation) {
-        return { status: 'False', reason: 'RoutePending', message: `${where}: generation ${generation} (${primarySplit(route)}) not taken yet, the Gateway reports on generation ${taken}` };
+        return { status: 'False', reason: 'RoutePending', message: `${where}: generation ${generation} (${split}) not taken yet, the Gateway reports on generation ${taken}` };
       }
       const refused = (type: string) => parent.conditions?.find((condition) => condition.type === type && condition.status === 'False');
       const notAccepted = refused('Accepted');
@@ -155,8 +174,8 @@ function routesCondition(request: RouteRequest, desired: readonly GatewayRoute[]
 }
 
 /** The classes of the model's Gateways that say they lack a feature. */
-function lacking(request: RouteRequest, feature: string): string[] {
-  return parentRefs(request.md).flatMap((gateway) => {
+function lacking(request: RouteRequest, parents: readonly { namespace: string; name: string }[], feature: string): string[] {
+  return parents.flatMap((gateway) => {
     const support = request.gateways?.get(gatewayKey(gateway));
     return support?.features && !support.features.has(feature) ? [support.className] : [];
   });
@@ -166,14 +185,14 @@ function lacking(request: RouteRequest, feature: string): string[] {
  * Features the spec asks for that a Gateway's class says it lacks are left out of the routes (a
  * route with a filter its Gateway cannot apply may fail every request), and said so.
  */
-function unsupportedFeatures(request: RouteRequest): { mirrored: boolean; timed: boolean; message?: string } {
+function unsupportedFeatures(request: RouteRequest, parents: readonly { namespace: string; name: string }[]): { mirrored: boolean; timed: boolean; message?: string } {
   const { md, strategy, candidateRevision } = request;
   const problems: string[] = [];
   const percent = md.spec.rollout?.mirror?.percent ?? SpecDefaults.mirrorPercent;
   const mirrorFeatures = [Features.mirror, ...(percent < 100 ? [Features.percentageMirror] : [])];
-  const mirrorLacking = candidateRevision && strategy === 'Mirror' ? mirrorFeatures.flatMap((feature) => lacking(request, feature).map((className) => ({ className, feature }))) : [];
+  const mirrorLacking = candidateRevision && strategy === 'Mirror' ? mirrorFeatures.flatMap((feature) => lacking(request, parents, feature).map((className) => ({ className, feature }))) : [];
   if (mirrorLacking[0]) problems.push(`GatewayClass ${mirrorLacking[0].className} does not support ${mirrorLacking[0].feature}: the candidate gets no mirrored requests`);
-  const timeoutLacking = md.spec.traffic?.timeout ? lacking(request, Features.requestTimeout) : [];
+  const timeoutLacking = md.spec.traffic?.timeout ? lacking(request, parents, Features.requestTimeout) : [];
   if (timeoutLacking[0]) problems.push(`GatewayClass ${timeoutLacking[0]} does not support ${Features.requestTimeout}: traffic.timeout is not applied`);
   return { mirrored: mirrorLacking.length === 0, timed: timeoutLacking.length === 0, ...(problems.length > 0 && { message: problems.join('; ') }) };
 }
@@ -181,8 +200,10 @@ function unsupportedFeatures(request: RouteRequest): { mirrored: boolean; timed:
 /**
  * Gateway API: an HTTPRoute (REST) and a GRPCRoute (the V2 gRPC port) attached to the Gateways in
  * spec.traffic.gateways, whose backends are one Service per live revision: weights for a canary,
- * a header or cookie match for an A/B test, the RequestMirror filter for a mirror. The model's
- * own Service keeps selecting the stable revision for clients inside the cluster.
+ * a header or cookie match for an A/B test, the RequestMirror filter for a mirror. Or, with
+ * spec.traffic.httpRouteRef, the same REST rules inside an HTTPRoute the user owns, which the
+ * reconciler edits rule by rule (sharedRouteRules). The model's own Service keeps selecting the
+ * stable revision for clients inside the cluster.
  */
 export const gatewayApiRouter: TrafficRouter = {
   name: 'GatewayAPI',
@@ -193,22 +214,46 @@ export const gatewayApiRouter: TrafficRouter = {
   splitsByPods: false,
   route(request) {
     const { md, weights } = request;
-    const support = unsupportedFeatures(request);
+    const shared = md.spec.traffic?.httpRouteRef;
+    const parents = shared ? sharedRouteParents(md, request.sharedRoute) : parentRefs(md);
+    const support = unsupportedFeatures(request, parents);
     const timeout = support.timed ? md.spec.traffic?.timeout : undefined;
+    const timed = timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {};
     const revisions = request.stableRevision ? [request.stableRevision, ...(request.candidateRevision ? [request.candidateRevision] : []), ...request.retiringRevisions] : [];
+    const services = [
+      ...modelServices(request, request.stableRevision ? 'StableRevision' : 'EveryRevision'),
+      // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
+      ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
+    ];
+    const split = `${weights.stable}% stable, ${weights.candidate}% candidate`;
+    if (shared) {
+      const names = sharedRuleNames(md);
+      const own = rules(request, servicePort(md), timed, support.mirrored, sharedRouteMatch(md), names);
+      const check: RouteCheck = { kind: 'HTTPRoute', name: shared.name, observed: request.sharedRoute ?? undefined, rules: own, primary: names.primary, parents };
+      const missing: ConditionState | undefined = request.sharedRoute === null
+        ? { status: 'False', reason: 'HTTPRouteNotFound', message: `HTTPRoute ${shared.name} (traffic.httpRouteRef) does not exist in namespace ${namespaceOf(md)}: the model's rules go into it once it does` }
+        : parents.length === 0 ? { status: 'False', reason: 'RouteNotAccepted', message: `HTTPRoute ${shared.name} (traffic.httpRouteRef) has no parentRefs: no Gateway routes it` } : undefined;
+      return {
+        objects: services,
+        sharedRouteRules: { name: shared.name, rules: own },
+        weights,
+        condition: missing ?? routesCondition(request, [check], support.message, `the model's rules in HTTPRoute ${shared.name} route ${split} (gRPC is not routed through it)`),
+        retiredPodsServe: request.stableRevision === undefined,
+      };
+    }
     const routes = [
-      route(GatewayApiKinds.httpRoute, request, servicePort(md), timeout ? { timeouts: { request: gatewayDuration(timeout) } } : {}, support.mirrored),
+      route(GatewayApiKinds.httpRoute, request, servicePort(md), timed, support.mirrored),
       route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored, { method: { service: RUNTIME_GRPC_SERVICE } }),
     ];
+    const checks = routes.map((desired): RouteCheck => {
+      const kind = desired.kind === GatewayApiKinds.grpcRoute.kind ? GatewayApiKinds.grpcRoute : GatewayApiKinds.httpRoute;
+      const observed = request.observed(kind).find((object) => object.metadata?.name === nameOf(md)) as GatewayRoute | undefined;
+      return { kind: kind.kind, name: nameOf(md), observed, rules: desired.spec.rules ?? [], primary: OWN_ROUTE_RULES.primary, parents };
+    });
     return {
-      objects: [
-        ...modelServices(request, request.stableRevision ? 'StableRevision' : 'EveryRevision'),
-        // Retiring revisions keep their Service while their pods drain, so a Gateway still sending them requests finds it.
-        ...[...new Set(revisions)].map((revision) => desiredService(md, { revision, name: revisionServiceName(md, revision) })),
-        ...routes,
-      ],
+      objects: [...services, ...routes],
       weights,
-      condition: routesCondition(request, routes, support.message, `HTTPRoute and GRPCRoute route ${weights.stable}% stable, ${weights.candidate}% candidate`),
+      condition: routesCondition(request, checks, support.message, `HTTPRoute and GRPCRoute route ${split}`),
       retiredPodsServe: request.stableRevision === undefined,
     };
   },

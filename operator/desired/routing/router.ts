@@ -5,7 +5,8 @@ import type { Strategy, Weights } from '../../rollout/state-machine.ts';
 import type { ConditionState } from '../../status/conditions.ts';
 import type { ChildKind } from '../child-kind.ts';
 import type { OperatorOptions } from '../options.ts';
-import type { GatewaySupport } from './gateway-api.ts';
+import type { GatewayRoute, GatewaySupport } from './gateway-api.ts';
+import type { RouteRule } from './shared-route.ts';
 
 /** What the planner asks of a router in one pass: which revisions serve, with what weights. */
 export interface RouteRequest {
@@ -28,6 +29,8 @@ export interface RouteRequest {
   gateways?: ReadonlyMap<string, GatewaySupport>;
   /** This router's own objects as the cluster has them (their status says whether routing took). */
   observed: (kind: ChildKind) => readonly KubernetesObject[];
+  /** The user's HTTPRoute of spec.traffic.httpRouteRef as read in this pass; null: it does not exist. */
+  sharedRoute?: GatewayRoute | null;
   /**
    * Set when this router stands in for the one the model should have (not installed, or TLS it
    * cannot see into): the condition's reason and the words that start its message.
@@ -39,6 +42,8 @@ export interface RouteRequest {
 export interface Route {
   /** The Services and routing objects that carry the traffic. */
   objects: KubernetesObject[];
+  /** The model's own rules for the user's HTTPRoute (spec.traffic.httpRouteRef), which is edited, never applied whole. */
+  sharedRouteRules?: { name: string; rules: readonly RouteRule[] };
   /** Weights as routed: what the router applies, or what the pods it splits by make. */
   weights: Weights;
   /** The TrafficRouting condition. */

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { INSTANCE_LABEL, MODEL_VERSION_LABEL, planModelDeployment, REVISION_LABEL, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { satisfies } from '../../../operator/controller/object-diff.ts';
-import type { GatewaySupport } from '../../../operator/desired/routing/gateway-api.ts';
+import type { GatewayRoute, GatewaySupport } from '../../../operator/desired/routing/gateway-api.ts';
 import { IstioKinds } from '../../../operator/desired/routing/istio.ts';
 import { RuntimeEnv } from '../../../runtime/contract.ts';
 import { modelDeployment, observedRevisionDeployment, OPTIONS, servedBy, SHA } from './fixtures.ts';
@@ -25,6 +25,8 @@ interface Pass {
   routes?: KubernetesObject[];
   /** What the model's Gateways' classes say they support. */
   gateways?: Map<string, GatewaySupport>;
+  /** The user's HTTPRoute of spec.traffic.httpRouteRef as read; null: not there. */
+  sharedRoute?: GatewayRoute | null;
   deployments?: V1Deployment[];
   revisions?: V1ControllerRevision[];
   now?: Date;
@@ -39,6 +41,7 @@ function planOf(md: ModelDeployment, pass: Pass = {}): Plan {
     served: servedBy(...(pass.istio ? ['Istio'] : []), ...(pass.gatewayApi ? ['Gateway API'] : [])),
     observed: (kind) => (pass.routes ?? []).filter((object) => object.kind === kind.kind),
     ...(pass.gateways && { gateways: pass.gateways }),
+    ...(pass.sharedRoute !== undefined && { sharedRoute: pass.sharedRoute }),
     now: pass.now ?? NOW,
   });
 }
@@ -741,6 +744,56 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
       status: 'False', reason: 'RoutePending', message: `HTTPRoute ${NAME} on Gateway edge/public: generation 2 (${NAME}-${A}=90,${NAME}-${B}=10) not taken yet, the Gateway reports on generation 1`,
     });
     expect(written.routing.weights).to.deep.equal({ stable: 90, candidate: 10 });
+  });
+
+  describe('in an HTTPRoute the user owns (traffic.httpRouteRef)', () => {
+    const sharedTraffic = { router: 'GatewayAPI' as const, httpRouteRef: { name: 'shop' } };
+    const userRule = { name: 'checkout', matches: [{ path: { type: 'PathPrefix', value: '/checkout' } }], backendRefs: [{ name: 'checkout', port: 80 }] };
+    const userRoute = (rules: Record<string, unknown>[], taken = 1): GatewayRoute => ({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop', namespace: 'payments', generation: 1 },
+      spec: { parentRefs: [{ name: 'public', namespace: 'edge' }], hostnames: ['shop.example.com'], rules },
+      status: { parents: [{ parentRef: { name: 'public', namespace: 'edge' }, conditions: [{ type: 'Accepted', status: 'True', observedGeneration: taken }, { type: 'ResolvedRefs', status: 'True', observedGeneration: taken }] }] },
+    });
+    const modelPath = { path: { type: 'PathPrefix', value: `/v2/models/${NAME}` } };
+
+    it('writes only the model\'s own rules, matching its V2 paths, and no route of its own', () => {
+      const abTest = { header: { name: 'x-variant', value: 'b' } };
+      const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest }, traffic: sharedTraffic }, gatewayApi);
+      const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: userRoute([userRule]) });
+      expect(namesOf(plan, 'HTTPRoute')).to.deep.equal([]);
+      expect(namesOf(plan, 'GRPCRoute')).to.deep.equal([]);
+      expect(plan.routing.sharedRouteRules).to.deep.equal({
+        name: 'shop',
+        rules: [
+          { name: `modelship-${NAME}-ab`, matches: [{ ...modelPath, headers: [{ type: 'Exact', name: 'x-variant', value: 'b' }] }], backendRefs: [backend(B, 8080)] },
+          { name: `modelship-${NAME}`, matches: [modelPath], backendRefs: [backend(A, 8080)] },
+        ],
+      });
+      expect(namesOf(plan, 'Service')).to.include.members([NAME, `${NAME}-${A}`, `${NAME}-${B}`]);
+    });
+
+    it('reports on the route\'s own Gateways: pending until they take the model\'s rules, then routing; a missing route or one without parents says so', () => {
+      const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: CANARY, traffic: sharedTraffic }, gatewayApi);
+      const started = planOf(md, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: userRoute([userRule]) });
+      const running = recorded(md, started);
+      const asked = planOf(running, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: userRoute([userRule]) });
+      const own = asked.routing.sharedRouteRules?.rules ?? [];
+      expect(own).to.deep.equal([{ name: `modelship-${NAME}`, matches: [modelPath], backendRefs: [backend(A, 8080, 90), backend(B, 8080, 10)] }]);
+      expect(asked.routing.condition).to.deep.equal({ status: 'False', reason: 'RoutePending', message: `HTTPRoute shop on Gateway edge/public: being changed to route ${NAME}-${A}=90,${NAME}-${B}=10` });
+      const written = { ...userRoute([userRule, ...own], 1), metadata: { name: 'shop', namespace: 'payments', generation: 2 } };
+      const pending = planOf(running, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: written });
+      expect(pending.routing.condition.reason).to.equal('RoutePending');
+      const taken = { ...userRoute([userRule, ...own], 2), metadata: { name: 'shop', namespace: 'payments', generation: 2 } };
+      const routing = planOf(running, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: taken });
+      expect(routing.routing.condition).to.deep.equal({ status: 'True', reason: 'GatewayAPIRouting', message: 'the model\'s rules in HTTPRoute shop route 90% stable, 10% candidate (gRPC is not routed through it)' });
+
+      const missing = planOf(running, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: null });
+      expect(missing.routing.condition).to.deep.equal({
+        status: 'False', reason: 'HTTPRouteNotFound', message: 'HTTPRoute shop (traffic.httpRouteRef) does not exist in namespace payments: the model\'s rules go into it once it does',
+      });
+      const orphan = planOf(running, { revisions, deployments: ready(md), ...gatewayApi, sharedRoute: { ...taken, spec: { ...taken.spec, parentRefs: [] } } });
+      expect(orphan.routing.condition).to.deep.include({ status: 'False', reason: 'RouteNotAccepted' });
+    });
   });
 
   it('without the Gateway API CRDs the Service stands in and says so; the routes are not written', () => {
