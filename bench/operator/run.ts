@@ -1,7 +1,8 @@
 /**
  * Operator scale benchmark on the real test control plane:
- *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--changes K] [--phase-minutes M] [--skip-floor] [--cpu-prof DIR] [--heap-prof DIR]
- *   (default: 200 1000, 60 s, 200 canaries, 100 changes, 10 minutes a phase; --skip-floor and the profiles are for profiling runs)
+ *   npm run bench:operator -- [N ...] [--steady-seconds S] [--canaries C] [--changes K] [--phase-minutes M] [--max-heap-mb H] [--skip-floor] [--cpu-prof DIR] [--heap-prof DIR]
+ *   (default: 200 1000, 60 s, 200 canaries, 100 changes, 10 minutes a phase; --max-heap-mb runs the operator with
+ *   the V8 heap limit the Helm chart sets for a memory limit of H + 96 MiB; --skip-floor and the profiles are for profiling runs)
  * For each N, two fresh planes of the same size:
  * - the floor: N ModelDeployments created at once, and their children and statuses written by a
  *   plain loop (bench/operator/floor.ts) with the operator's REST client and worker count;
@@ -38,6 +39,7 @@ const { values: flags, positionals } = parseArgs({
     canaries: { type: 'string', default: '200' },
     changes: { type: 'string', default: '100' },
     'phase-minutes': { type: 'string', default: '10' },
+    'max-heap-mb': { type: 'string' },
     'skip-floor': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     'heap-prof': { type: 'string' },
@@ -50,6 +52,7 @@ const namespace = 'bench';
 const PHASE_TIMEOUT_MS = Number(flags['phase-minutes']) * 60_000;
 const changeCount = Number(flags.changes);
 const profileArgs = [
+  ...(flags['max-heap-mb'] ? [`--max-old-space-size=${flags['max-heap-mb']}`] : []),
   ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : []),
   ...(flags['heap-prof'] ? ['--heap-prof', `--heap-prof-dir=${flags['heap-prof']}`] : []),
 ];

@@ -30,6 +30,25 @@ function instanceKey(pod: V1Pod): string | undefined {
   return instance && `${pod.metadata?.namespace}/${instance}`;
 }
 
+/**
+ * What the cache keeps of a runtime pod: what the status reads (its revision label, whether it is
+ * going, the runtime container's state and termination message, whether it was scheduled). The
+ * pod spec, most of a pod's size, is never read.
+ */
+export function podSummary(pod: V1Pod): V1Pod {
+  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = pod.metadata ?? {};
+  const status = pod.status;
+  return {
+    ...(pod.apiVersion && { apiVersion: pod.apiVersion }), ...(pod.kind && { kind: pod.kind }),
+    metadata: { name, namespace, uid, resourceVersion, labels, ...(deletionTimestamp && { deletionTimestamp }) },
+    status: {
+      ...(status?.phase && { phase: status.phase }),
+      ...(status?.containerStatuses && { containerStatuses: status.containerStatuses.map(({ name: container, ready, restartCount, image, imageID, state, lastState }) => ({ name: container, ready, restartCount, image, imageID, ...(state && { state }), ...(lastState && { lastState }) })) }),
+      ...(status?.conditions && { conditions: status.conditions.filter((condition) => condition.type === 'PodScheduled') }),
+    },
+  };
+}
+
 export class RuntimePods {
   private readonly informer: Informer<V1Pod>;
   /** ModelDeployment key -> pod name -> pod */
@@ -39,6 +58,7 @@ export class RuntimePods {
     this.informer = new Informer<V1Pod>(config.client, POD, {
       namespace: config.namespace,
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+      transform: podSummary,
       ...config.hooks,
     });
     this.informer.on((event, pod, previous) => {

@@ -77,6 +77,8 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
       const deployment = JSON.parse(await plane().running.kubectl(['get', 'deployment', '-n', namespace, '-o', 'json'])) as { items: V1Deployment[] };
       const operator = deployment.items[0];
       expect(operator?.spec?.template.spec?.containers[0]?.image).to.equal('ghcr.io/modelship/operator:test');
+      // Node sizes its heap by the node's memory: the chart sizes it by the container's limit (256Mi) less 96Mi.
+      expect(operator?.spec?.template.spec?.containers[0]?.env?.find((entry) => entry.name === 'NODE_OPTIONS')?.value).to.equal('--max-old-space-size=160');
       expect(operator?.status?.readyReplicas, JSON.stringify(operator?.status?.conditions)).to.equal(2);
     }, { timeoutMs: 60_000 });
     const can = async (...args: string[]) => (await plane().running.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${namespace}:modelship`]).catch(() => 'no')).trim();

@@ -28,7 +28,9 @@ export type TemplateEnvVar = { name: string; value: string } | { name: string; f
  */
 export async function templateEnv(template: string): Promise<TemplateEnvVar[]> {
   const text = await readFile(join(CHART, 'templates', template), 'utf8');
-  const block = /\n(\s+)env:\n([\s\S]*?)\n\1\S/.exec(text)?.[2];
+  // Node's own heap limit, from the container's memory limit (checked where the chart is rendered: test/integration/chart.test.ts).
+  const withoutHeap = text.replace(/\n\s+\{\{- with include "modelship.heapMegabytes" \. \}\}\n\s+- name: NODE_OPTIONS\n.*\n\s+\{\{- end \}\}/, '');
+  const block = /\n(\s+)env:\n([\s\S]*?)\n\1\S/.exec(withoutHeap)?.[2];
   if (!block) throw new Error(`${template}: no env block`);
   return block.split(/\n(?=\s+- name: )/).map((entry) => {
     const value = /^\s+- name: (\w+)\n\s+value: \{\{ \.Values\.([\w.]+) \| quote \}\}$/.exec(entry);

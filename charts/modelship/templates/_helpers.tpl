@@ -38,3 +38,19 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- define "modelship.runtimeImage" -}}
 has(R.spec.runtime) && has(R.spec.runtime.image) ? R.spec.runtime.image : ''
 {{- end -}}
+
+{{- /*
+V8's heap limit in MiB for the operator's container: Node sizes its heap by the node's memory, not
+the container's, and would grow past resources.limits.memory into an OOM kill. The limit less 96Mi
+for code, buffers and stacks (at least 64); nothing without a memory limit.
+*/ -}}
+{{- define "modelship.heapMegabytes" -}}
+{{- $limit := toString ((.Values.resources.limits | default dict).memory | default "") -}}
+{{- $mib := 0.0 -}}
+{{- if hasSuffix "Gi" $limit -}}{{- $mib = mulf (trimSuffix "Gi" $limit | float64) 1024 -}}
+{{- else if hasSuffix "Mi" $limit -}}{{- $mib = trimSuffix "Mi" $limit | float64 -}}
+{{- else if hasSuffix "G" $limit -}}{{- $mib = divf (mulf (trimSuffix "G" $limit | float64) 1000000000) 1048576 -}}
+{{- else if hasSuffix "M" $limit -}}{{- $mib = divf (mulf (trimSuffix "M" $limit | float64) 1000000) 1048576 -}}
+{{- end -}}
+{{- if gt $mib 0.0 -}}{{- max 64 (sub (floor $mib | int) 96) -}}{{- end -}}
+{{- end -}}

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { ModelDeployment, ModelDeploymentStatus } from '../../../operator/api/types.ts';
 import { planModelDeployment, revisionDeploymentName, revisionOf, type Plan } from '../../../operator/desired/index.ts';
 import { computeStatus, findCondition, plannedStableReplicas, statusEqual, transitionEvents, type ObservedChildren } from '../../../operator/status/index.ts';
+import { podSummary } from '../../../operator/controller/runtime-pods.ts';
 import { retiredPods } from '../../../operator/status/retired-pods.ts';
 import { runtimeFailure } from '../../../operator/status/runtime-failure.ts';
 import type { V1Deployment, V1Pod } from '@kubernetes/client-node';
@@ -179,6 +180,29 @@ describe('ModelDeployment status', () => {
     it('says nothing of a pod being deleted, and a runtime\'s own failure comes first', () => {
       expect(runtimeFailure([{ ...pending, metadata: { ...pending.metadata, deletionTimestamp: T0 } }])).to.equal(undefined);
     });
+  });
+
+  it('reads the same from the summary the pod cache keeps as from the whole pod (the spec, most of a pod, is dropped)', () => {
+    const whole: V1Pod = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'fraud-detector-abc1234-x2', namespace: 'payments', uid: 'u', resourceVersion: '7', labels: { 'modelship.io/revision': 'abc1234' }, annotations: { a: 'b' } },
+      spec: { containers: [{ name: 'runtime', image: 'runtime:1', env: Array.from({ length: 30 }, (_, i) => ({ name: `E${i}`, value: 'x'.repeat(40) })) }] },
+      status: {
+        phase: 'Pending',
+        conditions: [{ type: 'Ready', status: 'False' }, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: 'no node' }],
+        containerStatuses: [{
+          name: 'runtime', ready: false, restartCount: 3, image: 'i', imageID: '', state: { waiting: { reason: 'CrashLoopBackOff' } },
+          lastState: { terminated: { exitCode: 1, reason: 'Error', message: 'ModelSignatureInvalid: cannot serve model: rejected' } },
+        }],
+      },
+    };
+    const summary = podSummary(whole);
+    expect(summary).to.not.have.property('spec');
+    expect(JSON.stringify(summary).length).to.be.below(JSON.stringify(whole).length / 3);
+    expect(runtimeFailure([summary])).to.deep.equal(runtimeFailure([whole]));
+    const unscheduled = { ...whole, status: { ...whole.status, containerStatuses: [] } };
+    expect(runtimeFailure([podSummary(unscheduled)])).to.deep.equal(runtimeFailure([unscheduled])).and.to.include({ reason: 'Unschedulable' });
+    expect(retiredPods([summary], ['other'])).to.deep.equal(retiredPods([whole], ['other']));
   });
 
   it('is Progressing while the Deployment still runs the previous revision', () => {
