@@ -16,7 +16,7 @@ function replicaRatio(request: RouteRequest): Route {
   const share = request.candidateRevision && serving > 0 ? Math.round((100 * candidate) / serving) : 0;
   const message = request.md.spec.autoscaling
     ? 'with autoscaling, stable and candidate pods share the Service by whatever replica counts their HPAs choose'
-    : `the canary weight is approximated by replica counts (${request.candidateRevision ? `${candidate} candidate, ${stable} stable` : 'no candidate'})`;
+    : `the canary weight is approximated by replica counts (${request.candidateRevision ? `${candidate} candidate, ${stable} stable` : 'no candidate'}), and kube-proxy balances connections, not requests`;
   return { objects: modelServices(request, 'EveryRevision'), weights: { stable: 100 - share, candidate: share }, condition: condition(request, message), retiredPodsServe: true };
 }
 

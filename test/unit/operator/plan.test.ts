@@ -137,7 +137,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(routed(starting)).to.deep.equal({
       router: 'Service',
       weights: { stable: 100, candidate: 0 },
-      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)' },
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable), and kube-proxy balances connections, not requests' },
     });
 
     const step1 = planOf(recorded(md, starting), { revisions, deployments: ready(md) });
@@ -199,7 +199,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(routed(promoted)).to.deep.equal({
       router: 'Service',
       weights: { stable: 100, candidate: 0 },
-      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate)' },
+      condition: { status: 'False', reason: 'IstioNotInstalled', message: 'Istio is not installed: the canary weight is approximated by replica counts (no candidate), and kube-proxy balances connections, not requests' },
     });
   });
 
@@ -263,7 +263,7 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
     expect(replicasOf(plan)).to.deep.equal({ [`${NAME}-${revisionOf(md)}`]: 2 });
     expect(plan.candidateDeploymentName).to.equal(undefined);
     expect(plan.routing).to.deep.include({ router: 'Service', weights: { stable: 100, candidate: 0 } });
-    expect(plan.routing.condition.message).to.match(/\(no candidate\)$/);
+    expect(plan.routing.condition.message).to.match(/\(no candidate\), and kube-proxy balances connections, not requests$/);
   });
 });
 
@@ -810,7 +810,7 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
   it('an explicit router Service routes a canary by replica counts without calling it degraded, even where Istio is installed', () => {
     const { md, revisions } = newRevision({ replicas: 4, rollout: CANARY, traffic: { router: 'Service' } }, { istio: true });
     const plan = planOf(md, { revisions, istio: true });
-    expect(plan.routing.condition).to.deep.equal({ status: 'True', reason: 'ServiceRouting', message: 'the canary weight is approximated by replica counts (0 candidate, 4 stable)' });
+    expect(plan.routing.condition).to.deep.equal({ status: 'True', reason: 'ServiceRouting', message: 'the canary weight is approximated by replica counts (0 candidate, 4 stable), and kube-proxy balances connections, not requests' });
     expect(namesOf(plan, 'VirtualService')).to.deep.equal([]);
   });
 });

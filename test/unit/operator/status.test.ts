@@ -291,7 +291,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
     expect(condition(statusOf(v2, plan), 'TrafficRouting')).to.include({
       status: 'False',
       reason: 'IstioNotInstalled',
-      message: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable)',
+      message: 'Istio is not installed: the canary weight is approximated by replica counts (1 candidate, 3 stable), and kube-proxy balances connections, not requests',
     });
   });
 
@@ -360,7 +360,7 @@ describe('ModelDeployment status during a progressive rollout', () => {
     };
     const starting = pass(v2, []);
     expect(starting.weights).to.deep.equal({ stable: 100, candidate: 0 });
-    expect(condition(starting, 'TrafficRouting').message).to.equal('Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable)');
+    expect(condition(starting, 'TrafficRouting').message).to.equal('Istio is not installed: the canary weight is approximated by replica counts (0 candidate, 4 stable), and kube-proxy balances connections, not requests');
 
     // Fully promoted from the first step with one candidate pod of four: it grows before it takes over.
     const onePod = { ...candidateDeployment, spec: { ...candidateDeployment.spec!, replicas: 1 }, status: { ...candidateDeployment.status, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 } };
