@@ -25,7 +25,8 @@ interface VirtualService extends KubernetesObject {
 }
 
 const candidateWeightOf = (vs: VirtualService | undefined): number | undefined =>
-  vs?.spec?.http?.find((route) => route.name === 'primary')?.route?.find((r) => r.destination?.subset === CANDIDATE_SUBSET)?.weight;
+  // One primary route per Service port (primary-http, primary-grpc), all with the same split.
+  vs?.spec?.http?.find((route) => route.name?.startsWith('primary-'))?.route?.find((r) => r.destination?.subset === CANDIDATE_SUBSET)?.weight;
 
 /**
  * Creates `count` Canary ModelDeployments, waits until all are Ready, then changes the model version
