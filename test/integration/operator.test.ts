@@ -21,6 +21,18 @@ const exists = async (kind: string, name: string) =>
   (await plane().running.kubectl(['get', kind, '-n', namespace, '--ignore-not-found', '-o', 'name'])).includes(`/${name}`);
 const apply = (object: unknown) => plane().running.kubectl(['apply', '--server-side', '--field-manager=test-user', '-f', '-'], JSON.stringify(object));
 const condition = (md: MdObject, type: string) => md.status?.conditions?.find((c) => c.type === type);
+/**
+ * The operator here watches every namespace: ModelDeployments other suites left in namespaces still
+ * being deleted retry their refused children (with backoff) and count as writes. Steady state is
+ * measured once no namespace is terminating.
+ */
+async function untilNoNamespaceTerminates(): Promise<void> {
+  await eventually(async () => {
+    const terminating = await plane().running.kubectl(['get', 'namespaces', '-o', 'jsonpath={.items[?(@.status.phase=="Terminating")].metadata.name}']);
+    expect(terminating.trim(), 'namespaces still being deleted').to.equal('');
+  }, { timeoutMs: 180_000, intervalMs: 1_000 });
+}
+
 const writesExceptLeases = async (operator: OperatorProcess) =>
   (await operator.metric('modelship_api_writes_total')) - (await operator.metric('modelship_api_writes_total', { resource: 'leases' }));
 
@@ -100,6 +112,7 @@ describe('operator against the real control plane', function () {
       const md = JSON.parse(await plane().running.kubectl(['get', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string }[] } };
       expect(md.status?.conditions?.find((c) => c.type === 'Reconciling')?.status).to.equal('False');
     }, { timeoutMs: 30_000 });
+    await untilNoNamespaceTerminates();
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await writesExceptLeases(operator);
@@ -109,6 +122,7 @@ describe('operator against the real control plane', function () {
   });
 
   it('does not reconcile for a change to status alone (its own status writes among them), and does for an annotation', async () => {
+    await untilNoNamespaceTerminates();
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await operator.metric('modelship_reconcile_total');
