@@ -47,13 +47,16 @@ export async function writeOwnRules(client: KubeRestClient, md: ModelDeployment,
   return true;
 }
 
+/** The ModelDeployment's finalizers set to `finalizers`, at the resourceVersion it was read at. */
+function setFinalizers(client: KubeRestClient, md: ModelDeployment, finalizers: string[]): Promise<unknown> {
+  return client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { resourceVersion: md.metadata.resourceVersion, finalizers } });
+}
+
 /** The finalizer that holds the ModelDeployment's deletion until its rules are out of the route; whether it was added now. */
 export async function holdDeletionForSharedRoute(client: KubeRestClient, md: ModelDeployment): Promise<boolean> {
   const finalizers = md.metadata.finalizers ?? [];
   if (finalizers.includes(SHARED_ROUTE_FINALIZER)) return false;
-  await client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', {
-    metadata: { resourceVersion: md.metadata.resourceVersion, finalizers: [...finalizers, SHARED_ROUTE_FINALIZER] },
-  });
+  await setFinalizers(client, md, [...finalizers, SHARED_ROUTE_FINALIZER]);
   return true;
 }
 
@@ -65,11 +68,7 @@ export async function releaseSharedRoute(client: KubeRestClient, md: ModelDeploy
   const finalizers = md.metadata.finalizers ?? [];
   if (!finalizers.includes(SHARED_ROUTE_FINALIZER)) return false;
   const route = await readSharedRoute(client, md);
-  if (route && ownRules(route.spec.rules ?? [], md).length > 0) {
-    await client.update<GatewayRoute>(GatewayApiKinds.httpRoute, { ...route, spec: { ...route.spec, rules: withOwnRules(route.spec.rules ?? [], md, []) } });
-  }
-  await client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', {
-    metadata: { resourceVersion: md.metadata.resourceVersion, finalizers: finalizers.filter((finalizer) => finalizer !== SHARED_ROUTE_FINALIZER) },
-  });
+  if (route) await writeOwnRules(client, md, route, []);
+  await setFinalizers(client, md, finalizers.filter((finalizer) => finalizer !== SHARED_ROUTE_FINALIZER));
   return true;
 }
