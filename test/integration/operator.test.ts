@@ -33,6 +33,10 @@ async function untilNoNamespaceTerminates(): Promise<void> {
   }, { timeoutMs: 180_000, intervalMs: 1_000 });
 }
 
+/** Which ModelDeployments the operator logged about since log line `from`: what a failed steady-state count names. */
+const loggedObjectsSince = (operator: OperatorProcess, from: number) =>
+  [...new Set(operator.logs.slice(from).flatMap((entry) => (typeof entry.name === 'string' ? [`${String(entry.namespace)}/${entry.name}: ${String(entry.msg)}`] : [])))].slice(0, 20).join('; ');
+
 const writesExceptLeases = async (operator: OperatorProcess) =>
   (await operator.metric('modelship_api_writes_total')) - (await operator.metric('modelship_api_writes_total', { resource: 'leases' }));
 
@@ -116,9 +120,10 @@ describe('operator against the real control plane', function () {
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await writesExceptLeases(operator);
+    const logsBefore = operator.logs.length;
     await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=1']);
     await sleep(6_000);
-    expect(await writesExceptLeases(operator), 'writes after an unrelated annotation and 6s idle').to.equal(before);
+    expect(await writesExceptLeases(operator), `writes after an unrelated annotation and 6s idle (logged: ${loggedObjectsSince(operator, logsBefore)})`).to.equal(before);
   });
 
   it('does not reconcile for a change to status alone (its own status writes among them), and does for an annotation', async () => {
@@ -126,9 +131,10 @@ describe('operator against the real control plane', function () {
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await operator.metric('modelship_reconcile_total');
+    const logsBefore = operator.logs.length;
     await plane().running.kubectl(['patch', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Pending"}}']);
     await sleep(3_000);
-    expect(await operator.metric('modelship_reconcile_total'), 'reconciles after a status-only change').to.equal(before);
+    expect(await operator.metric('modelship_reconcile_total'), `reconciles after a status-only change (logged: ${loggedObjectsSince(operator, logsBefore)})`).to.equal(before);
     expect((await getMd('fraud')).status?.phase, 'a hand-edited status waits for the next change or resync').to.equal('Pending');
 
     await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=2', '--overwrite']);
