@@ -12,7 +12,7 @@ import { OperatorMetrics } from './metrics.ts';
 const config = loadOperatorConfig();
 const log = createLogger(config.logLevel);
 const metrics = new OperatorMetrics();
-const client = new KubeRestClient(await loadKubeConnection(), (verb, resource) => metrics.apiWrites.inc({ verb, resource }));
+const client = new KubeRestClient(await loadKubeConnection(), (verb, resource) => (verb === 'get' || verb === 'list' ? metrics.apiReads : metrics.apiWrites).inc({ verb, resource }));
 const recorder = new EventRecorder(client, config.leaderElection.identity, log);
 const controller = new ModelDeploymentController({
   client, recorder, metrics, log,
@@ -78,6 +78,7 @@ const shutdown = async (signal: string) => {
   deadline.unref();
   await controllerStarted?.catch(() => undefined);
   await controller.stop();
+  await recorder.flush();
   await elector?.release();
   health.server.close();
   log.info('stopped');

@@ -33,6 +33,7 @@ export class OperatorMetrics {
   });
   readonly queueDepth = new Gauge({ name: 'modelship_workqueue_depth', help: 'Keys waiting in the work queue', registers: [this.registry] });
   readonly apiWrites = new Counter({ name: 'modelship_api_writes_total', help: 'Mutating API requests by verb and resource', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
+  readonly apiReads = new Counter({ name: 'modelship_api_reads_total', help: 'Get and list requests (not watches) by verb and resource', labelNames: ['verb', 'resource'] as const, registers: [this.registry] });
   readonly informerErrors = new Counter({
     name: 'modelship_informer_errors_total', help: 'Failed list/watch calls of an informer, by kind and reason (Forbidden, Expired, InternalError, ECONNREFUSED ...)',
     labelNames: ['kind', 'reason'] as const, registers: [this.registry],

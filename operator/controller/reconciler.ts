@@ -15,7 +15,7 @@ import { SpecDefaults } from '../api/schema.ts';
 import { revisionOf } from '../desired/revision.ts';
 import { RolloutAnnotations } from '../rollout/commands.ts';
 import { durationMs, earliest } from '../rollout/duration.ts';
-import { nextSampleAt, sameRolloutRecord } from '../rollout/state-machine.ts';
+import { isProgressive, nextSampleAt, sameRolloutRecord, strategyOf } from '../rollout/state-machine.ts';
 import { computeStatus, nextCondition, plannedStableReplicas, statusEqual, transitionEvents, type ConditionState, type ModelDeploymentEvent } from '../status/index.ts';
 import type { RegistryPoller } from '../registry/poller.ts';
 import { authorGrants } from '../desired/pod-grants.ts';
@@ -125,7 +125,9 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const find = (kind: ChildKind, name: string) => result.get(`${kind.kind}/${name}`);
   const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(), retired: podsOfRetiredRevisions(deps, md, plan) };
   const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
-  const statusWritten = (await commitStatus(deps, md, recorded ?? stored, next)) || recorded !== undefined;
+  // A decision not recorded ahead (nothing to resume) has its Events recorded with the pass's status.
+  const deferredEvents = recorded || !changesRecord(md, plan) ? [] : plan.rollout.events;
+  const statusWritten = (await commitStatus(deps, md, recorded ?? stored, next, deferredEvents)) || recorded !== undefined;
   if (applyFailure) throw applyFailure;
   const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs, sharedRouteRecheckMs(plan));
   return { applied, deleted, statusWritten, ...(requeueAfterMs !== undefined && { requeueAfterMs }) };
@@ -279,7 +281,7 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
     const annotations = Object.fromEntries(rollout.consumed.map((command) => [RolloutAnnotations[command], null]));
     await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
   }
-  if (sameRolloutRecord(md.status ?? {}, rollout)) return undefined;
+  if (!changesRecord(md, plan) || !resumable(md)) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, {
     conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(),
@@ -288,6 +290,16 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
   await commitStatus(deps, md, observed.stored, status, rollout.events);
   return status;
 }
+
+const changesRecord = (md: ModelDeployment, plan: Plan): boolean => !sameRolloutRecord(md.status ?? {}, plan.rollout);
+
+/**
+ * Whether an operator stopped mid-pass could jump back from a decision that moved traffic: only a
+ * progressive rollout that has recorded a stable revision has steps to resume. A first pass, or a
+ * rolling update (the Deployment moves its own pods), is decided the same again by the next pass, so
+ * its record goes with the pass's one status write: one write fewer for every new ModelDeployment.
+ */
+const resumable = (md: ModelDeployment): boolean => isProgressive(strategyOf(md.spec)) && md.status?.stableRevision !== undefined;
 
 async function applyPlan(deps: ReconcilerDeps, observed: Observed, plan: Plan) {
   const applied: string[] = [];
@@ -363,7 +375,7 @@ async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Prom
 async function commitStatus(deps: ReconcilerDeps, md: ModelDeployment, before: ModelDeploymentStatus | undefined, next: ModelDeploymentStatus, rolloutEvents: readonly ModelDeploymentEvent[] = []): Promise<boolean> {
   if (rolloutEvents.length === 0 && statusEqual(before, next)) return false;
   await writeStatus(deps, md, next);
-  for (const event of [...rolloutEvents, ...transitionEvents(before, next, md)]) await deps.recorder.record(md, event);
+  for (const event of [...rolloutEvents, ...transitionEvents(before, next, md)]) deps.recorder.record(md, event);
   return true;
 }
 

@@ -36,7 +36,9 @@ export interface WatchEvent<T> {
 }
 
 export type WriteVerb = 'create' | 'apply' | 'patch' | 'update' | 'delete';
-export type WriteObserver = (verb: WriteVerb, resource: string) => void;
+export type ReadVerb = 'get' | 'list';
+/** Told of every request as it starts (watches and discovery aside): what the operator's metrics count. */
+export type RequestObserver = (verb: WriteVerb | ReadVerb, resource: string) => void;
 
 type Query = Record<string, string | number | boolean | undefined>;
 
@@ -63,7 +65,7 @@ export class KubeRestClient {
   private readonly agent: Agent | HttpAgent;
   private credentials: { options: RequestOptions; readAt: number } | undefined;
 
-  constructor(private readonly kubeConfig: KubeConnection, private readonly onWrite: WriteObserver = () => {}) {
+  constructor(private readonly kubeConfig: KubeConnection, private readonly onRequest: RequestObserver = () => {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.base = new URL(cluster.server);
@@ -71,6 +73,7 @@ export class KubeRestClient {
   }
 
   async get<T>(type: ResourceType, namespace: string | undefined, name: string): Promise<T> {
+    this.onRequest('get', type.plural);
     return this.call<T>('GET', objectPath(type, namespace, name));
   }
 
@@ -87,6 +90,7 @@ export class KubeRestClient {
   }
 
   async list<T>(type: ResourceType, query: Query = {}, namespace?: string): Promise<ObjectList<T>> {
+    this.onRequest('list', type.plural);
     return this.call<ObjectList<T>>('GET', collectionPath(type, namespace), { query });
   }
 
@@ -94,7 +98,7 @@ export class KubeRestClient {
   async apply<T extends KubernetesObject>(type: ResourceType, object: T, fieldManager: string, subresource?: string): Promise<T> {
     const { namespace, name } = object.metadata ?? {};
     if (!name) throw new Error(`cannot apply a ${type.kind} without metadata.name`);
-    this.onWrite('apply', subresource ? `${type.plural}/${subresource}` : type.plural);
+    this.onRequest('apply', subresource ? `${type.plural}/${subresource}` : type.plural);
     return this.call<T>('PATCH', objectPath(type, namespace, name, subresource), {
       query: { fieldManager, force: true },
       body: object,
@@ -103,24 +107,24 @@ export class KubeRestClient {
   }
 
   async mergePatch<T>(type: ResourceType, namespace: string | undefined, name: string, patch: unknown, subresource?: string): Promise<T> {
-    this.onWrite('patch', subresource ? `${type.plural}/${subresource}` : type.plural);
+    this.onRequest('patch', subresource ? `${type.plural}/${subresource}` : type.plural);
     return this.call<T>('PATCH', objectPath(type, namespace, name, subresource), { body: patch, contentType: CONTENT_TYPE.merge });
   }
 
   async create<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
-    this.onWrite('create', type.plural);
+    this.onRequest('create', type.plural);
     return this.call<T>('POST', collectionPath(type, object.metadata?.namespace), { body: object });
   }
 
   async update<T extends KubernetesObject>(type: ResourceType, object: T): Promise<T> {
     const { namespace, name } = object.metadata ?? {};
     if (!name) throw new Error(`cannot update a ${type.kind} without metadata.name`);
-    this.onWrite('update', type.plural);
+    this.onRequest('update', type.plural);
     return this.call<T>('PUT', objectPath(type, namespace, name), { body: object });
   }
 
   async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<void> {
-    this.onWrite('delete', type.plural);
+    this.onRequest('delete', type.plural);
     const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) };
     await this.call('DELETE', objectPath(type, namespace, name), { body });
   }

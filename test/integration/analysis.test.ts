@@ -147,9 +147,12 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
       return md;
     }, { timeoutMs: 90_000 });
     expect(promoted.status?.weights).to.deep.equal({ stable: 100, candidate: 0 });
-    const events = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud', '-o', 'jsonpath={.items[*].reason}']);
-    expect(events).to.include('CanaryStep').and.to.include('RolloutPromoted');
-    expect(events).to.not.include('AnalysisFailed');
+    // Events are written in the background, just after the status that caused them.
+    await eventually(async () => {
+      const events = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud', '-o', 'jsonpath={.items[*].reason}']);
+      expect(events).to.include('CanaryStep').and.to.include('RolloutPromoted');
+      expect(events).to.not.include('AnalysisFailed');
+    });
   });
 
   it('a candidate that fails requests is rolled back after failureLimit samples, with the numbers in status and a Warning event', async () => {
@@ -170,8 +173,10 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
     const degraded = rolledBack.status?.conditions?.find((c) => c.type === 'Degraded');
     expect(degraded).to.include({ status: 'True', reason: 'AnalysisFailed' });
     expect(degraded?.message).to.match(/error-rate 1 \(<= 0\.05\)/);
-    const warnings = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,type=Warning', '-o', 'jsonpath={.items[*].reason}']);
-    expect(warnings).to.include('AnalysisFailed');
+    await eventually(async () => {
+      const warnings = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,type=Warning', '-o', 'jsonpath={.items[*].reason}']);
+      expect(warnings).to.include('AnalysisFailed');
+    });
   });
 
   /** Waits for the rollback of `candidate` by analysis and returns the failed check named `check`. */
@@ -225,9 +230,11 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
       const md = await getMd('fraud');
       expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(candidate);
     }, { timeoutMs: 120_000 });
-    const messages = (await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,reason=CanaryStep', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']))
-      .split('\n').filter((line) => line.includes(candidate));
-    expect(messages, 'step 2 announced exactly once').to.deep.equal([`step 2/2: 50% on revision ${candidate}`]);
+    await eventually(async () => {
+      const messages = (await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud,reason=CanaryStep', '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']))
+        .split('\n').filter((line) => line.includes(candidate));
+      expect(messages, 'step 2 announced exactly once').to.deep.equal([`step 2/2: 50% on revision ${candidate}`]);
+    });
   });
 
   it('two ModelDeployments of the same spec never share a revision: one canary failing is rolled back, the other, on the same model, is promoted', async () => {
@@ -264,8 +271,10 @@ describe('metric-gated canary analysis (real Prometheus scraping real runtimes)'
       const md = await getMd('fraud-twin');
       expect(md.status?.stableRevision, JSON.stringify(md.status)).to.equal(healthy);
     }, { timeoutMs: 90_000 });
-    const twinEvents = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud-twin', '-o', 'jsonpath={.items[*].reason}']);
-    expect(twinEvents, 'the twin counted only its own requests').to.include('RolloutPromoted').and.to.not.include('AnalysisFailed');
+    await eventually(async () => {
+      const twinEvents = await kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud-twin', '-o', 'jsonpath={.items[*].reason}']);
+      expect(twinEvents, 'the twin counted only its own requests').to.include('RolloutPromoted').and.to.not.include('AnalysisFailed');
+    });
   });
 
   it('too few requests, then a Prometheus that does not answer: inconclusive, and the step is held (onInconclusive: Hold), never passed', async () => {

@@ -104,7 +104,9 @@ describe('operator: a runtime refusing its model signature makes the ModelDeploy
     expect(md.status?.phase).to.equal('Degraded');
     const degraded = md.status?.conditions?.find((c) => c.type === 'Degraded');
     expect(degraded?.message).to.equal(`pod ${pod.metadata!.name!}: ${message.slice('ModelSignatureInvalid: '.length)}`);
-    const events = await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '--field-selector', 'reason=ModelSignatureInvalid', '-o', 'jsonpath={.items[*].note}']);
-    expect(events).to.contain('model signature rejected (missing)');
+    await eventually(async () => {
+      const events = await kubectl(['get', 'events.events.k8s.io', '-n', namespace, '--field-selector', 'reason=ModelSignatureInvalid', '-o', 'jsonpath={.items[*].note}']);
+      expect(events).to.contain('model signature rejected (missing)');
+    });
   });
 });

@@ -62,7 +62,7 @@ describe('operator with only the Helm chart RBAC (real apiserver authorization)'
     for (const kind of ['deployment', 'service', 'horizontalpodautoscaler', 'poddisruptionbudget']) {
       expect(await kubectl(['get', kind, 'scoped', '-n', apps, '-o', 'name']), kind).to.contain('scoped');
     }
-    expect(await kubectl(['get', 'events', '-n', apps, '--field-selector', 'involvedObject.name=scoped'])).to.match(/RevisionCreated/);
+    await eventually(async () => expect(await kubectl(['get', 'events', '-n', apps, '--field-selector', 'involvedObject.name=scoped'])).to.match(/RevisionCreated/));
     const forbidden = operator?.logs.filter((entry) => JSON.stringify(entry).toLowerCase().includes('forbidden')) ?? [];
     expect(forbidden, JSON.stringify(forbidden.slice(0, 3))).to.deep.equal([]);
   });
