@@ -35,7 +35,11 @@ async function untilNoNamespaceTerminates(): Promise<void> {
 
 /** Which ModelDeployments the operator logged about since log line `from`: what a failed steady-state count names. */
 const loggedObjectsSince = (operator: OperatorProcess, from: number) =>
-  [...new Set(operator.logs.slice(from).flatMap((entry) => (typeof entry.name === 'string' ? [`${String(entry.namespace)}/${entry.name}: ${String(entry.msg)}`] : [])))].slice(0, 20).join('; ');
+  [...new Set(operator.logs.slice(from).flatMap((entry) => {
+    const object = typeof entry.key === 'string' ? entry.key : typeof entry.namespace === 'string' ? `${entry.namespace}/${String(entry.name)}` : undefined;
+    const error = (entry.err as { message?: string } | undefined)?.message;
+    return object ? [`${object}: ${String(entry.msg)}${error ? ` (${error.slice(0, 300)})` : ''}`] : [];
+  }))].slice(0, 20).join('; ');
 
 const writesExceptLeases = async (operator: OperatorProcess) =>
   (await operator.metric('modelship_api_writes_total')) - (await operator.metric('modelship_api_writes_total', { resource: 'leases' }));
@@ -106,8 +110,10 @@ describe('operator against the real control plane', function () {
     const plainPod = await plane().running.kubectl(['run', 'plain', '-n', namespace, '--image=busybox', '--dry-run=server']).catch((error: Error) => error.message);
     expect(plainPod, 'the namespace really enforces the restricted standard').to.match(/violates PodSecurity "restricted/);
 
-    const events = await plane().running.kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud']);
-    expect(events).to.match(/RevisionCreated|Ready/);
+    await eventually(async () => {
+      const events = await plane().running.kubectl(['get', 'events', '-n', namespace, '--field-selector', 'involvedObject.name=fraud']);
+      expect(events).to.match(/RevisionCreated|Ready/);
+    });
   });
 
   it('makes zero API writes at steady state', async () => {
@@ -210,8 +216,10 @@ describe('operator against the real control plane', function () {
       expect(degraded).to.include({ status: 'True', reason: 'ApplyFailed' });
       expect(degraded?.message).to.match(/Service refused: .*exceeded quota/);
     }, { timeoutMs: 30_000 });
-    const events = await plane().running.kubectl(['get', 'events', '-n', quotaNamespace, '--field-selector', 'involvedObject.name=refused,type=Warning']);
-    expect(events).to.match(/ApplyFailed/);
+    await eventually(async () => {
+      const events = await plane().running.kubectl(['get', 'events', '-n', quotaNamespace, '--field-selector', 'involvedObject.name=refused,type=Warning']);
+      expect(events).to.match(/ApplyFailed/);
+    });
     expect(await plane().running.kubectl(['get', 'deployment', 'refused', '-n', quotaNamespace, '-o', 'name']), 'the other children are still applied').to.contain('refused');
 
     await plane().running.kubectl(['delete', 'quota', 'no-services', '-n', quotaNamespace]);
