@@ -361,7 +361,14 @@ async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Prom
   for (const kind of writableKinds((candidate) => deps.children.available(candidate))) {
     for (const child of observed.owned(kind)) {
       if (wanted.has(`${apiVersionOf(kind)}/${kind.kind}/${child.metadata?.name}`)) continue;
-      await deps.client.delete(kind, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid);
+      try {
+        await deps.client.delete(kind, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid);
+      } catch (error) {
+        // Already gone (the cache had not seen it go yet): what pruning wanted. Retrying the pass
+        // would ask again every 100 ms until the watch delivered the deletion.
+        if (isNotFound(error)) continue;
+        throw error;
+      }
       deleted.push(`${kind.kind}/${child.metadata?.name}`);
     }
   }
