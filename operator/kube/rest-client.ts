@@ -37,6 +37,7 @@ export interface WatchEvent<T> {
 
 export type WriteVerb = 'create' | 'apply' | 'patch' | 'update' | 'delete';
 export type ReadVerb = 'get' | 'list';
+export const isReadVerb = (verb: WriteVerb | ReadVerb): verb is ReadVerb => verb === 'get' || verb === 'list';
 /** Told of every request as it starts (watches and discovery aside): what the operator's metrics count. */
 export type RequestObserver = (verb: WriteVerb | ReadVerb, resource: string) => void;
 
@@ -123,10 +124,17 @@ export class KubeRestClient {
     return this.call<T>('PUT', objectPath(type, namespace, name), { body: object });
   }
 
-  async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<void> {
+  /** Deletes the object; false when it was already gone (NotFound), which is what a delete wants. */
+  async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<boolean> {
     this.onRequest('delete', type.plural);
     const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) };
-    await this.call('DELETE', objectPath(type, namespace, name), { body });
+    try {
+      await this.call('DELETE', objectPath(type, namespace, name), { body });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
   }
 
   /**
