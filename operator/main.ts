@@ -5,14 +5,14 @@ import { LeaderElector } from './controller/leader-election.ts';
 import { LeaseHealth } from './controller/lease-health.ts';
 import { startHealthServer } from './health-server.ts';
 import { loadKubeConnection } from './kube/connection.ts';
-import { isReadVerb, KubeRestClient } from './kube/rest-client.ts';
+import { KubeRestClient } from './kube/rest-client.ts';
 import { createLogger } from './logging.ts';
 import { OperatorMetrics } from './metrics.ts';
 
 const config = loadOperatorConfig();
 const log = createLogger(config.logLevel);
 const metrics = new OperatorMetrics();
-const client = new KubeRestClient(await loadKubeConnection(), (verb, resource) => (isReadVerb(verb) ? metrics.apiReads : metrics.apiWrites).inc({ verb, resource }));
+const client = new KubeRestClient(await loadKubeConnection(), (verb, resource) => (verb === 'get' || verb === 'list' ? metrics.apiReads : metrics.apiWrites).inc({ verb, resource }));
 const recorder = new EventRecorder(client, config.leaderElection.identity, log);
 const controller = new ModelDeploymentController({
   client, recorder, metrics, log,

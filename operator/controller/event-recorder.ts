@@ -25,7 +25,7 @@ export class EventRecorder {
   private readonly queue: EventBody[] = [];
   private sending = 0;
   private dropped = 0;
-  private readonly idle: (() => void)[] = [];
+  private idle: (() => void)[] = [];
 
   constructor(private readonly client: Pick<KubeRestClient, 'create'>, private readonly instance: string, private readonly log: Logger) {}
 

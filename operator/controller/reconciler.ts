@@ -112,8 +112,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     now,
   });
   const log = deps.log.child({ namespace: observed.md.metadata.namespace, name: observed.md.metadata.name });
-  const recordChanged = !sameRolloutRecord(observed.md.status ?? {}, plan.rollout);
-  const recorded = await recordDecision(deps, observed, plan, recordChanged, now);
+  const recorded = await recordDecision(deps, observed, plan, now);
   const { applied, conflicts, result, ...written } = await applyPlan(deps, observed, plan);
   const sharedRouteFailure = await applySharedRouteRules(deps, observed.md, plan, sharedRoute, applied);
   const applyFailure = written.applyFailure ?? sharedRouteFailure;
@@ -127,7 +126,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
   const problems = { conflicts, applyFailure, failure, modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(), retired: podsOfRetiredRevisions(deps, md, plan) };
   const next = statusOf({ ...md, ...(previous && { status: previous }) }, plan, find, problems, now, deps.options);
   // A decision not recorded ahead (nothing to resume) has its Events recorded with the pass's status.
-  const deferredEvents = recorded || !recordChanged ? [] : plan.rollout.events;
+  const deferredEvents = recorded || !changesRecord(md, plan) ? [] : plan.rollout.events;
   const statusWritten = (await commitStatus(deps, md, recorded ?? stored, next, deferredEvents)) || recorded !== undefined;
   if (applyFailure) throw applyFailure;
   const requeueAfterMs = earliest(plan.rollout.requeueAfterMs, resolution?.pollMs, sharedRouteRecheckMs(plan));
@@ -275,14 +274,14 @@ function statusOf(
  * from the recorded step instead of jumping back; one-shot commands are removed first, so a
  * command is never acted on twice.
  */
-async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Plan, recordChanged: boolean, now: Date): Promise<ModelDeploymentStatus | undefined> {
+async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Plan, now: Date): Promise<ModelDeploymentStatus | undefined> {
   const { md } = observed;
   const { rollout } = plan;
   if (rollout.consumed.length > 0) {
     const annotations = Object.fromEntries(rollout.consumed.map((command) => [RolloutAnnotations[command], null]));
     await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
   }
-  if (!recordChanged || !resumable(md)) return undefined;
+  if (!changesRecord(md, plan) || !resumable(md)) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
   const status = statusOf(md, plan, find, {
     conflicts: [], applyFailure: undefined, failure: podFailure(deps, md), modelResolved: observed.modelResolved, watchProblems: deps.children.watchProblems(),
@@ -291,6 +290,8 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
   await commitStatus(deps, md, observed.stored, status, rollout.events);
   return status;
 }
+
+const changesRecord = (md: ModelDeployment, plan: Plan): boolean => !sameRolloutRecord(md.status ?? {}, plan.rollout);
 
 /**
  * Whether an operator stopped mid-pass could jump back from a decision that moved traffic: only a
@@ -360,8 +361,15 @@ async function prune(deps: ReconcilerDeps, observed: Observed, plan: Plan): Prom
   for (const kind of writableKinds((candidate) => deps.children.available(candidate))) {
     for (const child of observed.owned(kind)) {
       if (wanted.has(`${apiVersionOf(kind)}/${kind.kind}/${child.metadata?.name}`)) continue;
-      // Already gone (the cache had not seen it go yet) is what pruning wanted, not a failed pass.
-      if (await deps.client.delete(kind, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid)) deleted.push(`${kind.kind}/${child.metadata?.name}`);
+      try {
+        await deps.client.delete(kind, child.metadata?.namespace, child.metadata?.name ?? '', child.metadata?.uid);
+      } catch (error) {
+        // Already gone (the cache had not seen it go yet): what pruning wanted. Retrying the pass
+        // would ask again every 100 ms until the watch delivered the deletion.
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      deleted.push(`${kind.kind}/${child.metadata?.name}`);
     }
   }
   return deleted;

@@ -37,7 +37,6 @@ export interface WatchEvent<T> {
 
 export type WriteVerb = 'create' | 'apply' | 'patch' | 'update' | 'delete';
 export type ReadVerb = 'get' | 'list';
-export const isReadVerb = (verb: WriteVerb | ReadVerb): verb is ReadVerb => verb === 'get' || verb === 'list';
 /** Told of every request as it starts (watches and discovery aside): what the operator's metrics count. */
 export type RequestObserver = (verb: WriteVerb | ReadVerb, resource: string) => void;
 
@@ -124,17 +123,10 @@ export class KubeRestClient {
     return this.call<T>('PUT', objectPath(type, namespace, name), { body: object });
   }
 
-  /** Deletes the object; false when it was already gone (NotFound), which is what a delete wants. */
-  async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<boolean> {
+  async delete(type: ResourceType, namespace: string | undefined, name: string, uid?: string): Promise<void> {
     this.onRequest('delete', type.plural);
     const body = { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) };
-    try {
-      await this.call('DELETE', objectPath(type, namespace, name), { body });
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
+    await this.call('DELETE', objectPath(type, namespace, name), { body });
   }
 
   /**
