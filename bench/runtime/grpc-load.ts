@@ -1,4 +1,4 @@
-import { GrpcTestClient } from '../../test/runtime/grpc-client.ts';
+import { GrpcTestClient, modelInferSerializers } from '../../test/runtime/grpc-client.ts';
 
 export interface GrpcLoadResult {
   readonly requests: number;
@@ -34,4 +34,14 @@ export async function grpcLoad(
   latencies.sort((a, b) => a - b);
   const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? Number.NaN;
   return { requests: latencies.length, requestsPerSecond: latencies.length / seconds, p50Ms: at(0.5), p99Ms: at(0.99) };
+}
+
+/** The server's ModelInfer answer to `request`, as protobuf bytes (for a fixed-answer floor server). */
+export async function grpcAnswerBytes(address: string, request: Record<string, unknown>): Promise<Buffer> {
+  const client = new GrpcTestClient(address);
+  try {
+    return modelInferSerializers.responseSerialize(await client.call('ModelInfer', request));
+  } finally {
+    client.close();
+  }
 }

@@ -5,13 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
-import { cpuSeconds, freePort, MODELS, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
+import { grpcLoad } from './grpc-load.ts';
+import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
 
 /**
  * Where the runtime's main thread spends its CPU serving 1-row REST JSON requests (wide MLP) at a
  * given concurrency: V8's sampling profiler (--cpu-prof), self time per function, top entries;
  * and CPU per request of each of its threads. `--server floor` profiles the floor server instead.
- *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--top 30]
+ *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--protocol json|grpc] [--top 30]
  */
 const { values: args } = parseArgs({
   options: {
@@ -20,8 +21,11 @@ const { values: args } = parseArgs({
     thread: { type: 'string', default: 'worker' },
     server: { type: 'string', default: 'runtime' },
     top: { type: 'string', default: '30' },
+    protocol: { type: 'string', default: 'json' },
   },
 });
+if (!['json', 'grpc'].includes(args.protocol as string)) throw new Error('--protocol is json or grpc');
+const grpc = args.protocol === 'grpc';
 
 interface ProfileNode {
   readonly id: number;
@@ -59,9 +63,9 @@ async function oneAnswer(port: number): Promise<Buffer> {
   }
 }
 
-function runtimeEnv(port: number): Record<string, string> {
+function runtimeEnv(port: number, grpcPort = 0): Record<string, string> {
   return {
-    MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0',
+    MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort),
     MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: args.thread as string,
   };
 }
@@ -77,13 +81,15 @@ async function batchTotals(url: string): Promise<{ sum: number; count: number } 
 const dir = await mkdtemp(join(tmpdir(), 'modelship-profile-'));
 try {
   const port = await freePort();
+  const grpcPort = grpc ? await freePort() : 0;
+  if (grpc && args.server === 'floor') throw new Error('--server floor profiles REST only');
   let child: ChildProcess;
   if (args.server === 'floor') {
     // The floor answers what the runtime answers to the first request: its answer, saved.
     const answer = join(dir, 'answer.json');
     await writeFile(answer, await oneAnswer(port));
     child = spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: answer, FLOOR_PORT: String(port) }, ['--cpu-prof', '--cpu-prof-dir', dir]);
-  } else child = await spawnRuntime(runtimeEnv(port), ['--cpu-prof', '--cpu-prof-dir', dir]);
+  } else child = await spawnRuntime(runtimeEnv(port, grpcPort), ['--cpu-prof', '--cpu-prof-dir', dir]);
   child.stdout?.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitReady(args.server === 'floor' ? url : `${url}/v2/health/ready`, child, args.server === 'floor');
@@ -91,7 +97,16 @@ try {
   const cpuBefore = cpuSeconds(child.pid as number);
   const threadsBefore = threadCpuSeconds(child.pid as number);
   const batchesBefore = await batchTotals(url);
-  const result = await runLoad({ ...load, durationMs: Number(args['duration-ms']) });
+  const durationMs = Number(args['duration-ms']);
+  const rows = oneRowRequests().map((body) => Float32Array.from((JSON.parse(body.toString()) as { inputs: [{ data: number[] }] }).inputs[0].data));
+  const grpcRequest = (i: number) => ({
+    model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }],
+    raw_input_contents: [Buffer.from((rows[i % rows.length] as Float32Array).buffer)],
+  });
+  if (grpc) await grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency: load.concurrency, durationMs: 1000, maxRequests: load.maxRequests });
+  const result = grpc
+    ? await grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency: load.concurrency, durationMs, maxRequests: load.maxRequests })
+    : await runLoad({ ...load, durationMs });
   const batchesAfter = await batchTotals(url);
   const cpuUs = ((cpuSeconds(child.pid as number) - cpuBefore) * 1e6) / result.requests;
   const threadsAfter = threadCpuSeconds(child.pid as number);
@@ -101,7 +116,7 @@ try {
   // One profile per thread (main, inference worker, the loader's): the main thread's is the one that ran node:http.
   const selfMs = new Map<string, number>();
   let totalMs = 0;
-  const main = profiles.find((p) => p.nodes.some((n) => n.callFrame.url === 'node:_http_server'));
+  const main = profiles.find((p) => p.nodes.some((n) => n.callFrame.url === 'node:_http_server' || n.callFrame.url.endsWith('/internal/http2/core')));
   if (!main) throw new Error('no profile of the main thread');
   const byId = new Map(main.nodes.map((n) => [n.id, n]));
   main.samples.forEach((id, i) => {
@@ -133,13 +148,13 @@ try {
   // Inclusive time of the runtime's own functions (each counted once per stack, however deep it recurses).
   const parent = new Map<number, number>();
   for (const node of main.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const keyOf = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(runtime)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
+  const keyOf = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/^.*\/(runtime|node_modules)\//, '$1/')}:${node.callFrame.lineNumber + 1}`;
   const inclusiveMs = new Map<string, number>();
   main.samples.forEach((id, i) => {
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const node = byId.get(at) as ProfileNode;
-      if (!node.callFrame.url.includes('/runtime/')) continue;
+      if (!node.callFrame.url.includes('/runtime/') && !node.callFrame.url.includes('node_modules/@grpc')) continue;
       const key = keyOf(node);
       if (seen.has(key)) continue;
       seen.add(key);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { grpcLoad } from './grpc-load.ts';
+import { grpcAnswerBytes, grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
 import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 
@@ -21,8 +21,11 @@ const { values: args } = parseArgs({
     'duration-ms': { type: 'string', default: '4000' },
     'warmup-ms': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
+    only: { type: 'string', default: '' },
   },
 });
+/** `--only REGEX`: measure only the servers whose label matches (the others are skipped). */
+const only = args.only ? new RegExp(args.only as string) : undefined;
 const durationMs = Number(args['duration-ms']);
 const warmupMs = Number(args['warmup-ms']);
 const concurrencies = (args.concurrency as string).split(',').map(Number);
@@ -44,6 +47,7 @@ type Client = (concurrency: number, durationMs: number) => Promise<{ requests: n
 
 async function measure(server: string, child: ChildProcess, client: Client): Promise<Point[]> {
   const points: Point[] = [];
+  if (only && !only.test(server)) return points;
   for (const concurrency of concurrencies) {
     await client(concurrency, warmupMs);
     const before = cpuSeconds(child.pid as number);
@@ -69,6 +73,10 @@ const httpClient = (url: string, path: string, bodies: readonly Buffer[], binary
   ...(binary && { contentType: 'application/octet-stream', extraHeaders: bodies.map(() => `Inference-Header-Content-Length: ${binaryHeader.length}\r\n`) }),
 });
 
+const grpcRequest = (i: number) => ({
+  model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }], raw_input_contents: [rowBytes(i)],
+});
+
 async function withServer<T>(child: ChildProcess, readyUrl: string, anyStatus: boolean, body: () => Promise<T>): Promise<T> {
   child.stdout?.resume();
   try {
@@ -91,17 +99,33 @@ async function main(): Promise<void> {
       MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
     });
     let answer = Buffer.alloc(0);
+    let grpcAnswer: Buffer = Buffer.alloc(0);
     await withServer(runtime, `${url}/v2/health/ready`, false, async () => {
       const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
       answer = Buffer.from(await response.arrayBuffer());
       points.push(...await measure('runtime, REST JSON', runtime, httpClient(url, INFER_PATH, jsonBodies)));
       points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryBodies, true)));
-      const grpcRequest = (i: number) => ({
-        model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }], raw_input_contents: [rowBytes(i)],
-      });
       points.push(...await measure('runtime, gRPC', runtime, (concurrency, duration) =>
         grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
+      grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
     });
+
+    // The gRPC floors: the runtime's own ModelInfer answer, fixed, from grpc-js and from plain node:http2.
+    const grpcAnswerFile = join(dir, 'grpc-response.bin');
+    await writeFile(grpcAnswerFile, grpcAnswer);
+    for (const mode of ['grpc-js', 'node:http2'] as const) {
+      const floorPort = await freePort();
+      const grpcFloor = spawnNode('bench/runtime/grpc-floor-server.ts', [], {
+        GRPC_FLOOR_MODE: mode === 'grpc-js' ? 'grpc-js' : 'http2', GRPC_FLOOR_RESPONSE_FILE: grpcAnswerFile, GRPC_FLOOR_PORT: String(floorPort),
+      });
+      grpcFloor.stdout?.resume();
+      try {
+        points.push(...await measure(`gRPC floor (${mode}, fixed answer)`, grpcFloor, (concurrency, duration) =>
+          grpcLoad(`127.0.0.1:${floorPort}`, grpcRequest, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
+      } finally {
+        await stop(grpcFloor);
+      }
+    }
 
     // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
     const mainPort = await freePort();

@@ -5,20 +5,20 @@ import { badRequest } from './errors.ts';
 import { checkInput, checkOutputName, completeRequest, decodeBinaryData, decodeValues, type InferRequest, type RequestedOutput } from './infer-request.ts';
 import { binaryData } from './infer-response.ts';
 
-/** InferTensorContents as proto-loader hands it over (arrays and defaults on, 64-bit integers as strings). */
+/** InferTensorContents (64-bit integers as bigint when decoded; strings or numbers are accepted to encode). */
 export interface TensorContents {
   bool_contents?: boolean[];
   int_contents?: number[];
-  int64_contents?: Array<string | number>;
+  int64_contents?: Array<string | number | bigint>;
   uint_contents?: number[];
-  uint64_contents?: Array<string | number>;
+  uint64_contents?: Array<string | number | bigint>;
   fp32_contents?: number[];
   fp64_contents?: number[];
   bytes_contents?: Buffer[];
 }
 type ContentsField = keyof TensorContents;
 
-interface TensorMessage {
+export interface TensorMessage {
   name: string;
   datatype: string;
   shape: Array<string | number>;
@@ -62,7 +62,7 @@ function contentsValues(name: string, datatype: V2Datatype, contents: TensorCont
   if (stray) throw badRequest(`input "${name}": ${datatype} data goes in contents.${field}, not contents.${stray[0]}`);
   const values: unknown[] = contents?.[field] ?? [];
   if (field === 'bytes_contents') return (values as Buffer[]).map((bytes) => bytes.toString('utf8'));
-  if (field === 'int64_contents' || field === 'uint64_contents') return (values as Array<string | number>).map((value) => BigInt(value));
+  if (field === 'int64_contents' || field === 'uint64_contents') return (values as Array<string | number | bigint>).map((value) => BigInt(value));
   return values;
 }
 

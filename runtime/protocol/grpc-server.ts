@@ -6,11 +6,13 @@ import type { RuntimeMetrics } from '../metrics.ts';
 import { TOKEN_MESSAGES, type AcceptedTokens } from './accepted-tokens.ts';
 import { HttpError } from './errors.ts';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, type GrpcInferRequest, type GrpcInferResponse } from './grpc-codec.ts';
+import { decodeModelInferRequest, encodeModelInferResponse } from './grpc-wire.ts';
 import { toHttpError } from './http.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import { lookupModel } from './infer-handler.ts';
 import { clientKey, grpcPeerAddress, type RateLimiter } from './rate-limit.ts';
 import { SERVER_NAME, SERVER_VERSION } from './routes.ts';
+import { Withdrawal, type AbortLike } from '../batching/withdrawal.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
 import { RUNTIME_GRPC_SERVICE } from '../contract.ts';
@@ -39,7 +41,10 @@ export function grpcCodeOf(httpStatus: number): GrpcStatus {
 
 function loadService(): ServiceDefinition {
   const definition = loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, arrays: true, oneofs: true });
-  return definition[SERVICE_NAME] as ServiceDefinition;
+  const service = definition[SERVICE_NAME] as ServiceDefinition;
+  // The hot method's two messages go through the hand-written wire codec; the rest keep proto-loader's.
+  const infer = service.ModelInfer as ServiceDefinition[string];
+  return { ...service, ModelInfer: { ...infer, requestDeserialize: decodeModelInferRequest, responseSerialize: encodeModelInferResponse } };
 }
 
 interface GrpcDeps {
@@ -60,7 +65,7 @@ interface GrpcDeps {
 }
 
 /** `cancelled` aborts when the client cancels the call (or its deadline passes). */
-type Handler<Req, Res> = (request: Req, cancelled: AbortSignal, metadata: Metadata) => Res | Promise<Res>;
+type Handler<Req, Res> = (request: Req, cancelled: AbortLike, metadata: Metadata) => Res | Promise<Res>;
 interface NamedRequest { name: string; version: string }
 
 function implementation({ state, metrics, logger, tokens, limiter, tracing }: GrpcDeps): UntypedServiceImplementation {
@@ -84,20 +89,27 @@ function implementation({ state, metrics, logger, tokens, limiter, tracing }: Gr
           return;
         }
       }
-      const cancelled = new AbortController();
-      call.once('cancelled', () => cancelled.abort());
+      // grpc-js emits 'cancelled' when every call's stream closes, answered or not: listen only until
+      // the answer is ready, and with a Withdrawal (an AbortController's abort builds a DOMException).
+      const cancelled = new Withdrawal();
+      const cancel = () => cancelled.abort();
+      call.once('cancelled', cancel);
       Promise.resolve()
-        .then(() => handler(call.request, cancelled.signal, call.metadata))
+        .then(() => handler(call.request, cancelled, call.metadata))
         .then(
-          (response) => callback(null, response),
+          (response) => {
+            call.off('cancelled', cancel);
+            callback(null, response);
+          },
           (error: unknown) => {
+            call.off('cancelled', cancel);
             const httpError = toHttpError(error);
             callback({ code: grpcCodeOf(httpError.status), details: httpError.message });
           },
         );
     };
 
-  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortSignal, metadata: Metadata): Promise<GrpcInferResponse> => {
+  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortLike, metadata: Metadata): Promise<GrpcInferResponse> => {
     const finish = begin();
     const trace = tracing?.startGrpc(metadata, message.model_name, message.model_version || undefined);
     let status = 200;

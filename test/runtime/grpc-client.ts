@@ -5,6 +5,11 @@ import { REPO_ROOT } from './helpers.ts';
 const definition = loadSync(`${REPO_ROOT}runtime/protocol/grpc_predict_v2.proto`, {
   keepCase: true, longs: String, enums: String, defaults: true, arrays: true, oneofs: true,
 });
+/** protobufjs's (proto-loader's) serializers of ModelInfer's messages, from the same .proto. */
+export const modelInferSerializers = (definition['inference.GRPCInferenceService'] as unknown as Record<string, {
+  requestSerialize(value: unknown): Buffer;
+  responseSerialize(value: unknown): Buffer;
+}>).ModelInfer as { requestSerialize(value: unknown): Buffer; responseSerialize(value: unknown): Buffer };
 const Service = (loadPackageDefinition(definition).inference as Record<string, ServiceClientConstructor>).GRPCInferenceService as ServiceClientConstructor;
 
 type Callback = (error: ServiceError | null, response: Record<string, unknown>) => void;
