@@ -148,7 +148,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   let grpc: RunningGrpcServer;
   try {
     grpc = await startGrpcServer(
-      { state, metrics, logger, tokens, limiter, ...(certificate && { credentials: certificate.grpcCredentials() }), maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
+      { state, metrics, logger, tokens, limiter, ...(certificate && { tls: certificate }), maxMessageBytes: config.maxBodyBytes, maxConnectionAgeMs: config.maxConnectionAgeMs, tracing },
       host,
       config.grpcPort,
     );

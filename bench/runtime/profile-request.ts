@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
-import { grpcLoad } from './grpc-load.ts';
+import { framedModelInferRequests, grpcLoad } from './grpc-load.ts';
 import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
 
 /**
@@ -103,9 +103,10 @@ try {
     model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }],
     raw_input_contents: [Buffer.from((rows[i % rows.length] as Float32Array).buffer)],
   });
-  if (grpc) await grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency: load.concurrency, durationMs: 1000, maxRequests: load.maxRequests });
+  const grpcBodies = framedModelInferRequests(grpcRequest, rows.length);
+  if (grpc) await grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency: load.concurrency, durationMs: 1000, maxRequests: load.maxRequests });
   const result = grpc
-    ? await grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency: load.concurrency, durationMs, maxRequests: load.maxRequests })
+    ? await grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency: load.concurrency, durationMs, maxRequests: load.maxRequests })
     : await runLoad({ ...load, durationMs });
   const batchesAfter = await batchTotals(url);
   const cpuUs = ((cpuSeconds(child.pid as number) - cpuBefore) * 1e6) / result.requests;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
-import { grpcAnswerBytes, grpcLoad } from './grpc-load.ts';
+import { framedModelInferRequests, grpcAnswerBytes, grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
 import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 
@@ -43,7 +43,7 @@ interface Point {
   readonly cpuUsPerRequest: number;
 }
 
-type Client = (concurrency: number, durationMs: number) => Promise<{ requests: number; requestsPerSecond: number; p50Ms: number; p99Ms: number }>;
+type Client = (concurrency: number, durationMs: number) => Promise<{ requests: number; errors: number; requestsPerSecond: number; p50Ms: number; p99Ms: number }>;
 
 async function measure(server: string, child: ChildProcess, client: Client): Promise<Point[]> {
   const points: Point[] = [];
@@ -53,6 +53,8 @@ async function measure(server: string, child: ChildProcess, client: Client): Pro
     const before = cpuSeconds(child.pid as number);
     const load = await client(concurrency, durationMs);
     const cpuUs = ((cpuSeconds(child.pid as number) - before) * 1e6) / load.requests;
+    // A server that answers errors fast would look cheap: every answer must be a success.
+    if (load.errors > 0) throw new Error(`${server}: ${load.errors} of ${load.requests} requests failed`);
     points.push({ server, concurrency, requestsPerSecond: load.requestsPerSecond, p50Ms: load.p50Ms, p99Ms: load.p99Ms, cpuUsPerRequest: cpuUs });
     process.stderr.write(`  ${server} c=${concurrency}: ${load.requestsPerSecond.toFixed(0)} req/s, ${cpuUs.toFixed(1)} µs CPU/req\n`);
   }
@@ -76,6 +78,7 @@ const httpClient = (url: string, path: string, bodies: readonly Buffer[], binary
 const grpcRequest = (i: number) => ({
   model_name: 'wide', inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES] }], raw_input_contents: [rowBytes(i)],
 });
+const grpcBodies = framedModelInferRequests(grpcRequest, 256);
 
 async function withServer<T>(child: ChildProcess, readyUrl: string, anyStatus: boolean, body: () => Promise<T>): Promise<T> {
   child.stdout?.resume();
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
       points.push(...await measure('runtime, REST JSON', runtime, httpClient(url, INFER_PATH, jsonBodies)));
       points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryBodies, true)));
       points.push(...await measure('runtime, gRPC', runtime, (concurrency, duration) =>
-        grpcLoad(`127.0.0.1:${grpcPort}`, grpcRequest, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
+        grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
       grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
     });
 
@@ -121,7 +124,7 @@ async function main(): Promise<void> {
       grpcFloor.stdout?.resume();
       try {
         points.push(...await measure(`gRPC floor (${mode}, fixed answer)`, grpcFloor, (concurrency, duration) =>
-          grpcLoad(`127.0.0.1:${floorPort}`, grpcRequest, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
+          grpcLoad(`127.0.0.1:${floorPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
       } finally {
         await stop(grpcFloor);
       }

@@ -1,18 +1,19 @@
-import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import type { IncomingHttpHeaders, SecureServerOptions } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
 import { TOKEN_MESSAGES, type AcceptedTokens } from './accepted-tokens.ts';
 import { HttpError } from './errors.ts';
-import { decodeGrpcInferRequest, encodeGrpcInferResponse, type GrpcInferRequest, type GrpcInferResponse } from './grpc-codec.ts';
+import { decodeGrpcInferRequest, encodeGrpcInferResponse, type GrpcInferRequest } from './grpc-codec.ts';
+import { GrpcError, GrpcStatus, startGrpcTransport, type UnaryCall, type UnaryHandler } from './grpc-transport.ts';
 import { decodeModelInferRequest, encodeModelInferResponse } from './grpc-wire.ts';
 import { toHttpError } from './http.ts';
 import { inferAccounting } from './infer-accounting.ts';
 import { lookupModel } from './infer-handler.ts';
-import { clientKey, grpcPeerAddress, type RateLimiter } from './rate-limit.ts';
+import { clientKey, type RateLimiter } from './rate-limit.ts';
 import { SERVER_NAME, SERVER_VERSION } from './routes.ts';
-import { Withdrawal, type AbortLike } from '../batching/withdrawal.ts';
+import type { AbortLike } from '../batching/withdrawal.ts';
 import type { ServingState } from './serving-state.ts';
 import type { Tracing } from '../tracing/tracing.ts';
 import { RUNTIME_GRPC_SERVICE } from '../contract.ts';
@@ -39,12 +40,26 @@ export function grpcCodeOf(httpStatus: number): GrpcStatus {
   return GRPC_CODE_OF_HTTP[httpStatus] ?? (httpStatus >= 400 && httpStatus < 500 ? GrpcStatus.FAILED_PRECONDITION : GrpcStatus.INTERNAL);
 }
 
-function loadService(): ServiceDefinition {
+/** A method's path and its messages' codec. */
+interface MethodCodec {
+  readonly path: string;
+  decode(bytes: Buffer): unknown;
+  encode(message: never): Uint8Array;
+}
+
+/**
+ * The service's methods from its .proto (proto-loader's protobufjs codec); ModelInfer, the hot one,
+ * through the hand-written wire codec (grpc-wire.ts).
+ */
+function loadMethods(): Record<string, MethodCodec> {
   const definition = loadSync(PROTO_PATH, { keepCase: true, longs: String, enums: String, defaults: true, arrays: true, oneofs: true });
-  const service = definition[SERVICE_NAME] as ServiceDefinition;
-  // The hot method's two messages go through the hand-written wire codec; the rest keep proto-loader's.
-  const infer = service.ModelInfer as ServiceDefinition[string];
-  return { ...service, ModelInfer: { ...infer, requestDeserialize: decodeModelInferRequest, responseSerialize: encodeModelInferResponse } };
+  const service = definition[SERVICE_NAME] as unknown as Record<string, { path: string; requestDeserialize(bytes: Buffer): unknown; responseSerialize(value: never): Buffer }>;
+  const methods: Record<string, MethodCodec> = {};
+  for (const [name, method] of Object.entries(service)) {
+    methods[name] = { path: method.path, decode: (bytes) => method.requestDeserialize(bytes), encode: (value) => method.responseSerialize(value) };
+  }
+  methods.ModelInfer = { path: (methods.ModelInfer as MethodCodec).path, decode: decodeModelInferRequest, encode: encodeModelInferResponse as (value: never) => Uint8Array };
+  return methods;
 }
 
 interface GrpcDeps {
@@ -54,64 +69,26 @@ interface GrpcDeps {
   readonly tokens: AcceptedTokens;
   /** The same buckets as the REST server's: a client's requests count once, whichever protocol they use. */
   readonly limiter: RateLimiter;
-  /** Largest request message; grpc-js refuses larger ones with RESOURCE_EXHAUSTED. */
+  /** Largest request message; larger ones are refused with RESOURCE_EXHAUSTED. */
   readonly maxMessageBytes: number;
   /** GOAWAY to connections older than this (0: never), so clients spread over replicas that came up since. */
   readonly maxConnectionAgeMs: number;
   /** Undefined when tracing is off. */
   readonly tracing: Tracing | undefined;
-  /** TLS credentials; plain text when absent. */
-  readonly credentials?: ServerCredentials;
+  /** TLS: the serving key pair, renewed in place; plain text when absent. */
+  readonly tls?: { readonly options: SecureServerOptions; onChange(listener: (options: SecureServerOptions) => void): void };
 }
 
 /** `cancelled` aborts when the client cancels the call (or its deadline passes). */
-type Handler<Req, Res> = (request: Req, cancelled: AbortLike, metadata: Metadata) => Res | Promise<Res>;
+type Handler = (request: never, cancelled: AbortLike, headers: IncomingHttpHeaders) => unknown;
 interface NamedRequest { name: string; version: string }
 
-function implementation({ state, metrics, logger, tokens, limiter, tracing }: GrpcDeps): UntypedServiceImplementation {
+function implementation({ state, metrics, logger, tracing }: GrpcDeps): Record<string, Handler> {
   const begin = inferAccounting({ state, metrics, logger }, 'grpc');
 
-  /** Wraps a handler: bearer token check, rate limit, then errors (HttpError or other) as gRPC statuses with their message. */
-  const unary = <Req, Res>(method: string, handler: Handler<Req, Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-      if (!OPEN_METHODS.has(method)) {
-        const authorization = call.metadata.get('authorization')[0]?.toString();
-        const check = tokens.check(authorization);
-        if (check !== 'ok') {
-          callback({ code: GrpcStatus.UNAUTHENTICATED, details: TOKEN_MESSAGES[check] });
-          return;
-        }
-        const refusal = limiter.enabled ? limiter.admit(clientKey(tokens.required, authorization, grpcPeerAddress(call.getPeer()))) : undefined;
-        if (refusal) {
-          const trailers = new Metadata();
-          trailers.set('retry-after', String(refusal.retryAfterSeconds));
-          callback({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: refusal.message, metadata: trailers });
-          return;
-        }
-      }
-      // grpc-js emits 'cancelled' when every call's stream closes, answered or not: listen only until
-      // the answer is ready, and with a Withdrawal (an AbortController's abort builds a DOMException).
-      const cancelled = new Withdrawal();
-      const cancel = () => cancelled.abort();
-      call.once('cancelled', cancel);
-      Promise.resolve()
-        .then(() => handler(call.request, cancelled, call.metadata))
-        .then(
-          (response) => {
-            call.off('cancelled', cancel);
-            callback(null, response);
-          },
-          (error: unknown) => {
-            call.off('cancelled', cancel);
-            const httpError = toHttpError(error);
-            callback({ code: grpcCodeOf(httpError.status), details: httpError.message });
-          },
-        );
-    };
-
-  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortLike, metadata: Metadata): Promise<GrpcInferResponse> => {
+  const modelInfer = async (message: GrpcInferRequest, cancelled: AbortLike, headers: IncomingHttpHeaders) => {
     const finish = begin();
-    const trace = tracing?.startGrpc(metadata, message.model_name, message.model_version || undefined);
+    const trace = tracing?.startGrpc(headers, message.model_name, message.model_version || undefined);
     let status = 200;
     let failure: string | undefined;
     let requestId: string | undefined;
@@ -142,9 +119,9 @@ function implementation({ state, metrics, logger, tokens, limiter, tracing }: Gr
   };
 
   return {
-    ServerLive: unary('ServerLive', () => ({ live: true })),
-    ServerReady: unary('ServerReady', () => ({ ready: state.ready })),
-    ModelReady: unary('ModelReady', ({ name, version }: NamedRequest) => {
+    ServerLive: () => ({ live: true }),
+    ServerReady: () => ({ ready: state.ready }),
+    ModelReady: ({ name, version }: NamedRequest) => {
       try {
         lookupModel(state, name, version || undefined);
       } catch (error) {
@@ -153,9 +130,9 @@ function implementation({ state, metrics, logger, tokens, limiter, tracing }: Gr
         throw error;
       }
       return { ready: state.ready };
-    }),
-    ServerMetadata: unary('ServerMetadata', () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [] })),
-    ModelMetadata: unary('ModelMetadata', ({ name, version }: NamedRequest) => {
+    },
+    ServerMetadata: () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [] }),
+    ModelMetadata: ({ name, version }: NamedRequest) => {
       const { model } = lookupModel(state, name, version || undefined);
       return {
         name: model.name,
@@ -164,8 +141,39 @@ function implementation({ state, metrics, logger, tokens, limiter, tracing }: Gr
         inputs: model.signature.inputs,
         outputs: model.signature.outputs,
       };
-    }),
-    ModelInfer: unary('ModelInfer', modelInfer),
+    },
+    ModelInfer: modelInfer as Handler,
+  };
+}
+
+/**
+ * A method as the transport runs it: bearer token and rate limit (but for the open health methods),
+ * the request decoded, the handler, the response encoded; REST's errors become gRPC statuses with the
+ * same message.
+ */
+function unary(name: string, codec: MethodCodec, handler: Handler, { tokens, limiter }: GrpcDeps): UnaryHandler {
+  const open = OPEN_METHODS.has(name);
+  return async (call: UnaryCall) => {
+    if (!open) {
+      const authorization = call.headers.authorization;
+      const check = tokens.check(authorization);
+      if (check !== 'ok') throw new GrpcError(GrpcStatus.UNAUTHENTICATED, TOKEN_MESSAGES[check]);
+      const refusal = limiter.enabled ? limiter.admit(clientKey(tokens.required, authorization, call.peerAddress)) : undefined;
+      if (refusal) throw new GrpcError(GrpcStatus.RESOURCE_EXHAUSTED, refusal.message, { 'retry-after': String(refusal.retryAfterSeconds) });
+    }
+    let request: unknown;
+    try {
+      request = codec.decode(call.message);
+    } catch (error) {
+      throw new GrpcError(GrpcStatus.INVALID_ARGUMENT, `malformed ${name} request: ${(error as Error).message}`);
+    }
+    try {
+      return codec.encode((await handler(request as never, call.cancelled, call.headers)) as never);
+    } catch (error) {
+      if (error instanceof GrpcError) throw error;
+      const httpError = toHttpError(error);
+      throw new GrpcError(grpcCodeOf(httpError.status), httpError.message);
+    }
   };
 }
 
@@ -174,30 +182,29 @@ export interface RunningGrpcServer {
   readonly address: string;
   /** Sends GOAWAY to open connections (clients reconnect, to another replica) but keeps accepting new ones. */
   drain(graceMs: number): void;
-  /** Stops listening; waits for running calls, at most graceMs, then cancels them. */
+  /** Stops listening; waits for running calls, at most graceMs, then drops them. */
   close(graceMs: number): Promise<void>;
 }
 
 /** Serves inference.GRPCInferenceService (Open Inference Protocol gRPC) on the same state, batcher and metrics as REST. */
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
-  const server = new Server({
-    'grpc.max_receive_message_length': deps.maxMessageBytes, 'grpc.max_send_message_length': -1,
-    ...(deps.maxConnectionAgeMs > 0 && { 'grpc.max_connection_age_ms': deps.maxConnectionAgeMs }),
-  });
-  server.addService(loadService(), implementation(deps));
-  const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, deps.credentials ?? ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual)));
-  });
-  const address = `${host}:${bound}`;
+  const codecs = loadMethods();
+  const methods = new Map<string, UnaryHandler>();
+  for (const [name, handler] of Object.entries(implementation(deps))) {
+    const codec = codecs[name] as MethodCodec;
+    methods.set(codec.path, unary(name, codec, handler, deps));
+  }
+  const transport = await startGrpcTransport({
+    methods,
+    maxMessageBytes: deps.maxMessageBytes,
+    maxConnectionAgeMs: deps.maxConnectionAgeMs,
+    ...(deps.tls && { tls: deps.tls }),
+    onInternalError: (error, path) => deps.logger.error({ err: error, path }, 'gRPC call failed'),
+  }, host, port);
+  const { address, family, port: bound } = transport.address;
   return {
-    address,
-    drain: (graceMs) => server.drain(address, graceMs),
-    close: (graceMs) => new Promise<void>((resolve) => {
-      const force = setTimeout(() => server.forceShutdown(), graceMs);
-      server.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    }),
+    address: `${family === 'IPv6' ? `[${address}]` : address}:${bound}`,
+    drain: (graceMs) => transport.drain(graceMs),
+    close: (graceMs) => transport.close(graceMs),
   };
 }

@@ -93,12 +93,3 @@ export function httpRateLimit(limiter: RateLimiter, tokensRequired: () => boolea
     return true;
   };
 }
-
-/** The address of a grpc-js peer string: "ipv4:10.0.0.7:51234" or "ipv6:[::1]:51234". */
-export function grpcPeerAddress(peer: string): string {
-  const withoutScheme = peer.replace(/^(ipv4|ipv6|unix):/, '');
-  const bracketed = /^\[([^\]]+)\]/.exec(withoutScheme);
-  if (bracketed) return bracketed[1] ?? withoutScheme;
-  const lastColon = withoutScheme.lastIndexOf(':');
-  return lastColon > 0 ? withoutScheme.slice(0, lastColon) : withoutScheme;
-}

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { experimental, type ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { TlsFiles } from '../config.ts';
 
-type IdentityUpdate = experimental.IdentityCertificateUpdate;
-type IdentityListener = experimental.IdentityCertificateUpdateListener;
+interface IdentityUpdate {
+  readonly certificate: Buffer;
+  readonly privateKey: Buffer;
+}
 
 /** What a log line says about a certificate: enough to tell a renewal happened, nothing secret. */
 function describe(certificate: Buffer): { subject: string; serial: string; validTo: string } {
@@ -17,13 +18,11 @@ function describe(certificate: Buffer): { subject: string; serial: string; valid
 /**
  * The serving certificate and key, read from their files and re-read on an interval. A pair that
  * does not load (half-written files, a key that does not match) is ignored with a warning, and the
- * last good one keeps serving: a renewal never takes TLS down. Implements grpc-js's certificate
- * provider, so the gRPC server follows the same pair as the HTTPS server.
+ * last good one keeps serving: a renewal never takes TLS down. The HTTPS and gRPC servers both
+ * follow it (`onChange`).
  */
-export class ServingCertificate implements experimental.CertificateProvider {
+export class ServingCertificate {
   private current: IdentityUpdate;
-  /** grpc-js's, and the HTTPS server's. */
-  private readonly listeners = new Set<IdentityListener>();
   private readonly optionListeners = new Set<(options: { cert: Buffer; key: Buffer }) => void>();
   private readonly timer: NodeJS.Timeout;
 
@@ -68,32 +67,11 @@ export class ServingCertificate implements experimental.CertificateProvider {
     if (next.certificate.equals(this.current.certificate) && next.privateKey.equals(this.current.privateKey)) return;
     this.current = next;
     this.logger.info({ certificate: describe(next.certificate) }, 'TLS certificate reloaded');
-    for (const listener of this.listeners) listener(next);
     for (const listener of this.optionListeners) listener(this.options);
-  }
-
-  addIdentityCertificateListener(listener: IdentityListener): void {
-    this.listeners.add(listener);
-    process.nextTick(listener, this.current);
-  }
-
-  removeIdentityCertificateListener(listener: IdentityListener): void {
-    this.listeners.delete(listener);
-  }
-
-  addCaCertificateListener(): void {}
-
-  removeCaCertificateListener(): void {}
-
-  /** gRPC server credentials that follow this pair. */
-  grpcCredentials(): ServerCredentials {
-    // grpc-js names its first parameter caCertificateProvider but uses it as the identity provider.
-    return experimental.createCertificateProviderServerCredentials(this, null, false);
   }
 
   close(): void {
     clearInterval(this.timer);
-    this.listeners.clear();
     this.optionListeners.clear();
   }
 }

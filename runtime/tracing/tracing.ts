@@ -5,7 +5,6 @@ import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@ope
 import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_ROUTE, ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 import { ATTR_RPC_METHOD, ATTR_RPC_SERVICE, ATTR_RPC_SYSTEM } from '@opentelemetry/semantic-conventions/incubating';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Metadata } from '@grpc/grpc-js';
 import type { BatchTracer } from '../batching/dynamic-batcher.ts';
 import type { Logger } from '../logging.ts';
 import { BATCH_SPAN_PREFIX, GRPC_INFER_SPAN, TraceAttr, TraceEvent } from './attributes.ts';
@@ -22,14 +21,6 @@ const SHUTDOWN_FLUSH_MS = 5000;
 const headerGetter: TextMapGetter<IncomingHttpHeaders> = {
   keys: (headers) => Object.keys(headers),
   get: (headers, key) => headers[key],
-};
-
-const metadataGetter: TextMapGetter<Metadata> = {
-  keys: (metadata) => Object.keys(metadata.getMap()),
-  get: (metadata, key) => {
-    const values = metadata.get(key);
-    return values.length === 0 ? undefined : values.map(String);
-  },
 };
 
 /** The OTLP exporter for the protocol; each reads its endpoint, headers, timeout and TLS from OTEL_EXPORTER_OTLP_*. Loaded only when tracing is on. */
@@ -78,8 +69,9 @@ export class Tracing implements BatchTracer {
     }, parent));
   }
 
-  startGrpc(metadata: Metadata, model: string, version: string | undefined): RequestTrace {
-    const parent = this.propagator.extract(ROOT_CONTEXT, metadata, metadataGetter);
+  /** `headers`: the call's HTTP/2 headers, which carry its metadata. */
+  startGrpc(headers: IncomingHttpHeaders, model: string, version: string | undefined): RequestTrace {
+    const parent = this.propagator.extract(ROOT_CONTEXT, headers, headerGetter);
     return new RequestTrace(this.tracer.startSpan(GRPC_INFER_SPAN, {
       kind: SpanKind.SERVER,
       attributes: {
