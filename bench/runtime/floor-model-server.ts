@@ -9,10 +9,12 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
  * the fixed answer. No decode, no encode, no validation, no metrics: what is left when a server does
  * nothing but HTTP and the model.
  *   CEILING_MODEL=path CEILING_SAMPLES=rows.f32 CEILING_FEATURES=64 CEILING_RESPONSE_FILE=path CEILING_PORT=port \
- *   CEILING_INTRA_OP_THREADS=n node --import tsx bench/runtime/floor-model-server.ts
+ *   [CEILING_ROW_SHAPE=3x48x192] CEILING_INTRA_OP_THREADS=n node --import tsx bench/runtime/floor-model-server.ts
+ * CEILING_FEATURES is the number of elements in a row; CEILING_ROW_SHAPE its shape (default: [features]).
  */
 const body = readFileSync(process.env.CEILING_RESPONSE_FILE ?? '');
 const features = Number(process.env.CEILING_FEATURES);
+const rowShape = process.env.CEILING_ROW_SHAPE ? process.env.CEILING_ROW_SHAPE.split('x').map(Number) : [features];
 const samples = new Float32Array(readFileSync(process.env.CEILING_SAMPLES ?? '').buffer.slice(0));
 const intraOpThreads = Number(process.env.CEILING_INTRA_OP_THREADS ?? 0);
 const session = await InferenceSession.create(process.env.CEILING_MODEL ?? '', {
@@ -34,7 +36,7 @@ async function runBatches(): Promise<void> {
     const batch = waiting.splice(0, MAX_BATCH);
     const rows = new Float32Array(batch.length * features);
     for (let r = 0; r < batch.length; r++) rows.set(samples.subarray((r % sampleRows) * features, ((r % sampleRows) + 1) * features), r * features);
-    await session.run({ [inputName]: new Tensor('float32', rows, [batch.length, features]) });
+    await session.run({ [inputName]: new Tensor('float32', rows, [batch.length, ...rowShape]) });
     for (const res of batch) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
       res.end(body);

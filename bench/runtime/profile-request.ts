@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
 import { framedModelInferRequests, grpcLoad } from './grpc-load.ts';
-import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
+import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
 
 /**
  * Where the runtime's main thread spends its CPU serving 1-row REST JSON requests (wide MLP) at a
  * given concurrency: V8's sampling profiler (--cpu-prof), self time per function, top entries;
  * and CPU per request of each of its threads. `--server floor` profiles the floor server instead.
- *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--protocol json|grpc] [--top 30]
+ *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--protocol json|binary|grpc] [--top 30]
  */
 const { values: args } = parseArgs({
   options: {
@@ -24,7 +24,7 @@ const { values: args } = parseArgs({
     protocol: { type: 'string', default: 'json' },
   },
 });
-if (!['json', 'grpc'].includes(args.protocol as string)) throw new Error('--protocol is json or grpc');
+if (!['json', 'binary', 'grpc'].includes(args.protocol as string)) throw new Error('--protocol is json, binary or grpc');
 const grpc = args.protocol === 'grpc';
 
 interface ProfileNode {
@@ -93,7 +93,13 @@ try {
   child.stdout?.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitReady(args.server === 'floor' ? url : `${url}/v2/health/ready`, child, args.server === 'floor');
-  const load = { url, path: '/v2/models/wide/infer', bodies: oneRowRequests(), concurrency: Number(args.concurrency), warmupMs: 1000, maxRequests: 2_000_000 };
+  const binary = oneRowBinaryRequests();
+  const load = {
+    url, path: '/v2/models/wide/infer', concurrency: Number(args.concurrency), warmupMs: 1000, maxRequests: 2_000_000,
+    ...(args.protocol === 'binary'
+      ? { bodies: binary.bodies, contentType: 'application/octet-stream', extraHeaders: binary.bodies.map(() => `Inference-Header-Content-Length: ${binary.headerLength}\r\n`) }
+      : { bodies: oneRowRequests() }),
+  };
   const cpuBefore = cpuSeconds(child.pid as number);
   const threadsBefore = threadCpuSeconds(child.pid as number);
   const batchesBefore = await batchTotals(url);

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { framedModelInferRequests, grpcAnswerBytes, grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
-import { cpuSeconds, FEATURES, freePort, MODELS, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
+import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
 
 /**
  * What one request costs the server process, against Node's own HTTP floor, in one run:
@@ -64,15 +64,12 @@ async function measure(server: string, child: ChildProcess, client: Client): Pro
 const rows = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
 const rowBytes = (i: number) => Buffer.from(rows.buffer, (i % 256) * FEATURES * 4, FEATURES * 4);
 const jsonBodies = oneRowRequests();
-const binaryHeader = Buffer.from(JSON.stringify({
-  inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES], parameters: { binary_data_size: FEATURES * 4 } }],
-  outputs: ['label', 'probabilities'].map((name) => ({ name, parameters: { binary_data: true } })),
-}));
-const binaryBodies = jsonBodies.map((_, i) => Buffer.concat([binaryHeader, rowBytes(i)]));
+const binaryRequests = oneRowBinaryRequests();
+
 
 const httpClient = (url: string, path: string, bodies: readonly Buffer[], binary = false): Client => (concurrency, duration) => runLoad({
   url, path, bodies, concurrency, warmupMs: 0, durationMs: duration, maxRequests: MAX_REQUESTS,
-  ...(binary && { contentType: 'application/octet-stream', extraHeaders: bodies.map(() => `Inference-Header-Content-Length: ${binaryHeader.length}\r\n`) }),
+  ...(binary && { contentType: 'application/octet-stream', extraHeaders: bodies.map(() => `Inference-Header-Content-Length: ${binaryRequests.headerLength}\r\n`) }),
 });
 
 const grpcRequest = (i: number) => ({
@@ -107,7 +104,7 @@ async function main(): Promise<void> {
       const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
       answer = Buffer.from(await response.arrayBuffer());
       points.push(...await measure('runtime, REST JSON', runtime, httpClient(url, INFER_PATH, jsonBodies)));
-      points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryBodies, true)));
+      points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryRequests.bodies, true)));
       points.push(...await measure('runtime, gRPC', runtime, (concurrency, duration) =>
         grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
       grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));

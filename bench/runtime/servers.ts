@@ -84,6 +84,18 @@ export async function stop(child: ChildProcess): Promise<void> {
 }
 
 /** 1-row JSON V2 requests for the wide MLP, from its held-out validation rows. */
+/** The 1-row requests of oneRowRequests with the data as binary tensor data (extension), and the JSON header's length. */
+export function oneRowBinaryRequests(): { bodies: Buffer[]; headerLength: number } {
+  const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [1, FEATURES], parameters: { binary_data_size: FEATURES * 4 } }],
+    outputs: ['label', 'probabilities'].map((name) => ({ name, parameters: { binary_data: true } })),
+  }));
+  const rows = Math.min(samples.length / FEATURES, 256);
+  const bodies = Array.from({ length: rows }, (_, r) => Buffer.concat([header, Buffer.from(samples.buffer, r * FEATURES * 4, FEATURES * 4)]));
+  return { bodies, headerLength: header.length };
+}
+
 export function oneRowRequests(): Buffer[] {
   const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
   const rows = samples.length / FEATURES;

@@ -1,12 +1,11 @@
 import type { NumericArray, TensorData } from '../model/datatypes.ts';
-import { elementCount } from '../model/datatypes.ts';
+import { elementCount, numericInfo, type V2Datatype } from '../model/datatypes.ts';
 import type { HostTensor, NamedTensors } from '../model/tensor.ts';
 
-function concatData(parts: readonly TensorData[], total: number): TensorData {
-  const first = parts[0];
-  if (Array.isArray(first)) return (parts as string[][]).flat();
-  const ctor = (first as NumericArray).constructor as new (length: number) => NumericArray;
-  const out = new ctor(total);
+function concatData(datatype: V2Datatype, parts: readonly TensorData[], total: number): TensorData {
+  if (datatype === 'BYTES') return (parts as string[][]).flat();
+  // Not zero-filled: every element is written below.
+  const out = numericInfo(datatype).allocate(total);
   let offset = 0;
   for (const part of parts as NumericArray[]) {
     (out as Float32Array).set(part as Float32Array, offset);
@@ -31,7 +30,7 @@ export function concatFeeds(requests: readonly NamedTensors[]): NamedTensors {
     merged[name] = {
       datatype: head.datatype,
       shape: [rows, ...head.shape.slice(1)],
-      data: concatData(tensors.map((t) => t.data), total),
+      data: concatData(head.datatype, tensors.map((t) => t.data), total),
     };
   }
   return merged;

@@ -1,7 +1,7 @@
 import { ModelLoadError, openSession, runSession, servableSignature, type ExecutionProvider, type SessionSettings } from './session.ts';
 import type { ModelSignature } from './signature.ts';
 import type { NamedTensors } from './tensor.ts';
-import type { WorkerReply, WorkerRequest } from './worker-messages.ts';
+import { ownsWholeBuffer, transferList, type WorkerReply, type WorkerRequest } from './worker-messages.ts';
 import { startWorkerThread } from '../worker-thread.ts';
 
 /** What the server needs of an open model: run it, describe it, release it. */
@@ -33,8 +33,24 @@ export async function openInProcessSession(modelPath: string, settings: SessionS
 }
 
 /**
+ * The feeds with every tensor owning its whole buffer, so all of them move to the worker without a
+ * copy: a view into a request body (binary tensor data is read in place) is copied first, since
+ * posting a view would copy its whole buffer (a 64 KB socket read for a few hundred bytes of data).
+ */
+function movable(feeds: NamedTensors): NamedTensors {
+  let moved: NamedTensors | undefined;
+  for (const [name, tensor] of Object.entries(feeds)) {
+    const data = tensor.data;
+    if (Array.isArray(data) || ownsWholeBuffer(data)) continue;
+    moved ??= { ...feeds };
+    moved[name] = { ...tensor, data: (data as Float32Array).slice() };
+  }
+  return moved ?? feeds;
+}
+
+/**
  * Opens the model in its own worker thread (runtime/model/inference-worker.ts). Inputs are copied
- * to the worker (they may be views into request bodies); outputs move back without a copy.
+ * to the worker only where they are views into request bodies; outputs move back without a copy.
  */
 export async function openWorkerSession(modelPath: string, settings: SessionSettings): Promise<ModelRunner> {
   const worker = startWorkerThread(new URL('./inference-worker.ts', import.meta.url), { modelPath, settings });
@@ -69,7 +85,7 @@ export async function openWorkerSession(modelPath: string, settings: SessionSett
   };
   worker.on('error', (error) => failAll(new Error(`inference worker failed: ${error.message}`)));
   worker.on('exit', (code) => failAll(new Error(`inference worker exited with ${code}`)));
-  const send = (message: WorkerRequest) => worker.postMessage(message);
+  const send = (message: WorkerRequest, transfer: ArrayBuffer[] = []) => worker.postMessage(message, transfer);
 
   let releasing: Promise<void> | undefined;
   return {
@@ -81,7 +97,8 @@ export async function openWorkerSession(modelPath: string, settings: SessionSett
       const id = nextId++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        send({ type: 'run', id, feeds });
+        const moved = movable(feeds);
+        send({ type: 'run', id, feeds: moved }, transferList(moved));
       });
     },
     release() {

@@ -58,7 +58,7 @@ export function decodeValues(name: string, datatype: V2Datatype, raw: ArrayLike<
     }
     return Array.isArray(values) ? (values as string[]) : Array.from(values as ArrayLike<string>);
   }
-  const out = numericInfo(datatype).create(count);
+  const out = numericInfo(datatype).allocate(count);
   const range = INTEGER_RANGES[datatype];
   for (let i = 0; i < count; i++) {
     const value = values[i];
@@ -112,8 +112,9 @@ export function decodeBinaryData(name: string, datatype: V2Datatype, bytes: Buff
   if (bytes.length !== count * info.byteSize) {
     throw badRequest(`input "${name}": ${datatype} shape holds ${count * info.byteSize} bytes but binary data has ${bytes.length}`);
   }
-  // Copy: the body buffer is shared and not necessarily aligned for a typed-array view.
-  const out: NumericArray = info.create(count);
+  // A view where the bytes are aligned for one (inputs are never written to); a copy where they are not.
+  if (bytes.byteOffset % info.byteSize === 0) return info.view(bytes.buffer as ArrayBuffer, bytes.byteOffset, count);
+  const out: NumericArray = info.allocate(count);
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
   return out;
 }
