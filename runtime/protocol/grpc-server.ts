@@ -172,6 +172,8 @@ function unary(name: string, codec: MethodCodec, handler: Handler, { tokens, lim
     } catch (error) {
       if (error instanceof GrpcError) throw error;
       const httpError = toHttpError(error);
+      // Anything else that would be a 500 is a bug: the transport logs it and answers INTERNAL.
+      if (httpError.status >= 500 && !(error instanceof HttpError)) throw error;
       throw new GrpcError(grpcCodeOf(httpError.status), httpError.message);
     }
   };

@@ -4,9 +4,11 @@ import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node
 import { gzipSync } from 'node:zlib';
 import { GrpcTestClient, modelInferSerializers, wideInfer } from './grpc-client.ts';
 import { modelPath, seededFloats, startTestRuntime } from './helpers.ts';
+import { eventually } from '../support/eventually.ts';
+import { scrapeSample } from '../support/prometheus-text.ts';
 
 const WIDE = modelPath('wide-mlp-fp32.onnx');
-const features = new Float32Array(seededFloats(12, 512 * 64, 2));
+const features = new Float32Array(seededFloats(12, 1024 * 64, 2));
 const MODEL_INFER = '/inference.GRPCInferenceService/ModelInfer';
 
 interface RawAnswer {
@@ -92,9 +94,12 @@ describe('runtime gRPC transport (node:http2): deadlines, compression, limits an
     const client = new GrpcTestClient(runtime.grpcAddress);
     const h2 = await session(runtime.grpcAddress);
     try {
-      // A queue of 512-row runs, one at a time, ahead of the call with a 20 ms deadline.
-      const ahead = Array.from({ length: 24 }, (_, i) => client.status('ModelInfer', wideInfer(512, features, `ahead${i}`)));
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // A queue of 1024-row runs, one at a time, ahead of the call with a 20 ms deadline: it is sent
+      // once the runtime's own gauge shows at least eight of them waiting.
+      const ahead = Array.from({ length: 24 }, (_, i) => client.status('ModelInfer', wideInfer(1024, features, `ahead${i}`)));
+      await eventually(async () => {
+        expect(await scrapeSample(`${runtime.url}/metrics`, 'inference_queue_depth')).to.be.at.least(8);
+      }, { timeoutMs: 20_000, intervalMs: 5 });
       const late = await rawCall(h2, framed(modelInferSerializers.requestSerialize(wideInfer(1, features, 'late'))), { 'grpc-timeout': '20m' });
       expect(late).to.include({ httpStatus: 200, code: GrpcStatus.DEADLINE_EXCEEDED, message: 'Deadline exceeded' });
       expect((await Promise.all(ahead)).map((result) => result.code)).to.deep.equal(Array(24).fill(GrpcStatus.OK));
