@@ -33,6 +33,25 @@ async function untilNoNamespaceTerminates(): Promise<void> {
   }, { timeoutMs: 180_000, intervalMs: 1_000 });
 }
 
+/**
+ * Waits (bounded) for 5 s in which the operator logs no failed reconcile. ModelDeployments of a suite
+ * that ran before, in a namespace deleted since, have been seen failing their passes (the namespace
+ * gone) well after it went; each retry, with backoff, counts as writes here. Retries thin out as the
+ * backoff grows, so the steady-state window starts in a quiet stretch, not during the retries.
+ */
+async function untilNoReconcileFails(operator: OperatorProcess): Promise<void> {
+  await eventually(async () => {
+    const from = operator.logs.length;
+    await sleep(5_000);
+    const failed = operator.logs.slice(from).filter((entry) => entry.msg === 'reconcile failed');
+    expect(failed.map((entry) => String(entry.key)), 'reconciles failing').to.deep.equal([]);
+  }, { timeoutMs: 120_000, intervalMs: 0 });
+}
+
+/** What the apiserver has of every ModelDeployment: a failed steady-state count says whether the keys it names still exist. */
+const allModelDeployments = async () =>
+  (await plane().running.kubectl(['get', 'modeldeployments.modelship.io', '-A', '-o', 'jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name} {end}'])).trim();
+
 /** Which ModelDeployments the operator logged about since log line `from`: what a failed steady-state count names. */
 const loggedObjectsSince = (operator: OperatorProcess, from: number) =>
   [...new Set(operator.logs.slice(from).flatMap((entry) => {
@@ -123,24 +142,30 @@ describe('operator against the real control plane', function () {
       expect(md.status?.conditions?.find((c) => c.type === 'Reconciling')?.status).to.equal('False');
     }, { timeoutMs: 30_000 });
     await untilNoNamespaceTerminates();
+    await untilNoReconcileFails(operator);
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await writesExceptLeases(operator);
     const logsBefore = operator.logs.length;
     await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=1']);
     await sleep(6_000);
-    expect(await writesExceptLeases(operator), `writes after an unrelated annotation and 6s idle (logged: ${loggedObjectsSince(operator, logsBefore)})`).to.equal(before);
+    const writes = await writesExceptLeases(operator);
+    const context = writes === before ? '' : `logged: ${loggedObjectsSince(operator, logsBefore)}; ModelDeployments in the apiserver: ${await allModelDeployments()}`;
+    expect(writes, `writes after an unrelated annotation and 6s idle (${context})`).to.equal(before);
   });
 
   it('does not reconcile for a change to status alone (its own status writes among them), and does for an annotation', async () => {
     await untilNoNamespaceTerminates();
+    await untilNoReconcileFails(operator);
     await eventually(async () => expect(await operator.metric('modelship_workqueue_depth')).to.equal(0), { timeoutMs: 10_000 });
     await sleep(2_000);
     const before = await operator.metric('modelship_reconcile_total');
     const logsBefore = operator.logs.length;
     await plane().running.kubectl(['patch', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Pending"}}']);
     await sleep(3_000);
-    expect(await operator.metric('modelship_reconcile_total'), `reconciles after a status-only change (logged: ${loggedObjectsSince(operator, logsBefore)})`).to.equal(before);
+    const reconciles = await operator.metric('modelship_reconcile_total');
+    const context = reconciles === before ? '' : `logged: ${loggedObjectsSince(operator, logsBefore)}; ModelDeployments in the apiserver: ${await allModelDeployments()}`;
+    expect(reconciles, `reconciles after a status-only change (${context})`).to.equal(before);
     expect((await getMd('fraud')).status?.phase, 'a hand-edited status waits for the next change or resync').to.equal('Pending');
 
     await plane().running.kubectl(['annotate', 'modeldeployments.modelship.io', 'fraud', '-n', namespace, 'touched=2', '--overwrite']);
