@@ -26,7 +26,7 @@ if (mode === 'http2') {
     stream.on('end', () => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-      stream.end(path === METHOD ? framed : path === LIVE ? empty : empty);
+      stream.end(path === METHOD ? framed : empty);
     });
   });
   server.listen(port, '127.0.0.1', () => console.log('ready'));

@@ -5,11 +5,14 @@ import { REPO_ROOT } from './helpers.ts';
 const definition = loadSync(`${REPO_ROOT}runtime/protocol/grpc_predict_v2.proto`, {
   keepCase: true, longs: String, enums: String, defaults: true, arrays: true, oneofs: true,
 });
-/** protobufjs's (proto-loader's) serializers of ModelInfer's messages, from the same .proto. */
-export const modelInferSerializers = (definition['inference.GRPCInferenceService'] as unknown as Record<string, {
+/** protobufjs's (proto-loader's) codec of ModelInfer's messages, from the same .proto. */
+export interface ModelInferCodec {
   requestSerialize(value: unknown): Buffer;
+  requestDeserialize(bytes: Buffer): Record<string, unknown>;
   responseSerialize(value: unknown): Buffer;
-}>).ModelInfer as { requestSerialize(value: unknown): Buffer; responseSerialize(value: unknown): Buffer };
+  responseDeserialize(bytes: Buffer): Record<string, unknown>;
+}
+export const modelInferSerializers = (definition['inference.GRPCInferenceService'] as unknown as Record<string, ModelInferCodec>).ModelInfer as ModelInferCodec;
 const Service = (loadPackageDefinition(definition).inference as Record<string, ServiceClientConstructor>).GRPCInferenceService as ServiceClientConstructor;
 
 type Callback = (error: ServiceError | null, response: Record<string, unknown>) => void;

@@ -1,22 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { loadSync } from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
 import type { GrpcInferRequest, GrpcInferResponse } from '../../../runtime/protocol/grpc-codec.ts';
 import { decodeModelInferRequest, encodeModelInferResponse, MalformedMessageError } from '../../../runtime/protocol/grpc-wire.ts';
-import { RUNTIME_GRPC_SERVICE } from '../../../runtime/contract.ts';
-
-/** The reference: proto-loader's (protobufjs) serializers for the same .proto, as the server used them before. */
-const proto = loadSync(fileURLToPath(new URL('../../../runtime/protocol/grpc_predict_v2.proto', import.meta.url)), {
-  keepCase: true, longs: String, enums: String, defaults: true, arrays: true, oneofs: true,
-});
-interface MethodDefinition {
-  requestSerialize(value: unknown): Buffer;
-  requestDeserialize(bytes: Buffer): Record<string, unknown>;
-  responseSerialize(value: unknown): Buffer;
-  responseDeserialize(bytes: Buffer): Record<string, unknown>;
-}
-const modelInfer = (proto[RUNTIME_GRPC_SERVICE] as unknown as Record<string, MethodDefinition>).ModelInfer as MethodDefinition;
+import { modelInferSerializers as modelInfer } from '../../runtime/grpc-client.ts';
 
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 const uint64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
@@ -66,6 +52,7 @@ function readable(message: GrpcInferRequest | Record<string, unknown>): unknown 
   };
 }
 
+// The reference, `modelInfer`: proto-loader's (protobufjs) codec for the same .proto, as the server used it before.
 describe('gRPC wire codec for ModelInfer (hand-written; protobufjs is the reference)', () => {
   it('decodes every ModelInferRequest the way proto-loader did', () => {
     fc.assert(fc.property(request, (value) => {
