@@ -1,8 +1,8 @@
 import { createSecureServer, createServer, type Http2SecureServer, type Http2Server, type Http2Session, type IncomingHttpHeaders, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync, inflateSync } from 'node:zlib';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { Withdrawal, type AbortLike } from '../batching/withdrawal.ts';
+import { inflateBody } from './body-encoding.ts';
 
 /**
  * Unary gRPC over node:http2, with nothing in between: the framing (5-byte prefix), deadlines
@@ -132,18 +132,13 @@ class UnaryStream {
     if (body.length > 5 + length) throw new GrpcError(GrpcStatus.UNIMPLEMENTED, `Received a second request message for unary method ${this.path}`);
     const message = body.subarray(5);
     if (!compressed) return message;
-    const encoding = this.headers['grpc-encoding'] ?? 'identity';
-    const limit = { maxOutputLength: this.options.maxMessageBytes };
-    try {
-      if (encoding === 'gzip') return gunzipSync(message, limit);
-      if (encoding === 'deflate') return inflateSync(message, limit);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new GrpcError(GrpcStatus.RESOURCE_EXHAUSTED, `Received message that decompresses to a size larger than ${this.options.maxMessageBytes}`);
-      }
-      throw new GrpcError(GrpcStatus.INTERNAL, `Received a malformed ${encoding} message: ${(error as Error).message}`);
-    }
-    throw new GrpcError(GrpcStatus.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${String(encoding)}"`);
+    const encoding = String(this.headers['grpc-encoding'] ?? 'identity');
+    const limit = this.options.maxMessageBytes;
+    const inflated = inflateBody(message, encoding, limit);
+    if (Buffer.isBuffer(inflated)) return inflated;
+    if (inflated === 'too-large') throw new GrpcError(GrpcStatus.RESOURCE_EXHAUSTED, `Received message that decompresses to a size larger than ${limit}`);
+    if (inflated === 'unsupported') throw new GrpcError(GrpcStatus.UNIMPLEMENTED, `Received message compressed with unsupported encoding "${encoding}"`);
+    throw new GrpcError(GrpcStatus.INTERNAL, `Received a malformed ${encoding} message: ${inflated.malformed}`);
   }
 
   private async run(): Promise<void> {

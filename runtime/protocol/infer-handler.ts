@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { inflateSync, gunzipSync } from 'node:zlib';
 import type { Logger } from '../logging.ts';
 import type { RuntimeMetrics } from '../metrics.ts';
+import { inflateBody } from './body-encoding.ts';
 import { badRequest, clientGone, HttpError, notFound, unavailable } from './errors.ts';
 import { sendError, toHttpError } from './http.ts';
 import { encodeInferResponse } from './infer-response.ts';
@@ -107,14 +107,11 @@ function readBody(req: IncomingMessage, limit: number, binaryAt: number): Promis
 
 function decompress(body: Buffer, encoding: string | undefined, limit: number): Buffer {
   if (!encoding || encoding === 'identity') return body;
-  try {
-    if (encoding === 'gzip') return gunzipSync(body, { maxOutputLength: limit });
-    if (encoding === 'deflate') return inflateSync(body, { maxOutputLength: limit });
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new HttpError(413, `decompressed request body exceeds ${limit} bytes`);
-    throw badRequest(`malformed ${encoding} body: ${(error as Error).message}`);
-  }
-  throw new HttpError(415, `unsupported Content-Encoding ${encoding}`);
+  const inflated = inflateBody(body, encoding, limit);
+  if (Buffer.isBuffer(inflated)) return inflated;
+  if (inflated === 'too-large') throw new HttpError(413, `decompressed request body exceeds ${limit} bytes`);
+  if (inflated === 'unsupported') throw new HttpError(415, `unsupported Content-Encoding ${encoding}`);
+  throw badRequest(`malformed ${encoding} body: ${inflated.malformed}`);
 }
 
 interface InferDeps {
