@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { generatePki, type PlanePki } from './pki.ts';
+import { FRONT_PROXY_CLIENT, generatePki, type PlanePki } from './pki.ts';
 import { freePorts } from './ports.ts';
 import { SupervisedProcess } from './supervised-process.ts';
 
@@ -105,6 +105,13 @@ export async function startPlane(options: PlaneOptions = {}): Promise<RunningPla
       '--authorization-mode=RBAC', '--allow-privileged=true',
       // kubectl logs/exec through a real node's kubelet (which trusts the cluster CA).
       `--kubelet-client-certificate=${pki.adminCert}`, `--kubelet-client-key=${pki.adminKey}`, '--kubelet-preferred-address-types=InternalIP',
+      // The aggregation layer (APIService: metrics.k8s.io from metrics-server, external.metrics.k8s.io
+      // from KEDA), routed to the endpoint's address: the plane runs without kube-proxy unless a real node does.
+      `--requestheader-client-ca-file=${pki.frontProxyCaCert}`, `--requestheader-allowed-names=${FRONT_PROXY_CLIENT}`,
+      '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${pki.frontProxyClientCert}`, `--proxy-client-key-file=${pki.frontProxyClientKey}`,
+      '--enable-aggregator-routing=true',
       '--profiling=false', '--v=1',
     ];
     const startApiserver = () => {
