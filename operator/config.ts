@@ -7,12 +7,11 @@ import { OperatorSettings as S } from './settings.ts';
 export { ConfigError } from '../runtime/env-settings.ts';
 
 export interface OperatorConfig {
-  options: Required<OperatorOptions>;
+  options: Required<Omit<OperatorOptions, 'prometheusUrl'>> & Pick<OperatorOptions, 'prometheusUrl'>;
   logLevel: (typeof S.logLevel.values)[number];
   metricsAddress: string;
   metricsPort: number;
   watchNamespace: string | undefined;
-  prometheusUrl: string | undefined;
   /** The admission policy that checks ModelDeployment authors; undefined: authors trusted. */
   admissionPolicy: string | undefined;
   /** How often a models:/ reference is resolved again, unless its ModelDeployment says. */
@@ -28,18 +27,19 @@ export interface OperatorConfig {
 /** Reads the operator's settings from its environment (what the Helm chart sets), as operator/settings.ts describes them. */
 export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
   const seconds = (setting: Parameters<typeof readInteger>[1]) => readInteger(env, setting) * 1000;
+  const prometheusUrl = readString(env, S.prometheusUrl);
   return {
     options: {
       defaultRuntimeImage: readString(env, S.runtimeImage),
       clusterDomain: readString(env, S.clusterDomain),
       s3FetcherImage: readString(env, S.s3FetcherImage),
       prometheusNamespace: readString(env, S.prometheusNamespace),
+      ...(prometheusUrl && { prometheusUrl }),
     },
     logLevel: readEnum(env, S.logLevel),
     metricsAddress: readString(env, S.metricsAddress),
     metricsPort: readInteger(env, S.metricsPort),
     watchNamespace: readString(env, S.watchNamespace),
-    prometheusUrl: readString(env, S.prometheusUrl),
     admissionPolicy: readString(env, S.admissionPolicy),
     registryPollMs: seconds(S.registryPollSeconds),
     workers: readInteger(env, S.workers),

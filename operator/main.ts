@@ -23,7 +23,6 @@ const controller = new ModelDeploymentController({
   resyncIntervalMs: config.resyncIntervalMs,
   discoveryIntervalMs: config.discoveryIntervalMs,
   registryPollMs: config.registryPollMs,
-  ...(config.prometheusUrl && { prometheusUrl: config.prometheusUrl }),
   ...(config.admissionPolicy && { admissionPolicy: config.admissionPolicy }),
 });
 

@@ -49,7 +49,7 @@ export const ROLLOUT_PHASES = ['Stable', 'Progressing', 'Paused', 'WaitingForPro
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded', 'Idle'] as const;
 /** Reconciling and Stalled are kstatus' standard conditions (sigs.k8s.io/cli-utils), read by Flux and other GitOps tools. */
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'AlertRules', 'ModelResolved', 'Admitted'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'Reconciling', 'Stalled', 'TrafficRouting', 'Autoscaling', 'AlertRules', 'ModelResolved', 'Admitted'] as const;
 export const MAX_NAME_LENGTH = 55;
 
 /** "a, b or c", for messages. */
@@ -393,17 +393,25 @@ const ScalingRulesSchema = Type.Object({
   ),
 });
 
+/** The autoscaling engines a ModelDeployment can name (operator/desired/autoscaling/registry.ts has one of each). */
+export const AUTOSCALERS = ['HPA', 'KEDA'] as const;
+export type AutoscalerName = (typeof AUTOSCALERS)[number];
+
 export const AutoscalingSchema = Type.Object(
   {
-    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas, description: 'Fewest replicas the HPA keeps.' })),
-    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, description: 'Most replicas the HPA may start.' }),
+    engine: Type.Optional(StringEnum(AUTOSCALERS, {
+      description:
+        'What scales the model: HPA (a HorizontalPodAutoscaler; its latency target reads the per-pod custom metric prediction_latency from a metrics adapter such as prometheus-adapter) or KEDA (a ScaledObject: a Prometheus trigger on the same latency, a CPU trigger, the same bounds and behavior). Unset: KEDA where it is installed, else HPA. KEDA named but not installed leaves an HPA scaling and says so in the Autoscaling condition.',
+    })),
+    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas, description: 'Fewest replicas the autoscaler keeps.' })),
+    maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, description: 'Most replicas the autoscaler may start.' }),
     targetCPUUtilization: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Average CPU use in percent of the CPU request.' })),
     targetPredictionLatencyMs: Type.Optional(
-      Type.Integer({ minimum: 1, maximum: 600_000, description: 'Average prediction latency per pod in ms (HPA Pods metric prediction_latency).' }),
+      Type.Integer({ minimum: 1, maximum: 600_000, description: "Mean prediction latency in ms over the last minute (the HPA's per-pod metric prediction_latency, or KEDA's Prometheus trigger)." }),
     ),
     behavior: Type.Optional(Type.Object(
       { scaleUp: Type.Optional(ScalingRulesSchema), scaleDown: Type.Optional(ScalingRulesSchema) },
-      { description: "Passed to the HPA's spec.behavior as it is: how fast it scales up and down." },
+      { description: "Passed to the HPA's spec.behavior as it is (KEDA: its HPA's): how fast it scales up and down." },
     )),
   },
   rules(

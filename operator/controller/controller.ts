@@ -29,8 +29,6 @@ export interface ControllerConfig {
   resyncIntervalMs: number;
   /** How often API discovery is asked whether optional CRDs (Istio's) were installed or removed. */
   discoveryIntervalMs?: number;
-  /** Default Prometheus for canary analysis. */
-  prometheusUrl?: string;
   /** How often models:/ URIs are resolved again, unless their ModelDeployment says. */
   registryPollMs?: number;
   /** The admission policy that checks ModelDeployment authors (MODELSHIP_ADMISSION_POLICY). */

@@ -40,8 +40,6 @@ export interface ReconcilerDeps {
   recorder: EventRecorder;
   log: Logger;
   fieldManager: string;
-  /** Default Prometheus for canary analysis (MODELSHIP_PROMETHEUS_URL). */
-  prometheusUrl?: string;
   /** Resolves models:/ URIs in their MLflow registry. */
   registry?: RegistryPoller;
   /** What the Gateways of Gateway API routes support; absent: taken to support what the spec asks. */
@@ -216,7 +214,7 @@ async function sampleIfDue(deps: ReconcilerDeps, md: ModelDeployment, now: Date)
     stableRevision: status.stableRevision,
     windowSeconds: Math.max(1, Math.round(durationMs(analysis.interval ?? SpecDefaults.analysisInterval) / 1000)),
   };
-  return takeSample(analysis, target, analysis.prometheus ?? deps.prometheusUrl, now);
+  return takeSample(analysis, target, analysis.prometheus ?? deps.options.prometheusUrl, now);
 }
 
 function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
@@ -260,6 +258,7 @@ function statusOf(
     rollout: plan.rollout,
     routing: plan.routing,
     ...(plan.alerting && { alerting: plan.alerting }),
+    ...(plan.autoscaling && { autoscaling: plan.autoscaling }),
     conflicts: problems.conflicts,
     ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
     ...(problems.failure ? { runtimeFailure: problems.failure } : {}),

@@ -1,4 +1,5 @@
 import { childKind, childKindKey, type ChildKind } from './child-kind.ts';
+import { autoscalerKinds } from './autoscaling/registry.ts';
 import { routerKinds } from './routing/registry.ts';
 
 export { childKindKey, typeMeta, type ChildKind } from './child-kind.ts';
@@ -8,7 +9,6 @@ export const ChildKinds = {
   controllerRevision: childKind('apps', 'v1', 'ControllerRevision', 'controllerrevisions'),
   service: childKind('', 'v1', 'Service', 'services'),
   deployment: childKind('apps', 'v1', 'Deployment', 'deployments'),
-  horizontalPodAutoscaler: childKind('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'),
   podDisruptionBudget: childKind('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   networkPolicy: childKind('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies'),
   prometheusRule: childKind('monitoring.coreos.com', 'v1', 'PrometheusRule', 'prometheusrules', { provider: 'Prometheus Operator' }),
@@ -16,7 +16,8 @@ export const ChildKinds = {
 
 /**
  * Every kind the operator owns, in apply order: ControllerRevisions record what each revision is
- * before anything runs it; the Services exist before pods turn ready; the traffic routers' kinds
+ * before anything runs it; the Services exist before pods turn ready; the autoscalers' kinds
+ * (autoscaling/registry.ts) follow the Deployments they scale; the traffic routers' kinds
  * (routing/registry.ts) come after the workloads, once the revisions they name have pods.
  * Informers, pruning and the Helm chart's RBAC (checked by test/unit/operator/chart.test.ts) all
  * follow this list.
@@ -25,7 +26,7 @@ export const childKinds: readonly ChildKind[] = [
   ChildKinds.controllerRevision,
   ChildKinds.service,
   ChildKinds.deployment,
-  ChildKinds.horizontalPodAutoscaler,
+  ...autoscalerKinds,
   ChildKinds.podDisruptionBudget,
   ChildKinds.networkPolicy,
   ...routerKinds,

@@ -1,4 +1,4 @@
-export { desiredAutoscaler, latencyTarget, PREDICTION_LATENCY_METRIC } from './autoscaler.ts';
+export { latencyTarget, meanLatencyQuery, PREDICTION_LATENCY_METRIC } from './autoscaling/latency.ts';
 export { ChildKinds, childKinds, childKindOf, type ChildKind } from './child-kinds.ts';
 export { planModelDeployment, revisionDeploymentName, type Plan, type PlanInput } from './plan.ts';
 export { desiredDeployment, GPU_RESOURCE, GRPC_PORT_NAME, HTTP_PORT_NAME, RUNTIME_CONTAINER } from './deployment.ts';

@@ -10,6 +10,8 @@ export interface OperatorOptions {
   s3FetcherImage?: string;
   /** Namespace of the Prometheus scraping the runtimes, admitted by NetworkPolicies; empty: none. */
   prometheusNamespace?: string;
+  /** The Prometheus that scrapes the runtimes: canary analysis's default, and what KEDA's latency trigger asks. */
+  prometheusUrl?: string;
 }
 
 export const DEFAULT_CLUSTER_DOMAIN = OperatorSettings.clusterDomain.default;

@@ -3,10 +3,11 @@ import { SpecDefaults, type TrafficRouterName } from '../api/schema.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
 import { rolloutCommands } from '../rollout/commands.ts';
+import type { ConditionState } from '../status/conditions.ts';
 import { deploymentProgress, deploymentState } from '../status/deployment-progress.ts';
 import { isProgressive, nextRollout, recordIn, strategyOf, type RolloutDecision } from '../rollout/state-machine.ts';
 import { desiredPrometheusRule } from './alert-rules.ts';
-import { desiredAutoscaler } from './autoscaler.ts';
+import { autoscalerOf } from './autoscaling/registry.ts';
 import { childKinds, inApplyOrder, type ChildKind } from './child-kinds.ts';
 import { desiredDeployment } from './deployment.ts';
 import { desiredDisruptionBudget } from './disruption-budget.ts';
@@ -56,6 +57,8 @@ export interface Plan {
   candidateDeploymentName?: string;
   /** Where spec.slo alerts go (absent without spec.slo). */
   alerting?: 'PrometheusRule' | 'NotInstalled';
+  /** Which autoscaler scales the model on what (absent without spec.autoscaling). */
+  autoscaling?: ConditionState;
 }
 
 export const revisionDeploymentName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
@@ -115,6 +118,10 @@ export function planModelDeployment(input: PlanInput): Plan {
   const prometheusRule = desiredPrometheusRule(md);
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
+  const autoscaler = autoscalerOf(md, input.served, options);
+  const autoscaling = autoscaler ? { autoscaling: autoscaler.condition } : {};
+  const scale = (at: ModelDeployment, slot?: RevisionSlot): KubernetesObject[] =>
+    autoscaler && at.spec.autoscaling ? autoscaler.autoscaler.scale({ md: at, autoscaling: at.spec.autoscaling, options, ...(slot && { slot }) }) : [];
   const askRouter = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
     const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(input.sharedRoute !== undefined && { sharedRoute: input.sharedRoute }), ...(standIn && { standIn }), ...request });
@@ -124,13 +131,12 @@ export function planModelDeployment(input: PlanInput): Plan {
 
   if (!isProgressive(strategy)) {
     objects.push(desiredDeployment(md, options));
-    const hpa = desiredAutoscaler(md);
+    objects.push(...scale(md));
     const pdb = desiredDisruptionBudget(md);
-    if (hpa) objects.push(hpa);
     if (pdb) objects.push(pdb);
     // One Deployment replaces its pods in place: the route takes old and new revisions' pods alike.
     const routing = askRouter({ weights: rollout.weights, pods: { candidate: 0, stable: total }, candidateReady: false });
-    return { objects: inApplyOrder(objects), rollout, routing, stableDeploymentName: nameOf(md), ...alerting };
+    return { objects: inApplyOrder(objects), rollout, routing, stableDeploymentName: nameOf(md), ...alerting, ...autoscaling };
   }
 
   const steps = md.spec.rollout?.canary?.steps ?? [];
@@ -154,9 +160,8 @@ export function planModelDeployment(input: PlanInput): Plan {
   for (const slot of slots) {
     const at = specAt(slot.revision);
     objects.push(desiredDeployment(at, options, slot));
-    const hpa = desiredAutoscaler(at, slot);
+    objects.push(...scale(at, slot));
     const pdb = slot.replicas !== undefined && !md.spec.autoscaling && slot.replicas <= 1 ? undefined : desiredDisruptionBudget(at, slot);
-    if (hpa) objects.push(hpa);
     if (pdb) objects.push(pdb);
   }
 
@@ -178,6 +183,7 @@ export function planModelDeployment(input: PlanInput): Plan {
     stableDeploymentName: revisionDeploymentName(md, rollout.stableRevision),
     ...(candidate && { candidateDeploymentName: revisionDeploymentName(md, candidate) }),
     ...alerting,
+    ...autoscaling,
   };
 }
 

@@ -159,6 +159,7 @@ export function computeStatus(
     ...core,
     ...kstatusConditions({ progressing: core.Progressing, problem, ready: core.Ready }),
     TrafficRouting: trafficRouting(observed.routing),
+    Autoscaling: observed.autoscaling,
     AlertRules: alertRulesCondition(observed.alerting),
     ModelResolved: observed.modelResolved,
     // Written only while a ModelDeployment is held for want of the admission policy (controller/reconciler.ts).

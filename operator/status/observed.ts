@@ -17,6 +17,8 @@ export interface ObservedChildren {
   routing?: TrafficRouting;
   /** Where spec.slo alerts go: a PrometheusRule, nowhere because its CRD is missing, or no SLO at all. */
   alerting?: 'PrometheusRule' | 'NotInstalled';
+  /** Which autoscaler scales the model on what, as the plan chose it (absent without spec.autoscaling). */
+  autoscaling?: ConditionState;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];
   /** Whether a models:/ URI was resolved in its registry in this pass, and why not (absent for other URIs). */

@@ -7,7 +7,7 @@ import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../support/metrics-server.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
-import { leaveNamespace, modelDigest, type Pod, podsOf, prepareNamespace } from './cluster.ts';
+import { leaveNamespace, modelDigest, type Pod, prepareNamespace, readyPodsOf } from './cluster.ts';
 import { realNode } from './context.ts';
 import { startLoad } from './load.ts';
 
@@ -22,6 +22,7 @@ describe('real node: a ModelDeployment autoscaled on CPU scales with real load (
   this.timeout(12 * 60_000);
   const namespace = `autoscaling-${Date.now().toString(36)}`;
   const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
+  const readyPods = () => readyPodsOf(kubectl, namespace, `app.kubernetes.io/instance=${NAME}`);
   let operator: OperatorProcess;
   let metricsServer: RunningMetricsServer | undefined;
   let logDir: string;
@@ -96,10 +97,6 @@ describe('real node: a ModelDeployment autoscaled on CPU scales with real load (
     console.log(`      load stopped -> back to 1 replica: ${((Date.now() - loadStopped) / 1000).toFixed(1)} s`);
   });
 
-  async function readyPods(): Promise<Pod[]> {
-    const pods = await podsOf(kubectl, namespace, `app.kubernetes.io/instance=${NAME}`);
-    return pods.filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  }
 
   /** The READY column of `kubectl get modelDeployment`. */
   async function readyColumn(): Promise<string> {

@@ -32,6 +32,12 @@ export async function podsOf(kubectl: Kubectl, namespace: string, selector: stri
   return list.items;
 }
 
+/** The pods that serve: Ready and not on their way out. */
+export async function readyPodsOf(kubectl: Kubectl, namespace: string, selector: string): Promise<Pod[]> {
+  return (await podsOf(kubectl, namespace, selector))
+    .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+}
+
 const digests = new Map(readFileSync(join(MODELS_DIR, 'SHA256SUMS'), 'utf8').trim().split('\n').map((line) => {
   const [digest = '', file = ''] = line.split(/\s+/);
   return [file, digest];

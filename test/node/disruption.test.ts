@@ -4,7 +4,7 @@ import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
 import { realNode } from './context.ts';
-import { leaveNamespace, modelDigest, podsOf, prepareNamespace } from './cluster.ts';
+import { leaveNamespace, modelDigest, prepareNamespace, readyPodsOf } from './cluster.ts';
 import { startLoad } from './load.ts';
 
 /**
@@ -27,8 +27,7 @@ describe('real node: pod deletion and node drain under load', function () {
   let operator: OperatorProcess;
   let url: string;
 
-  const readyPods = async () => (await podsOf(kubectl, namespace, selector))
-    .filter((pod) => !pod.metadata.deletionTimestamp && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const readyPods = () => readyPodsOf(kubectl, namespace, selector);
 
   before(async () => {
     operator = await prepareNamespace(kubectl, namespace, 'operator-disruption');

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { PREDICTION_LATENCY_METRIC } from '../../operator/desired/autoscaler.ts';
+import { PREDICTION_LATENCY_METRIC } from '../../operator/desired/autoscaling/latency.ts';
 import type { RunningRuntime } from '../../runtime/server.ts';
 import { eventually } from '../support/eventually.ts';
 import { startPrometheus, type PrometheusServer } from '../support/prometheus-server.ts';

@@ -33,13 +33,18 @@ export async function startPrometheus(scrapeConfigs: (dir: string) => unknown[])
   const server = spawn(binary, [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn',
-  ], { stdio: 'ignore' });
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  server.stderr?.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4_000); });
   const stop = async () => {
     if (server.exitCode !== null || server.signalCode !== null) return;
     const exited = new Promise((resolve) => server.once('exit', resolve));
     server.kill('SIGTERM');
     await exited;
   };
-  await eventually(async () => expect((await fetch(`${url}/-/ready`)).status).to.equal(200), { timeoutMs: 30_000 });
+  await eventually(async () => {
+    expect(server.exitCode, `Prometheus exited: ${log}`).to.equal(null);
+    expect((await fetch(`${url}/-/ready`)).status).to.equal(200);
+  }, { timeoutMs: 30_000 });
   return { url, dir, stop, close: async () => { await stop(); await rm(dir, { recursive: true, force: true }); } };
 }

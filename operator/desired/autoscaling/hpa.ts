@@ -1,22 +1,14 @@
 import type { V2HorizontalPodAutoscaler, V2MetricSpec } from '@kubernetes/client-node';
-import { SpecDefaults } from '../api/schema.ts';
-import type { ModelDeployment } from '../api/types.ts';
-import { childLabels, type RevisionSlot } from './labels.ts';
-import { childMetadata, nameOf } from './metadata.ts';
+import { SpecDefaults } from '../../api/schema.ts';
+import { childKind } from '../child-kind.ts';
+import { childLabels } from '../labels.ts';
+import { childMetadata, nameOf } from '../metadata.ts';
+import type { Autoscaler, Autoscaling, ScaleRequest } from './engine.ts';
+import { latencyTarget, PREDICTION_LATENCY_METRIC } from './latency.ts';
 
-/** Per-pod metric the runtime's latency is exposed under to the HPA (through a custom-metrics adapter). */
-export const PREDICTION_LATENCY_METRIC = 'prediction_latency';
+export const HorizontalPodAutoscalerKind = childKind('autoscaling', 'v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers');
 
-/**
- * HPA target for the latency metric. The adapter serves prediction_latency in seconds, the
- * Prometheus base unit; a quantity with the milli suffix is thousandths of that unit, so a
- * target of N ms is written "Nm" (200 ms -> "200m" = 0.2 s).
- */
-export function latencyTarget(ms: number): string {
-  return `${ms}m`;
-}
-
-function metrics(autoscaling: NonNullable<ModelDeployment['spec']['autoscaling']>): V2MetricSpec[] {
+function metrics(autoscaling: Autoscaling): V2MetricSpec[] {
   const specs: V2MetricSpec[] = [];
   if (autoscaling.targetCPUUtilization !== undefined) {
     specs.push({ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: autoscaling.targetCPUUtilization } } });
@@ -30,10 +22,8 @@ function metrics(autoscaling: NonNullable<ModelDeployment['spec']['autoscaling']
   return specs;
 }
 
-/** The HPA when spec.autoscaling asks for one, else undefined. */
-export function desiredAutoscaler(md: ModelDeployment, slot?: RevisionSlot): V2HorizontalPodAutoscaler | undefined {
-  const autoscaling = md.spec.autoscaling;
-  if (!autoscaling) return undefined;
+/** The HPA that scales one Deployment of the model. */
+export function desiredHorizontalPodAutoscaler({ md, autoscaling, slot }: ScaleRequest): V2HorizontalPodAutoscaler {
   return {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
@@ -47,3 +37,14 @@ export function desiredAutoscaler(md: ModelDeployment, slot?: RevisionSlot): V2H
     },
   };
 }
+
+/** Kubernetes's own autoscaler: always there; its latency target needs a custom-metrics adapter. */
+export const hpaAutoscaler: Autoscaler = {
+  name: 'HPA',
+  product: 'HorizontalPodAutoscaler',
+  kinds: [HorizontalPodAutoscalerKind],
+  installed: () => true,
+  unable: () => undefined,
+  missing: '',
+  scale: (request) => [desiredHorizontalPodAutoscaler(request)],
+};
