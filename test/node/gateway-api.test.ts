@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { plane } from '../integration/context.ts';
 import { readFileSync } from 'node:fs';
@@ -60,6 +61,15 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     gateway = await startTraefikGateway(kubectl, plane().kubeconfigPath, plane().running.dataDir, namespace);
     traefik = gateway.traefik;
     gatewayClass = gateway.className;
+  });
+
+  // Traefik's log goes with the plane's data dir: a failed test prints what Traefik said about the
+  // test's routes (whether it built a route's latest generation, and its status writes).
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !traefik) return;
+    const lines = (await readFile(traefik.logFile, 'utf8').catch(() => '')).split('\n');
+    const relevant = lines.filter((line) => line.includes(namespace) || /error|conflict|status/i.test(line)).slice(-80);
+    console.log(`      --- Traefik's log (${relevant.length} of ${lines.length} lines: this namespace, errors, status) ---\n${relevant.join('\n')}`);
   });
 
   after(async () => {
