@@ -2,14 +2,16 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuCores } from '../../operator/desired/quantity.ts';
+import { cpuCores, quantityValue } from '../../operator/desired/quantity.ts';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
+import { startKeda, type RunningKeda } from '../support/keda.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../support/metrics-server.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
 import { leaveNamespace, modelDigest, type Pod, prepareNamespace, readyPodsOf } from './cluster.ts';
 import { realNode } from './context.ts';
 import { startLoad } from './load.ts';
+import { scrapeRuntimePods, type RuntimePrometheus } from './runtime-prometheus.ts';
 
 const NAME = 'fraud-autoscaled';
 
@@ -122,5 +124,107 @@ describe('real node: a ModelDeployment autoscaled on CPU scales with real load (
     const text = await (await fetch(`http://${pod.status.podIP}:8080/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
     return text.split('\n').filter((line) => line.startsWith('prediction_requests_total{') && line.includes('code="200"'))
       .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+  }
+});
+
+const KEDA_NAME = 'fraud-keda';
+
+/**
+ * The KEDA engine with a real metrics pipeline: Prometheus scrapes the runtime pods (the chart's
+ * PodMonitor), the operator writes a ScaledObject (KEDA is installed, the spec names no engine) whose
+ * Prometheus trigger asks for the pods' mean prediction latency, KEDA's adapter serves it to the HPA
+ * KEDA made, and the HPA adds pods while the latency is over the target and removes them after.
+ */
+describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction latency (ScaledObject, Prometheus)", function () {
+  this.timeout(12 * 60_000);
+  const namespace = `keda-${Date.now().toString(36)}`;
+  const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
+  const readyPods = () => readyPodsOf(kubectl, namespace, `app.kubernetes.io/instance=${KEDA_NAME}`);
+  let operator: OperatorProcess | undefined;
+  let keda: RunningKeda | undefined;
+  let scraping: RuntimePrometheus | undefined;
+  let logDir: string;
+
+  before(async () => {
+    logDir = await mkdtemp(join(tmpdir(), 'modelship-keda-'));
+    // KEDA first, so the operator finds its CRD installed when it starts.
+    keda = await startKeda(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
+    scraping = await scrapeRuntimePods(kubectl);
+    operator = await prepareNamespace(kubectl, namespace, 'operator-keda', { MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url });
+  });
+
+  after(async () => {
+    await leaveNamespace(kubectl, namespace, operator);
+    await keda?.stop();
+    await scraping?.stop();
+    await rm(logDir, { recursive: true, force: true });
+  });
+
+  it('writes a ScaledObject instead of an HPA, says so, adds pods while latency is over the target and removes them after', async () => {
+    await kubectl(['apply', '-n', namespace, '-f', '-'], JSON.stringify({
+      apiVersion: 'modelship.io/v1alpha1',
+      kind: 'ModelDeployment',
+      metadata: { name: KEDA_NAME },
+      spec: {
+        model: { uri: 'http://models.modelship-system.svc:8000/fraud-fp32.onnx', sha256: modelDigest('fraud-fp32.onnx'), version: '1' },
+        // A small CPU limit: one pod saturates under the test's load, and its requests wait.
+        runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '250m' } } },
+        autoscaling: {
+          minReplicas: 1, maxReplicas: 3, targetPredictionLatencyMs: 5,
+          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 30 } },
+        },
+      },
+    }));
+    await eventually(async () => expect(await readyPods()).to.have.length(1), { timeoutMs: 240_000, intervalMs: 1_000 });
+    const condition = await eventually(async () => {
+      const conditions = JSON.parse(await kubectl(['get', 'md', KEDA_NAME, '-n', namespace, '-o', 'jsonpath={.status.conditions}']) || '[]') as { type: string; status: string; reason: string; message: string }[];
+      const autoscaling = conditions.find((c) => c.type === 'Autoscaling');
+      expect(autoscaling, JSON.stringify(conditions)).to.include({ status: 'True', reason: 'KEDA' });
+      return autoscaling!;
+    }, { timeoutMs: 60_000 });
+    expect(condition.message).to.equal('a KEDA ScaledObject scales 1-3 replicas on mean prediction latency (5 ms)');
+    await eventually(async () => {
+      const scaled = JSON.parse(await kubectl(['get', 'scaledobject', KEDA_NAME, '-n', namespace, '-o', 'json'])) as { status?: { conditions?: { type: string; status: string; message?: string }[]; hpaName?: string } };
+      expect(scaled.status?.conditions?.find((c) => c.type === 'Ready'), `ScaledObject status: ${JSON.stringify(scaled.status)}`).to.include({ status: 'True' });
+      expect(scaled.status?.hpaName).to.equal(`keda-hpa-${KEDA_NAME}`);
+    }, { timeoutMs: 60_000, intervalMs: 1_000 });
+    const hpas = JSON.parse(await kubectl(['get', 'hpa', '-n', namespace, '-o', 'json'])) as { items: { metadata: { name: string; ownerReferences?: { kind: string }[] } }[] };
+    expect(hpas.items.map((hpa) => [hpa.metadata.name, hpa.metadata.ownerReferences?.[0]?.kind]), 'the one HPA is KEDA\'s').to.deep.equal([[`keda-hpa-${KEDA_NAME}`, 'ScaledObject']]);
+
+    const clusterIp = (await kubectl(['get', 'service', KEDA_NAME, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    const loadStarted = Date.now();
+    // Requests of 256 rows (70 kB of JSON): one pod under its CPU limit takes well over 5 ms to read,
+    // decode and answer each, at any speed of machine.
+    const load = startLoad(`http://${clusterIp}:8080/v2/models/${KEDA_NAME}/infer`, { concurrency: 4, perSecond: 200, maxSeconds: 300, rows: 256 });
+    try {
+      const scaled = await eventually(async () => {
+        const pods = await readyPods();
+        expect(pods.length, `ready runtime pods (HPA: ${await kedaHpaSummary()})`).to.be.at.least(2);
+        return pods;
+      }, { timeoutMs: 180_000, intervalMs: 2_000 });
+      console.log(`      load -> ${scaled.length} ready replicas: ${((Date.now() - loadStarted) / 1000).toFixed(1)} s (HPA: ${await kedaHpaSummary()})`);
+    } finally {
+      await load.stop();
+    }
+    const failed = load.answers.filter((answer) => answer.status !== 200);
+    expect(failed, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`).to.have.length(0);
+
+    // The trigger's window is a minute: the mean falls to 0 once it holds no requests.
+    const loadStopped = Date.now();
+    await eventually(async () => {
+      expect((await readyPods()).length, `ready runtime pods (HPA: ${await kedaHpaSummary()})`).to.equal(1);
+    }, { timeoutMs: 300_000, intervalMs: 2_000 });
+    console.log(`      load stopped -> back to 1 replica: ${((Date.now() - loadStopped) / 1000).toFixed(1)} s`);
+  });
+
+  /** What KEDA's HPA reads: the external metric's value against the threshold, and its replicas. */
+  async function kedaHpaSummary(): Promise<string> {
+    const hpa = JSON.parse(await kubectl(['get', 'hpa', `keda-hpa-${KEDA_NAME}`, '-n', namespace, '-o', 'json']).catch(() => '{}')) as {
+      status?: { currentReplicas?: number; desiredReplicas?: number; currentMetrics?: { external?: { current?: { value?: string } } }[]; conditions?: { type: string; status: string; message?: string }[] };
+    };
+    const value = hpa.status?.currentMetrics?.[0]?.external?.current?.value;
+    const active = hpa.status?.conditions?.find((c) => c.type === 'ScalingActive');
+    const ms = value === undefined ? '?' : ((quantityValue(value) ?? NaN) * 1000).toFixed(1);
+    return `mean latency ${ms} ms against 5 ms, replicas ${hpa.status?.currentReplicas ?? '?'} -> ${hpa.status?.desiredReplicas ?? '?'}${active?.status === 'False' ? ` (${active.message})` : ''}`;
   }
 });

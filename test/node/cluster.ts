@@ -55,13 +55,14 @@ export function modelDigest(file: string): string {
  * operator (this checkout's, on this machine) that gives ModelDeployments the runtime image loaded
  * into the node. Returns the operator; `leaveNamespace` undoes the rest.
  */
-export async function prepareNamespace(kubectl: Kubectl, namespace: string, operatorIdentity: string): Promise<OperatorProcess> {
+export async function prepareNamespace(kubectl: Kubectl, namespace: string, operatorIdentity: string, operatorEnv: Record<string, string> = {}): Promise<OperatorProcess> {
   await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
   await installExampleModelStore(kubectl);
   await kubectl(['create', 'namespace', namespace]);
   return startOperator(plane().kubeconfigPath, operatorIdentity, {
     MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
     MODELSHIP_LOG_LEVEL: 'info',
+    ...operatorEnv,
   });
 }
 

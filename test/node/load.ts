@@ -18,16 +18,17 @@ export interface LoadRun {
 /**
  * Steady V2 traffic from `concurrency` clients (keep-alive connections, as a real client keeps),
  * bounded by `maxSeconds` and `maxRequests` whatever the test does; with `perSecond`, no faster
- * than that in all (a bounded load leaves the two cores to the pods and the control plane).
+ * than that in all (a bounded load leaves the two cores to the pods and the control plane); each
+ * request carries `rows` rows of the fraud model's features.
  */
-export function startLoad(url: string, options: { concurrency?: number; maxSeconds?: number; maxRequests?: number; perSecond?: number } = {}): LoadRun {
-  const { concurrency = 4, maxSeconds = 300, maxRequests = 100_000, perSecond } = options;
+export function startLoad(url: string, options: { concurrency?: number; maxSeconds?: number; maxRequests?: number; perSecond?: number; rows?: number } = {}): LoadRun {
+  const { concurrency = 4, maxSeconds = 300, maxRequests = 100_000, perSecond, rows = 1 } = options;
   const started = Date.now();
   const answers: Answer[] = [];
   const deadline = Date.now() + maxSeconds * 1000;
   let stopped = false;
   let sent = 0;
-  const body = JSON.stringify(fraudRequest(1, 11));
+  const body = JSON.stringify(fraudRequest(rows, 11));
   const client = async (): Promise<void> => {
     while (!stopped && Date.now() < deadline && sent < maxRequests) {
       // Request n goes out no earlier than n / perSecond after the start.

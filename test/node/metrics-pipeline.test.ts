@@ -1,8 +1,6 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { load } from 'js-yaml';
 import { DASHBOARD_PATH } from '../../scripts/gen-chart.ts';
 import { plane } from '../integration/context.ts';
@@ -10,19 +8,14 @@ import { REPO_ROOT } from '../runtime/helpers.ts';
 import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
-import { startPodDiscovery, type PodDiscovery } from '../support/pod-discovery.ts';
-import { podMonitorScrapeConfigs, type PodMonitor } from '../support/pod-monitor.ts';
 import { sampleSum } from '../support/prometheus-text.ts';
-import { startPrometheus, type PrometheusServer } from '../support/prometheus-server.ts';
-import { toolPath } from '../support/test-tools.ts';
 import { leaveNamespace, MODEL_STORE_NAMESPACE, prepareNamespace, readyPodsOf } from './cluster.ts';
 import { startLoad } from './load.ts';
+import { scrapeRuntimePods, type RuntimePrometheus } from './runtime-prometheus.ts';
 
-const run = promisify(execFile);
 const NAME = 'fraud-detector';
 
 interface AdapterRule { seriesQuery: string; metricsQuery: string }
-type Vector = { metric: Record<string, string>; value: [number, string] }[];
 
 /**
  * The metrics pipeline as a cluster runs it: a real Prometheus scrapes the runtime pods of the
@@ -37,30 +30,16 @@ describe("real node: Prometheus scrapes the runtime pods through the chart's Pod
   const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
   const readyPods = () => readyPodsOf(kubectl, namespace, `app.kubernetes.io/instance=${NAME}`);
   let operator: OperatorProcess;
-  let prometheus: PrometheusServer | undefined;
-  let monitor: PodMonitor;
-  let discovery: PodDiscovery | undefined;
-
-  const query = async (promql: string): Promise<Vector> => {
-    const body = (await (await fetch(`${prometheus!.url}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as { status: string; error?: string; data: { result: Vector } };
-    expect(body.status, `${promql}: ${body.error}`).to.equal('success');
-    return body.data.result;
-  };
+  let scraping: RuntimePrometheus | undefined;
+  const query = (promql: string) => scraping!.query(promql);
 
   before(async () => {
     operator = await prepareNamespace(kubectl, namespace, 'operator-metrics');
-    const { stdout } = await run(await toolPath('build-helm.sh'), [
-      'template', 'modelship', CHART, '--namespace', MODEL_STORE_NAMESPACE, '--kube-version', 'v1.33.0',
-      '--set', 'podMonitor.enabled=true', '--set', 'podMonitor.interval=2s', '--show-only', 'templates/podmonitor.yaml',
-    ]);
-    monitor = load(stdout) as PodMonitor;
-    prometheus = await startPrometheus((dir) => podMonitorScrapeConfigs(monitor, join(dir, 'pods.json')));
-    discovery = startPodDiscovery(kubectl, join(prometheus.dir, 'pods.json'));
+    scraping = await scrapeRuntimePods(kubectl);
   });
 
   after(async () => {
-    await discovery?.stop();
-    await prometheus?.close();
+    await scraping?.stop();
     await leaveNamespace(kubectl, namespace, operator);
   });
 
@@ -72,7 +51,7 @@ describe("real node: Prometheus scrapes the runtime pods through the chart's Pod
       return ready;
     }, { timeoutMs: 240_000, intervalMs: 1_000 });
 
-    const job = `${monitor.metadata.namespace}/${monitor.metadata.name}`;
+    const job = scraping!.job;
     await eventually(async () => {
       const up = await query(`up{job="${job}"}`);
       expect(up.map((series) => ({ namespace: series.metric.namespace, pod: series.metric.pod, instance: series.metric.instance, up: series.value[1] })))
@@ -83,10 +62,11 @@ describe("real node: Prometheus scrapes the runtime pods through the chart's Pod
 
   it("gives the adapter rule each pod's mean latency in seconds, as the pod measured it", async () => {
     const pods = await readyPods();
-    const clusterIp = (await kubectl(['get', 'service', NAME, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    const loadRun = startLoad(`http://${clusterIp}:8080/v2/models/${NAME}/infer`, { concurrency: 2, perSecond: 100, maxSeconds: 20, maxRequests: 2_000 });
+    // Each pod gets requests of its own (kube-proxy balances connections, and two clients' connections
+    // may all land on one pod).
+    const loadRuns = pods.map((pod) => startLoad(`http://${pod.status.podIP}:8080/v2/models/${NAME}/infer`, { concurrency: 1, perSecond: 50, maxSeconds: 20, maxRequests: 1_000 }));
     await new Promise((resolve) => setTimeout(resolve, 15_000));
-    const answers = await loadRun.stop();
+    const answers = (await Promise.all(loadRuns.map((run) => run.stop()))).flat();
     expect(answers.filter((answer) => answer.status !== 200), 'failed requests').to.deep.equal([]);
 
     const rules = load(await readFile(join(CHART, 'files', 'prometheus-adapter-rules.yaml'), 'utf8')) as { rules: { custom: AdapterRule[] } };
