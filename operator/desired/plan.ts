@@ -63,9 +63,17 @@ export interface Plan {
 
 export const revisionDeploymentName = (md: ModelDeployment, revision: string): string => `${nameOf(md)}-${revision}`;
 
-/** The candidate can take traffic once its Deployment has rolled out completely, as status judges any Deployment. */
-function deploymentReady(deployment: V1Deployment | undefined, revision: string): boolean {
-  return deployment !== undefined && deploymentState(deploymentProgress(deployment, 1), revision) === 'Complete';
+/**
+ * The candidate can take traffic once its Deployment has rolled out completely, as status judges any
+ * Deployment. Under autoscaling, pods its autoscaler adds afterwards are not waited for: a rolled-out
+ * candidate with at least the autoscaler's floor of available pods keeps its traffic (and its step's
+ * clock) while it scales up.
+ */
+function deploymentReady(deployment: V1Deployment | undefined, revision: string, autoscalerFloor: number | undefined): boolean {
+  if (!deployment) return false;
+  const progress = deploymentProgress(deployment, 1);
+  const state = deploymentState(progress, revision);
+  return state === 'Complete' || (autoscalerFloor !== undefined && state === 'ReplicasLost' && progress.available >= autoscalerFloor);
 }
 
 /** Pods of a Deployment that the Service sends traffic to. */
@@ -91,7 +99,8 @@ export function planModelDeployment(input: PlanInput): Plan {
   const desiredRevision = revisionOf(md);
   const total = md.spec.replicas ?? SpecDefaults.replicas;
   const candidateDeployment = input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision));
-  const candidateReady = deploymentReady(candidateDeployment, desiredRevision);
+  const autoscalerFloor = md.spec.autoscaling ? (md.spec.autoscaling.minReplicas ?? SpecDefaults.minReplicas) : undefined;
+  const candidateReady = deploymentReady(candidateDeployment, desiredRevision, autoscalerFloor);
   // Where the router splits a canary by pods, its revisions share the Service, which weighs them by their ready pods.
   const sharedService = router.splitsByPods && strategy === 'Canary';
   const rollout = nextRollout({
