@@ -65,15 +65,16 @@ export const revisionDeploymentName = (md: ModelDeployment, revision: string): s
 
 /**
  * The candidate can take traffic once its Deployment has rolled out completely, as status judges any
- * Deployment. Under autoscaling, pods its autoscaler adds afterwards are not waited for: a rolled-out
- * candidate with at least the autoscaler's floor of available pods keeps its traffic (and its step's
- * clock) while it scales up.
+ * Deployment. Under autoscaling the replica count moves with the load, and a scale-up makes the
+ * Deployment progress again: there the candidate is ready while all its pods run its revision and at
+ * least the autoscaler's floor of them are available, so pods its autoscaler adds do not take its
+ * traffic (and its step's clock) away.
  */
 function deploymentReady(deployment: V1Deployment | undefined, revision: string, autoscalerFloor: number | undefined): boolean {
   if (!deployment) return false;
   const progress = deploymentProgress(deployment, 1);
-  const state = deploymentState(progress, revision);
-  return state === 'Complete' || (autoscalerFloor !== undefined && state === 'ReplicasLost' && progress.available >= autoscalerFloor);
+  if (autoscalerFloor === undefined) return deploymentState(progress, revision) === 'Complete';
+  return !progress.stalled && progress.revision === revision && progress.updated === progress.total && progress.available >= autoscalerFloor;
 }
 
 /** Pods of a Deployment that the Service sends traffic to. */

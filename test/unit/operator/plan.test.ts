@@ -244,20 +244,20 @@ describe('plan: Canary without Istio (replica-ratio fallback)', () => {
   it("keeps a canary step's traffic and clock while the candidate's autoscaler adds pods, down to its floor", () => {
     const autoscaling = { minReplicas: 2, maxReplicas: 6, targetCPUUtilization: 70 };
     const { md, revisions } = newRevision({ autoscaling, runtime: { resources: { requests: { cpu: '500m' } } }, rollout: CANARY });
-    // Rolled out at its floor: the Deployment controller says its new ReplicaSet became available.
-    const rolledOut = (wanted: number, available: number) => {
+    // As the Deployment controller reports it: progressing again (ReplicaSetUpdated) while added pods start.
+    const candidate = (wanted: number, available: number, reason: string) => {
       const deployment = candidateWith(md, wanted, available);
-      return { ...deployment, status: { ...deployment.status, conditions: [{ type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' }] } };
+      return { ...deployment, status: { ...deployment.status, conditions: [{ type: 'Progressing', status: 'True', reason }] } };
     };
-    const started = planOf(md, { istio: true, revisions, deployments: [rolledOut(2, 2)] });
+    const started = planOf(md, { istio: true, revisions, deployments: [candidate(2, 2, 'NewReplicaSetAvailable')] });
     expect(started.rollout.weights).to.deep.equal({ stable: 90, candidate: 10 });
     const stepStartedAt = started.rollout.rollout.stepStartedAt;
-    // Its HPA asks for 4; 2 are still starting.
-    const scaling = planOf(recorded(md, started), { istio: true, revisions, deployments: [rolledOut(4, 2)], now: later(20) });
+    // Its autoscaler asks for 4; 2 are still starting.
+    const scaling = planOf(recorded(md, started), { istio: true, revisions, deployments: [candidate(4, 2, 'ReplicaSetUpdated')], now: later(20) });
     expect(scaling.rollout.weights).to.deep.equal({ stable: 90, candidate: 10 });
     expect(scaling.rollout.rollout.stepStartedAt).to.equal(stepStartedAt);
     // Below its floor it is no candidate to send traffic to.
-    const lost = planOf(recorded(md, scaling), { istio: true, revisions, deployments: [rolledOut(4, 1)], now: later(25) });
+    const lost = planOf(recorded(md, scaling), { istio: true, revisions, deployments: [candidate(4, 1, 'ReplicaSetUpdated')], now: later(25) });
     expect(lost.rollout.weights).to.deep.equal({ stable: 100, candidate: 0 });
   });
 
