@@ -9,23 +9,15 @@
  * candidate's share of the answers (the runtime says which version answered) against the weight
  * status reports. Istio is not run: its data plane (Envoy) cannot be built here.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { setPlane } from '../../test/integration/context.ts';
-import { startRealNode } from '../../test/plane/node.ts';
-import { startPlane } from '../../test/plane/plane.ts';
-import { installExampleModelStore, modelDigest } from '../../test/node/cluster.ts';
+import { modelDigest } from '../../test/node/cluster.ts';
 import { startLoad, type Answer } from '../../test/node/load.ts';
-import { fraudRequest, REPO_ROOT } from '../../test/runtime/helpers.ts';
+import { fraudRequest } from '../../test/runtime/helpers.ts';
 import { eventually } from '../../test/support/eventually.ts';
-import { loadProjectImages } from '../../test/support/node-images.ts';
 import { startOperator } from '../../test/support/operator-process.ts';
-import { installOptionalCrds } from '../../test/support/optional-crds.ts';
 import { startTraefikGateway } from '../../test/support/traefik.ts';
+import { startBenchNode } from '../real-node.ts';
 
 const { values: flags } = parseArgs({ options: { rate: { type: 'string', default: '200' }, window: { type: 'string', default: '2000' } } });
 const rate = Number(flags.rate);
@@ -63,26 +55,14 @@ function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T>
 const share = (answers: Answer[], version: string) => (answers.length ? (100 * answers.filter((a) => a.version === version).length) / answers.length : 0);
 
 async function main(): Promise<void> {
-  const plane = await startPlane({ nodes: 0, log });
-  const scratch = await mkdtemp(join(tmpdir(), 'modelship-bench-rollout-'));
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(plane.kubeconfigPath);
-  setPlane({ kubeconfigPath: plane.kubeconfigPath, kubeConfig, binDir: plane.binDir, server: plane.server, running: plane });
-  const node = await startRealNode(plane, { log });
-  const stops: (() => Promise<void>)[] = [() => node.stop(), () => plane.stop(), () => rm(scratch, { recursive: true, force: true })];
+  const bench = await startBenchNode('rollout', log);
   try {
-    const kubectl = (args: string[], input?: string) => plane.kubectl(args, input);
-    const image = await loadProjectImages(node, scratch, log);
-    await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
-    await installOptionalCrds(kubectl, 'gateway-api');
-    await installExampleModelStore(kubectl);
+    const { kubectl, image, plane } = bench;
     await kubectl(['create', 'namespace', namespace]);
     const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-rollout', { MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'info' });
-    stops.unshift(async () => {
-      await operator.stop();
-    });
+    bench.onClose(() => operator.stop());
     const gateway = await startTraefikGateway(kubectl, plane.kubeconfigPath, plane.dataDir, namespace);
-    stops.unshift(() => gateway.stop());
+    bench.onClose(() => gateway.stop());
 
     const rows: string[] = [];
     for (const scenario of SCENARIOS) {
@@ -170,7 +150,7 @@ async function main(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const row of rows) console.log(row);
   } finally {
-    for (const stop of stops) await stop().catch((error: Error) => log(`stopping: ${error.message}`));
+    await bench.close();
   }
 }
 

@@ -171,7 +171,7 @@ describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction 
         runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '250m' } } },
         autoscaling: {
           minReplicas: 1, maxReplicas: 3, targetPredictionLatencyMs: 5,
-          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 30 } },
+          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 0 } },
         },
       },
     }));

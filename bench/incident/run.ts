@@ -1,0 +1,253 @@
+/**
+ * The seed's incident, replayed on the real node:
+ *   npm run bench:incident [-- --steady R] [--surge R] [--surge-seconds N]
+ * Starts the test plane with one real node, KEDA, a Prometheus scraping the runtime pods (the
+ * chart's PodMonitor), Traefik as the Gateway API implementation and the operator. Then:
+ *  1. steady load on fraud-detector at 2 replicas, KEDA scaling it on its pods' mean latency;
+ *  2. a surge that pushes the latency over the target: KEDA adds replicas until the clients' p99 is
+ *     back under the SLO;
+ *  3. a new model version that flags far more fraud, rolled out as a canary (Traefik splits the
+ *     traffic) gated by the class-share analysis, and rolled back by it.
+ * Prints the times and the failed requests, and writes the timeline chart (bench/incident/timeline-svg.ts)
+ * to docs/incident-timeline.svg. Every load is bounded in rate and time.
+ */
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { MODEL_VERSION_LABEL } from '../../operator/desired/index.ts';
+import { modelDigest, podsOf } from '../../test/node/cluster.ts';
+import { startLoad, type Answer, type LoadRun } from '../../test/node/load.ts';
+import { scrapeRuntimePods } from '../../test/node/runtime-prometheus.ts';
+import { REPO_ROOT } from '../../test/runtime/helpers.ts';
+import { ensurePython, runPython } from '../../test/runtime/python.ts';
+import { eventually } from '../../test/support/eventually.ts';
+import { startKeda } from '../../test/support/keda.ts';
+import { startOperator } from '../../test/support/operator-process.ts';
+import { startTraefikGateway } from '../../test/support/traefik.ts';
+import { startBenchNode } from '../real-node.ts';
+import { timelineSvg, type TimelineEvent, type TimelinePoint } from './timeline-svg.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    steady: { type: 'string', default: '40' },
+    surge: { type: 'string', default: '700' },
+    'surge-seconds': { type: 'string', default: '90' },
+    rows: { type: 'string', default: '128' },
+  },
+});
+const STEADY_RATE = Number(flags.steady);
+const SURGE_RATE = Number(flags.surge);
+const SURGE_SECONDS = Number(flags['surge-seconds']);
+const ROWS = Number(flags.rows);
+const NAMESPACE = 'incident';
+const NAME = 'fraud-detector';
+/** The autoscaling target: the pods' mean server-side latency. */
+const LATENCY_TARGET_MS = 10;
+/** What the clients should see: their p99 over 5 s back under this ends the surge's damage. */
+const P99_TARGET_MS = 50;
+const ANALYSIS_INTERVAL_SECONDS = 10;
+const CHART = join(REPO_ROOT, 'docs', 'incident-timeline.svg');
+
+const log = (line: string) => console.log(`   ${line}`);
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+interface Status {
+  stableRevision?: string;
+  candidateRevision?: string;
+  weights?: { stable: number; candidate: number };
+  rollout?: { phase?: string; abortReason?: string };
+  analysis?: { verdict?: string; lastSampleAt?: string; failures?: number };
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+}
+
+function quantile(sorted: readonly number[], q: number): number | undefined {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : undefined;
+}
+
+/** p99 of the client latency of the answers sent in [from, to). */
+function p99Between(answers: readonly Answer[], from: number, to: number): number | undefined {
+  return quantile(answers.filter((a) => a.sentAt >= from && a.sentAt < to && a.status === 200).map((a) => a.answeredAt - a.sentAt).sort((a, b) => a - b), 0.99);
+}
+
+async function main(): Promise<void> {
+  const bench = await startBenchNode('incident', log);
+  const loads: LoadRun[] = [];
+  try {
+    const { kubectl, image, node, plane, scratch } = bench;
+    await kubectl(['create', 'namespace', NAMESPACE]);
+
+    // The bad version: a model that flags about half of the clients' rows as fraud (the example flags few).
+    const drift = join(scratch, 'fraud-drift.onnx');
+    await runPython(await ensurePython(), ['test/integration/build_drift_model.py', drift]);
+    const driftBytes = await readFile(drift);
+    const driftServer = createServer((_request, response) => response.end(driftBytes));
+    await new Promise<void>((resolve) => driftServer.listen(0, node.hostAddress, resolve));
+    bench.onClose(() => new Promise<void>((resolve) => driftServer.close(() => resolve())));
+    const driftUri = `http://${node.hostAddress}:${(driftServer.address() as AddressInfo).port}/fraud-drift.onnx`;
+
+    const keda = await startKeda(kubectl, plane.kubeconfigPath, node.hostAddress, scratch);
+    bench.onClose(() => keda.stop());
+    const scraping = await scrapeRuntimePods(kubectl);
+    bench.onClose(() => scraping.stop());
+    const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-incident', {
+      MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url,
+    });
+    bench.onClose(() => operator.stop());
+    const gateway = await startTraefikGateway(kubectl, plane.kubeconfigPath, plane.dataDir, NAMESPACE);
+    bench.onClose(() => gateway.stop());
+
+    const manifest = (model: { uri: string; sha256: string; version: string }) => JSON.stringify({
+      apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: NAME, namespace: NAMESPACE },
+      spec: {
+        model,
+        // A CPU limit a pod reaches under the surge: its answers slow down until more pods share the load.
+        runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '250m', memory: '1Gi' } } },
+        monitoring: { classNames: ['legit', 'fraud'] },
+        autoscaling: {
+          minReplicas: 2, maxReplicas: 8, targetPredictionLatencyMs: LATENCY_TARGET_MS,
+          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 300 } },
+        },
+        traffic: { router: 'GatewayAPI', gateways: ['public'] },
+        rollout: {
+          strategy: 'Canary',
+          canary: { steps: [{ weight: 20, pause: '10m' }, { weight: 100 }] },
+          analysis: { interval: `${ANALYSIS_INTERVAL_SECONDS}s`, failureLimit: 1, minRequests: 20, maxClassShareRatio: 2 },
+        },
+      },
+    });
+    const status = async (): Promise<Status> => (JSON.parse(await kubectl(['get', 'md', NAME, '-n', NAMESPACE, '-o', 'json'])) as { status?: Status }).status ?? {};
+    const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 300_000) => eventually(async () => {
+      const value = await check();
+      if (value === undefined) throw new Error(`timed out waiting for ${what}`);
+      return value;
+    }, { timeoutMs, intervalMs: 500 });
+
+    await kubectl(['apply', '-f', '-'], manifest({ uri: 'http://models.modelship-system.svc:8000/fraud-fp32.onnx', sha256: modelDigest('fraud-fp32.onnx'), version: '1' }));
+    const ready = await until(`${NAME} Ready, routed and scaled by KEDA`, async () => {
+      const s = await status();
+      const condition = (type: string) => s.conditions?.find((c) => c.type === type);
+      return condition('Ready')?.status === 'True' && condition('TrafficRouting')?.reason === 'GatewayAPIRouting' && condition('Autoscaling')?.reason === 'KEDA' ? s : undefined;
+    });
+    log(`Autoscaling: ${ready.conditions?.find((c) => c.type === 'Autoscaling')?.message}`);
+    const url = `${gateway.traefik.url}/v2/models/${NAME}/infer`;
+
+    // The timeline: one point a second, sampled while the replay runs.
+    const started = Date.now();
+    const points: TimelinePoint[] = [];
+    const events: TimelineEvent[] = [];
+    const mark = (label: string, at = Date.now()) => {
+      events.push({ t: Math.round((at - started) / 1000), label });
+      log(`${seconds(at - started)} s: ${label}`);
+    };
+    const allAnswers = () => loads.flatMap((load) => load.answers);
+    let sampling = true;
+    let lastStatus: Status = {};
+    let lastVerdictAt: string | undefined;
+    const sampler = (async () => {
+      for (let second = 1; sampling; second++) {
+        await sleep(Math.max(0, started + second * 1000 - Date.now()));
+        const to = started + second * 1000;
+        const answered = allAnswers().filter((a) => a.answeredAt >= to - 1000 && a.answeredAt < to);
+        const latencies = answered.filter((a) => a.status === 200).map((a) => a.answeredAt - a.sentAt).sort((a, b) => a - b);
+        const pods = await podsOf(kubectl, NAMESPACE, `app.kubernetes.io/instance=${NAME}`).catch(() => []);
+        const replicas: Record<string, number> = {};
+        for (const pod of pods) {
+          if (pod.metadata.deletionTimestamp || !pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
+          const version = pod.metadata.labels?.[MODEL_VERSION_LABEL] ?? '?';
+          replicas[`version ${version}`] = (replicas[`version ${version}`] ?? 0) + 1;
+        }
+        const previousRouting = lastStatus.conditions?.find((c) => c.type === 'TrafficRouting')?.reason;
+        lastStatus = await status().catch(() => lastStatus);
+        const routing = lastStatus.conditions?.find((c) => c.type === 'TrafficRouting')?.reason;
+        if (routing !== previousRouting && previousRouting !== undefined) mark(`TrafficRouting: ${routing}`);
+        if (lastStatus.analysis?.lastSampleAt && lastStatus.analysis.lastSampleAt !== lastVerdictAt && lastStatus.analysis.verdict) {
+          lastVerdictAt = lastStatus.analysis.lastSampleAt;
+          mark(`analysis: ${lastStatus.analysis.verdict}`);
+        }
+        const p50Ms = quantile(latencies, 0.5);
+        const p99Ms = quantile(latencies, 0.99);
+        points.push({
+          t: second, rate: answered.length, failed: answered.filter((a) => a.status !== 200).length, replicas,
+          candidateWeight: lastStatus.weights?.candidate ?? 0,
+          ...(p50Ms !== undefined && { p50Ms }), ...(p99Ms !== undefined && { p99Ms }),
+        });
+      }
+    })();
+
+    // 1. Steady load.
+    loads.push(startLoad(url, { concurrency: 4, perSecond: STEADY_RATE, maxSeconds: 900, rows: ROWS }));
+    mark(`steady load, ${STEADY_RATE}/s`);
+    await sleep(30_000);
+    const steadyP99 = p99Between(allAnswers(), started + 10_000, Date.now());
+
+    // 2. The surge: the clients' p99 (over 5 s) goes over the target; it is back once the p99 of the
+    // last 10 s is under it. The surge ends 20 s after that, or after its time.
+    const surgeAt = Date.now();
+    const surge = startLoad(url, { concurrency: 8, perSecond: SURGE_RATE - STEADY_RATE, maxSeconds: SURGE_SECONDS, rows: ROWS });
+    loads.push(surge);
+    mark(`surge to ${SURGE_RATE}/s`, surgeAt);
+    let overAt: number | undefined;
+    let recoveredAt: number | undefined;
+    while (Date.now() < surgeAt + SURGE_SECONDS * 1000 && (recoveredAt === undefined || Date.now() < recoveredAt + 20_000)) {
+      await sleep(1_000);
+      const now = Date.now();
+      const p99 = p99Between(allAnswers(), now - 5_000, now);
+      if (overAt === undefined && p99 !== undefined && p99 > P99_TARGET_MS) overAt = now;
+      const trailing = p99Between(allAnswers(), now - 10_000, now);
+      if (overAt !== undefined && recoveredAt === undefined && now - overAt >= 10_000 && trailing !== undefined && trailing <= P99_TARGET_MS) recoveredAt = now - 10_000;
+    }
+    if (overAt !== undefined) mark(`p99 over ${P99_TARGET_MS} ms`, overAt);
+    if (recoveredAt !== undefined) mark(`p99 back under ${P99_TARGET_MS} ms`, recoveredAt);
+    const replicasAtPeak = Math.max(...points.map((p) => Object.values(p.replicas).reduce((a, b) => a + b, 0)));
+    await surge.stop();
+    mark('surge over');
+    await sleep(10_000);
+
+    // 3. The bad version, as a canary gated by the analysis.
+    const changedAt = Date.now();
+    await kubectl(['apply', '-f', '-'], manifest({ uri: driftUri, sha256: createHash('sha256').update(driftBytes).digest('hex'), version: '2' }));
+    mark('version 2 applied (canary 20 %)', changedAt);
+    const firstBad = await until('a first answer from version 2', async () => allAnswers().filter((a) => a.version === '2').sort((a, b) => a.answeredAt - b.answeredAt)[0]);
+    mark('first answer from version 2', firstBad.answeredAt);
+    const aborted = await until('the rollback', async () => {
+      const s = lastStatus;
+      return s.rollout?.phase === 'Aborted' && s.weights?.candidate === 0 ? { at: Date.now(), status: s } : undefined;
+    });
+    mark(`rolled back (${aborted.status.rollout?.abortReason})`, aborted.at);
+    await sleep(15_000);
+    for (const load of loads) await load.stop();
+    sampling = false;
+    await sampler;
+
+    const answers = allAnswers();
+    const failed = answers.filter((a) => a.status !== 200);
+    const badAnswers = answers.filter((a) => a.version === '2');
+    const lastBad = Math.max(...badAnswers.map((a) => a.answeredAt));
+    const firstFailedSample = events.find((e) => e.label === 'analysis: Fail');
+    console.log(`\nsteady ${STEADY_RATE}/s, surge ${SURGE_RATE}/s for up to ${SURGE_SECONDS} s, ${ROWS} rows per request; pods limited to 250m CPU; KEDA target ${LATENCY_TARGET_MS} ms mean latency, clients' p99 target ${P99_TARGET_MS} ms\n`);
+    console.log('| measure | value |');
+    console.log('| --- | --- |');
+    console.log(`| clients' p99 before the surge (ms) | ${steadyP99 ?? '-'} |`);
+    console.log(`| surge -> p99 over target (s) | ${overAt === undefined ? 'never over' : seconds(overAt - surgeAt)} |`);
+    console.log(`| surge -> p99 back under target (10 s window) (s) | ${recoveredAt === undefined ? 'not within the surge' : seconds(recoveredAt - surgeAt)} |`);
+    console.log(`| replicas at the peak | ${replicasAtPeak} |`);
+    console.log(`| bad version's first answer -> first failed analysis sample (s) | ${firstFailedSample ? seconds(started + firstFailedSample.t * 1000 - firstBad.answeredAt) : '-'} |`);
+    console.log(`| bad version's first answer -> status 100 % stable (s) | ${seconds(aborted.at - firstBad.answeredAt)} |`);
+    console.log(`| bad version's first answer -> its last answer (s) | ${seconds(lastBad - firstBad.answeredAt)} |`);
+    console.log(`| answers from the bad version | ${badAnswers.length} |`);
+    console.log(`| requests / failed for clients | ${answers.length} / ${failed.length} |`);
+    console.log(`| whole replay (s) | ${seconds(Date.now() - started)} |`);
+    for (const failure of failed.slice(0, 5)) log(`failed at ${seconds(failure.sentAt - started)} s: status ${failure.status} ${failure.version.slice(0, 120)}`);
+    await writeFile(CHART, timelineSvg(points, events, `Incident replay: surge, autoscaling (KEDA), bad version rolled back (${new Date().toISOString().slice(0, 10)})`, P99_TARGET_MS));
+    log(`timeline written to ${CHART}`);
+  } finally {
+    for (const load of loads) await load.stop().catch(() => undefined);
+    await bench.close();
+  }
+}
+
+await main();
