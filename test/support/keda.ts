@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../scripts/repo-root.ts';
+import { planeBinDir } from './test-tools.ts';
 import { freePorts } from '../plane/ports.ts';
 import { SupervisedProcess } from '../plane/supervised-process.ts';
 import { registerAggregatedApi, unregisterAggregatedApi, type AggregatedApi } from './aggregated-api.ts';
@@ -43,8 +43,7 @@ async function writeCertificates(dir: string): Promise<void> {
  * aggregation layer. The adapter listens on the real node's bridge address.
  */
 export async function startKeda(kubectl: Kubectl, kubeconfigPath: string, hostAddress: string, logDir: string): Promise<RunningKeda> {
-  const { stdout } = await run('bash', [join(REPO_ROOT, 'test/plane/build-keda.sh')], { timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  const bin = stdout.trim().split('\n').at(-1) ?? '';
+  const bin = await planeBinDir('build-keda.sh');
   const certDir = join(logDir, 'keda-certs');
   await mkdir(certDir, { recursive: true });
   await writeCertificates(certDir);

@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../scripts/repo-root.ts';
+import { planeBinDir } from './test-tools.ts';
 import { freePort } from '../plane/ports.ts';
 import { SupervisedProcess } from '../plane/supervised-process.ts';
 import { registerAggregatedApi, unregisterAggregatedApi, type AggregatedApi } from './aggregated-api.ts';
 
-const run = promisify(execFile);
 type Kubectl = (args: string[], stdin?: string) => Promise<string>;
 
 export interface RunningMetricsServer {
@@ -22,8 +19,7 @@ export interface RunningMetricsServer {
  * node's bridge address, which the apiserver reaches and Endpoints accept.
  */
 export async function startMetricsServer(kubectl: Kubectl, kubeconfigPath: string, hostAddress: string, logDir: string): Promise<RunningMetricsServer> {
-  const { stdout } = await run('bash', [join(REPO_ROOT, 'test/plane/build-metrics-server.sh')], { timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  const bin = stdout.trim().split('\n').at(-1) ?? '';
+  const bin = await planeBinDir('build-metrics-server.sh');
   const port = await freePort();
   const certDir = join(logDir, 'metrics-server-certs');
   await mkdir(certDir, { recursive: true });

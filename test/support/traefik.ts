@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../../scripts/repo-root.ts';
+import { planeBinDir } from './test-tools.ts';
 import { freePort } from '../plane/ports.ts';
 import { SupervisedProcess } from '../plane/supervised-process.ts';
-
-const run = promisify(execFile);
 
 /** The controller name Traefik's Gateway API provider claims GatewayClasses by. */
 export const TRAEFIK_CONTROLLER_NAME = 'traefik.io/gateway-controller';
@@ -28,8 +24,7 @@ export interface RunningTraefik {
  * pods' IPs on the real node.
  */
 export async function startTraefik(kubeconfigPath: string, logDir: string): Promise<RunningTraefik> {
-  const { stdout } = await run('bash', [join(REPO_ROOT, 'test/plane/build-traefik.sh')], { timeout: 30 * 60_000, maxBuffer: 16 * 1024 * 1024 });
-  const bin = stdout.trim().split('\n').at(-1) ?? '';
+  const bin = await planeBinDir('build-traefik.sh');
   const [port, apiPort] = [await freePort(), await freePort()];
   const logFile = join(logDir, 'traefik.log');
   const traefik = new SupervisedProcess('traefik', join(bin, 'traefik'), [
