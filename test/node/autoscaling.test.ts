@@ -171,7 +171,9 @@ describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction 
         runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '250m' } } },
         autoscaling: {
           minReplicas: 1, maxReplicas: 3, targetPredictionLatencyMs: 5,
-          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 0 } },
+          // No scale-down while the load runs: once the added pods bring the mean under the target, an
+          // immediate scale-down stops a pod under load (CI saw its connections refused).
+          behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 60 } },
         },
       },
     }));
@@ -209,7 +211,8 @@ describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction 
     const failed = load.answers.filter((answer) => answer.status !== 200);
     expect(failed, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`).to.have.length(0);
 
-    // The trigger's window is a minute: the mean falls to 0 once it holds no requests.
+    // The trigger's window is a minute: the mean falls to 0 once it holds no requests, and the
+    // scale-down waits a minute more.
     const loadStopped = Date.now();
     await eventually(async () => {
       expect((await readyPods()).length, `ready runtime pods (HPA: ${await kedaHpaSummary()})`).to.equal(1);
