@@ -1,6 +1,7 @@
 import type { ModelDeployment } from '../api/types.ts';
 import type { OperatorOptions } from '../desired/index.ts';
 import { Informer, objectKey, type InformerHooks } from '../kube/informer.ts';
+import { ReadYourWrites } from '../kube/read-your-writes.ts';
 import { failureReason, isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import type { Logger } from '../logging.ts';
 import { revisionWeights, type OperatorMetrics } from '../metrics.ts';
@@ -43,6 +44,7 @@ export interface ControllerConfig {
 export class ModelDeploymentController {
   private readonly queue = new WorkQueue();
   private readonly modelDeployments: Informer<ModelDeployment>;
+  private readonly latestModelDeployments: ReadYourWrites<ModelDeployment>;
   private readonly children: OwnedChildren;
   private readonly pods: RuntimePods;
   private readonly registry: RegistryPoller;
@@ -56,6 +58,7 @@ export class ModelDeploymentController {
     this.modelDeployments.on((event, md, previous) => {
       if (needsReconcile(event, md, previous)) this.queue.add(objectKey(md));
     });
+    this.latestModelDeployments = new ReadYourWrites(this.modelDeployments);
     config.metrics.readRolloutWeightsFrom(() => this.modelDeployments.list().flatMap(revisionWeights));
 
     this.authorCheck = config.admissionPolicy ? new AdmissionPolicyCheck(config.client, config.admissionPolicy) : undefined;
@@ -123,7 +126,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.modelDeployments, children: this.children, pods: this.pods, registry: this.registry, gatewaySupport: this.gatewaySupport, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.latestModelDeployments, children: this.children, pods: this.pods, registry: this.registry, gatewaySupport: this.gatewaySupport, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

@@ -5,7 +5,7 @@ import type { OperatorOptions } from '../desired/options.ts';
 import { planModelDeployment, writableKinds, type Plan } from '../desired/plan.ts';
 import { GatewayApiKinds, type GatewayRoute } from '../desired/routing/gateway-api.ts';
 import { objectKey } from '../kube/informer.ts';
-import type { Informer } from '../kube/informer.ts';
+import type { ReadYourWrites } from '../kube/read-your-writes.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
 import { apiVersionOf } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
@@ -32,7 +32,8 @@ import { runtimeFailure, type RuntimeFailure } from '../status/runtime-failure.t
 
 export interface ReconcilerDeps {
   client: KubeRestClient;
-  modelDeployments: Informer<ModelDeployment>;
+  /** The ModelDeployments as the informer has them, or as this operator last wrote them where the watch lags. */
+  modelDeployments: Pick<ReadYourWrites<ModelDeployment>, 'get' | 'write'>;
   children: OwnedChildren;
   /** The runtime pods, for the failures they report; absent: none are looked at. */
   pods?: Pick<RuntimePods, 'of'>;
@@ -278,7 +279,7 @@ async function recordDecision(deps: ReconcilerDeps, observed: Observed, plan: Pl
   const { rollout } = plan;
   if (rollout.consumed.length > 0) {
     const annotations = Object.fromEntries(rollout.consumed.map((command) => [RolloutAnnotations[command], null]));
-    await deps.client.mergePatch(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } });
+    await deps.modelDeployments.write(objectKey(md), () => deps.client.mergePatch<ModelDeployment>(modelDeploymentResource, md.metadata.namespace, md.metadata.name ?? '', { metadata: { annotations } }));
   }
   if (!changesRecord(md, plan) || !resumable(md)) return undefined;
   const find = (kind: ChildKind, name: string) => deps.children.get(kind, `${md.metadata.namespace}/${name}`);
@@ -386,10 +387,12 @@ async function commitStatus(deps: ReconcilerDeps, md: ModelDeployment, before: M
 }
 
 async function writeStatus(deps: ReconcilerDeps, md: ModelDeployment, status: ModelDeploymentStatus): Promise<void> {
-  await deps.client.apply(modelDeploymentResource, {
+  const statusOnly = {
     apiVersion: apiVersionOf(modelDeploymentResource),
     kind: modelDeploymentResource.kind,
     metadata: { name: md.metadata?.name, namespace: md.metadata?.namespace },
     status,
-  }, deps.fieldManager, 'status');
+  };
+  // The server answers with the whole object, spec included.
+  await deps.modelDeployments.write(objectKey(md), () => deps.client.apply(modelDeploymentResource, statusOnly, deps.fieldManager, 'status') as Promise<unknown> as Promise<ModelDeployment>);
 }

@@ -51,6 +51,7 @@ export const objectKey = (object: KubernetesObject): string =>
 export class Informer<T extends KubernetesObject> {
   private readonly cache = new Map<string, T>();
   private readonly handlers: InformerHandler<T>[] = [];
+  private readonly relistListeners: (() => void)[] = [];
   private resourceVersion = '';
   private synced = false;
   private readonly abort = new AbortController();
@@ -70,6 +71,11 @@ export class Informer<T extends KubernetesObject> {
 
   on(handler: InformerHandler<T>): void {
     this.handlers.push(handler);
+  }
+
+  /** Runs after each full list has replaced the cache. */
+  afterRelist(listener: () => void): void {
+    this.relistListeners.push(listener);
   }
 
   get(key: string): T | undefined {
@@ -157,6 +163,7 @@ export class Informer<T extends KubernetesObject> {
     }
     this.resourceVersion = resourceVersion;
     this.options.onRelist?.(this.relistCause);
+    for (const listener of this.relistListeners) listener();
     this.succeeded();
     if (!this.synced) {
       this.synced = true;
