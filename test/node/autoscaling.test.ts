@@ -212,7 +212,12 @@ describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction 
     // connections to the Service are refused (ECONNREFUSED) around the scale-up, in 2 of the last 3
     // runs. They are printed and bounded here, not hidden.
     const failed = load.answers.filter((answer) => answer.status !== 200);
-    if (failed.length) console.log(`      ${failed.length} of ${load.answers.length} requests failed: ${failed[0]?.version}`);
+    if (failed.length) {
+      const start = load.answers[0]?.sentAt ?? loadStarted;
+      console.log(`      ${failed.length} of ${load.answers.length} requests failed: ${failed[0]?.version}; load started ${new Date(start).toISOString()}, failures sent at (s) ${[...new Set(failed.map((a) => ((a.sentAt - start) / 1000).toFixed(1)))].join(' ')}`);
+      console.log(await kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp', '-o', 'custom-columns=AT:.lastTimestamp,OBJECT:.involvedObject.name,REASON:.reason,MESSAGE:.message']));
+      console.log(await kubectl(['get', 'pods', '-n', namespace, '-o', 'wide']));
+    }
     expect(failed.length, `failed requests: ${JSON.stringify(failed.slice(0, 3))}`).to.be.at.most(Math.ceil(load.answers.length * 0.02));
 
     // The trigger's window is a minute: the mean falls to 0 once it holds no requests, and the

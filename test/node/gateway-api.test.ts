@@ -68,8 +68,10 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed' || !traefik) return;
     const lines = (await readFile(traefik.logFile, 'utf8').catch(() => '')).split('\n');
-    const relevant = lines.filter((line) => line.includes(namespace) || /error|conflict|status/i.test(line)).slice(-80);
+    const relevant = lines.filter((line) => (line.includes(namespace) || /error|conflict|status/i.test(line)) && !line.includes('appending dashboard')).slice(-80);
     console.log(`      --- Traefik's log (${relevant.length} of ${lines.length} lines: this namespace, errors, status) ---\n${relevant.join('\n')}`);
+    const operatorLines = (operator?.logs ?? []).filter((entry) => entry.namespace === namespace || JSON.stringify(entry).includes(namespace)).slice(-60);
+    console.log(`      --- the operator's log (${operatorLines.length} lines of this namespace) ---\n${operatorLines.map((entry) => JSON.stringify(entry).slice(0, 600)).join('\n')}`);
   });
 
   after(async () => {

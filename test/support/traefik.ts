@@ -31,6 +31,8 @@ export async function startTraefik(kubeconfigPath: string, logDir: string): Prom
     `--entryPoints.web.address=127.0.0.1:${port}`,
     `--entryPoints.traefik.address=127.0.0.1:${apiPort}`,
     '--api.insecure=true',
+    // Its web UI is not in this build: without this, every configuration reload logs an error about it.
+    '--api.dashboard=false',
     '--providers.kubernetesgateway=true',
     // The address written into Gateway status: where clients reach the entry point.
     '--providers.kubernetesgateway.statusAddress.ip=127.0.0.1',
