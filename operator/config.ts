@@ -4,10 +4,12 @@ import type { OperatorOptions } from './desired/options.ts';
 import { readBoolean, readEnum, readInteger, readString, type Env } from '../runtime/env-settings.ts';
 import { OperatorSettings as S } from './settings.ts';
 
-export { ConfigError } from '../runtime/env-settings.ts';
+import { ConfigError } from '../runtime/env-settings.ts';
+
+export { ConfigError };
 
 export interface OperatorConfig {
-  options: Required<Omit<OperatorOptions, 'prometheusUrl'>> & Pick<OperatorOptions, 'prometheusUrl'>;
+  options: Required<Omit<OperatorOptions, 'prometheusUrl' | 'activator'>> & Pick<OperatorOptions, 'prometheusUrl' | 'activator'>;
   logLevel: (typeof S.logLevel.values)[number];
   metricsAddress: string;
   metricsPort: number;
@@ -24,6 +26,13 @@ export interface OperatorConfig {
   leaderElection: LeaderElectionConfig & { enabled: boolean };
 }
 
+function activatorRef(value: string | undefined): Pick<OperatorOptions, 'activator'> {
+  if (!value) return {};
+  const [namespace, name, ...rest] = value.split('/');
+  if (!namespace || !name || rest.length > 0) throw new ConfigError(`${S.activatorService.name} must be <namespace>/<name>, not ${JSON.stringify(value)}`);
+  return { activator: { namespace, name } };
+}
+
 /** Reads the operator's settings from its environment (what the Helm chart sets), as operator/settings.ts describes them. */
 export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
   const seconds = (setting: Parameters<typeof readInteger>[1]) => readInteger(env, setting) * 1000;
@@ -35,6 +44,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
       s3FetcherImage: readString(env, S.s3FetcherImage),
       prometheusNamespace: readString(env, S.prometheusNamespace),
       ...(prometheusUrl && { prometheusUrl }),
+      ...activatorRef(readString(env, S.activatorService)),
     },
     logLevel: readEnum(env, S.logLevel),
     metricsAddress: readString(env, S.metricsAddress),

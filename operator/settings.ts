@@ -59,6 +59,12 @@ export const OperatorSettings = {
     doc: 'Prometheus that scrapes the runtimes, for canary analysis of ModelDeployments that do not name one (`spec.rollout.analysis.prometheus`).',
     chart: { value: 'analysis.prometheusUrl' },
   },
+  activatorService: {
+    name: 'MODELSHIP_ACTIVATOR_SERVICE',
+    type: 'string',
+    defaultDoc: 'none',
+    doc: "`<namespace>/<name>` of the activator's Service (operator/activator), which holds requests for ModelDeployments scaled to zero (`spec.autoscaling.minReplicas: 0`) until a pod is ready. Unset: no model scales to zero; those that ask keep one replica and say why in their Autoscaling condition. The chart does not run the activator yet.",
+  },
   prometheusNamespace: {
     name: 'MODELSHIP_PROMETHEUS_NAMESPACE',
     type: 'string',

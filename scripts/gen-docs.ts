@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { REPO_ROOT } from './repo-root.ts';
 import { runAsScript, writeGeneratedFiles, type GeneratedFile } from './generated-files.ts';
+import { ActivatorSettings } from '../operator/activator/settings.ts';
 import { OperatorSettings } from '../operator/settings.ts';
 import { RuntimeContract } from '../runtime/contract.ts';
 import { describeSetting, type Setting } from '../runtime/env-settings.ts';
@@ -20,6 +21,10 @@ function settingCells(setting: Setting): string[] {
 
 export function runtimeContractTable(): string {
   return markdownTable(['Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(RuntimeContract).map(settingCells));
+}
+
+export function activatorSettingsTable(): string {
+  return markdownTable(['Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(ActivatorSettings).map(settingCells));
 }
 
 export function operatorSettingsTable(): string {
@@ -50,6 +55,7 @@ export const DOC_SECTIONS = [
   { path: join('charts', 'modelship', 'README.md'), section: 'operator settings', render: operatorSettingsTable },
   { path: join('docs', 'configuration.md'), section: 'runtime contract', render: runtimeContractTable },
   { path: join('docs', 'configuration.md'), section: 'operator settings', render: operatorSettingsTable },
+  { path: join('docs', 'configuration.md'), section: 'activator settings', render: activatorSettingsTable },
   { path: join('docs', 'api.md'), section: 'api reference', render: apiReferenceSection },
 ] as const;
 

@@ -20,6 +20,7 @@ export const SpecDefaults = {
   servicePort: RUNTIME_DEFAULT_PORT,
   serviceType: 'ClusterIP',
   minReplicas: 1,
+  scaleToZeroAfterSeconds: 300,
   replicas: 1,
   strategy: 'RollingUpdate',
   analysisInterval: '1m',
@@ -403,7 +404,17 @@ export const AutoscalingSchema = Type.Object(
       description:
         'What scales the model: HPA (a HorizontalPodAutoscaler; its latency target reads the per-pod custom metric prediction_latency from a metrics adapter such as prometheus-adapter) or KEDA (a ScaledObject: a Prometheus trigger on the same latency, a CPU trigger, the same bounds and behavior). Unset: KEDA where it is installed, else HPA. KEDA named but not installed leaves an HPA scaling and says so in the Autoscaling condition.',
     })),
-    minReplicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: SpecDefaults.minReplicas, description: 'Fewest replicas the autoscaler keeps.' })),
+    minReplicas: Type.Optional(Type.Integer({
+      minimum: 0,
+      maximum: 1000,
+      default: SpecDefaults.minReplicas,
+      description: "Fewest replicas the autoscaler keeps. 0: the model scales to zero once it has had no requests for scaleToZeroAfterSeconds (KEDA), and back on demand: the operator's activator holds the first requests until a pod is ready.",
+    })),
+    scaleToZeroAfterSeconds: Type.Optional(Type.Integer({
+      minimum: 0,
+      maximum: 86_400,
+      description: `With minReplicas 0: how long the model runs without requests (after the last minute's latency window empties) before it scales to zero; default ${SpecDefaults.scaleToZeroAfterSeconds} (KEDA's cooldownPeriod).`,
+    })),
     maxReplicas: Type.Integer({ minimum: 1, maximum: 1000, description: 'Most replicas the autoscaler may start.' }),
     targetCPUUtilization: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Average CPU use in percent of the CPU request.' })),
     targetPredictionLatencyMs: Type.Optional(
@@ -419,6 +430,16 @@ export const AutoscalingSchema = Type.Object(
     {
       rule: 'has(self.targetCPUUtilization) || has(self.targetPredictionLatencyMs)',
       message: 'autoscaling needs a target: targetCPUUtilization and/or targetPredictionLatencyMs',
+    },
+    {
+      rule: "!has(self.minReplicas) || self.minReplicas > 0 || !has(self.engine) || self.engine == 'KEDA'",
+      message: 'minReplicas 0 needs engine KEDA (or no engine, where KEDA is installed): a HorizontalPodAutoscaler never scales to zero',
+      fieldPath: '.minReplicas',
+    },
+    {
+      rule: '!has(self.scaleToZeroAfterSeconds) || (has(self.minReplicas) && self.minReplicas == 0)',
+      message: 'scaleToZeroAfterSeconds applies only with minReplicas 0',
+      fieldPath: '.scaleToZeroAfterSeconds',
     },
   ),
 );
@@ -722,6 +743,11 @@ export const ModelDeploymentSpecSchema = Type.Object(
       rule: "!has(self.traffic) || !has(self.traffic.router) || self.traffic.router != 'Service' || !has(self.rollout) || !(self.rollout.strategy in ['ABTest', 'Mirror'])",
       message: 'rollout.strategy ABTest and Mirror route request by request, which traffic.router Service cannot (it splits by pods): use Istio or GatewayAPI',
       fieldPath: '.traffic.router',
+    },
+    {
+      rule: "!has(self.autoscaling) || !has(self.autoscaling.minReplicas) || self.autoscaling.minReplicas > 0 || ((!has(self.rollout) || !has(self.rollout.strategy) || self.rollout.strategy == 'RollingUpdate') && !has(self.traffic) && (!has(self.security) || !has(self.security.tls)))",
+      message: "autoscaling.minReplicas 0 works with rollout.strategy RollingUpdate, without spec.traffic and without security.tls: at zero the activator holds plain HTTP requests sent to the model's own Service",
+      fieldPath: '.autoscaling.minReplicas',
     },
     {
       rule: '!(has(self.replicas) && has(self.autoscaling))',

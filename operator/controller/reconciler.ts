@@ -1,4 +1,6 @@
-import type { KubernetesObject, V1ControllerRevision, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ControllerRevision, V1Deployment, V1EndpointSlice } from '@kubernetes/client-node';
+import { readyEndpointsOf, SERVICE_NAME_LABEL, type Endpoint } from '../activator/slices.ts';
+import { HTTP_PORT_NAME } from '../desired/deployment.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
 import type { OperatorOptions } from '../desired/options.ts';
@@ -7,7 +9,7 @@ import { GatewayApiKinds, type GatewayRoute } from '../desired/routing/gateway-a
 import { objectKey } from '../kube/informer.ts';
 import type { ReadYourWrites } from '../kube/read-your-writes.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
-import { apiVersionOf } from '../kube/resources.ts';
+import { apiVersionOf, CoreResources } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
 import { takeSample } from '../analysis/sampler.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
@@ -95,6 +97,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     ? { ...found, md: { ...found.md, status: { ...stored, model: resolution.model } }, modelResolved: resolution.condition }
     : found;
   const sample = await sampleIfDue(deps, observed.md, now);
+  const activatorEndpoints = await activatorEndpointsFor(deps, observed.md);
   const gateways = observed.md.spec.traffic?.router === 'GatewayAPI' ? await deps.gatewaySupport?.of(observed.md) : undefined;
   const sharedRoute = deps.children.available(GatewayApiKinds.httpRoute) ? await readSharedRoute(deps.client, observed.md) : undefined;
   const plan = planModelDeployment({
@@ -108,6 +111,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     ...(gateways && { gateways }),
     ...(sharedRoute !== undefined && { sharedRoute }),
     ...(sample && { sample }),
+    ...(activatorEndpoints && { activatorEndpoints }),
     now,
   });
   const log = deps.log.child({ namespace: observed.md.metadata.namespace, name: observed.md.metadata.name });
@@ -218,6 +222,17 @@ async function sampleIfDue(deps: ReconcilerDeps, md: ModelDeployment, now: Date)
   return takeSample(analysis, target, analysis.prometheus ?? deps.options.prometheusUrl, now);
 }
 
+/**
+ * The activator's ready pods, read from its Service's EndpointSlices, for a model that may scale to
+ * zero (its slice leads there while the model has no ready pod); undefined for any other model.
+ */
+async function activatorEndpointsFor(deps: ReconcilerDeps, md: ModelDeployment): Promise<Endpoint[] | undefined> {
+  const activator = deps.options.activator;
+  if (!activator || md.spec.autoscaling?.minReplicas !== 0) return undefined;
+  const slices = await deps.client.list<V1EndpointSlice>(CoreResources.endpointSlice, { labelSelector: `${SERVICE_NAME_LABEL}=${activator.name}` }, activator.namespace);
+  return readyEndpointsOf(slices.items, HTTP_PORT_NAME);
+}
+
 function observe(deps: ReconcilerDeps, key: string): Observed | undefined {
   const md = deps.modelDeployments.get(key);
   const uid = md?.metadata?.uid;
@@ -260,6 +275,7 @@ function statusOf(
     routing: plan.routing,
     ...(plan.alerting && { alerting: plan.alerting }),
     ...(plan.autoscaling && { autoscaling: plan.autoscaling }),
+    ...(plan.objects.some((object) => childKindOf(object) === ChildKinds.endpointSlice) && { heldByActivator: true }),
     conflicts: problems.conflicts,
     ...(problems.applyFailure ? { applyError: problems.applyFailure.message } : {}),
     ...(problems.failure ? { runtimeFailure: problems.failure } : {}),

@@ -8,6 +8,8 @@ export { childKindKey, typeMeta, type ChildKind } from './child-kind.ts';
 export const ChildKinds = {
   controllerRevision: childKind('apps', 'v1', 'ControllerRevision', 'controllerrevisions'),
   service: childKind('', 'v1', 'Service', 'services'),
+  /** The slice that leads a scaled-to-zero model's Service to the activator. */
+  endpointSlice: childKind('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices'),
   deployment: childKind('apps', 'v1', 'Deployment', 'deployments'),
   podDisruptionBudget: childKind('policy', 'v1', 'PodDisruptionBudget', 'poddisruptionbudgets'),
   networkPolicy: childKind('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies'),
@@ -25,6 +27,7 @@ export const ChildKinds = {
 export const childKinds: readonly ChildKind[] = [
   ChildKinds.controllerRevision,
   ChildKinds.service,
+  ChildKinds.endpointSlice,
   ChildKinds.deployment,
   ...autoscalerKinds,
   ChildKinds.podDisruptionBudget,

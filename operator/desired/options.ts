@@ -12,6 +12,8 @@ export interface OperatorOptions {
   prometheusNamespace?: string;
   /** The Prometheus that scrapes the runtimes: canary analysis's default, and what KEDA's latency trigger asks. */
   prometheusUrl?: string;
+  /** The activator's Service (its EndpointSlices give its pods), which holds requests for models scaled to zero; absent: none runs. */
+  activator?: { namespace: string; name: string };
 }
 
 export const DEFAULT_CLUSTER_DOMAIN = OperatorSettings.clusterDomain.default;

@@ -7,7 +7,9 @@ import type { ConditionState } from '../status/conditions.ts';
 import { deploymentProgress, deploymentState } from '../status/deployment-progress.ts';
 import { isProgressive, nextRollout, recordIn, strategyOf, type RolloutDecision } from '../rollout/state-machine.ts';
 import { desiredPrometheusRule } from './alert-rules.ts';
-import { autoscalerOf } from './autoscaling/registry.ts';
+import type { Endpoint } from '../activator/slices.ts';
+import { desiredActivatorSlice } from './activator-slice.ts';
+import { autoscalerOf, effectiveAutoscaling } from './autoscaling/registry.ts';
 import { childKinds, inApplyOrder, type ChildKind } from './child-kinds.ts';
 import { desiredDeployment } from './deployment.ts';
 import { desiredDisruptionBudget } from './disruption-budget.ts';
@@ -39,6 +41,8 @@ export interface PlanInput {
   prometheusOperator?: boolean;
   /** A canary analysis sample taken in this pass. */
   sample?: AnalysisSample;
+  /** The activator's ready pods, where the model may scale to zero (operator/activator). */
+  activatorEndpoints?: readonly Endpoint[];
   now: Date;
 }
 
@@ -100,7 +104,8 @@ export function planModelDeployment(input: PlanInput): Plan {
   const desiredRevision = revisionOf(md);
   const total = md.spec.replicas ?? SpecDefaults.replicas;
   const candidateDeployment = input.deployments.find((d) => d.metadata?.name === revisionDeploymentName(md, desiredRevision));
-  const autoscalerFloor = md.spec.autoscaling ? (md.spec.autoscaling.minReplicas ?? SpecDefaults.minReplicas) : undefined;
+  const autoscaler = autoscalerOf(md, input.served, options);
+  const autoscalerFloor = md.spec.autoscaling && autoscaler ? (effectiveAutoscaling(md.spec.autoscaling, autoscaler).minReplicas ?? SpecDefaults.minReplicas) : undefined;
   const candidateReady = deploymentReady(candidateDeployment, desiredRevision, autoscalerFloor);
   // Where the router splits a canary by pods, its revisions share the Service, which weighs them by their ready pods.
   const sharedService = router.splitsByPods && strategy === 'Canary';
@@ -128,10 +133,11 @@ export function planModelDeployment(input: PlanInput): Plan {
   const prometheusRule = desiredPrometheusRule(md);
   if (prometheusRule) objects.push(prometheusRule);
   const alerting = prometheusRule ? { alerting: input.prometheusOperator ? 'PrometheusRule' as const : 'NotInstalled' as const } : {};
-  const autoscaler = autoscalerOf(md, input.served, options);
   const autoscaling = autoscaler ? { autoscaling: autoscaler.condition } : {};
   const scale = (at: ModelDeployment, slot?: RevisionSlot): KubernetesObject[] =>
-    autoscaler && at.spec.autoscaling ? autoscaler.autoscaler.scale({ md: at, autoscaling: at.spec.autoscaling, options, ...(slot && { slot }) }) : [];
+    autoscaler && at.spec.autoscaling
+      ? autoscaler.autoscaler.scale({ md: at, autoscaling: effectiveAutoscaling(at.spec.autoscaling, autoscaler), options, ...(slot && { slot }), ...(autoscaler.scaleToZero && { scaleToZero: autoscaler.scaleToZero }) })
+      : [];
   const askRouter = (request: Pick<RouteRequest, 'stableRevision' | 'candidateRevision' | 'weights' | 'pods' | 'candidateReady'>): TrafficRouting => {
     const retiringRevisions = rollout.retiring.map((entry) => entry.revision);
     const { objects: routed, ...route } = router.route({ md, options, strategy, observed: input.observed ?? noObjects, retiringRevisions, ...(input.gateways && { gateways: input.gateways }), ...(input.sharedRoute !== undefined && { sharedRoute: input.sharedRoute }), ...(standIn && { standIn }), ...request });
@@ -142,6 +148,11 @@ export function planModelDeployment(input: PlanInput): Plan {
   if (!isProgressive(strategy)) {
     objects.push(desiredDeployment(md, options));
     objects.push(...scale(md));
+    // At zero (or on the way there: KEDA set 0 replicas) the activator takes the Service's requests.
+    const deployment = input.deployments.find((d) => d.metadata?.name === nameOf(md));
+    const atZero = deployment?.spec?.replicas === 0 || availableReplicas(deployment) === 0;
+    const activatorSlice = autoscaler?.scaleToZero && atZero ? desiredActivatorSlice(md, input.activatorEndpoints ?? []) : undefined;
+    if (activatorSlice) objects.push(activatorSlice);
     const pdb = desiredDisruptionBudget(md);
     if (pdb) objects.push(pdb);
     // One Deployment replaces its pods in place: the route takes old and new revisions' pods alike.

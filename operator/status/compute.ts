@@ -77,9 +77,13 @@ function progressing(stableSide: StableDeployment | undefined, revision: string)
   return { status: 'False', reason: 'RolloutComplete', message: `revision ${revision} rolled out` };
 }
 
-function ready(stableSide: StableDeployment | undefined, revision: string): ConditionState {
+function ready(stableSide: StableDeployment | undefined, revision: string, heldByActivator: boolean): ConditionState {
   if (!stableSide) return { status: 'False', reason: 'DeploymentPending', message: `waiting for the Deployment of revision ${revision}` };
   const { progress, state } = stableSide;
+  // Scaled to zero by design: requests are answered, the first ones after a cold start.
+  if (heldByActivator && progress.ready === 0) {
+    return { status: 'True', reason: 'ScaledToZero', message: `revision ${revision}: ${readyCounts(stableSide)}; the activator holds requests until a pod is ready` };
+  }
   if (progress.desired === 0) return { status: 'False', reason: 'ScaledToZero', message: 'no replicas requested' };
   if (progress.ready === 0) return { status: 'False', reason: 'NoReplicasReady', message: `revision ${revision}: ${readyCounts(stableSide)}` };
   if (state === 'Complete') return { status: 'True', reason: 'StableServing', message: `revision ${revision}: ${readyCounts(stableSide)}` };
@@ -151,7 +155,7 @@ export function computeStatus(
   const aborted = decision?.rollout.phase === 'Aborted' ? decision.rollout : undefined;
   const problem = problemOf(observed, stableSide, aborted);
   const core: Record<'Ready' | 'Progressing' | 'Degraded', ConditionState> = {
-    Ready: ready(stableSide, revision),
+    Ready: ready(stableSide, revision, observed.heldByActivator ?? false),
     Progressing: rolloutProgress(decision) ?? retiredPodsStopping(observed) ?? progressing(stableSide, revision),
     Degraded: problem?.state ?? NO_PROBLEM,
   };

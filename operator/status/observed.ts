@@ -19,6 +19,8 @@ export interface ObservedChildren {
   alerting?: 'PrometheusRule' | 'NotInstalled';
   /** Which autoscaler scales the model on what, as the plan chose it (absent without spec.autoscaling). */
   autoscaling?: ConditionState;
+  /** The model is scaled to zero (or starting from zero) and its Service leads to the activator, which holds requests. */
+  heldByActivator?: boolean;
   /** Objects in the way that the ModelDeployment does not own (same name, other owner). */
   conflicts?: string[];
   /** Whether a models:/ URI was resolved in its registry in this pass, and why not (absent for other URIs). */

@@ -44,6 +44,21 @@ const invalidCases: InvalidCase[] = [
     refusal: ['spec.autoscaling.minReplicas', 'minReplicas must be less than or equal to maxReplicas'],
   },
   {
+    what: 'minReplicas 0 with the HPA, which never scales to zero',
+    spec: (s) => ({ ...s, autoscaling: { engine: 'HPA', minReplicas: 0, maxReplicas: 3, targetCPUUtilization: 70 } }),
+    refusal: ['spec.autoscaling.minReplicas', 'minReplicas 0 needs engine KEDA (or no engine, where KEDA is installed): a HorizontalPodAutoscaler never scales to zero'],
+  },
+  {
+    what: 'minReplicas 0 with a canary, which the activator cannot hold requests for yet',
+    spec: (s) => ({ ...s, autoscaling: { minReplicas: 0, maxReplicas: 3, targetPredictionLatencyMs: 100 }, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 20 }] } } }),
+    refusal: ['spec.autoscaling.minReplicas', "autoscaling.minReplicas 0 works with rollout.strategy RollingUpdate, without spec.traffic and without security.tls"],
+  },
+  {
+    what: 'an idle time to zero without minReplicas 0',
+    spec: (s) => ({ ...s, autoscaling: { minReplicas: 1, maxReplicas: 3, targetCPUUtilization: 70, scaleToZeroAfterSeconds: 60 } }),
+    refusal: ['spec.autoscaling.scaleToZeroAfterSeconds', 'scaleToZeroAfterSeconds applies only with minReplicas 0'],
+  },
+  {
     what: 'both a fixed replica count and autoscaling',
     spec: (s) => ({ ...s, replicas: 3 }),
     refusal: ['set spec.replicas or spec.autoscaling, not both'],
@@ -315,6 +330,16 @@ describe('ModelDeployment CRD validation (real kube-apiserver)', function () {
     await kubectl(['create', '-n', namespace, '-f', '-'], manifest('signed', signed));
     const stored = JSON.parse(await kubectl(['get', SHORT_NAME, 'signed', '-n', namespace, '-o', 'json'])) as { spec: ModelDeploymentSpec };
     expect(stored.spec.model.signature).to.deep.equal({ method: 'key', secret: { name: 'model-signer', key: 'public-key.pem' } });
+  });
+
+  it('accepts scale to zero: minReplicas 0 and an idle time, with KEDA or no engine named', async () => {
+    for (const [name, engine] of [['zero-keda', 'KEDA'], ['zero-unnamed', undefined]] as const) {
+      const zero = validSpec();
+      zero.autoscaling = { ...(engine && { engine }), minReplicas: 0, maxReplicas: 3, targetPredictionLatencyMs: 100, scaleToZeroAfterSeconds: 60 };
+      await kubectl(['create', '-n', namespace, '-f', '-'], manifest(name, zero));
+      const stored = JSON.parse(await kubectl(['get', SHORT_NAME, name, '-n', namespace, '-o', 'json'])) as { spec: ModelDeploymentSpec };
+      expect(stored.spec.autoscaling).to.deep.include({ minReplicas: 0, scaleToZeroAfterSeconds: 60 });
+    }
   });
 
   it('shows model, version, ready, phase, stable and candidate revision, weight and age in kubectl get md', async () => {

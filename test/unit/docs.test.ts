@@ -78,7 +78,7 @@ describe('generated docs tables', () => {
 
     it('shows type, default and range of a field, and reports a rule under its fieldPath', () => {
       const rows = fieldRows('spec', modelDeploymentSchema().properties!.spec!, true);
-      expect(rows.find((row) => row.path === 'spec.autoscaling.minReplicas')).to.deep.include({ type: 'integer', default: 1, allowed: ['1 – 1000'] });
+      expect(rows.find((row) => row.path === 'spec.autoscaling.minReplicas')).to.deep.include({ type: 'integer', default: 1, allowed: ['0 – 1000'] });
       expect(rows.find((row) => row.path === 'spec.runtime.executionProviders')).to.deep.include({ type: '[]string (set)', allowed: ['1 – 3 items', 'each: `cuda`, `tensorrt`, `cpu`'] });
       expect(rows.find((row) => row.path === 'spec.model.uri')).to.include({ required: true });
       expect(ruleRows('', modelDeploymentSchema()).find((row) => row.message.startsWith('minReplicas must be'))?.path).to.equal('.spec.autoscaling.minReplicas');

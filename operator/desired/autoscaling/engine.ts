@@ -14,6 +14,13 @@ export interface ScaleRequest {
   /** The revision's Deployment under a progressive rollout; absent: the model's one Deployment. */
   slot?: RevisionSlot;
   options: OperatorOptions;
+  /** The model may go to zero replicas (minReplicas 0, an autoscaler that can, an activator to hold requests). */
+  scaleToZero?: ScaleToZero;
+}
+
+export interface ScaleToZero {
+  /** Seconds without requests before the last replica goes. */
+  afterSeconds: number;
 }
 
 /**
@@ -30,6 +37,8 @@ export interface Autoscaler {
   readonly installed: (served: (kind: ChildKind) => boolean) => boolean;
   /** Why it cannot scale this model although it is installed (a setting it needs); undefined: it can. */
   readonly unable: (request: Omit<ScaleRequest, 'slot'>) => string | undefined;
+  /** Whether it scales a model to zero replicas and back (minReplicas 0). */
+  readonly scalesToZero: boolean;
   /** What the condition says when it is not installed. */
   readonly missing: string;
   scale(request: ScaleRequest): KubernetesObject[];

@@ -45,6 +45,8 @@ export const hpaAutoscaler: Autoscaler = {
   kinds: [HorizontalPodAutoscalerKind],
   installed: () => true,
   unable: () => undefined,
+  // An HPA's minReplicas is at least 1 (0 only behind the HPAScaleToZero feature gate, alpha since 1.16).
+  scalesToZero: false,
   missing: '',
   scale: (request) => [desiredHorizontalPodAutoscaler(request)],
 };

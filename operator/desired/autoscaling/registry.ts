@@ -3,7 +3,7 @@ import type { ModelDeployment } from '../../api/types.ts';
 import type { ConditionState } from '../../status/conditions.ts';
 import type { ChildKind } from '../child-kind.ts';
 import type { OperatorOptions } from '../options.ts';
-import { describeTargets, type Autoscaler } from './engine.ts';
+import { describeTargets, type Autoscaler, type Autoscaling, type ScaleToZero } from './engine.ts';
 import { hpaAutoscaler } from './hpa.ts';
 import { kedaAutoscaler } from './keda.ts';
 
@@ -23,29 +23,44 @@ export interface AutoscalerChoice {
   autoscaler: Autoscaler;
   /** The Autoscaling condition: which autoscaler scales on what, and why the HPA stands in for KEDA. */
   condition: ConditionState;
+  /** Present where the model goes to zero replicas: minReplicas 0, an autoscaler that can, and an activator. */
+  scaleToZero?: ScaleToZero;
 }
 
 /**
  * The autoscaler of a ModelDeployment with spec.autoscaling: the one it names, else KEDA where it is
  * installed, else the HPA. The HPA stands in, and says why, for a KEDA that is not installed or
  * cannot scale this model (its latency trigger needs a Prometheus); the condition is False only
- * where the spec named the autoscaler that could not be used.
+ * where the spec named the autoscaler that could not be used, or asked for zero replicas that
+ * cannot be had (then one replica stays).
  */
 export function autoscalerOf(md: ModelDeployment, served: (kind: ChildKind) => boolean, options: OperatorOptions): AutoscalerChoice | undefined {
   const autoscaling = md.spec.autoscaling;
   if (!autoscaling) return undefined;
   const named = autoscaling.engine ? autoscalers[autoscaling.engine] : undefined;
   const wanted = named ?? (PREFERRED.installed(served) ? PREFERRED : hpaAutoscaler);
-  const targets = describeTargets(autoscaling, autoscaling.minReplicas ?? SpecDefaults.minReplicas);
   const why = !wanted.installed(served) ? wanted.missing : wanted.unable({ md, autoscaling, options });
-  if (why && !named) {
-    return { autoscaler: hpaAutoscaler, condition: { status: 'True', reason: hpaAutoscaler.name, message: `a ${hpaAutoscaler.product} scales ${targets} (${why})` } };
+  const chosen = why ? hpaAutoscaler : wanted;
+  const minReplicas = autoscaling.minReplicas ?? SpecDefaults.minReplicas;
+  const noZero = minReplicas > 0 ? undefined
+    : !chosen.scalesToZero ? [...new Set([why ?? '', PREFERRED.installed(served) ? '' : PREFERRED.missing, `a ${chosen.product} never scales to zero`])].filter(Boolean).join('; ')
+      : !options.activator ? 'nothing would hold the first request at zero: the operator runs without the activator (MODELSHIP_ACTIVATOR_SERVICE)'
+        : undefined;
+  const floor = minReplicas === 0 && noZero ? 1 : minReplicas;
+  const targets = describeTargets(autoscaling, floor);
+  const scaleToZero = minReplicas === 0 && !noZero ? { afterSeconds: autoscaling.scaleToZeroAfterSeconds ?? SpecDefaults.scaleToZeroAfterSeconds } : undefined;
+  const atZero = scaleToZero ? `; to zero after ${scaleToZero.afterSeconds} s without requests, the activator holding the first ones until a pod is ready` : '';
+  const scaling = `a ${chosen.product} scales ${targets}${atZero}`;
+  const withZero = (choice: Omit<AutoscalerChoice, 'scaleToZero'>): AutoscalerChoice => ({ ...choice, ...(scaleToZero && { scaleToZero }) });
+  if (noZero) {
+    return { autoscaler: chosen, condition: { status: 'False', reason: 'ScaleToZeroUnavailable', message: `minReplicas 0 cannot be had (${noZero}): ${scaling}` } };
   }
-  if (why) {
-    return {
-      autoscaler: hpaAutoscaler,
-      condition: { status: 'False', reason: `${wanted.name}Unavailable`, message: `${why}: a ${hpaAutoscaler.product} scales ${targets} instead` },
-    };
-  }
-  return { autoscaler: wanted, condition: { status: 'True', reason: wanted.name, message: `a ${wanted.product} scales ${targets}` } };
+  if (why && !named) return withZero({ autoscaler: chosen, condition: { status: 'True', reason: chosen.name, message: `${scaling} (${why})` } });
+  if (why) return withZero({ autoscaler: chosen, condition: { status: 'False', reason: `${wanted.name}Unavailable`, message: `${why}: ${scaling} instead` } });
+  return withZero({ autoscaler: chosen, condition: { status: 'True', reason: chosen.name, message: scaling } });
+}
+
+/** The autoscaling the chosen autoscaler is given: minReplicas 0 that cannot be had becomes 1. */
+export function effectiveAutoscaling(autoscaling: Autoscaling, choice: AutoscalerChoice): Autoscaling {
+  return autoscaling.minReplicas === 0 && !choice.scaleToZero ? { ...autoscaling, minReplicas: 1 } : autoscaling;
 }

@@ -1,4 +1,4 @@
-import type { KubernetesObject, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V2HorizontalPodAutoscaler } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { ModelDeploymentSpec } from '../../../operator/api/types.ts';
 import { meanLatencyQuery, planModelDeployment, type OperatorOptions, type Plan } from '../../../operator/desired/index.ts';
@@ -106,5 +106,77 @@ describe('autoscaling: one spec, the HPA or KEDA (operator/desired/autoscaling)'
     const plan = planOf({ replicas: 3 }, ['KEDA']);
     expect(plan.objects.filter((object) => ['ScaledObject', 'HorizontalPodAutoscaler'].includes(object.kind ?? ''))).to.deep.equal([]);
     expect(plan.autoscaling).to.equal(undefined);
+  });
+
+  describe('scale to zero (minReplicas 0): KEDA, and the activator holding requests at zero', () => {
+    const ACTIVATOR = { namespace: 'modelship-system', name: 'modelship-activator' };
+    const ZERO = { minReplicas: 0, maxReplicas: 3, targetPredictionLatencyMs: 50, scaleToZeroAfterSeconds: 120 };
+    const activatorPods = [{ address: '10.88.0.40', port: 8012 }, { address: '10.88.0.41', port: 8012 }];
+    const deployment = (replicas: number, available: number): V1Deployment => ({
+      metadata: { name: 'fraud-detector' }, spec: { replicas, selector: {}, template: {} }, status: { replicas, availableReplicas: available },
+    });
+    const zeroPlan = (deployments: V1Deployment[], options: OperatorOptions = { ...OPTIONS, prometheusUrl: PROMETHEUS, activator: ACTIVATOR }, providers = ['KEDA']) =>
+      planModelDeployment({ md: modelDeployment({ autoscaling: ZERO }), options, controllerRevisions: [], deployments, served: servedBy(...providers), activatorEndpoints: activatorPods, now: NOW });
+    const slices = (plan: Plan) => ofKind<KubernetesObject & { endpoints: unknown[]; ports: unknown[] }>(plan, 'EndpointSlice');
+
+    it('lets KEDA take the model to zero after the idle time, polled every second, active while the activator holds requests or the pods served some in the last minute', () => {
+      const plan = zeroPlan([deployment(1, 1)]);
+      const [scaled] = ofKind<ScaledObject & { spec: { pollingInterval?: number; cooldownPeriod?: number } }>(plan, 'ScaledObject');
+      expect(scaled?.spec).to.deep.include({ minReplicaCount: 0, maxReplicaCount: 3, pollingInterval: 1, cooldownPeriod: 120 });
+      expect(scaled?.spec.triggers.map((trigger) => trigger.name)).to.deep.equal(['prediction-latency', 'activity']);
+      expect(scaled?.spec.triggers[1]).to.deep.equal({
+        type: 'prometheus', name: 'activity', metricType: 'AverageValue',
+        metadata: {
+          serverAddress: PROMETHEUS,
+          query: '(sum(modelship_activator_pending_requests{model_namespace="payments",model_service="fraud-detector"}) or vector(0)) + (sum(rate(prediction_requests_total{namespace="payments",model="fraud-detector"}[1m])) or vector(0))',
+          threshold: '1000000', activationThreshold: '0', ignoreNullValues: 'true',
+        },
+      });
+      expect(plan.autoscaling).to.deep.equal({
+        status: 'True', reason: 'KEDA',
+        message: 'a KEDA ScaledObject scales 0-3 replicas on mean prediction latency (50 ms); to zero after 120 s without requests, the activator holding the first ones until a pod is ready',
+      });
+    });
+
+    it('leads the model\'s Service to the activator while no pod is ready or KEDA has set zero replicas, and not once a pod is', () => {
+      for (const [replicas, available] of [[0, 0], [1, 0], [0, 1]] as const) {
+        const [slice] = slices(zeroPlan([deployment(replicas, available)]));
+        expect(slice, `${replicas} replicas, ${available} available`).to.deep.include({
+          apiVersion: 'discovery.k8s.io/v1', addressType: 'IPv4',
+          ports: [{ name: 'http', port: 8012, protocol: 'TCP', appProtocol: 'http' }],
+          endpoints: [{ addresses: ['10.88.0.40'], conditions: { ready: true } }, { addresses: ['10.88.0.41'], conditions: { ready: true } }],
+        });
+        expect(slice?.metadata?.name).to.equal('fraud-detector-activator');
+        expect(slice?.metadata?.labels).to.include({ 'kubernetes.io/service-name': 'fraud-detector', 'endpointslice.kubernetes.io/managed-by': 'activator.modelship.io' });
+        expect(slice?.metadata?.ownerReferences?.[0]).to.include({ kind: 'ModelDeployment', controller: true });
+      }
+      expect(slices(zeroPlan([])), 'before the Deployment exists').to.have.length(1);
+      expect(slices(zeroPlan([deployment(2, 1)])), 'a pod is ready').to.deep.equal([]);
+    });
+
+    it('probes a model that scales to zero every second, so its first pod takes the held requests within a second of loading', () => {
+      const probesOf = (plan: Plan) => {
+        const container = ofKind<V1Deployment>(plan, 'Deployment')[0]?.spec?.template.spec?.containers[0];
+        return [container?.startupProbe, container?.readinessProbe].map((probe) => [probe?.periodSeconds, (probe?.periodSeconds ?? 0) * (probe?.failureThreshold ?? 0)]);
+      };
+      expect(probesOf(zeroPlan([])), 'period and how long each allows').to.deep.equal([[1, 600], [1, 15]]);
+      expect(probesOf(planOf({ autoscaling: AUTOSCALING, runtime: RESOURCES }, ['KEDA'])), 'any other model').to.deep.equal([[5, 600], [5, 15]]);
+    });
+
+    it('keeps one replica, and says why, where nothing can take the model to zero or hold its first request', () => {
+      const noActivator = zeroPlan([deployment(1, 1)], { ...OPTIONS, prometheusUrl: PROMETHEUS });
+      expect(ofKind<ScaledObject>(noActivator, 'ScaledObject')[0]?.spec.minReplicaCount).to.equal(1);
+      expect(slices(zeroPlan([deployment(0, 0)], { ...OPTIONS, prometheusUrl: PROMETHEUS }))).to.deep.equal([]);
+      expect(noActivator.autoscaling).to.deep.equal({
+        status: 'False', reason: 'ScaleToZeroUnavailable',
+        message: 'minReplicas 0 cannot be had (nothing would hold the first request at zero: the operator runs without the activator (MODELSHIP_ACTIVATOR_SERVICE)): a KEDA ScaledObject scales 1-3 replicas on mean prediction latency (50 ms)',
+      });
+      const noKeda = zeroPlan([deployment(1, 1)], undefined, []);
+      expect(ofKind<V2HorizontalPodAutoscaler>(noKeda, 'HorizontalPodAutoscaler').map((hpa) => hpa.spec?.minReplicas)).to.deep.equal([1]);
+      expect(noKeda.autoscaling).to.deep.equal({
+        status: 'False', reason: 'ScaleToZeroUnavailable',
+        message: 'minReplicas 0 cannot be had (KEDA is not installed (no ScaledObject CRD, scaledobjects.keda.sh); a HorizontalPodAutoscaler never scales to zero): a HorizontalPodAutoscaler scales 1-3 replicas on mean prediction latency (50 ms)',
+      });
+    });
   });
 });
