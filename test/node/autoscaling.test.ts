@@ -5,13 +5,12 @@ import { join } from 'node:path';
 import { cpuCores, quantityValue } from '../../operator/desired/quantity.ts';
 import { plane } from '../integration/context.ts';
 import { eventually } from '../support/eventually.ts';
-import { startKeda, type RunningKeda } from '../support/keda.ts';
 import { startMetricsServer, type RunningMetricsServer } from '../support/metrics-server.ts';
 import { type OperatorProcess } from '../support/operator-process.ts';
 import { leaveNamespace, modelDigest, type Pod, prepareNamespace, readyPodsOf } from './cluster.ts';
 import { realNode } from './context.ts';
 import { startLoad } from './load.ts';
-import { scrapeRuntimePods, type RuntimePrometheus } from './runtime-prometheus.ts';
+import { startKedaPipeline, type KedaPipeline } from './keda-pipeline.ts';
 
 const NAME = 'fraud-autoscaled';
 
@@ -140,24 +139,14 @@ describe("real node: KEDA scales a ModelDeployment on its pods' mean prediction 
   const namespace = `keda-${Date.now().toString(36)}`;
   const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
   const readyPods = () => readyPodsOf(kubectl, namespace, `app.kubernetes.io/instance=${KEDA_NAME}`);
-  let operator: OperatorProcess | undefined;
-  let keda: RunningKeda | undefined;
-  let scraping: RuntimePrometheus | undefined;
-  let logDir: string;
+  let pipeline: KedaPipeline | undefined;
 
   before(async () => {
-    logDir = await mkdtemp(join(tmpdir(), 'modelship-keda-'));
-    // KEDA first, so the operator finds its CRD installed when it starts.
-    keda = await startKeda(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
-    scraping = await scrapeRuntimePods(kubectl);
-    operator = await prepareNamespace(kubectl, namespace, 'operator-keda', { MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url });
+    pipeline = await startKedaPipeline(kubectl, namespace, 'operator-keda');
   });
 
   after(async () => {
-    await leaveNamespace(kubectl, namespace, operator);
-    await keda?.stop();
-    await scraping?.stop();
-    await rm(logDir, { recursive: true, force: true });
+    await pipeline?.stop();
   });
 
   it('writes a ScaledObject instead of an HPA, says so, adds pods while latency is over the target and removes them after', async () => {

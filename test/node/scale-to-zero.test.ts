@@ -1,20 +1,16 @@
 import { expect } from 'chai';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { plane } from '../integration/context.ts';
+import { HELD_HEADER } from '../../operator/activator/server.ts';
 import { fraudRequest } from '../runtime/helpers.ts';
 import { startActivator, type RunningActivator } from '../support/activator.ts';
 import { eventually } from '../support/eventually.ts';
-import { startKeda, type RunningKeda } from '../support/keda.ts';
-import { type OperatorProcess } from '../support/operator-process.ts';
-import { leaveNamespace, modelDigest, podsOf, prepareNamespace, readyPodsOf } from './cluster.ts';
+import { modelDigest, podsOf, readyPodsOf } from './cluster.ts';
 import { realNode } from './context.ts';
 import { startLoad } from './load.ts';
-import { scrapeRuntimePods, type RuntimePrometheus } from './runtime-prometheus.ts';
+import { startKedaPipeline, type KedaPipeline } from './keda-pipeline.ts';
 
 const NAME = 'fraud-zero';
-const HELD_HEADER = 'x-modelship-activator-held-ms';
 
 /**
  * Scale to zero with KEDA and the activator: the model goes to zero pods when idle; a request sent
@@ -28,18 +24,19 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
   const namespace = `zero-${Date.now().toString(36)}`;
   const kubectl = (args: string[], stdin?: string) => plane().running.kubectl(args, stdin);
   const pods = () => podsOf(kubectl, namespace, `app.kubernetes.io/instance=${NAME}`);
-  let operator: OperatorProcess | undefined;
-  let keda: RunningKeda | undefined;
   let activator: RunningActivator | undefined;
-  let scraping: RuntimePrometheus | undefined;
-  let logDir: string;
+  let pipeline: KedaPipeline | undefined;
 
   before(async () => {
-    logDir = await mkdtemp(join(tmpdir(), 'modelship-zero-'));
-    keda = await startKeda(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
-    activator = await startActivator(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
-    scraping = await scrapeRuntimePods(kubectl, [{ job: 'modelship-activator', targets: [activator.metricsTarget] }]);
-    operator = await prepareNamespace(kubectl, namespace, 'operator-zero', { MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url, MODELSHIP_ACTIVATOR_SERVICE: activator.service });
+    pipeline = await startKedaPipeline(kubectl, namespace, 'operator-zero', async (logDir) => {
+      const started = await startActivator(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
+      activator = started;
+      return {
+        staticJobs: [{ job: 'modelship-activator', targets: [started.metricsTarget] }],
+        operatorEnv: { MODELSHIP_ACTIVATOR_SERVICE: started.service },
+        stop: () => started.stop(),
+      };
+    });
   });
 
   afterEach(async function () {
@@ -50,11 +47,7 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
   });
 
   after(async () => {
-    await leaveNamespace(kubectl, namespace, operator);
-    await keda?.stop();
-    await activator?.stop();
-    await scraping?.stop();
-    await rm(logDir, { recursive: true, force: true });
+    await pipeline?.stop();
   });
 
   const autoscalingCondition = async () => {

@@ -42,11 +42,8 @@ export function autoscalerOf(md: ModelDeployment, served: (kind: ChildKind) => b
   const why = !wanted.installed(served) ? wanted.missing : wanted.unable({ md, autoscaling, options });
   const chosen = why ? hpaAutoscaler : wanted;
   const minReplicas = autoscaling.minReplicas ?? SpecDefaults.minReplicas;
-  const noZero = minReplicas > 0 ? undefined
-    : !chosen.scalesToZero ? [...new Set([why ?? '', PREFERRED.installed(served) ? '' : PREFERRED.missing, `a ${chosen.product} never scales to zero`])].filter(Boolean).join('; ')
-      : !options.activator ? 'nothing would hold the first request at zero: the operator runs without the activator (MODELSHIP_ACTIVATOR_SERVICE)'
-        : undefined;
-  const floor = minReplicas === 0 && noZero ? 1 : minReplicas;
+  const noZero = minReplicas === 0 ? whyNotToZero(chosen, why, served, options) : undefined;
+  const floor = noZero ? 1 : minReplicas;
   const targets = describeTargets(autoscaling, floor);
   const scaleToZero = minReplicas === 0 && !noZero ? { afterSeconds: autoscaling.scaleToZeroAfterSeconds ?? SpecDefaults.scaleToZeroAfterSeconds } : undefined;
   const atZero = scaleToZero ? `; to zero after ${scaleToZero.afterSeconds} s without requests, the activator holding the first ones until a pod is ready` : '';
@@ -58,6 +55,16 @@ export function autoscalerOf(md: ModelDeployment, served: (kind: ChildKind) => b
   if (why && !named) return withZero({ autoscaler: chosen, condition: { status: 'True', reason: chosen.name, message: `${scaling} (${why})` } });
   if (why) return withZero({ autoscaler: chosen, condition: { status: 'False', reason: `${wanted.name}Unavailable`, message: `${why}: ${scaling} instead` } });
   return withZero({ autoscaler: chosen, condition: { status: 'True', reason: chosen.name, message: scaling } });
+}
+
+/** Why a model cannot go to zero with the autoscaler chosen for it (`why`: why the wanted one was not); undefined: it can. */
+function whyNotToZero(chosen: Autoscaler, why: string | undefined, served: (kind: ChildKind) => boolean, options: OperatorOptions): string | undefined {
+  if (!chosen.scalesToZero) {
+    const reasons = [why, PREFERRED.installed(served) ? undefined : PREFERRED.missing, `a ${chosen.product} never scales to zero`];
+    return [...new Set(reasons.filter((reason): reason is string => Boolean(reason)))].join('; ');
+  }
+  if (!options.activator) return 'nothing would hold the first request at zero: the operator runs without the activator (MODELSHIP_ACTIVATOR_SERVICE)';
+  return undefined;
 }
 
 /** The autoscaling the chosen autoscaler is given: minReplicas 0 that cannot be had becomes 1. */
