@@ -587,7 +587,7 @@ export const TrafficSchema = Type.Object({
   })),
   hosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
     maxItems: 16,
-    description: 'Extra host names routed to the model (through an Istio ingress gateway, or the HTTPRoute\'s hostnames); under Istio the in-cluster Service name is always routed.',
+    description: 'Extra host names routed to the model (through an Istio ingress gateway, or the HTTPRoute\'s hostnames); under Istio the in-cluster Service name is always routed. With router GatewayAPI and no hosts, the model shares its Gateways\' hosts with other routes: its HTTPRoute takes only the path /v2/models/<model name>, and its GRPCRoute every V2 gRPC call on them (gRPC cannot tell models apart), so give each model served over gRPC through a shared Gateway hosts of its own.',
   })),
   gateways: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$' }), {
     maxItems: 8,

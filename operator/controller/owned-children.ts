@@ -5,6 +5,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../desired/labels.ts';
 import { Informer, objectKey, type InformerHooks } from '../kube/informer.ts';
 import { isForbidden, type KubeRestClient } from '../kube/rest-client.ts';
 import type { Logger } from '../logging.ts';
+import { UnservedGrace } from './unserved-grace.ts';
 
 export interface OwnedChildrenConfig {
   client: KubeRestClient;
@@ -26,6 +27,8 @@ export interface WatchProblem {
   message: string;
 }
 
+const UNSERVED_GRACE_MS = 30_000;
+
 const controllerOf = (object: KubernetesObject) => object.metadata?.ownerReferences?.find((ref) => ref.controller);
 
 /**
@@ -42,6 +45,8 @@ export class OwnedChildren {
   private readonly forbiddenWaiters = new Map<ChildKind, (() => void)[]>();
   private readonly discovery = new AbortController();
   private discoveryLoop: Promise<void> | undefined;
+  /** A CRD left out of discovery for this long is taken as removed (an apiserver restart leaves CRDs out for seconds). */
+  private readonly unservedGrace = new UnservedGrace<ChildKind>(UNSERVED_GRACE_MS);
 
   constructor(private readonly config: OwnedChildrenConfig) {}
 
@@ -197,13 +202,14 @@ export class OwnedChildren {
         const served = await this.servesQuietly(kind);
         // A failed discovery says nothing about the CRD: an apiserver outage must not drop a watch.
         if (served === undefined) continue;
+        const removed = this.unservedGrace.removed(kind, served);
         if (served && !this.informers.has(kind)) {
           this.config.log.info({ kind: kind.kind }, `${kind.optional?.provider} CRD found: watching ${kind.kind}`);
           this.watch(kind);
           await this.untilSyncedOrStopped(kind);
           changed = true;
-        } else if (!served && this.informers.has(kind)) {
-          this.config.log.warn({ kind: kind.kind }, `${kind.kind} no longer served: stopped watching it`);
+        } else if (removed && this.informers.has(kind)) {
+          this.config.log.warn({ kind: kind.kind }, `${kind.kind} no longer served for ${UNSERVED_GRACE_MS / 1000} s: stopped watching it`);
           await this.unwatch(kind);
           changed = true;
         }

@@ -190,6 +190,10 @@ export class KubeRestClient {
   private async callOnce<T>(method: string, path: string, opts: { query?: Query; body?: unknown; contentType?: string }): Promise<T> {
     const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const options = await this.requestOptions(method, path, opts.query ?? {}, payload === undefined ? undefined : opts.contentType ?? CONTENT_TYPE.json);
+    // Node frames a DELETE's body neither by length nor by chunks: without this the apiserver never
+    // reads the DeleteOptions (its uid precondition included), and takes the bytes for the
+    // connection's next request, answering that one "400 Bad Request".
+    if (payload !== undefined) (options.headers as Record<string, string | number>)['content-length'] = Buffer.byteLength(payload);
     return new Promise<T>((resolve, reject) => {
       const req = this.send(options, (res) => {
         collect(res).then((text) => {

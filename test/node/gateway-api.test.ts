@@ -71,7 +71,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const relevant = lines.filter((line) => (line.includes(namespace) || /error|conflict|status/i.test(line)) && !line.includes('appending dashboard')).slice(-80);
     console.log(`      --- Traefik's log (${relevant.length} of ${lines.length} lines: this namespace, errors, status) ---\n${relevant.join('\n')}`);
     const operatorLines = (operator?.logs ?? []).filter((entry) => entry.namespace === namespace || JSON.stringify(entry).includes(namespace)).slice(-60);
-    console.log(`      --- the operator's log (${operatorLines.length} lines of this namespace) ---\n${operatorLines.map((entry) => JSON.stringify(entry).slice(0, 600)).join('\n')}`);
+    console.log(`      --- the operator's log (${operatorLines.length} lines of this namespace) ---\n${operatorLines.map((entry) => JSON.stringify(entry)).join('\n')}`);
   });
 
   after(async () => {
@@ -89,6 +89,22 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
       extra(s);
       return s;
     }, { timeoutMs: 240_000, intervalMs: 1_000 });
+  }
+
+  /**
+   * A new model routed (as status says) and answered through Traefik: Traefik can load the route
+   * before the Service's endpoints (it rebuilds its configuration at most every 2 s), and answers
+   * "no available server" meanwhile.
+   */
+  async function untilServing(name: string): Promise<void> {
+    await untilRouted(name, { stable: 100, candidate: 0 });
+    const routedAt = Date.now();
+    const body = JSON.stringify(fraudRequest(1, 7));
+    await eventually(async () => {
+      const response = await fetch(`${traefik!.url}/v2/models/${name}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
+      expect(response.status, await response.text()).to.equal(200);
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    console.log(`      ${name}: first answer through Traefik ${((Date.now() - routedAt) / 1000).toFixed(1)} s after status said routed`);
   }
 
   /** Answers sent from `after` on, once at least `count` are in (the load keeps running). */
@@ -109,7 +125,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const canary = Object.fromEntries(Object.entries(example.spec).filter(([key]) => key !== 'model'));
     expect(canary.rollout, 'the example\'s first step').to.deep.include({ canary: { steps: [{ weight: 20, pause: '5m' }, { weight: 60, pause: '5m' }] } });
     await kubectl(['apply', '-n', namespace, '-f', join(REPO_ROOT, 'examples', 'gateway-api-canary.yaml')]);
-    await untilRouted(name, { stable: 100, candidate: 0 });
+    await untilServing(name);
     const load = startLoad(`${traefik!.url}/v2/models/${name}/infer`, { concurrency: 4, maxSeconds: 420, perSecond: 200 });
     const marks: [string, number][] = [];
     try {
@@ -174,7 +190,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const name = 'fraud-bluegreen';
     const blueGreen = { replicas: 1, rollout: { strategy: 'BlueGreen', blueGreen: { autoPromote: false } } };
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', blueGreen)));
-    await untilRouted(name, { stable: 100, candidate: 0 });
+    await untilServing(name);
     await underLoad(name, async (answers) => {
       await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', blueGreen)));
       await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.rollout?.phase).to.equal('WaitingForPromotion'));
@@ -192,7 +208,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const name = 'fraud-abort';
     const canary = { replicas: 1, rollout: { strategy: 'Canary', canary: { steps: [{ weight: 50, pause: '1h' }] } } };
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', canary)));
-    await untilRouted(name, { stable: 100, candidate: 0 });
+    await untilServing(name);
     await underLoad(name, async (answers) => {
       await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', canary)));
       await untilRouted(name, { stable: 50, candidate: 50 });
@@ -210,7 +226,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const name = 'fraud-ab';
     const abTest = { replicas: 1, rollout: { strategy: 'ABTest', abTest: { header: { name: 'x-variant', value: 'b' }, cookie: { name: 'variant', value: 'b' } } } };
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', abTest)));
-    await untilRouted(name, { stable: 100, candidate: 0 });
+    await untilServing(name);
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', abTest)));
     // Matches reach the candidate once it is ready: the rollout then waits for promotion.
     await untilRouted(name, { stable: 100, candidate: 0 }, (s) => expect(s.rollout?.phase).to.equal('WaitingForPromotion'));
@@ -264,7 +280,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     }, { timeoutMs: 30_000, intervalMs: 500 });
 
     async function sharedRouteRollout() {
-      await untilRouted(name, { stable: 100, candidate: 0 });
+      await untilServing(name);
       expect((await route()).spec.rules.map((rule) => rule.name)).to.deep.equal(['legacy', `modelship-${name}`]);
       expect((await route()).metadata.ownerReferences, 'the route stays its owner\'s').to.equal(undefined);
       await underLoad(name, async (answers) => {
@@ -292,7 +308,7 @@ describe('real node: Gateway API routing through Traefik, under real traffic', f
     const name = 'fraud-mirror';
     const mirror = { replicas: 1, rollout: { strategy: 'Mirror', mirror: { percent: 100 } } };
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '1', mirror)));
-    await untilRouted(name, { stable: 100, candidate: 0 });
+    await untilServing(name);
     await kubectl(['apply', '-f', '-'], JSON.stringify(modelDeployment(name, '2', mirror)));
     const s = await eventually(async () => {
       const current = await status(name);

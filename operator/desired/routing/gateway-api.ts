@@ -10,7 +10,7 @@ import { childLabels } from '../labels.ts';
 import { childMetadata, nameOf, namespaceOf } from '../metadata.ts';
 import { desiredService, servicePort } from '../service.ts';
 import { cookieMatchRegex } from './ab-match.ts';
-import { sharedRouteMatch, sharedRuleNames, type RouteRule } from './shared-route.ts';
+import { modelPathMatch, sharedRuleNames, type RouteRule } from './shared-route.ts';
 import type { RouteRequest, TrafficRouter } from './router.ts';
 import { modelServices } from './services.ts';
 
@@ -228,7 +228,7 @@ export const gatewayApiRouter: TrafficRouter = {
     const split = `${weights.stable}% stable, ${weights.candidate}% candidate`;
     if (shared) {
       const names = sharedRuleNames(md);
-      const own = rules(request, servicePort(md), timed, support.mirrored, sharedRouteMatch(md), names);
+      const own = rules(request, servicePort(md), timed, support.mirrored, modelPathMatch(md), names);
       const check: RouteCheck = { kind: 'HTTPRoute', name: shared.name, observed: request.sharedRoute ?? undefined, rules: own, primary: names.primary, parents };
       const missing: ConditionState | undefined = request.sharedRoute === null
         ? { status: 'False', reason: 'HTTPRouteNotFound', message: `HTTPRoute ${shared.name} (traffic.httpRouteRef) does not exist in namespace ${namespaceOf(md)}: the model's rules go into it once it does` }
@@ -241,8 +241,11 @@ export const gatewayApiRouter: TrafficRouter = {
         retiredPodsServe: request.stableRevision === undefined,
       };
     }
+    // Without hostnames of its own, the model shares its Gateway's hosts with every other route on
+    // it: its HTTPRoute takes only its model's paths, or the oldest route there would take them all.
+    const ownsHosts = (md.spec.traffic?.hosts?.length ?? 0) > 0;
     const routes = [
-      route(GatewayApiKinds.httpRoute, request, servicePort(md), timed, support.mirrored),
+      route(GatewayApiKinds.httpRoute, request, servicePort(md), timed, support.mirrored, ownsHosts ? undefined : modelPathMatch(md)),
       route(GatewayApiKinds.grpcRoute, request, RUNTIME_DEFAULT_GRPC_PORT, {}, support.mirrored, { method: { service: RUNTIME_GRPC_SERVICE } }),
     ];
     const checks = routes.map((desired): RouteCheck => {

@@ -21,8 +21,8 @@ export function sharedRuleNames(md: ModelDeployment): { primary: string; ab: str
   return { primary: base, ab: `${base}-ab` };
 }
 
-/** What every rule of the model matches in a shared route: the V2 paths of its model, which no other model's requests use. */
-export const sharedRouteMatch = (md: ModelDeployment): Record<string, unknown> => ({ path: { type: 'PathPrefix', value: `/v2/models/${modelNameOf(md)}` } });
+/** The V2 paths of the model, which no other model's requests use: what every rule of the model matches in a route that is not only its own. */
+export const modelPathMatch = (md: ModelDeployment): Record<string, unknown> => ({ path: { type: 'PathPrefix', value: `/v2/models/${modelNameOf(md)}` } });
 
 const isOwn = (md: ModelDeployment) => {
   const own = new Set(Object.values(sharedRuleNames(md)));

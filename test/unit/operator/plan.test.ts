@@ -635,6 +635,22 @@ describe('plan: Gateway API router (spec.traffic.router: GatewayAPI)', () => {
     expect(plan.routing.router).to.equal('GatewayAPI');
   });
 
+  it('without hosts of its own, takes only its model\'s paths on the Gateway: two models there never catch each other\'s requests', () => {
+    const abTest = { header: { name: 'x-variant', value: 'b' } };
+    const shared = { router: 'GatewayAPI' as const, gateways: ['edge/public'] };
+    const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: { strategy: 'ABTest', abTest }, traffic: shared }, gatewayApi);
+    const plan = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
+    const path = { type: 'PathPrefix', value: '/v2/models/fraud-detector' };
+    expect(routeSpec(plan, 'HTTPRoute').hostnames).to.equal(undefined);
+    expect(rulesOf(plan)).to.deep.equal([
+      { name: 'ab-candidate', matches: [{ path, headers: [{ type: 'Exact', name: 'x-variant', value: 'b' }] }], backendRefs: [backend(B, 8080)] },
+      { name: 'primary', matches: [{ path }], backendRefs: [backend(A, 8080)] },
+    ]);
+    const other = planOf(modelDeployment({ traffic: shared }, 'churn'), gatewayApi);
+    expect((one(other, 'HTTPRoute', 'churn') as KubernetesObject & { spec: { rules: { matches: unknown[] }[] } }).spec.rules[0]?.matches)
+      .to.deep.equal([{ path: { type: 'PathPrefix', value: '/v2/models/churn' } }]);
+  });
+
   it('after promotion routes everything to the new revision and keeps the retiring revision\'s Service while its pods drain', () => {
     const { md, A, B, revisions } = newRevision({ replicas: 2, rollout: CANARY, traffic }, gatewayApi);
     const started = planOf(md, { revisions, deployments: ready(md), ...gatewayApi });
