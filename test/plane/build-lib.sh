@@ -5,6 +5,14 @@
 # every binary is there; else checks for Go, makes $bin and $work and sets the build environment.
 start_cached_build() {
   build_log_prefix=$1
+  # One build of a key at a time: a second caller (a test suite while .ci/run builds the same key in
+  # the background) waits for the first, then finds the binaries there.
+  mkdir -p "$cache_root/plane"
+  exec {build_lock}>"$cache_root/plane/$key.lock"
+  if ! flock -n "$build_lock"; then
+    log "waiting for another build of $key to finish"
+    flock "$build_lock"
+  fi
   if all_present; then log "cached: $bin"; echo "$bin"; exit 0; fi
   command -v go >/dev/null || { log "go is required (Go >= 1.26)"; exit 1; }
   mkdir -p "$bin"
