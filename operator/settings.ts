@@ -3,12 +3,17 @@ import { PACKAGE_VERSION } from '../runtime/package-version.ts';
 import type { Setting } from '../runtime/env-settings.ts';
 
 /**
- * Where the Helm chart sets a setting: a value under .Values (dotted path), or a field of the pod
- * through the downward API.
+ * Where the Helm chart sets a setting: a value under .Values (dotted path), a field of the pod
+ * through the downward API, or a named template of _helpers.tpl (a value the chart derives).
  */
-export type ChartSource = { readonly value: string; /** The chart's default where it differs from the process's. */ readonly default?: string } | { readonly fieldRef: string };
+export type ChartSource =
+  | { readonly value: string; /** The chart's default where it differs from the process's. */ readonly default?: string }
+  | { readonly fieldRef: string }
+  | { readonly template: string };
 
-export type OperatorSetting = Setting & { readonly chart?: ChartSource };
+/** A setting of a process the chart runs, with where the chart sets it (absent: the chart leaves it unset). */
+export type ChartedSetting = Setting & { readonly chart?: ChartSource };
+export type OperatorSetting = ChartedSetting;
 
 /**
  * The operator's settings contract: every environment variable the operator reads, with its type,
@@ -63,7 +68,8 @@ export const OperatorSettings = {
     name: 'MODELSHIP_ACTIVATOR_SERVICE',
     type: 'string',
     defaultDoc: 'none',
-    doc: "`<namespace>/<name>` of the activator's Service (operator/activator), which holds requests for ModelDeployments scaled to zero (`spec.autoscaling.minReplicas: 0`) until a pod is ready. Unset: no model scales to zero; those that ask keep one replica and say why in their Autoscaling condition. The chart does not run the activator yet.",
+    doc: "`<namespace>/<name>` of the activator's Service (operator/activator), which holds requests for ModelDeployments scaled to zero (`spec.autoscaling.minReplicas: 0`) until a pod is ready. Unset: no model scales to zero; those that ask keep one replica and say why in their Autoscaling condition. The chart sets its own activator's Service while `activator.enabled`.",
+    chart: { template: 'modelship.activatorService' },
   },
   prometheusNamespace: {
     name: 'MODELSHIP_PROMETHEUS_NAMESPACE',

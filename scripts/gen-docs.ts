@@ -4,6 +4,7 @@ import { REPO_ROOT } from './repo-root.ts';
 import { runAsScript, writeGeneratedFiles, type GeneratedFile } from './generated-files.ts';
 import { ActivatorSettings } from '../operator/activator/settings.ts';
 import { OperatorSettings } from '../operator/settings.ts';
+import { chartSourceCell } from './chart/charted-processes.ts';
 import { RuntimeContract } from '../runtime/contract.ts';
 import { describeSetting, type Setting } from '../runtime/env-settings.ts';
 import { apiReference } from './api-reference.ts';
@@ -24,15 +25,11 @@ export function runtimeContractTable(): string {
 }
 
 export function activatorSettingsTable(): string {
-  return markdownTable(['Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(ActivatorSettings).map(settingCells));
+  return markdownTable(['Chart value', 'Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(ActivatorSettings).map((setting) => [chartSourceCell(setting), ...settingCells(setting)]));
 }
 
 export function operatorSettingsTable(): string {
-  const rows = Object.values(OperatorSettings).map((setting) => {
-    const chart = !('chart' in setting) ? 'not set by the chart' : 'value' in setting.chart ? `\`${setting.chart.value}\`` : `pod \`${setting.chart.fieldRef}\``;
-    return [chart, ...settingCells(setting)];
-  });
-  return markdownTable(['Chart value', 'Variable', 'Type', 'Default', 'Allowed', 'Meaning'], rows);
+  return markdownTable(['Chart value', 'Variable', 'Type', 'Default', 'Allowed', 'Meaning'], Object.values(OperatorSettings).map((setting) => [chartSourceCell(setting), ...settingCells(setting)]));
 }
 
 /** Replaces what lies between the section's marker comments; a file without them is an error. */
@@ -53,6 +50,7 @@ export function apiReferenceSection(): string {
 export const DOC_SECTIONS = [
   { path: join('runtime', 'README.md'), section: 'runtime contract', render: runtimeContractTable },
   { path: join('charts', 'modelship', 'README.md'), section: 'operator settings', render: operatorSettingsTable },
+  { path: join('charts', 'modelship', 'README.md'), section: 'activator settings', render: activatorSettingsTable },
   { path: join('docs', 'configuration.md'), section: 'runtime contract', render: runtimeContractTable },
   { path: join('docs', 'configuration.md'), section: 'operator settings', render: operatorSettingsTable },
   { path: join('docs', 'configuration.md'), section: 'activator settings', render: activatorSettingsTable },

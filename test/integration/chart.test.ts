@@ -75,20 +75,32 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
 
     await eventually(async () => {
       const deployment = JSON.parse(await plane().running.kubectl(['get', 'deployment', '-n', namespace, '-o', 'json'])) as { items: V1Deployment[] };
-      const operator = deployment.items[0];
+      const operator = deployment.items.find((item) => item.metadata?.name === 'modelship');
+      const env = (name: string) => operator?.spec?.template.spec?.containers[0]?.env?.find((entry) => entry.name === name)?.value;
       expect(operator?.spec?.template.spec?.containers[0]?.image).to.equal('ghcr.io/modelship/operator:test');
       // Node sizes its heap by the node's memory: the chart sizes it by the container's limit (256Mi) less 96Mi.
-      expect(operator?.spec?.template.spec?.containers[0]?.env?.find((entry) => entry.name === 'NODE_OPTIONS')?.value).to.equal('--max-old-space-size=160');
+      expect(env('NODE_OPTIONS')).to.equal('--max-old-space-size=160');
+      expect(env('MODELSHIP_ACTIVATOR_SERVICE'), 'the operator is told of the chart\'s activator').to.equal(`${namespace}/modelship-activator`);
       expect(operator?.status?.readyReplicas, JSON.stringify(operator?.status?.conditions)).to.equal(2);
+      // The activator: the operator's image running its own entry point, two replicas.
+      const activator = deployment.items.find((item) => item.metadata?.name === 'modelship-activator');
+      expect(activator?.spec?.template.spec?.containers[0]).to.deep.include({ image: 'ghcr.io/modelship/operator:test', args: ['dist/operator/activator/main.js'] });
+      expect(activator?.status?.readyReplicas, JSON.stringify(activator?.status?.conditions)).to.equal(2);
     }, { timeoutMs: 60_000 });
-    const can = async (...args: string[]) => (await plane().running.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${namespace}:modelship`]).catch(() => 'no')).trim();
-    expect(await can('watch', 'modeldeployments.modelship.io', '-A')).to.equal('yes');
-    expect(await can('update', 'leases', '-n', namespace)).to.equal('yes');
+    const can = async (account: string, ...args: string[]) => (await plane().running.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${namespace}:${account}`]).catch(() => 'no')).trim();
+    expect(await can('modelship', 'watch', 'modeldeployments.modelship.io', '-A')).to.equal('yes');
+    expect(await can('modelship', 'update', 'leases', '-n', namespace)).to.equal('yes');
+    // The activator reads Services and EndpointSlices, and nothing else.
+    expect(await can('modelship-activator', 'watch', 'endpointslices.discovery.k8s.io', '-A')).to.equal('yes');
+    expect(await can('modelship-activator', 'list', 'services', '-A')).to.equal('yes');
+    for (const denied of [['get', 'secrets', '-A'], ['create', 'endpointslices.discovery.k8s.io', '-A'], ['list', 'pods', '-A'], ['watch', 'modeldeployments.modelship.io', '-A']]) {
+      expect(await can('modelship-activator', ...denied), denied.join(' ')).to.equal('no');
+    }
   });
 
   it("serves the operator's metrics through its Service: both replicas are its endpoints", async () => {
-    const service = rendered.find((o) => o.kind === 'Service');
-    expect(service?.metadata?.name).to.equal('modelship-metrics');
+    const service = rendered.find((o) => o.kind === 'Service' && o.metadata?.name === 'modelship-metrics');
+    expect(service, 'the metrics Service').to.not.equal(undefined);
     await eventually(async () => {
       const slices = JSON.parse(await plane().running.kubectl(['get', 'endpointslices', '-n', namespace, '-l', 'kubernetes.io/service-name=modelship-metrics', '-o', 'json'])) as { items: { endpoints?: { conditions?: { ready?: boolean } }[]; ports?: { name: string; port: number }[] }[] };
       const ready = slices.items.flatMap((slice) => slice.endpoints ?? []).filter((endpoint) => endpoint.conditions?.ready);
@@ -111,7 +123,7 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
       const get = async <T>(kind: string, name: string) => JSON.parse(await plane().running.kubectl(['get', kind, name, '-n', namespace, '-o', 'json'])) as T;
 
       const monitor = await get<{ metadata: { labels: Record<string, string> }; spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; honorLabels: boolean }[] } }>('servicemonitors.monitoring.coreos.com', 'modelship');
-      const service = rendered.find((o) => o.kind === 'Service') as { metadata: { labels: Record<string, string> }; spec: { ports: { name: string }[] } };
+      const service = rendered.find((o) => o.kind === 'Service' && o.metadata?.name === 'modelship-metrics') as { metadata: { labels: Record<string, string> }; spec: { ports: { name: string }[] } };
       expect(service.metadata.labels).to.include(monitor.spec.selector.matchLabels);
       expect(monitor.spec.endpoints.map((e) => e.port)).to.deep.equal(service.spec.ports.map((p) => p.name));
       expect(monitor.spec.endpoints[0]?.honorLabels, "modelship_rollout_weight keeps its ModelDeployment's namespace label").to.equal(true);

@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
 import { plane } from '../integration/context.ts';
 import { HELD_HEADER } from '../../operator/activator/server.ts';
 import { fraudRequest } from '../runtime/helpers.ts';
-import { startActivator, type RunningActivator } from '../support/activator.ts';
+import { installChartActivator, type RunningActivator } from '../support/activator.ts';
 import { eventually } from '../support/eventually.ts';
 import { modelDigest, podsOf, readyPodsOf } from './cluster.ts';
 import { realNode } from './context.ts';
@@ -16,8 +15,8 @@ const NAME = 'fraud-zero';
  * Scale to zero with KEDA and the activator: the model goes to zero pods when idle; a request sent
  * through its Service at zero is held by the activator (its EndpointSlice leads the Service there),
  * KEDA sees it pending through Prometheus and scales the model from zero, and the request is answered
- * by the new pod. The activator runs on this machine behind a Service whose endpoint is the node's
- * bridge address, as its pods would run in the cluster.
+ * by the new pod. The activator runs as the chart installs it: its pod on the real node, from the
+ * operator's image.
  */
 describe('real node: a ModelDeployment scales to zero and back on its first request (KEDA, the activator)', function () {
   this.timeout(12 * 60_000);
@@ -28,8 +27,9 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
   let pipeline: KedaPipeline | undefined;
 
   before(async () => {
-    pipeline = await startKedaPipeline(kubectl, namespace, 'operator-zero', async (logDir) => {
-      const started = await startActivator(kubectl, plane().running.kubeconfigPath, realNode().node.hostAddress, logDir);
+    pipeline = await startKedaPipeline(kubectl, namespace, 'operator-zero', async () => {
+      const serverVersion = (JSON.parse(await kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
+      const started = await installChartActivator(kubectl, serverVersion, (image) => realNode().node.loadImage(image));
       activator = started;
       return {
         staticJobs: [{ job: 'modelship-activator', targets: [started.metricsTarget] }],
@@ -41,7 +41,7 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
 
   afterEach(async function () {
     if (this.currentTest?.state !== 'failed') return;
-    console.log(`      --- activator log ---\n${(await readFile(activator?.logFile ?? '', 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`);
+    console.log(`      --- activator log ---\n${await activator?.logs()}`);
     console.log(await kubectl(['get', 'events', '-n', namespace, '--sort-by=.lastTimestamp']).catch((error: Error) => error.message));
     console.log(await kubectl(['get', 'endpointslices,pods,deployments,scaledobjects', '-n', namespace, '-o', 'wide']).catch((error: Error) => error.message));
   });

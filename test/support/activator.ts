@@ -1,66 +1,65 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { freePorts } from '../plane/ports.ts';
-import { SupervisedProcess } from '../plane/supervised-process.ts';
+import { ActivatorSettings } from '../../operator/activator/settings.ts';
 import { REPO_ROOT } from '../runtime/helpers.ts';
+import { CHART } from './chart.ts';
 import { eventually } from './eventually.ts';
+import { replayedNodeImage } from './node-images.ts';
+import { toolPath } from './test-tools.ts';
 
 type Kubectl = (args: string[], stdin?: string) => Promise<string>;
 
-export const ACTIVATOR_NAMESPACE = 'modelship-system';
-export const ACTIVATOR_SERVICE = 'modelship-activator';
+const run = promisify(execFile);
+const NAMESPACE = 'modelship-system';
+const RELEASE = 'modelship';
+const IMAGE = { repository: 'ghcr.io/modelship/operator', tag: 'real-node-activator' };
 
 export interface RunningActivator {
   /** `<namespace>/<name>` of its Service, for the operator's MODELSHIP_ACTIVATOR_SERVICE. */
   service: string;
-  /** Where Prometheus scrapes its metrics. */
+  /** Where Prometheus scrapes its metrics: the pod's address. */
   metricsTarget: string;
-  logFile: string;
+  /** Its pod's log. */
+  logs(): Promise<string>;
   stop(): Promise<void>;
 }
 
 /**
- * The activator (operator/activator/main.ts of this checkout) on this machine, as its pods would run
- * in a cluster: its Service in modelship-system (no selector) has one endpoint, the real node's bridge
- * address where it listens, so kube-proxy on the node sends a scaled-to-zero model's requests to it.
+ * The activator as the chart runs it: Dockerfile.operator's image (replayed from this checkout and
+ * loaded into the real node), and the chart's templates/activator.yaml (its ServiceAccount and RBAC,
+ * Deployment and Service) applied as Helm renders them, with one replica.
  */
-export async function startActivator(kubectl: Kubectl, kubeconfigPath: string, hostAddress: string, logDir: string): Promise<RunningActivator> {
-  const [port, metricsPort] = await freePorts(2);
-  const logFile = join(logDir, 'activator.log');
-  const activator = new SupervisedProcess('activator', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'operator/activator/main.ts')], logFile, {
-    KUBECONFIG: kubeconfigPath,
-    MODELSHIP_ACTIVATOR_ADDRESS: hostAddress,
-    MODELSHIP_ACTIVATOR_PORT: String(port),
-    MODELSHIP_ACTIVATOR_METRICS_PORT: String(metricsPort),
-    MODELSHIP_ACTIVATOR_HOLD_SECONDS: '120',
-  });
-  await eventually(async () => {
-    expect((await fetch(`http://${hostAddress}:${metricsPort}/healthz`, { signal: AbortSignal.timeout(1_000) })).status).to.equal(200);
-  }, { timeoutMs: 60_000, intervalMs: 500 });
-  const labels = { 'app.kubernetes.io/name': 'modelship-activator', 'app.kubernetes.io/managed-by': 'modelship-tests' };
-  await kubectl(['create', 'namespace', ACTIVATOR_NAMESPACE]).catch(() => undefined);
-  await kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=modelship-tests', '-f', '-'], JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'List',
-    items: [
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: ACTIVATOR_SERVICE, namespace: ACTIVATOR_NAMESPACE, labels }, spec: { ports: [{ name: 'http', port: 80, targetPort: port }] } },
-      {
-        apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-        metadata: { name: `${ACTIVATOR_SERVICE}-host`, namespace: ACTIVATOR_NAMESPACE, labels: { ...labels, 'kubernetes.io/service-name': ACTIVATOR_SERVICE, 'endpointslice.kubernetes.io/managed-by': 'modelship-tests' } },
-        addressType: 'IPv4',
-        ports: [{ name: 'http', port, protocol: 'TCP' }],
-        endpoints: [{ addresses: [hostAddress], conditions: { ready: true } }],
-      },
-    ],
-  }));
+export async function installChartActivator(kubectl: Kubectl, serverVersion: string, loadImage: (image: Awaited<ReturnType<typeof replayedNodeImage>>) => Promise<void>): Promise<RunningActivator> {
+  const scratch = await mkdtemp(join(tmpdir(), 'modelship-activator-image-'));
+  try {
+    await loadImage(await replayedNodeImage({ name: `${IMAGE.repository}:${IMAGE.tag}`, dockerfile: join(REPO_ROOT, 'Dockerfile.operator'), context: REPO_ROOT, scratch }));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const helm = await toolPath('build-helm.sh');
+  const { stdout: manifests } = await run(helm, [
+    'template', RELEASE, CHART, '--namespace', NAMESPACE, '--kube-version', serverVersion, '--show-only', 'templates/activator.yaml',
+    '--set', `image.repository=${IMAGE.repository}`, '--set', `image.tag=${IMAGE.tag}`, '--set', 'activator.replicaCount=1',
+  ], { maxBuffer: 16 * 1024 * 1024 });
+  await kubectl(['create', 'namespace', NAMESPACE]).catch(() => undefined);
+  await kubectl(['apply', '-n', NAMESPACE, '-f', '-'], manifests);
+  const selector = 'app.kubernetes.io/name=modelship-activator';
+  const podIp = await eventually(async () => {
+    const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', selector, '-o', 'json'])) as { items: { status: { podIP?: string; containerStatuses?: { ready: boolean }[] } }[] };
+    expect(pods.items.map((pod) => pod.status.containerStatuses?.[0]?.ready), 'the activator pod ready').to.deep.equal([true]);
+    return pods.items[0]!.status.podIP!;
+  }, { timeoutMs: 180_000, intervalMs: 1_000 });
+  const name = `${RELEASE}-activator`;
   return {
-    service: `${ACTIVATOR_NAMESPACE}/${ACTIVATOR_SERVICE}`,
-    metricsTarget: `${hostAddress}:${metricsPort}`,
-    logFile,
+    service: `${NAMESPACE}/${name}`,
+    metricsTarget: `${podIp}:${ActivatorSettings.metricsPort.default}`,
+    logs: () => kubectl(['logs', '-n', NAMESPACE, '-l', selector, '--tail=40']).catch((error: Error) => error.message),
     async stop() {
-      await activator.stop();
-      await kubectl(['delete', '-n', ACTIVATOR_NAMESPACE, 'service', ACTIVATOR_SERVICE, '--ignore-not-found']).catch(() => undefined);
-      await kubectl(['delete', '-n', ACTIVATOR_NAMESPACE, 'endpointslice', `${ACTIVATOR_SERVICE}-host`, '--ignore-not-found']).catch(() => undefined);
+      await kubectl(['delete', '-n', NAMESPACE, '-f', '-', '--ignore-not-found', '--wait=false'], manifests).catch(() => undefined);
     },
   };
 }

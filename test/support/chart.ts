@@ -19,8 +19,8 @@ export async function templateRules(template: string): Promise<PolicyRule[]> {
   return (load(block) as { rules: PolicyRule[] }).rules;
 }
 
-/** One env entry of a chart template: set from a value, or from a pod field. */
-export type TemplateEnvVar = { name: string; value: string } | { name: string; fieldRef: string };
+/** One env entry of a chart template: set from a value, from a pod field, or from a named template. */
+export type TemplateEnvVar = { name: string; value: string } | { name: string; fieldRef: string } | { name: string; template: string };
 
 /**
  * The env entries of the first container of a chart template. Every entry must be of one of the
@@ -37,7 +37,9 @@ export async function templateEnv(template: string): Promise<TemplateEnvVar[]> {
     if (value) return { name: value[1]!, value: value[2]! };
     const field = /^\s+- name: (\w+)\n\s+valueFrom: \{ fieldRef: \{ fieldPath: ([\w.]+) \} \}$/.exec(entry);
     if (field) return { name: field[1]!, fieldRef: field[2]! };
-    throw new Error(`${template}: env entry not of the form "value: {{ .Values.x | quote }}" or a fieldRef:\n${entry}`);
+    const derived = /^\s+- name: (\w+)\n\s+value: \{\{ include "([\w.]+)" \. \| quote \}\}$/.exec(entry);
+    if (derived) return { name: derived[1]!, template: derived[2]! };
+    throw new Error(`${template}: env entry not of the form "value: {{ .Values.x | quote }}", "value: {{ include "t" . | quote }}" or a fieldRef:\n${entry}`);
   });
 }
 

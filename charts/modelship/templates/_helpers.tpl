@@ -54,3 +54,19 @@ for code, buffers and stacks (at least 64); nothing without a memory limit.
 {{- end -}}
 {{- if gt $mib 0.0 -}}{{- max 64 (sub (floor $mib | int) 96) -}}{{- end -}}
 {{- end -}}
+
+{{- define "modelship.activatorName" -}}
+{{- printf "%s-activator" (include "modelship.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "modelship.activatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-activator
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- /* MODELSHIP_ACTIVATOR_SERVICE: the chart's activator Service while it runs one, else nothing (no model scales to zero). */ -}}
+{{- define "modelship.activatorService" -}}
+{{- if .Values.activator.enabled -}}
+{{- printf "%s/%s" .Release.Namespace (include "modelship.activatorName" .) -}}
+{{- end -}}
+{{- end -}}

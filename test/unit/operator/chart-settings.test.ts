@@ -2,29 +2,41 @@ import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
-import { OperatorSettings, type ChartSource } from '../../../operator/settings.ts';
+import type { ChartSource } from '../../../operator/settings.ts';
+import { CHARTED_PROCESSES } from '../../../scripts/chart/charted-processes.ts';
 import { CHART, templateEnv, valueAt, type TemplateEnvVar } from '../../support/chart.ts';
 
-const source = (entry: TemplateEnvVar): ChartSource => ('value' in entry ? { value: entry.value } : { fieldRef: entry.fieldRef });
+const source = (entry: TemplateEnvVar): ChartSource => ('value' in entry ? { value: entry.value } : 'fieldRef' in entry ? { fieldRef: entry.fieldRef } : { template: entry.template });
 
-describe('Helm chart against the operator settings contract (operator/settings.ts)', () => {
-  it("sets exactly the contract's chart settings, each from the value or pod field the contract names", async () => {
-    const env = await templateEnv('deployment.yaml');
-    const chartSet = Object.fromEntries(env.map((entry) => [entry.name, source(entry)]));
-    const contract = Object.fromEntries(Object.values(OperatorSettings).flatMap((setting): [string, ChartSource][] => {
-      if (!('chart' in setting)) return [];
-      return [[setting.name, 'value' in setting.chart ? { value: setting.chart.value } : setting.chart]];
-    }));
-    expect(chartSet).to.deep.equal(contract);
-  });
+describe('Helm chart against the settings contracts of the processes it runs (operator/settings.ts, operator/activator/settings.ts)', () => {
+  for (const { process, template, settings } of CHARTED_PROCESSES) {
+    it(`${process} (templates/${template}): sets exactly the contract's chart settings, each from the value, pod field or template the contract names`, async () => {
+      const env = await templateEnv(template);
+      const chartSet = Object.fromEntries(env.map((entry) => [entry.name, source(entry)]));
+      const contract = Object.fromEntries(Object.values(settings).flatMap((setting): [string, ChartSource][] => {
+        if (!setting.chart) return [];
+        return [[setting.name, 'value' in setting.chart ? { value: setting.chart.value } : setting.chart]];
+      }));
+      expect(chartSet).to.deep.equal(contract);
+    });
 
-  it('defaults each value in values.yaml to the contract default', async () => {
-    const values = load(await readFile(join(CHART, 'values.yaml'), 'utf8'));
-    for (const setting of Object.values(OperatorSettings)) {
-      if (!('chart' in setting) || !('value' in setting.chart)) continue;
-      const chartDefault = 'default' in setting.chart ? setting.chart.default : undefined;
-      const expected = chartDefault ?? ('default' in setting ? setting.default : '');
-      expect(valueAt(values, setting.chart.value), `${setting.chart.value} (${setting.name})`).to.equal(expected);
+    it(`${process}: defaults each value in values.yaml to the contract default`, async () => {
+      const values = load(await readFile(join(CHART, 'values.yaml'), 'utf8'));
+      for (const setting of Object.values(settings)) {
+        if (!setting.chart || !('value' in setting.chart)) continue;
+        const chartDefault = setting.chart.default;
+        const expected = chartDefault ?? ('default' in setting ? setting.default : '');
+        expect(valueAt(values, setting.chart.value), `${setting.chart.value} (${setting.name})`).to.equal(expected);
+      }
+    });
+  }
+
+  it('derived settings name templates the chart defines', async () => {
+    const helpers = await readFile(join(CHART, 'templates', '_helpers.tpl'), 'utf8');
+    for (const { settings } of CHARTED_PROCESSES) {
+      for (const setting of Object.values(settings)) {
+        if (setting.chart && 'template' in setting.chart) expect(helpers, setting.name).to.include(`{{- define "${setting.chart.template}" -}}`);
+      }
     }
   });
 });
