@@ -18,6 +18,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import type { ModelDeployment } from '../../operator/api/types.ts';
+import { alertRules } from '../../operator/desired/alert-rules.ts';
 import { MODEL_VERSION_LABEL } from '../../operator/desired/index.ts';
 import { modelDigest, podsOf } from '../../test/node/cluster.ts';
 import { startLoad, type Answer, type LoadRun } from '../../test/node/load.ts';
@@ -49,6 +51,11 @@ const NAME = 'fraud-detector';
 const LATENCY_TARGET_MS = 10;
 /** What the clients should see: their p99 over 5 s back under this ends the surge's damage. */
 const P99_TARGET_MS = 50;
+/** spec.slo.alertAfter of the replay: the latency alert's window and wait, short enough for a replay of a few minutes. */
+const ALERT_AFTER = '15s';
+/** spec.slo.p99LatencyMs of the replay, on the pods' own prediction_latency: above the steady state's tail (the pods' CPU limit throttles some requests), far under the surge's. */
+const SLO_P99_MS = 250;
+const LATENCY_ALERT = 'ModelshipPredictionLatencyHigh';
 const ANALYSIS_INTERVAL_SECONDS = 10;
 const CHART = join(REPO_ROOT, 'docs', 'incident-timeline.svg');
 
@@ -91,22 +98,17 @@ async function main(): Promise<void> {
 
     const keda = await startKeda(kubectl, plane.kubeconfigPath, node.hostAddress, scratch);
     bench.onClose(() => keda.stop());
-    const scraping = await scrapeRuntimePods(kubectl);
-    bench.onClose(() => scraping.stop());
-    const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-incident', {
-      MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url,
-    });
-    bench.onClose(() => operator.stop());
-    const gateway = await startTraefikGateway(kubectl, plane.kubeconfigPath, plane.dataDir, NAMESPACE);
-    bench.onClose(() => gateway.stop());
 
-    const manifest = (model: { uri: string; sha256: string; version: string }) => JSON.stringify({
+    const modelDeployment = (model: { uri: string; sha256: string; version: string }): ModelDeployment => ({
       apiVersion: 'modelship.io/v1alpha1', kind: 'ModelDeployment', metadata: { name: NAME, namespace: NAMESPACE },
       spec: {
         model,
         // A CPU limit a pod reaches under the surge: its answers slow down until more pods share the load.
         runtime: { resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '250m', memory: '1Gi' } } },
         monitoring: { classNames: ['legit', 'fraud'] },
+        // The page a real incident would send: the operator's own latency alert, on a window short
+        // enough for a replay of a few minutes.
+        slo: { p99LatencyMs: SLO_P99_MS, alertAfter: ALERT_AFTER },
         autoscaling: {
           minReplicas: 2, maxReplicas: 8, targetPredictionLatencyMs: LATENCY_TARGET_MS,
           behavior: { scaleUp: { stabilizationWindowSeconds: 0 }, scaleDown: { stabilizationWindowSeconds: 300 } },
@@ -119,6 +121,17 @@ async function main(): Promise<void> {
         },
       },
     });
+    const manifest = (model: { uri: string; sha256: string; version: string }) => JSON.stringify(modelDeployment(model));
+    const stableModel = { uri: 'http://models.modelship-system.svc:8000/fraud-fp32.onnx', sha256: modelDigest('fraud-fp32.onnx'), version: '1' };
+    // Prometheus evaluates the rules of the PrometheusRule the operator writes for the model (its spec.slo).
+    const scraping = await scrapeRuntimePods(kubectl, [], [{ name: `modelship.${NAMESPACE}.${NAME}`, rules: alertRules(modelDeployment(stableModel)) }]);
+    bench.onClose(() => scraping.stop());
+    const operator = await startOperator(plane.kubeconfigPath, 'operator-bench-incident', {
+      MODELSHIP_RUNTIME_IMAGE: image.name, MODELSHIP_LOG_LEVEL: 'info', MODELSHIP_PROMETHEUS_URL: scraping.prometheus.url,
+    });
+    bench.onClose(() => operator.stop());
+    const gateway = await startTraefikGateway(kubectl, plane.kubeconfigPath, plane.dataDir, NAMESPACE);
+    bench.onClose(() => gateway.stop());
     const status = async (): Promise<Status> => (JSON.parse(await kubectl(['get', 'md', NAME, '-n', NAMESPACE, '-o', 'json'])) as { status?: Status }).status ?? {};
     const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 300_000) => eventually(async () => {
       const value = await check();
@@ -126,7 +139,7 @@ async function main(): Promise<void> {
       return value;
     }, { timeoutMs, intervalMs: 500 });
 
-    await kubectl(['apply', '-f', '-'], manifest({ uri: 'http://models.modelship-system.svc:8000/fraud-fp32.onnx', sha256: modelDigest('fraud-fp32.onnx'), version: '1' }));
+    await kubectl(['apply', '-f', '-'], manifest(stableModel));
     const ready = await until(`${NAME} Ready, routed and scaled by KEDA`, async () => {
       const s = await status();
       const condition = (type: string) => s.conditions?.find((c) => c.type === type);
@@ -147,6 +160,8 @@ async function main(): Promise<void> {
     let sampling = true;
     let lastStatus: Status = {};
     let lastVerdictAt: string | undefined;
+    let alertFiring = false;
+    const alertChanges: { firing: boolean; at: number }[] = [];
     const sampler = (async () => {
       for (let second = 1; sampling; second++) {
         await sleep(Math.max(0, started + second * 1000 - Date.now()));
@@ -167,6 +182,12 @@ async function main(): Promise<void> {
         if (lastStatus.analysis?.lastSampleAt && lastStatus.analysis.lastSampleAt !== lastVerdictAt && lastStatus.analysis.verdict) {
           lastVerdictAt = lastStatus.analysis.lastSampleAt;
           mark(`analysis: ${lastStatus.analysis.verdict}`);
+        }
+        const alerts = await scraping.query(`ALERTS{alertname="${LATENCY_ALERT}",alertstate="firing"}`).catch(() => undefined);
+        if (alerts !== undefined && (alerts.length > 0) !== alertFiring) {
+          alertFiring = alerts.length > 0;
+          alertChanges.push({ firing: alertFiring, at: Date.now() });
+          mark(`latency alert ${alertFiring ? 'firing' : 'resolved'}`);
         }
         const p50Ms = quantile(latencies, 0.5);
         const p99Ms = quantile(latencies, 0.99);
@@ -235,6 +256,12 @@ async function main(): Promise<void> {
     console.log(`| surge -> p99 over target (s) | ${overAt === undefined ? 'never over' : seconds(overAt - surgeAt)} |`);
     console.log(`| surge -> p99 back under target (10 s window) (s) | ${recoveredAt === undefined ? 'not within the surge' : seconds(recoveredAt - surgeAt)} |`);
     console.log(`| replicas at the peak | ${replicasAtPeak} |`);
+    const firedAt = alertChanges.find((change) => change.firing && change.at >= surgeAt)?.at;
+    const resolvedAt = firedAt === undefined ? undefined : alertChanges.find((change) => !change.firing && change.at > firedAt)?.at;
+    const firedBefore = alertChanges.filter((change) => change.firing && change.at < surgeAt).length;
+    console.log(`| ${LATENCY_ALERT} (p99 over ${SLO_P99_MS} ms for ${ALERT_AFTER}) before the surge | ${firedBefore === 0 ? 'never fired' : `fired ${firedBefore} time(s)`} |`);
+    console.log(`| surge -> the alert firing (s) | ${firedAt === undefined ? 'never fired' : seconds(firedAt - surgeAt)} |`);
+    console.log(`| surge -> the alert resolved (s) | ${resolvedAt === undefined ? (firedAt === undefined ? '-' : 'still firing at the end') : seconds(resolvedAt - surgeAt)} |`);
     console.log(`| bad version's first answer -> first failed analysis sample (s) | ${firstFailedSample ? seconds(started + firstFailedSample.t * 1000 - firstBad.answeredAt) : '-'} |`);
     console.log(`| bad version's first answer -> status 100 % stable (s) | ${seconds(aborted.at - firstBad.answeredAt)} |`);
     console.log(`| bad version's first answer -> its last answer (s) | ${seconds(lastBad - firstBad.answeredAt)} |`);

@@ -35,7 +35,8 @@ interface Series { name: string; color: string; values: (number | undefined)[] }
  * The replay on one time axis, as an SVG: request rate, p50/p99 latency (log scale), ready replicas
  * per revision, the candidate's weight, with the events marked across every panel.
  */
-export function timelineSvg(points: readonly TimelinePoint[], events: readonly TimelineEvent[], title: string, latencyTargetMs: number): string {
+export function timelineSvg(points: readonly TimelinePoint[], marked: readonly TimelineEvent[], title: string, latencyTargetMs: number): string {
+  const events = [...marked].sort((a, b) => a.t - b.t);
   const end = Math.max(1, ...points.map((p) => p.t));
   const x = (t: number) => LEFT + ((WIDTH - LEFT - RIGHT) * t) / end;
   const revisions = [...new Set(points.flatMap((p) => Object.keys(p.replicas)))];
@@ -49,7 +50,8 @@ export function timelineSvg(points: readonly TimelinePoint[], events: readonly T
     { title: 'ready replicas by revision', series: revisions.map((revision, i) => ({ name: revision, color: COLORS[(i + 3) % COLORS.length]!, values: points.map((p) => p.replicas[revision] ?? 0) })) },
     { title: "candidate's weight (%)", max: 100, series: [{ name: 'candidate', color: COLORS[4]!, values: points.map((p) => p.candidateWeight) }] },
   ];
-  const height = 40 + panels.length * (PANEL_HEIGHT + GAP) + 20;
+  const labelRows = eventRows(events, x);
+  const height = 40 + panels.length * (PANEL_HEIGHT + GAP) + 20 + Math.max(0, Math.max(0, ...labelRows) - 1) * LABEL_ROW;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -93,11 +95,27 @@ export function timelineSvg(points: readonly TimelinePoint[], events: readonly T
   const bottom = 40 + panels.length * (PANEL_HEIGHT + GAP) - GAP;
   events.forEach((event, i) => {
     parts.push(`<line x1="${x(event.t)}" x2="${x(event.t)}" y1="34" y2="${bottom}" stroke="#444" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${x(event.t) + 3}" y="${bottom + 12 + (i % 2) * 11}" fill="#444">${escape(event.label)}</text>`);
+    parts.push(`<text x="${x(event.t) + 3}" y="${bottom + 12 + labelRows[i]! * LABEL_ROW}" fill="#444">${escape(event.label)}</text>`);
   });
   for (let t = 0; t <= end; t += end > 300 ? 60 : 30) {
     parts.push(`<text x="${x(t)}" y="${height - 4}" text-anchor="middle" fill="#666">${t} s</text>`);
   }
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
+}
+
+const LABEL_ROW = 11;
+/** About the width of a character of the 11 px sans-serif labels. */
+const CHAR_WIDTH = 6;
+
+/** The row under the panels for each event's label: the first row where it does not run into the label before it. */
+function eventRows(events: readonly TimelineEvent[], x: (t: number) => number): number[] {
+  const rowEnds: number[] = [];
+  return events.map((event) => {
+    const start = x(event.t) + 3;
+    const row = rowEnds.findIndex((end) => end < start);
+    const chosen = row >= 0 ? row : rowEnds.length;
+    rowEnds[chosen] = start + event.label.length * CHAR_WIDTH + 4;
+    return chosen;
+  });
 }

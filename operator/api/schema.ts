@@ -638,8 +638,11 @@ export const TrafficSchema = Type.Object({
 
 export const SloSchema = Type.Object(
   {
-    p99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'Alert when the p99 prediction_latency stays above this for 5 minutes.' })),
-    errorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Alert when the share of 5xx answers stays above this for 5 minutes, 0.01 = 1%.' })),
+    p99LatencyMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 600_000, description: 'Alert when the p99 prediction_latency stays above this for alertAfter (5 minutes).' })),
+    errorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Alert when the share of 5xx answers stays above this for alertAfter (5 minutes), 0.01 = 1%.' })),
+    alertAfter: Type.Optional(Duration({
+      description: 'How long the p99 latency and error-rate alerts look back (their rate window) and how long a breach must last before they fire; unset: 5m. Shorter pages on shorter spikes, and noisier.',
+    })),
     availability: Type.Optional(Type.Number({
       minimum: 0.5,
       maximum: 0.99999,

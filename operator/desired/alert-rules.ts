@@ -3,6 +3,7 @@ import type { ModelDeployment } from '../api/types.ts';
 import { ChildKinds, typeMeta } from './child-kinds.ts';
 import { childLabels } from './labels.ts';
 import { childMetadata, nameOf, namespaceOf } from './metadata.ts';
+import { durationMs } from '../rollout/duration.ts';
 import { modelNameOf } from './runtime-env.ts';
 
 export interface AlertRule {
@@ -31,30 +32,33 @@ export function alertRules(md: ModelDeployment): AlertRule[] {
   const selector = `namespace="${namespaceOf(md)}",model="${modelNameOf(md)}"`;
   const who = `${namespaceOf(md)}/${nameOf(md)}`;
   const labels = { severity: 'page', modeldeployment: nameOf(md) };
+  // Prometheus durations have no fractions: the spec's is given in whole seconds.
+  const after = slo.alertAfter ? `${Math.max(1, Math.round(durationMs(slo.alertAfter) / 1000))}s` : '5m';
+  const lasting = slo.alertAfter ? slo.alertAfter : '5 minutes';
   const errors = (window: string) =>
     `(sum(rate(prediction_requests_total{${selector},code=~"5.."}[${window}])) or vector(0)) / sum(rate(prediction_requests_total{${selector}}[${window}]))`;
   const rules: AlertRule[] = [];
   if (slo.p99LatencyMs !== undefined) {
     rules.push({
       alert: 'ModelshipPredictionLatencyHigh',
-      expr: `histogram_quantile(0.99, sum by (le) (rate(prediction_latency_seconds_bucket{${selector}}[5m]))) > ${slo.p99LatencyMs / 1000}`,
-      for: '5m',
+      expr: `histogram_quantile(0.99, sum by (le) (rate(prediction_latency_seconds_bucket{${selector}}[${after}]))) > ${slo.p99LatencyMs / 1000}`,
+      for: after,
       labels,
       annotations: {
         summary: `${who}: p99 prediction latency above ${slo.p99LatencyMs} ms`,
-        description: `The p99 prediction_latency of ${who} has been above its SLO of ${slo.p99LatencyMs} ms for 5 minutes: {{ $value | humanizeDuration }}.`,
+        description: `The p99 prediction_latency of ${who} has been above its SLO of ${slo.p99LatencyMs} ms for ${lasting}: {{ $value | humanizeDuration }}.`,
       },
     });
   }
   if (slo.errorRate !== undefined) {
     rules.push({
       alert: 'ModelshipErrorRateHigh',
-      expr: `${errors('5m')} > ${slo.errorRate}`,
-      for: '5m',
+      expr: `${errors(after)} > ${slo.errorRate}`,
+      for: after,
       labels,
       annotations: {
         summary: `${who}: more than ${slo.errorRate * 100}% of predictions fail`,
-        description: `The share of 5xx answers of ${who} has been above ${slo.errorRate} for 5 minutes: {{ $value | humanizePercentage }}.`,
+        description: `The share of 5xx answers of ${who} has been above ${slo.errorRate} for ${lasting}: {{ $value | humanizePercentage }}.`,
       },
     });
   }

@@ -24,11 +24,12 @@ export interface RuntimePrometheus {
 
 /**
  * A real Prometheus scraping the runtime pods on the real node as the chart's PodMonitor has the
- * Prometheus Operator scrape them (rendered by helm, every 2 s), and `staticJobs` besides (every 1 s).
+ * Prometheus Operator scrape them (rendered by helm, every 2 s), and `staticJobs` besides (every 1 s),
+ * evaluating `ruleGroups` (a PrometheusRule's spec.groups).
  * Debian's Prometheus has no kubernetes_sd: test/support/pod-discovery.ts lists the pods for it
  * with the same meta labels.
  */
-export async function scrapeRuntimePods(kubectl: Kubectl, staticJobs: { job: string; targets: string[] }[] = []): Promise<RuntimePrometheus> {
+export async function scrapeRuntimePods(kubectl: Kubectl, staticJobs: { job: string; targets: string[] }[] = [], ruleGroups: readonly unknown[] = []): Promise<RuntimePrometheus> {
   const { stdout } = await run(await toolPath('build-helm.sh'), [
     'template', 'modelship', CHART, '--namespace', MODEL_STORE_NAMESPACE, '--kube-version', 'v1.33.0',
     '--set', 'podMonitor.enabled=true', '--set', 'podMonitor.interval=2s', '--show-only', 'templates/podmonitor.yaml',
@@ -37,7 +38,7 @@ export async function scrapeRuntimePods(kubectl: Kubectl, staticJobs: { job: str
   const prometheus = await startPrometheus((dir) => [
     ...podMonitorScrapeConfigs(monitor, join(dir, 'pods.json')),
     ...staticJobs.map(({ job, targets }) => ({ job_name: job, scrape_interval: '1s', static_configs: [{ targets }] })),
-  ]);
+  ], ruleGroups);
   const discovery = startPodDiscovery(kubectl, join(prometheus.dir, 'pods.json'));
   return {
     prometheus,

@@ -19,16 +19,20 @@ export interface PrometheusServer {
 
 /**
  * A real Prometheus (Debian's package, installed by test/support/ensure-prometheus.sh) on a free
- * loopback port, scraping every second with the given scrape configs (built from its scratch dir).
+ * loopback port, scraping every second with the given scrape configs (built from its scratch dir),
+ * and evaluating the given rule groups every second.
  */
-export async function startPrometheus(scrapeConfigs: (dir: string) => unknown[]): Promise<PrometheusServer> {
+export async function startPrometheus(scrapeConfigs: (dir: string) => unknown[], ruleGroups: readonly unknown[] = []): Promise<PrometheusServer> {
   const binary = (await promisify(execFile)('bash', [join(REPO_ROOT, 'test/support/ensure-prometheus.sh')], { timeout: 300_000 })).stdout.trim();
   const dir = await mkdtemp(join(tmpdir(), 'modelship-prometheus-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  // JSON is YAML: the rule groups as a PrometheusRule's spec.groups holds them.
+  if (ruleGroups.length > 0) await writeFile(join(dir, 'rules.yml'), JSON.stringify({ groups: ruleGroups }));
   await writeFile(join(dir, 'prometheus.yml'), JSON.stringify({
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     scrape_configs: scrapeConfigs(dir),
+    ...(ruleGroups.length > 0 && { rule_files: [join(dir, 'rules.yml')] }),
   }));
   const server = spawn(binary, [
     `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,

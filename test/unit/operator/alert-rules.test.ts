@@ -21,6 +21,15 @@ describe('unit: SLO alert rules', () => {
     for (const rule of rules) expect(rule.labels).to.deep.equal({ severity: 'page', modeldeployment: 'fraud-detector' });
   });
 
+  it('looks back and waits alertAfter instead of 5 minutes, in whole seconds as Prometheus reads durations; the budget burn keeps its windows', () => {
+    const rules = alertRules(modelDeployment({ slo: { p99LatencyMs: 50, errorRate: 0.01, availability: 0.999, alertAfter: '1.5m' } }));
+    expect(rules.map((r) => r.for)).to.deep.equal(['90s', '90s', '2m']);
+    expect(rules[0]?.expr).to.contain('[90s]');
+    expect(rules[1]?.expr).to.contain('[90s]');
+    expect(rules[2]?.expr).to.contain('[1h]').and.to.contain('[5m]');
+    expect(rules[0]?.annotations.description).to.contain('for 1.5m');
+  });
+
   it('owns the PrometheusRule like every other child', () => {
     const rule = desiredPrometheusRule(modelDeployment({ slo: { errorRate: 0.05 } }));
     expect(rule).to.include({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule' });
