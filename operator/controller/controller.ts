@@ -10,6 +10,7 @@ import { modelDeploymentResource } from './model-deployment-resource.ts';
 import { OwnedChildren } from './owned-children.ts';
 import { needsReconcile } from './predicates.ts';
 import { RegistryPoller, secretTokenReader } from '../registry/poller.ts';
+import { ActivatorEndpoints } from './activator-endpoints.ts';
 import { AdmissionPolicyCheck } from './admission-policy.ts';
 import { GatewaySupportLookup } from './gateway-support.ts';
 import { OperatorSettings } from '../settings.ts';
@@ -50,6 +51,7 @@ export class ModelDeploymentController {
   private readonly registry: RegistryPoller;
   private readonly authorCheck: AdmissionPolicyCheck | undefined;
   private readonly gatewaySupport: GatewaySupportLookup;
+  private readonly activator: ActivatorEndpoints | undefined;
   private workers: Promise<void>[] = [];
   private resyncTimer: NodeJS.Timeout | undefined;
 
@@ -75,6 +77,10 @@ export class ModelDeploymentController {
       },
       hooks: (kind) => this.hooks(kind.kind),
     });
+    const activator = config.options.activator;
+    this.activator = activator && new ActivatorEndpoints(config.client, activator, this.hooks('EndpointSlice (activator)'), () => {
+      for (const md of this.modelDeployments.list()) if (md.spec.autoscaling?.minReplicas === 0) this.queue.add(objectKey(md));
+    });
     this.pods = new RuntimePods({ client: config.client, namespace: config.namespace, hooks: this.hooks('Pod'), onStatusInputChanged: (key) => this.queue.add(key) });
   }
 
@@ -96,12 +102,12 @@ export class ModelDeploymentController {
   }
 
   get synced(): boolean {
-    return this.modelDeployments.hasSynced && this.children.synced && this.pods.synced;
+    return this.modelDeployments.hasSynced && this.children.synced && this.pods.synced && (this.activator?.synced ?? true);
   }
 
   async start(): Promise<void> {
     this.modelDeployments.start();
-    await Promise.all([this.modelDeployments.waitForSync(), this.children.start(), this.pods.start()]);
+    await Promise.all([this.modelDeployments.waitForSync(), this.children.start(), this.pods.start(), this.activator?.start()]);
     this.config.log.info({ modelDeployments: this.modelDeployments.list().length }, 'caches synced; starting workers');
     this.workers = Array.from({ length: this.config.workers }, () => this.work());
     // Level-triggered safety net: revisit everything now and then; a no-op when nothing drifted.
@@ -115,7 +121,7 @@ export class ModelDeploymentController {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutDown();
     await Promise.all(this.workers);
-    await Promise.all([this.modelDeployments.stop(), this.children.stop(), this.pods.stop()]);
+    await Promise.all([this.modelDeployments.stop(), this.children.stop(), this.pods.stop(), this.activator?.stop()]);
   }
 
   private async work(): Promise<void> {
@@ -126,7 +132,7 @@ export class ModelDeploymentController {
       if (key === undefined) return;
       const stopTimer = metrics.reconcileDuration.startTimer();
       try {
-        const outcome = await reconcile({ ...this.config, modelDeployments: this.latestModelDeployments, children: this.children, pods: this.pods, registry: this.registry, gatewaySupport: this.gatewaySupport, ...(this.authorCheck && { authorCheck: this.authorCheck }) }, key);
+        const outcome = await reconcile({ ...this.config, modelDeployments: this.latestModelDeployments, children: this.children, pods: this.pods, registry: this.registry, gatewaySupport: this.gatewaySupport, ...(this.authorCheck && { authorCheck: this.authorCheck }), ...(this.activator && { activator: this.activator }) }, key);
         this.queue.forget(key);
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(key, outcome.requeueAfterMs);
         metrics.reconciles.inc({ result: 'success' });

@@ -1,6 +1,6 @@
-import type { KubernetesObject, V1ControllerRevision, V1Deployment, V1EndpointSlice } from '@kubernetes/client-node';
-import { readyEndpointsOf, SERVICE_NAME_LABEL, type Endpoint } from '../activator/slices.ts';
-import { HTTP_PORT_NAME } from '../desired/deployment.ts';
+import type { KubernetesObject, V1ControllerRevision, V1Deployment } from '@kubernetes/client-node';
+import type { Endpoint } from '../activator/slices.ts';
+import type { ActivatorEndpoints } from './activator-endpoints.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
 import type { OperatorOptions } from '../desired/options.ts';
@@ -9,7 +9,7 @@ import { GatewayApiKinds, type GatewayRoute } from '../desired/routing/gateway-a
 import { objectKey } from '../kube/informer.ts';
 import type { ReadYourWrites } from '../kube/read-your-writes.ts';
 import { isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
-import { apiVersionOf, CoreResources } from '../kube/resources.ts';
+import { apiVersionOf } from '../kube/resources.ts';
 import type { Logger } from '../logging.ts';
 import { takeSample } from '../analysis/sampler.ts';
 import type { AnalysisSample } from '../analysis/evaluate.ts';
@@ -49,6 +49,8 @@ export interface ReconcilerDeps {
   gatewaySupport?: Pick<GatewaySupportLookup, 'of'>;
   /** Whether the policy that checks authors is in force; absent: authors are trusted. */
   authorCheck?: Pick<AdmissionPolicyCheck, 'whyNotInForce'>;
+  /** The activator's ready pods; absent: the operator runs without the activator. */
+  activator?: Pick<ActivatorEndpoints, 'ready'>;
   now?: () => Date;
 }
 
@@ -97,7 +99,7 @@ export async function reconcile(deps: ReconcilerDeps, key: string): Promise<Reco
     ? { ...found, md: { ...found.md, status: { ...stored, model: resolution.model } }, modelResolved: resolution.condition }
     : found;
   const sample = await sampleIfDue(deps, observed.md, now);
-  const activatorEndpoints = await activatorEndpointsFor(deps, observed.md);
+  const activatorEndpoints = activatorEndpointsFor(deps, observed.md);
   const gateways = observed.md.spec.traffic?.router === 'GatewayAPI' ? await deps.gatewaySupport?.of(observed.md) : undefined;
   const sharedRoute = deps.children.available(GatewayApiKinds.httpRoute) ? await readSharedRoute(deps.client, observed.md) : undefined;
   const plan = planModelDeployment({
@@ -226,11 +228,9 @@ async function sampleIfDue(deps: ReconcilerDeps, md: ModelDeployment, now: Date)
  * The activator's ready pods, read from its Service's EndpointSlices, for a model that may scale to
  * zero (its slice leads there while the model has no ready pod); undefined for any other model.
  */
-async function activatorEndpointsFor(deps: ReconcilerDeps, md: ModelDeployment): Promise<Endpoint[] | undefined> {
-  const activator = deps.options.activator;
-  if (!activator || md.spec.autoscaling?.minReplicas !== 0) return undefined;
-  const slices = await deps.client.list<V1EndpointSlice>(CoreResources.endpointSlice, { labelSelector: `${SERVICE_NAME_LABEL}=${activator.name}` }, activator.namespace);
-  return readyEndpointsOf(slices.items, HTTP_PORT_NAME);
+function activatorEndpointsFor(deps: ReconcilerDeps, md: ModelDeployment): Endpoint[] | undefined {
+  if (!deps.options.activator || !deps.activator || md.spec.autoscaling?.minReplicas !== 0) return undefined;
+  return deps.activator.ready();
 }
 
 function observe(deps: ReconcilerDeps, key: string): Observed | undefined {

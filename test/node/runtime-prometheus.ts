@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { load } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { CHART } from '../support/chart.ts';
 import { startPodDiscovery } from '../support/pod-discovery.ts';
 import { podMonitorScrapeConfigs, type PodMonitor } from '../support/pod-monitor.ts';
@@ -23,8 +23,9 @@ export interface RuntimePrometheus {
 }
 
 /**
- * A real Prometheus scraping the runtime pods on the real node as the chart's PodMonitor has the
- * Prometheus Operator scrape them (rendered by helm, every 2 s), and `staticJobs` besides (every 1 s),
+ * A real Prometheus scraping the runtime pods (and the activator's, where it runs) on the real node
+ * as the chart's PodMonitors have the Prometheus Operator scrape them (rendered by helm, every 2 s),
+ * and `staticJobs` besides (every 1 s),
  * evaluating `ruleGroups` (a PrometheusRule's spec.groups).
  * Debian's Prometheus has no kubernetes_sd: test/support/pod-discovery.ts lists the pods for it
  * with the same meta labels.
@@ -34,9 +35,11 @@ export async function scrapeRuntimePods(kubectl: Kubectl, staticJobs: { job: str
     'template', 'modelship', CHART, '--namespace', MODEL_STORE_NAMESPACE, '--kube-version', 'v1.33.0',
     '--set', 'podMonitor.enabled=true', '--set', 'podMonitor.interval=2s', '--show-only', 'templates/podmonitor.yaml',
   ]);
-  const monitor = load(stdout) as PodMonitor;
+  // The runtime pods' monitor first, then the activator's: its pods are found again after a restart.
+  const monitors = (loadAll(stdout) as (PodMonitor | null)[]).filter((monitor): monitor is PodMonitor => monitor !== null);
+  const monitor = monitors[0]!;
   const prometheus = await startPrometheus((dir) => [
-    ...podMonitorScrapeConfigs(monitor, join(dir, 'pods.json')),
+    ...monitors.flatMap((each) => podMonitorScrapeConfigs(each, join(dir, 'pods.json'))),
     ...staticJobs.map(({ job, targets }) => ({ job_name: job, scrape_interval: '1s', static_configs: [{ targets }] })),
   ], ruleGroups);
   const discovery = startPodDiscovery(kubectl, join(prometheus.dir, 'pods.json'));

@@ -32,7 +32,6 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
       const started = await installChartActivator(kubectl, serverVersion, (image) => realNode().node.loadImage(image));
       activator = started;
       return {
-        staticJobs: [{ job: 'modelship-activator', targets: [started.metricsTarget] }],
         operatorEnv: { MODELSHIP_ACTIVATOR_SERVICE: started.service },
         stop: () => started.stop(),
       };
@@ -105,6 +104,16 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
     }, { timeoutMs: 180_000, intervalMs: 1_000 });
     const md = JSON.parse(await kubectl(['get', 'md', NAME, '-n', namespace, '-o', 'json'])) as { status: { replicas?: number; readyReplicas?: number; conditions: { type: string; status: string; message: string }[] } };
     console.log(`      at zero: replicas ${md.status.replicas ?? 0}, Ready ${JSON.stringify(md.status.conditions.find((c) => c.type === 'Ready'))}`);
+
+    // The activator's pod replaced (as a rolling update of the chart replaces it): the model's slice
+    // follows it to its new address, and Prometheus (the chart's PodMonitor) scrapes the new pod.
+    const replaced = Date.now();
+    const activatorAddresses = await activator!.replacePods();
+    await eventually(async () => {
+      const addresses = (await kubectl(['get', 'endpointslice', `${NAME}-activator`, '-n', namespace, '-o', 'jsonpath={.endpoints[*].addresses[0]}'])).trim().split(/\s+/);
+      expect(addresses, 'the model\'s activator slice').to.deep.equal(activatorAddresses);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    console.log(`      activator pod replaced: the model's slice named the new pod ${((Date.now() - replaced) / 1000).toFixed(1)} s after the old one was deleted`);
 
     const clusterIp = (await kubectl(['get', 'service', NAME, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     const url = `http://${clusterIp}:8080/v2/models/${NAME}/infer`;

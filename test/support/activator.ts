@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { ActivatorSettings } from '../../operator/activator/settings.ts';
 import { REPO_ROOT } from '../runtime/helpers.ts';
 import { CHART } from './chart.ts';
 import { eventually } from './eventually.ts';
@@ -21,8 +20,8 @@ const IMAGE = { repository: 'ghcr.io/modelship/operator', tag: 'real-node-activa
 export interface RunningActivator {
   /** `<namespace>/<name>` of its Service, for the operator's MODELSHIP_ACTIVATOR_SERVICE. */
   service: string;
-  /** Where Prometheus scrapes its metrics: the pod's address. */
-  metricsTarget: string;
+  /** Deletes its pods, as a rolling update replaces them, and returns the new ones' addresses once they are ready. */
+  replacePods(): Promise<string[]>;
   /** Its pod's log. */
   logs(): Promise<string>;
   stop(): Promise<void>;
@@ -48,15 +47,23 @@ export async function installChartActivator(kubectl: Kubectl, serverVersion: str
   await kubectl(['create', 'namespace', NAMESPACE]).catch(() => undefined);
   await kubectl(['apply', '-n', NAMESPACE, '-f', '-'], manifests);
   const selector = 'app.kubernetes.io/name=modelship-activator';
-  const podIp = await eventually(async () => {
-    const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', selector, '-o', 'json'])) as { items: { status: { podIP?: string; containerStatuses?: { ready: boolean }[] } }[] };
-    expect(pods.items.map((pod) => pod.status.containerStatuses?.[0]?.ready), 'the activator pod ready').to.deep.equal([true]);
-    return pods.items[0]!.status.podIP!;
+  /** The address of its one pod once that is ready (and, with `not`, has another address). */
+  const readyPod = (not: string[] = []) => eventually(async () => {
+    const pods = JSON.parse(await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', selector, '-o', 'json'])) as { items: { metadata: { deletionTimestamp?: string }; status: { podIP?: string; containerStatuses?: { ready: boolean }[] } }[] };
+    const live = pods.items.filter((pod) => !pod.metadata.deletionTimestamp);
+    expect(live.map((pod) => pod.status.containerStatuses?.[0]?.ready), 'the activator pod ready').to.deep.equal([true]);
+    expect(not, 'a new pod').to.not.include(live[0]!.status.podIP);
+    return [live[0]!.status.podIP!];
   }, { timeoutMs: 180_000, intervalMs: 1_000 });
+  let addresses = await readyPod();
   const name = `${RELEASE}-activator`;
   return {
     service: `${NAMESPACE}/${name}`,
-    metricsTarget: `${podIp}:${ActivatorSettings.metricsPort.default}`,
+    async replacePods() {
+      await kubectl(['delete', 'pods', '-n', NAMESPACE, '-l', selector, '--wait=false']);
+      addresses = await readyPod(addresses);
+      return addresses;
+    },
     logs: () => kubectl(['logs', '-n', NAMESPACE, '-l', selector, '--tail=40']).catch((error: Error) => error.message),
     async stop() {
       await kubectl(['delete', '-n', NAMESPACE, '-f', '-', '--ignore-not-found', '--wait=false'], manifests).catch(() => undefined);
