@@ -5,6 +5,8 @@ import { loadAll } from 'js-yaml';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { RuntimeProbePaths } from '../../runtime/contract.ts';
 import { childLabels, HTTP_PORT_NAME } from '../../operator/desired/index.ts';
+import { loadActivatorConfig } from '../../operator/activator/settings.ts';
+import { loadOperatorConfig } from '../../operator/config.ts';
 import { modelDeployment } from '../unit/operator/fixtures.ts';
 import { CHART } from '../support/chart.ts';
 import { eventually } from '../support/eventually.ts';
@@ -86,6 +88,12 @@ describe('Helm chart (helm lint, helm template, installed on the real apiserver)
       const activator = deployment.items.find((item) => item.metadata?.name === 'modelship-activator');
       expect(activator?.spec?.template.spec?.containers[0]).to.deep.include({ image: 'ghcr.io/modelship/operator:test', args: ['dist/operator/activator/main.js'] });
       expect(activator?.status?.readyReplicas, JSON.stringify(activator?.status?.conditions)).to.equal(2);
+      // KWOK's pods run nothing: the activator's settings as rendered must pass its own parser (Helm
+      // once wrote 64 MiB as 6.7108864e+07, which the pod refused at start).
+      const activatorEnv = Object.fromEntries((activator?.spec?.template.spec?.containers[0]?.env ?? []).map((entry) => [entry.name, entry.value]));
+      const operatorEnv = Object.fromEntries((operator?.spec?.template.spec?.containers[0]?.env ?? []).flatMap((entry) => (entry.value === undefined ? [] : [[entry.name, entry.value]])));
+      expect(loadOperatorConfig(operatorEnv).options.activator).to.deep.equal({ namespace, name: 'modelship-activator' });
+      expect(loadActivatorConfig(activatorEnv)).to.include({ port: 8012, metricsPort: 9090, holdMs: 120_000, maxBodyBytes: 64 * 1024 * 1024 });
     }, { timeoutMs: 60_000 });
     const can = async (account: string, ...args: string[]) => (await plane().running.kubectl(['auth', 'can-i', ...args, `--as=system:serviceaccount:${namespace}:${account}`]).catch(() => 'no')).trim();
     expect(await can('modelship', 'watch', 'modeldeployments.modelship.io', '-A')).to.equal('yes');

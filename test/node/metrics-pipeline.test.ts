@@ -57,7 +57,7 @@ describe("real node: Prometheus scrapes the runtime pods through the chart's Pod
       expect(up.map((series) => ({ namespace: series.metric.namespace, pod: series.metric.pod, instance: series.metric.instance, up: series.value[1] })))
         .to.have.deep.members(pods.map((pod) => ({ namespace, pod: pod.metadata.name, instance: `${pod.status.podIP}:8080`, up: '1' })));
     }, { timeoutMs: 60_000, intervalMs: 1_000 });
-    expect(await query(`up{namespace="${MODEL_STORE_NAMESPACE}"}`), 'the model store pod is not a runtime').to.deep.equal([]);
+    expect(await query(`up{job="${job}",namespace="${MODEL_STORE_NAMESPACE}"}`), 'the model store pod is not a runtime').to.deep.equal([]);
   });
 
   it("gives the adapter rule each pod's mean latency in seconds, as the pod measured it", async () => {

@@ -105,15 +105,15 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
     const md = JSON.parse(await kubectl(['get', 'md', NAME, '-n', namespace, '-o', 'json'])) as { status: { replicas?: number; readyReplicas?: number; conditions: { type: string; status: string; message: string }[] } };
     console.log(`      at zero: replicas ${md.status.replicas ?? 0}, Ready ${JSON.stringify(md.status.conditions.find((c) => c.type === 'Ready'))}`);
 
-    // The activator's pod replaced (as a rolling update of the chart replaces it): the model's slice
-    // follows it to its new address, and Prometheus (the chart's PodMonitor) scrapes the new pod.
+    // The activator's pod replaced by a rolling update (as an upgrade of the chart does): the model's
+    // slice follows it to its new address, and Prometheus (the chart's PodMonitor) scrapes the new pod.
     const replaced = Date.now();
-    const activatorAddresses = await activator!.replacePods();
+    const activatorAddresses = await activator!.rolloutRestart();
     await eventually(async () => {
       const addresses = (await kubectl(['get', 'endpointslice', `${NAME}-activator`, '-n', namespace, '-o', 'jsonpath={.endpoints[*].addresses[0]}'])).trim().split(/\s+/);
       expect(addresses, 'the model\'s activator slice').to.deep.equal(activatorAddresses);
     }, { timeoutMs: 30_000, intervalMs: 250 });
-    console.log(`      activator pod replaced: the model's slice named the new pod ${((Date.now() - replaced) / 1000).toFixed(1)} s after the old one was deleted`);
+    console.log(`      activator restarted: the model's slice named only the new pod ${((Date.now() - replaced) / 1000).toFixed(1)} s after the rollout began`);
 
     const clusterIp = (await kubectl(['get', 'service', NAME, '-n', namespace, '-o', 'jsonpath={.spec.clusterIP}'])).trim();
     const url = `http://${clusterIp}:8080/v2/models/${NAME}/infer`;

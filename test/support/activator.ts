@@ -20,8 +20,8 @@ const IMAGE = { repository: 'ghcr.io/modelship/operator', tag: 'real-node-activa
 export interface RunningActivator {
   /** `<namespace>/<name>` of its Service, for the operator's MODELSHIP_ACTIVATOR_SERVICE. */
   service: string;
-  /** Deletes its pods, as a rolling update replaces them, and returns the new ones' addresses once they are ready. */
-  replacePods(): Promise<string[]>;
+  /** Restarts its Deployment (a rolling update, as an upgrade of the chart does) and returns the new pod's address once the old one is gone. */
+  rolloutRestart(): Promise<string[]>;
   /** Its pod's log. */
   logs(): Promise<string>;
   stop(): Promise<void>;
@@ -55,12 +55,17 @@ export async function installChartActivator(kubectl: Kubectl, serverVersion: str
     expect(not, 'a new pod').to.not.include(live[0]!.status.podIP);
     return [live[0]!.status.podIP!];
   }, { timeoutMs: 180_000, intervalMs: 1_000 });
-  let addresses = await readyPod();
+  let addresses = await readyPod().catch(async (error: Error) => {
+    const pods = await kubectl(['get', 'pods', '-n', NAMESPACE, '-l', selector, '-o', 'yaml']).catch((e: Error) => e.message);
+    const logs = await kubectl(['logs', '-n', NAMESPACE, '-l', selector, '--tail=40']).catch((e: Error) => e.message);
+    throw new Error(`${error.message}\n--- the activator's pods ---\n${pods.split('\nstatus:')[1] ?? pods}\n--- its log ---\n${logs}`);
+  });
   const name = `${RELEASE}-activator`;
   return {
     service: `${NAMESPACE}/${name}`,
-    async replacePods() {
-      await kubectl(['delete', 'pods', '-n', NAMESPACE, '-l', selector, '--wait=false']);
+    async rolloutRestart() {
+      await kubectl(['rollout', 'restart', 'deployment', name, '-n', NAMESPACE]);
+      await kubectl(['rollout', 'status', 'deployment', name, '-n', NAMESPACE, '--timeout=180s']);
       addresses = await readyPod(addresses);
       return addresses;
     },

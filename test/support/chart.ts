@@ -19,8 +19,11 @@ export async function templateRules(template: string): Promise<PolicyRule[]> {
   return (load(block) as { rules: PolicyRule[] }).rules;
 }
 
-/** One env entry of a chart template: set from a value, from a pod field, or from a named template. */
-export type TemplateEnvVar = { name: string; value: string } | { name: string; fieldRef: string } | { name: string; template: string };
+/**
+ * One env entry of a chart template: set from a value (`asInteger`: through `int64`, without which
+ * Helm writes a number of a million or more as 1e+06), from a pod field, or from a named template.
+ */
+export type TemplateEnvVar = { name: string; value: string; asInteger: boolean } | { name: string; fieldRef: string } | { name: string; template: string };
 
 /**
  * The env entries of the first container of a chart template. Every entry must be of one of the
@@ -33,13 +36,13 @@ export async function templateEnv(template: string): Promise<TemplateEnvVar[]> {
   const block = /\n(\s+)env:\n([\s\S]*?)\n\1\S/.exec(withoutHeap)?.[2];
   if (!block) throw new Error(`${template}: no env block`);
   return block.split(/\n(?=\s+- name: )/).map((entry) => {
-    const value = /^\s+- name: (\w+)\n\s+value: \{\{ \.Values\.([\w.]+) \| quote \}\}$/.exec(entry);
-    if (value) return { name: value[1]!, value: value[2]! };
+    const value = /^\s+- name: (\w+)\n\s+value: \{\{ \.Values\.([\w.]+) (\| int64 )?\| quote \}\}$/.exec(entry);
+    if (value) return { name: value[1]!, value: value[2]!, asInteger: value[3] !== undefined };
     const field = /^\s+- name: (\w+)\n\s+valueFrom: \{ fieldRef: \{ fieldPath: ([\w.]+) \} \}$/.exec(entry);
     if (field) return { name: field[1]!, fieldRef: field[2]! };
     const derived = /^\s+- name: (\w+)\n\s+value: \{\{ include "([\w.]+)" \. \| quote \}\}$/.exec(entry);
     if (derived) return { name: derived[1]!, template: derived[2]! };
-    throw new Error(`${template}: env entry not of the form "value: {{ .Values.x | quote }}", "value: {{ include "t" . | quote }}" or a fieldRef:\n${entry}`);
+    throw new Error(`${template}: env entry not of the form "value: {{ .Values.x | quote }}" (integers "| int64 | quote"), "value: {{ include "t" . | quote }}" or a fieldRef:\n${entry}`);
   });
 }
 

@@ -18,6 +18,9 @@ describe('Helm chart against the settings contracts of the processes it runs (op
         return [[setting.name, 'value' in setting.chart ? { value: setting.chart.value } : setting.chart]];
       }));
       expect(chartSet).to.deep.equal(contract);
+      // Helm reads numbers as floats and writes 67108864 as 6.7108864e+07, which no integer setting accepts.
+      const integers = new Set(Object.values(settings).filter((setting) => setting.type === 'integer').map((setting) => setting.name));
+      for (const entry of env) if ('value' in entry) expect(entry.asInteger, `${entry.name} through int64`).to.equal(integers.has(entry.name));
     });
 
     it(`${process}: defaults each value in values.yaml to the contract default`, async () => {
