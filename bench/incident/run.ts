@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import type { ModelDeployment } from '../../operator/api/types.ts';
 import { alertRules } from '../../operator/desired/alert-rules.ts';
 import { MODEL_VERSION_LABEL } from '../../operator/desired/index.ts';
+import { durationMs } from '../../operator/rollout/duration.ts';
 import { modelDigest, podsOf } from '../../test/node/cluster.ts';
 import { startLoad, type Answer, type LoadRun } from '../../test/node/load.ts';
 import { scrapeRuntimePods } from '../../test/node/runtime-prometheus.ts';
@@ -53,8 +54,16 @@ const LATENCY_TARGET_MS = 10;
 const P99_TARGET_MS = 50;
 /** spec.slo.alertAfter of the replay: the latency alert's window and wait, short enough for a replay of a few minutes. */
 const ALERT_AFTER = '15s';
-/** spec.slo.p99LatencyMs of the replay, on the pods' own prediction_latency: above the steady state's tail (the pods' CPU limit throttles some requests), far under the surge's. */
-const SLO_P99_MS = 250;
+/**
+ * spec.slo.p99LatencyMs of the replay, on the pods' own prediction_latency: over the warm steady
+ * state's usual tail (18-31 ms measured, with brief excursions), under the surge's first tens of seconds (58-79 ms).
+ */
+const SLO_P99_MS = 50;
+/**
+ * The steady load starts this long before the timeline: the pods' first requests are slow (cold
+ * caches), and the alert's window must have forgotten them when the timeline starts.
+ */
+const WARMUP_SECONDS = 30;
 const LATENCY_ALERT = 'ModelshipPredictionLatencyHigh';
 const ANALYSIS_INTERVAL_SECONDS = 10;
 const CHART = join(REPO_ROOT, 'docs', 'incident-timeline.svg');
@@ -147,6 +156,18 @@ async function main(): Promise<void> {
     });
     log(`Autoscaling: ${ready.conditions?.find((c) => c.type === 'Autoscaling')?.message}`);
     const url = `${gateway.traefik.url}/v2/models/${NAME}/infer`;
+    // 1. Steady load, warming the pods before the timeline starts.
+    const steady = startLoad(url, { concurrency: 4, perSecond: STEADY_RATE, maxSeconds: 900, rows: ROWS });
+    loads.push(steady);
+    await sleep(Math.max(WARMUP_SECONDS * 1000, durationMs(ALERT_AFTER) + 5_000));
+    log(`warm-up at the steady rate: ${steady.answers.length} requests, ${steady.answers.filter((a) => a.status !== 200).length} failed`);
+    /** The latency alert's own measure: the pods' p99 prediction_latency over its window, in ms. */
+    const podsP99Ms = async () => {
+      const [sample] = await scraping.query(`histogram_quantile(0.99, sum by (le) (rate(prediction_latency_seconds_bucket{namespace="${NAMESPACE}",model="${NAME}"}[${ALERT_AFTER}])))`).catch(() => []);
+      const value = Number(sample?.value[1]);
+      return Number.isFinite(value) ? Math.round(value * 1000) : undefined;
+    };
+    const podsP99: { at: number; ms: number }[] = [];
 
     // The timeline: one point a second, sampled while the replay runs.
     const started = Date.now();
@@ -183,6 +204,9 @@ async function main(): Promise<void> {
           lastVerdictAt = lastStatus.analysis.lastSampleAt;
           mark(`analysis: ${lastStatus.analysis.verdict}`);
         }
+        const podsP99Now = await podsP99Ms();
+        if (podsP99Now !== undefined) podsP99.push({ at: Date.now(), ms: podsP99Now });
+        if (second % 5 === 0) log(`${second} s: pods' p99 over ${ALERT_AFTER} ${podsP99Now ?? '-'} ms, clients' p99 over 1 s ${quantile(latencies, 0.99) ?? '-'} ms`);
         const alerts = await scraping.query(`ALERTS{alertname="${LATENCY_ALERT}",alertstate="firing"}`).catch(() => undefined);
         if (alerts !== undefined && (alerts.length > 0) !== alertFiring) {
           alertFiring = alerts.length > 0;
@@ -199,8 +223,6 @@ async function main(): Promise<void> {
       }
     })();
 
-    // 1. Steady load.
-    loads.push(startLoad(url, { concurrency: 4, perSecond: STEADY_RATE, maxSeconds: 900, rows: ROWS }));
     mark(`steady load, ${STEADY_RATE}/s`);
     await sleep(30_000);
     const steadyP99 = p99Between(allAnswers(), started + 10_000, Date.now());
@@ -225,6 +247,7 @@ async function main(): Promise<void> {
     if (recoveredAt !== undefined) mark(`p99 back under ${P99_TARGET_MS} ms`, recoveredAt);
     const replicasAtPeak = Math.max(...points.map((p) => Object.values(p.replicas).reduce((a, b) => a + b, 0)));
     await surge.stop();
+    const surgeEndedAt = Date.now();
     mark('surge over');
     await sleep(10_000);
 
@@ -256,6 +279,8 @@ async function main(): Promise<void> {
     console.log(`| surge -> p99 over target (s) | ${overAt === undefined ? 'never over' : seconds(overAt - surgeAt)} |`);
     console.log(`| surge -> p99 back under target (10 s window) (s) | ${recoveredAt === undefined ? 'not within the surge' : seconds(recoveredAt - surgeAt)} |`);
     console.log(`| replicas at the peak | ${replicasAtPeak} |`);
+    const podsP99During = (from: number, to: number) => Math.max(...podsP99.filter((sample) => sample.at >= from && sample.at < to).map((sample) => sample.ms));
+    console.log(`| pods' p99 (${ALERT_AFTER} window) at its highest: before the surge / during it (ms) | ${podsP99During(started, surgeAt)} / ${podsP99During(surgeAt, surgeEndedAt)} |`);
     const firedAt = alertChanges.find((change) => change.firing && change.at >= surgeAt)?.at;
     const resolvedAt = firedAt === undefined ? undefined : alertChanges.find((change) => !change.firing && change.at > firedAt)?.at;
     const firedBefore = alertChanges.filter((change) => change.firing && change.at < surgeAt).length;

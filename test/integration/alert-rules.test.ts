@@ -97,4 +97,19 @@ describe('SLO alert rules (PrometheusRule with the Prometheus Operator CRDs, che
     ]));
     expect(under.ok, under.output).to.equal(true);
   });
+
+  it('spec.slo.alertAfter shortens the alerts\' window and wait: the rewritten rules fire after 2 minutes over the SLO, not 5', async () => {
+    await kubectl(['patch', 'md', 'fraud', '-n', namespace, '--type=merge', '-p', JSON.stringify({ spec: { slo: { alertAfter: '2m' } } })]);
+    const rewritten = await eventually(async () => {
+      const rule = JSON.parse(await kubectl(['get', 'prometheusrules.monitoring.coreos.com', 'fraud', '-n', namespace, '-o', 'json'])) as PrometheusRule & { spec: { groups: { rules: { for?: string }[] }[] } };
+      expect(rule.spec.groups[0]?.rules[0]?.for).to.equal('120s');
+      return dump(rule.spec);
+    }, { timeoutMs: 60_000 });
+    const result = await promtoolTestRules(rewritten, tests(series('fraud', 0.02, 0.05), [
+      expect3('ModelshipPredictionLatencyHigh', '1m', ' []'),
+      expect3('ModelshipPredictionLatencyHigh', '4m', firing(`${who}: p99 prediction latency above 250 ms`, `The p99 prediction_latency of ${who} has been above its SLO of 250 ms for 2m: 375ms.`)),
+      expect3('ModelshipErrorRateHigh', '4m', firing(`${who}: more than 1% of predictions fail`, `The share of 5xx answers of ${who} has been above 0.01 for 2m: 5%.`)),
+    ]));
+    expect(result.ok, result.output).to.equal(true);
+  });
 });
