@@ -13,7 +13,6 @@ export type ChartSource =
 
 /** A setting of a process the chart runs, with where the chart sets it (absent: the chart leaves it unset). */
 export type ChartedSetting = Setting & { readonly chart?: ChartSource };
-export type OperatorSetting = ChartedSetting;
 
 /**
  * The operator's settings contract: every environment variable the operator reads, with its type,
@@ -186,4 +185,4 @@ export const OperatorSettings = {
     doc: 'Interval between lease acquire and renew attempts.',
     chart: { value: 'leaderElection.retryPeriodSeconds' },
   },
-} as const satisfies Record<string, OperatorSetting>;
+} as const satisfies Record<string, ChartedSetting>;

@@ -40,6 +40,8 @@ export interface RuntimeConfig {
   readonly shutdownGraceMs: number;
   /** Keep-alive connections close after their next response past this age (0: never). */
   readonly maxConnectionAgeMs: number;
+  /** An idle keep-alive connection closes after this. */
+  readonly keepAliveTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** Model endpoints require `Authorization: Bearer <token>` of one of these tokens; health and metrics stay open. */
   readonly auth: AuthSettings;
@@ -154,6 +156,7 @@ export function loadConfig(env: Env = process.env): RuntimeConfig {
     requestTimeoutMs: readInteger(env, C.requestTimeoutMs),
     shutdownGraceMs: readInteger(env, C.shutdownGraceMs),
     maxConnectionAgeMs: readInteger(env, C.maxConnectionAgeSeconds) * 1000,
+    keepAliveTimeoutMs: readInteger(env, C.keepAliveTimeoutSeconds) * 1000,
     logLevel,
     auth,
     tls: tlsFiles(env),

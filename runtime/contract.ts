@@ -196,6 +196,17 @@ export const RuntimeContract = {
     max: 3_600_000,
     doc: 'Longest a client may take to send a whole request, headers and body; then `408` and the connection closes. Time spent queued or running does not count.',
   },
+  keepAliveTimeoutSeconds: {
+    name: 'MODELSHIP_KEEP_ALIVE_TIMEOUT_SECONDS',
+    type: 'integer',
+    // Over the idle timeouts of the proxies in front of a pod (Traefik 90 s, cloud load balancers
+    // 60-350 s; 620 s is what Google's documents for its own): a proxy that reuses a connection the
+    // server has just closed answers that request 502, and it does not retry a POST.
+    default: 620,
+    min: 1,
+    max: 86_400,
+    doc: 'How long an idle keep-alive HTTP connection stays open. Keep it above the idle timeout of every proxy in front of the runtime (a gateway, a load balancer): one that sends a request on a connection the runtime is closing answers it `502` (Node\'s own default, 5 s, did so behind Traefik in the incident replay).',
+  },
   maxConnectionAgeSeconds: {
     name: 'MODELSHIP_MAX_CONNECTION_AGE_SECONDS',
     type: 'integer',

@@ -15,6 +15,7 @@ import { answerClientErrorsAsJson } from './protocol/client-errors.ts';
 import { httpRateLimit, RateLimiter } from './protocol/rate-limit.ts';
 import { createInferHandler, matchInfer } from './protocol/infer-handler.ts';
 import { requestDecoder } from './protocol/request-decoder.ts';
+import { warmUpServingPath } from './protocol/warm-up.ts';
 import { ConnectionAges } from './protocol/connection-age.ts';
 import { createApp } from './protocol/routes.ts';
 import type { ServingState } from './protocol/serving-state.ts';
@@ -120,6 +121,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   // node:http refuses a headers timeout above the request timeout.
   const headersTimeout = Math.min(config.headersTimeoutMs, config.requestTimeoutMs);
   const serverOptions = {
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     headersTimeout,
     requestTimeout: config.requestTimeoutMs,
     // node:http checks those timeouts on this interval (30 s by default), so make it a fraction of them.
@@ -161,6 +163,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
 
   try {
     const loaded = await loadModel(source, config.session);
+    await warmUpServingPath(loaded.model, decoder, { maxBatchSize: config.batching.maxBatchSize, decodeOffloadBytes: config.decodeOffloadBytes });
     if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
     state.model = loaded.model;
     const predictions = predictionMetricsFor(config, loaded, metrics, logger);
@@ -176,6 +179,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       provider: loaded.model.provider,
       loadSeconds: loaded.loadSeconds,
       batching: loaded.model.signature.batchable && config.batching.maxBatchSize > 1,
+      decoderThread: decoder.threadReady,
       tracing: config.tracing ? config.tracing.protocol : false,
     }, 'model ready');
   } catch (error) {

@@ -4,7 +4,7 @@
  * Starts the test plane with one real node, KEDA, a Prometheus scraping the runtime pods (the
  * chart's PodMonitor), Traefik as the Gateway API implementation and the operator. Then:
  *  1. steady load on fraud-detector at 2 replicas, KEDA scaling it on its pods' mean latency;
- *  2. a surge that pushes the latency over the target: KEDA adds replicas until the clients' p99 is
+ *  2. a surge that pushes the latency over the target: KEDA adds replicas until the pods' p99 is
  *     back under the SLO;
  *  3. a new model version that flags far more fraud, rolled out as a canary (Traefik splits the
  *     traffic) gated by the class-share analysis, and rolled back by it.
@@ -48,9 +48,13 @@ const SURGE_SECONDS = Number(flags['surge-seconds']);
 const ROWS = Number(flags.rows);
 const NAMESPACE = 'incident';
 const NAME = 'fraud-detector';
-/** The autoscaling target: the pods' mean server-side latency. */
-const LATENCY_TARGET_MS = 10;
-/** What the clients should see: their p99 over 5 s back under this ends the surge's damage. */
+/**
+ * The autoscaling target: the pods' mean server-side latency over a minute (KEDA's measure, logged
+ * every 5 s). Warm, the steady load reads 5-6 ms and the surge 9-9.5 ms at 2 replicas; the HPA acts
+ * only beyond 10 % of the target, so the target sits over the first and well under the second.
+ */
+const LATENCY_TARGET_MS = 7;
+/** The surge's damage is over when the pods' p99 over the alert's window is back under this. */
 const P99_TARGET_MS = 50;
 /** spec.slo.alertAfter of the replay: the latency alert's window and wait, short enough for a replay of a few minutes. */
 const ALERT_AFTER = '15s';
@@ -168,6 +172,20 @@ async function main(): Promise<void> {
       return Number.isFinite(value) ? Math.round(value * 1000) : undefined;
     };
     const podsP99: { at: number; ms: number }[] = [];
+    // The autoscaler's own measure: the query of the ScaledObject's latency trigger, as KEDA asks it.
+    interface Trigger { type: string; metadata: { query?: string; threshold?: string } }
+    const scaledObjects = JSON.parse(await kubectl(['get', 'scaledobjects', '-n', NAMESPACE, '-o', 'json'])) as { items: { spec: { triggers: Trigger[] } }[] };
+    const latencyTrigger = scaledObjects.items.flatMap((item) => item.spec.triggers).find((trigger) => trigger.type === 'prometheus' && trigger.metadata.query?.includes('prediction_latency'));
+    if (!latencyTrigger?.metadata.query) throw new Error('the ScaledObject has no latency trigger');
+    const autoscalerMeasure = async () => {
+      const [sample] = await scraping.query(latencyTrigger.metadata.query as string).catch(() => []);
+      const value = Number(sample?.value[1]);
+      return Number.isFinite(value) ? `${(value * 1000).toFixed(1)} ms` : '-';
+    };
+    const desiredReplicas = async () => {
+      const hpas = JSON.parse(await kubectl(['get', 'hpa', '-n', NAMESPACE, '-o', 'json']).catch(() => '{"items":[]}')) as { items: { status?: { desiredReplicas?: number } }[] };
+      return hpas.items.map((hpa) => hpa.status?.desiredReplicas ?? '?').join('+') || '-';
+    };
 
     // The timeline: one point a second, sampled while the replay runs.
     const started = Date.now();
@@ -206,7 +224,10 @@ async function main(): Promise<void> {
         }
         const podsP99Now = await podsP99Ms();
         if (podsP99Now !== undefined) podsP99.push({ at: Date.now(), ms: podsP99Now });
-        if (second % 5 === 0) log(`${second} s: pods' p99 over ${ALERT_AFTER} ${podsP99Now ?? '-'} ms, clients' p99 over 1 s ${quantile(latencies, 0.99) ?? '-'} ms`);
+        if (second % 5 === 0) {
+          const [measure, desired] = await Promise.all([autoscalerMeasure(), desiredReplicas()]);
+          log(`${second} s: pods' p99 over ${ALERT_AFTER} ${podsP99Now ?? '-'} ms, clients' p99 over 1 s ${quantile(latencies, 0.99) ?? '-'} ms; KEDA's measure ${measure} (target ${LATENCY_TARGET_MS} ms), replicas desired ${desired}`);
+        }
         const alerts = await scraping.query(`ALERTS{alertname="${LATENCY_ALERT}",alertstate="firing"}`).catch(() => undefined);
         if (alerts !== undefined && (alerts.length > 0) !== alertFiring) {
           alertFiring = alerts.length > 0;
@@ -227,24 +248,33 @@ async function main(): Promise<void> {
     await sleep(30_000);
     const steadyP99 = p99Between(allAnswers(), started + 10_000, Date.now());
 
-    // 2. The surge: the clients' p99 (over 5 s) goes over the target; it is back once the p99 of the
-    // last 10 s is under it. The surge ends 20 s after that, or after its time.
+    // 2. The surge: the pods' p99 over the alert's window (what the SLO and the autoscaler can act
+    // on) goes over the target, and is back once it is under it again. The surge ends 20 s after
+    // that, or after its time. The clients' p99 also holds the proxy and the load generator, which
+    // share the machine's two cores with the pods.
     const surgeAt = Date.now();
+    const replicasNow = () => Object.values(points.at(-1)?.replicas ?? {}).reduce((a, b) => a + b, 0);
+    const replicasAtSurge = replicasNow();
     const surge = startLoad(url, { concurrency: 8, perSecond: SURGE_RATE - STEADY_RATE, maxSeconds: SURGE_SECONDS, rows: ROWS });
     loads.push(surge);
     mark(`surge to ${SURGE_RATE}/s`, surgeAt);
     let overAt: number | undefined;
     let recoveredAt: number | undefined;
+    let addedReplicaAt: number | undefined;
     while (Date.now() < surgeAt + SURGE_SECONDS * 1000 && (recoveredAt === undefined || Date.now() < recoveredAt + 20_000)) {
       await sleep(1_000);
-      const now = Date.now();
-      const p99 = p99Between(allAnswers(), now - 5_000, now);
-      if (overAt === undefined && p99 !== undefined && p99 > P99_TARGET_MS) overAt = now;
-      const trailing = p99Between(allAnswers(), now - 10_000, now);
-      if (overAt !== undefined && recoveredAt === undefined && now - overAt >= 10_000 && trailing !== undefined && trailing <= P99_TARGET_MS) recoveredAt = now - 10_000;
+      const latest = podsP99.at(-1);
+      if (addedReplicaAt === undefined && replicasNow() > replicasAtSurge) {
+        addedReplicaAt = Date.now();
+        mark(`replica added (${replicasNow()} ready)`, addedReplicaAt);
+      }
+      if (!latest || latest.at < surgeAt) continue;
+      if (overAt === undefined && latest.ms > P99_TARGET_MS) overAt = latest.at;
+      if (overAt !== undefined && recoveredAt === undefined && latest.ms <= P99_TARGET_MS) recoveredAt = latest.at;
     }
-    if (overAt !== undefined) mark(`p99 over ${P99_TARGET_MS} ms`, overAt);
-    if (recoveredAt !== undefined) mark(`p99 back under ${P99_TARGET_MS} ms`, recoveredAt);
+    const clientsP99AtSurgeEnd = p99Between(allAnswers(), Date.now() - 10_000, Date.now());
+    if (overAt !== undefined) mark(`pods' p99 over ${P99_TARGET_MS} ms`, overAt);
+    if (recoveredAt !== undefined) mark(`pods' p99 back under ${P99_TARGET_MS} ms`, recoveredAt);
     const replicasAtPeak = Math.max(...points.map((p) => Object.values(p.replicas).reduce((a, b) => a + b, 0)));
     await surge.stop();
     const surgeEndedAt = Date.now();
@@ -272,13 +302,15 @@ async function main(): Promise<void> {
     const badAnswers = answers.filter((a) => a.version === '2');
     const lastBad = Math.max(...badAnswers.map((a) => a.answeredAt));
     const firstFailedSample = events.find((e) => e.label === 'analysis: Fail');
-    console.log(`\nsteady ${STEADY_RATE}/s, surge ${SURGE_RATE}/s for up to ${SURGE_SECONDS} s, ${ROWS} rows per request; pods limited to 250m CPU; KEDA target ${LATENCY_TARGET_MS} ms mean latency, clients' p99 target ${P99_TARGET_MS} ms\n`);
+    console.log(`\nsteady ${STEADY_RATE}/s, surge ${SURGE_RATE}/s for up to ${SURGE_SECONDS} s, ${ROWS} rows per request; pods limited to 250m CPU; KEDA target ${LATENCY_TARGET_MS} ms mean latency, p99 target ${P99_TARGET_MS} ms\n`);
     console.log('| measure | value |');
     console.log('| --- | --- |');
     console.log(`| clients' p99 before the surge (ms) | ${steadyP99 ?? '-'} |`);
-    console.log(`| surge -> p99 over target (s) | ${overAt === undefined ? 'never over' : seconds(overAt - surgeAt)} |`);
-    console.log(`| surge -> p99 back under target (10 s window) (s) | ${recoveredAt === undefined ? 'not within the surge' : seconds(recoveredAt - surgeAt)} |`);
-    console.log(`| replicas at the peak | ${replicasAtPeak} |`);
+    console.log(`| surge -> pods' p99 (${ALERT_AFTER} window) over ${P99_TARGET_MS} ms (s) | ${overAt === undefined ? 'never over' : seconds(overAt - surgeAt)} |`);
+    console.log(`| surge -> a replica added and ready (s) | ${addedReplicaAt === undefined ? 'none added' : seconds(addedReplicaAt - surgeAt)} |`);
+    console.log(`| surge -> pods' p99 back under ${P99_TARGET_MS} ms (s) | ${recoveredAt === undefined ? 'not within the surge' : seconds(recoveredAt - surgeAt)} |`);
+    console.log(`| replicas at the surge / at the peak | ${replicasAtSurge} / ${replicasAtPeak} |`);
+    console.log(`| clients' p99 in the surge's last 10 s (ms) | ${clientsP99AtSurgeEnd ?? '-'} |`);
     const podsP99During = (from: number, to: number) => Math.max(...podsP99.filter((sample) => sample.at >= from && sample.at < to).map((sample) => sample.ms));
     console.log(`| pods' p99 (${ALERT_AFTER} window) at its highest: before the surge / during it (ms) | ${podsP99During(started, surgeAt)} / ${podsP99During(surgeAt, surgeEndedAt)} |`);
     const firedAt = alertChanges.find((change) => change.firing && change.at >= surgeAt)?.at;

@@ -1,5 +1,6 @@
 import type { ModelDeployment } from '../api/types.ts';
 import type { OperatorOptions } from '../desired/index.ts';
+import { asksForZero } from '../desired/autoscaling/registry.ts';
 import { Informer, objectKey, type InformerHooks } from '../kube/informer.ts';
 import { ReadYourWrites } from '../kube/read-your-writes.ts';
 import { failureReason, isConflict, isNotFound, type KubeRestClient } from '../kube/rest-client.ts';
@@ -79,7 +80,7 @@ export class ModelDeploymentController {
     });
     const activator = config.options.activator;
     this.activator = activator && new ActivatorEndpoints(config.client, activator, this.hooks('EndpointSlice (activator)'), () => {
-      for (const md of this.modelDeployments.list()) if (md.spec.autoscaling?.minReplicas === 0) this.queue.add(objectKey(md));
+      for (const md of this.modelDeployments.list()) if (asksForZero(md)) this.queue.add(objectKey(md));
     });
     this.pods = new RuntimePods({ client: config.client, namespace: config.namespace, hooks: this.hooks('Pod'), onStatusInputChanged: (key) => this.queue.add(key) });
   }

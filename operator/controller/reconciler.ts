@@ -3,6 +3,7 @@ import type { Endpoint } from '../activator/slices.ts';
 import type { ActivatorEndpoints } from './activator-endpoints.ts';
 import type { ModelDeployment, ModelDeploymentStatus } from '../api/types.ts';
 import { ChildKinds, childKindOf, type ChildKind } from '../desired/child-kinds.ts';
+import { asksForZero } from '../desired/autoscaling/registry.ts';
 import type { OperatorOptions } from '../desired/options.ts';
 import { planModelDeployment, writableKinds, type Plan } from '../desired/plan.ts';
 import { GatewayApiKinds, type GatewayRoute } from '../desired/routing/gateway-api.ts';
@@ -229,7 +230,7 @@ async function sampleIfDue(deps: ReconcilerDeps, md: ModelDeployment, now: Date)
  * zero (its slice leads there while the model has no ready pod); undefined for any other model.
  */
 function activatorEndpointsFor(deps: ReconcilerDeps, md: ModelDeployment): Endpoint[] | undefined {
-  if (!deps.options.activator || !deps.activator || md.spec.autoscaling?.minReplicas !== 0) return undefined;
+  if (!deps.activator || !asksForZero(md)) return undefined;
   return deps.activator.ready();
 }
 

@@ -1,6 +1,7 @@
 import type { V1Container, V1Deployment, V1PodSpec, V1Probe, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 import { RUNTIME_DEFAULT_GRPC_PORT, RUNTIME_DEFAULT_PORT, RuntimeProbePaths } from '../../runtime/contract.ts';
 import { SpecDefaults } from '../api/schema.ts';
+import { asksForZero } from './autoscaling/registry.ts';
 import type { ModelDeployment } from '../api/types.ts';
 import { childLabels, MODEL_VERSION_LABEL, REVISION_LABEL, slotSelector, type RevisionSlot } from './labels.ts';
 import { childMetadata } from './metadata.ts';
@@ -50,7 +51,7 @@ function podSpec(md: ModelDeployment, options: OperatorOptions, revision: string
   const resources = runtimeResources(md);
   const auth = authTokenMount(md);
   const tls = servingTlsMount(md);
-  const coldStarts = md.spec.autoscaling?.minReplicas === 0;
+  const coldStarts = asksForZero(md);
   const container: V1Container = {
     name: RUNTIME_CONTAINER,
     image: runtime.image ?? options.defaultRuntimeImage,

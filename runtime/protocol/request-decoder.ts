@@ -6,11 +6,19 @@ import { startWorkerThread } from '../worker-thread.ts';
 import type { DecodeReply, DecodeRequest } from './decode-messages.ts';
 import { HttpError, unavailable } from './errors.ts';
 import { decodeInferRequest, type InferRequest } from './infer-request.ts';
+import { sampleRequestBody } from './sample-request.ts';
 
 /** Decodes V2 inference request bodies, large JSON ones on a thread of their own. */
 export interface RequestDecoder {
   /** The body is the decoder's from then on: its buffer may move to the decoder thread. */
   decode(body: Buffer, headerLength: string | undefined, signature: ModelSignature): InferRequest | Promise<InferRequest>;
+  /**
+   * Starts the decoder thread (when large bodies are offloaded) and has it decode one request for the
+   * model; resolves once it has answered, or once it has failed (decoding then stays inline).
+   */
+  warmUp(signature: ModelSignature): Promise<void>;
+  /** The decoder thread is started and has answered: a large body's decode pays no thread start. */
+  readonly threadReady: boolean;
   close(): Promise<void>;
 }
 
@@ -31,6 +39,7 @@ function jsonBytes(body: Buffer, headerLength: string | undefined): number {
 export function requestDecoder(minJsonBytes: number, logger: Logger): RequestDecoder {
   let worker: Worker | undefined;
   let broken = false;
+  let threadReady = false;
   let nextId = 0;
   const pending = new Map<number, { resolve: (request: InferRequest) => void; reject: (error: Error) => void }>();
 
@@ -60,18 +69,32 @@ export function requestDecoder(minJsonBytes: number, logger: Logger): RequestDec
     return started;
   };
 
+  const offload = (body: Buffer, headerLength: string | undefined, signature: ModelSignature): Promise<InferRequest> => {
+    worker ??= start();
+    const id = nextId++;
+    const message: DecodeRequest = { id, body, headerLength, signature };
+    return new Promise<InferRequest>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      (worker as Worker).postMessage(message, ownsWholeBuffer(body) ? [body.buffer] : []);
+    });
+  };
+
   return {
     decode(body, headerLength, signature) {
       if (broken || minJsonBytes === 0 || jsonBytes(body, headerLength) < minJsonBytes) {
         return decodeInferRequest(body, headerLength, signature);
       }
-      worker ??= start();
-      const id = nextId++;
-      const message: DecodeRequest = { id, body, headerLength, signature };
-      return new Promise<InferRequest>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        (worker as Worker).postMessage(message, ownsWholeBuffer(body) ? [body.buffer] : []);
-      });
+      return offload(body, headerLength, signature);
+    },
+    async warmUp(signature) {
+      if (broken || minJsonBytes === 0) return;
+      // Started on a pod's first large request instead, the thread cost that request about 200 ms
+      // (more under a CPU limit): enough to push a fresh pod's mean latency over an autoscaling target.
+      await offload(sampleRequestBody(signature), undefined, signature).catch(() => undefined);
+      threadReady = !broken;
+    },
+    get threadReady() {
+      return threadReady && !broken;
     },
     async close() {
       const stopping = worker;

@@ -16,6 +16,14 @@ export const autoscalers: Readonly<Record<AutoscalerName, Autoscaler>> = {
 /** The kinds of every autoscaler, for the registry of child kinds. */
 export const autoscalerKinds: readonly ChildKind[] = Object.values(autoscalers).flatMap((autoscaler) => autoscaler.kinds);
 
+/**
+ * The model asks to go to zero replicas (whether it can is autoscalerOf's answer): its first requests
+ * after zero may meet cold starts, and its traffic may lead to the activator.
+ */
+export function asksForZero(md: ModelDeployment): boolean {
+  return md.spec.autoscaling?.minReplicas === 0;
+}
+
 /** Where nothing is named, KEDA scales when it is installed. */
 const PREFERRED = kedaAutoscaler;
 
@@ -42,10 +50,10 @@ export function autoscalerOf(md: ModelDeployment, served: (kind: ChildKind) => b
   const why = !wanted.installed(served) ? wanted.missing : wanted.unable({ md, autoscaling, options });
   const chosen = why ? hpaAutoscaler : wanted;
   const minReplicas = autoscaling.minReplicas ?? SpecDefaults.minReplicas;
-  const noZero = minReplicas === 0 ? whyNotToZero(chosen, why, served, options) : undefined;
+  const noZero = asksForZero(md) ? whyNotToZero(chosen, why, served, options) : undefined;
   const floor = noZero ? 1 : minReplicas;
   const targets = describeTargets(autoscaling, floor);
-  const scaleToZero = minReplicas === 0 && !noZero ? { afterSeconds: autoscaling.scaleToZeroAfterSeconds ?? SpecDefaults.scaleToZeroAfterSeconds } : undefined;
+  const scaleToZero = asksForZero(md) && !noZero ? { afterSeconds: autoscaling.scaleToZeroAfterSeconds ?? SpecDefaults.scaleToZeroAfterSeconds } : undefined;
   const atZero = scaleToZero ? `; to zero after ${scaleToZero.afterSeconds} s without requests, the activator holding the first ones until a pod is ready` : '';
   const scaling = `a ${chosen.product} scales ${targets}${atZero}`;
   const withZero = (choice: Omit<AutoscalerChoice, 'scaleToZero'>): AutoscalerChoice => ({ ...choice, ...(scaleToZero && { scaleToZero }) });

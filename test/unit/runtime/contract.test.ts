@@ -29,6 +29,7 @@ const integerValue: Record<IntegerKey, (config: RuntimeConfig) => number> = {
   authTokenReloadSeconds: (c) => c.auth.reloadMs / 1000,
   tlsReloadSeconds: (c) => c.tlsReloadMs / 1000,
   maxConnectionAgeSeconds: (c) => c.maxConnectionAgeMs / 1000,
+  keepAliveTimeoutSeconds: (c) => c.keepAliveTimeoutMs / 1000,
 };
 
 describe('unit: runtime config parser derived from the contract (runtime/contract.ts)', () => {
