@@ -95,7 +95,7 @@ export function timelineSvg(points: readonly TimelinePoint[], marked: readonly T
   const bottom = 40 + panels.length * (PANEL_HEIGHT + GAP) - GAP;
   events.forEach((event, i) => {
     parts.push(`<line x1="${x(event.t)}" x2="${x(event.t)}" y1="34" y2="${bottom}" stroke="#444" stroke-dasharray="2 3"/>`);
-    parts.push(`<text x="${x(event.t) + 3}" y="${bottom + 12 + labelRows[i]! * LABEL_ROW}" fill="#444">${escape(event.label)}</text>`);
+    parts.push(`<text x="${labelStart(event, x)}" y="${bottom + 12 + labelRows[i]! * LABEL_ROW}" fill="#444">${escape(event.label)}</text>`);
   });
   for (let t = 0; t <= end; t += end > 300 ? 60 : 30) {
     parts.push(`<text x="${x(t)}" y="${height - 4}" text-anchor="middle" fill="#666">${t} s</text>`);
@@ -108,11 +108,16 @@ const LABEL_ROW = 11;
 /** About the width of a character of the 11 px sans-serif labels. */
 const CHAR_WIDTH = 6;
 
+/** Where an event's label starts: right of its line, or as far right as the chart lets it end. */
+function labelStart(event: TimelineEvent, x: (t: number) => number): number {
+  return Math.min(x(event.t) + 3, WIDTH - 4 - event.label.length * CHAR_WIDTH);
+}
+
 /** The row under the panels for each event's label: the first row where it does not run into the label before it. */
 function eventRows(events: readonly TimelineEvent[], x: (t: number) => number): number[] {
   const rowEnds: number[] = [];
   return events.map((event) => {
-    const start = x(event.t) + 3;
+    const start = labelStart(event, x);
     const row = rowEnds.findIndex((end) => end < start);
     const chosen = row >= 0 ? row : rowEnds.length;
     rowEnds[chosen] = start + event.label.length * CHAR_WIDTH + 4;

@@ -27,8 +27,8 @@ function sampleRows(model: ServedModel, maxBatchSize: number, decodeOffloadBytes
  * a body for the JSON fast path, one for the decoder thread) take the serving path a few times:
  * decode, the model, the answer's encoding. A new pod's first requests then pay no thread start, no
  * lazy compilation and no first allocation at a large batch. Under a 250m CPU limit those made a
- * new pod's first second average 41 ms against 5-6 ms warm (128-row requests), enough for an
- * autoscaler on mean latency to add replicas for a pod that had just come up. The model is called
+ * new pod's first second average 51-122 ms against 3-5 ms warm (128-row requests; 8-28 ms with
+ * this), enough for an autoscaler on mean latency to add replicas for a pod that had just come up. The model is called
  * directly, not through the batcher: nothing here counts in the metrics.
  */
 export async function warmUpServingPath(model: ServedModel, decoder: RequestDecoder, settings: { maxBatchSize: number; decodeOffloadBytes: number }): Promise<void> {
