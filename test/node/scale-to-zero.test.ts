@@ -95,7 +95,7 @@ describe('real node: a ModelDeployment scales to zero and back on its first requ
       expect(found, 'Autoscaling condition').to.include({ status: 'True', reason: 'KEDA' });
       return found!;
     }, { timeoutMs: 60_000, intervalMs: 1_000 });
-    expect(condition.message).to.equal('a KEDA ScaledObject scales 0-2 replicas on mean prediction latency (200 ms); to zero after 5 s without requests, the activator holding the first ones until a pod is ready');
+    expect(condition.message).to.equal('a KEDA ScaledObject scales 0-2 replicas on mean prediction latency (200 ms); to zero after 5 s without requests, the activator holding the first HTTP requests until a pod is ready (gRPC calls are refused until then)');
 
     // Nothing has asked for the model: KEDA takes it to zero, and its Service leads to the activator.
     await eventually(async () => {

@@ -54,7 +54,7 @@ export function autoscalerOf(md: ModelDeployment, served: (kind: ChildKind) => b
   const floor = noZero ? 1 : minReplicas;
   const targets = describeTargets(autoscaling, floor);
   const scaleToZero = asksForZero(md) && !noZero ? { afterSeconds: autoscaling.scaleToZeroAfterSeconds ?? SpecDefaults.scaleToZeroAfterSeconds } : undefined;
-  const atZero = scaleToZero ? `; to zero after ${scaleToZero.afterSeconds} s without requests, the activator holding the first ones until a pod is ready` : '';
+  const atZero = scaleToZero ? `; to zero after ${scaleToZero.afterSeconds} s without requests, the activator holding the first HTTP requests until a pod is ready (gRPC calls are refused until then)` : '';
   const scaling = `a ${chosen.product} scales ${targets}${atZero}`;
   const withZero = (choice: Omit<AutoscalerChoice, 'scaleToZero'>): AutoscalerChoice => ({ ...choice, ...(scaleToZero && { scaleToZero }) });
   if (noZero) {

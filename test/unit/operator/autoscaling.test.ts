@@ -134,7 +134,7 @@ describe('autoscaling: one spec, the HPA or KEDA (operator/desired/autoscaling)'
       });
       expect(plan.autoscaling).to.deep.equal({
         status: 'True', reason: 'KEDA',
-        message: 'a KEDA ScaledObject scales 0-3 replicas on mean prediction latency (50 ms); to zero after 120 s without requests, the activator holding the first ones until a pod is ready',
+        message: 'a KEDA ScaledObject scales 0-3 replicas on mean prediction latency (50 ms); to zero after 120 s without requests, the activator holding the first HTTP requests until a pod is ready (gRPC calls are refused until then)',
       });
     });
 
