@@ -163,7 +163,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
 
   try {
     const loaded = await loadModel(source, config.session);
-    await warmUpServingPath(loaded.model, decoder, { maxBatchSize: config.batching.maxBatchSize, decodeOffloadBytes: config.decodeOffloadBytes });
+    await warmUpServingPath(loaded.model, decoder, { maxBatchSize: config.batching.maxBatchSize, decodeOffloadBytes: config.decodeOffloadBytes }, logger);
     if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
     state.model = loaded.model;
     const predictions = predictionMetricsFor(config, loaded, metrics, logger);

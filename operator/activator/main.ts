@@ -7,6 +7,7 @@ import { KubeRestClient } from '../kube/rest-client.ts';
 import { createLogger } from '../logging.ts';
 import { ActivatorMetrics } from './metrics.ts';
 import { ReadyEndpoints } from './ready-endpoints.ts';
+import { drainable } from './drain.ts';
 import { createActivatorServer } from './server.ts';
 import { loadActivatorConfig } from './settings.ts';
 
@@ -27,9 +28,15 @@ server.listen(config.port, config.address);
 await once(server, 'listening');
 log.info({ port: (server.address() as AddressInfo).port, metricsPort: (metricsServer.address() as AddressInfo).port }, 'activator holding requests for scaled-to-zero models');
 
+const drain = drainable(server);
+let stopping = false;
 const shutdown = async (signal: string) => {
-  log.info({ signal }, 'shutting down');
-  server.close();
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, inFlight: drain.inFlight }, 'shutting down: finishing the requests held');
+  // The pods' readiness keeps coming in while held requests wait for it; it stops last.
+  const drained = await drain.close(config.holdMs + 1_000);
+  if (!drained) log.warn({ inFlight: drain.inFlight }, 'requests still held after the hold time; dropping them');
   metricsServer.close();
   await endpoints.stop();
   process.exit(0);

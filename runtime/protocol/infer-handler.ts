@@ -50,12 +50,15 @@ function parseInferPath(path: string): InferTarget | undefined {
   }
 }
 
+/** One process serves one model: a 404 names it, so a client with a wrong name or version can fix its request. */
+function servedBy(state: ServingState): string {
+  return `this runtime serves model "${state.modelName}" version "${state.modelVersion}"`;
+}
+
 /** The served model when name (and version, if given) match; 404 for others, 503 while loading. */
 export function lookupModel(state: ServingState, name: string, version: string | undefined) {
-  // One process serves one model: a 404 names it, so a client with a wrong name or version can fix its request.
-  const served = `this runtime serves model "${state.modelName}" version "${state.modelVersion}"`;
-  if (name !== state.modelName) throw notFound(`unknown model "${name}": ${served}`);
-  if (version !== undefined && version !== state.modelVersion) throw notFound(`unknown version "${version}" of model "${name}": ${served}`);
+  if (name !== state.modelName) throw notFound(`unknown model "${name}": ${servedBy(state)}`);
+  if (version !== undefined && version !== state.modelVersion) throw notFound(`unknown version "${version}" of model "${name}": ${servedBy(state)}`);
   if (!state.model || !state.batcher) throw unavailable(`model "${name}" is not loaded`);
   return { model: state.model, batcher: state.batcher };
 }
@@ -159,7 +162,9 @@ export function createInferHandler({ state, metrics, logger, maxBodyBytes, conne
       const headerLength = Array.isArray(header) ? header[0] : header;
       const raw = await readBody(req, maxBodyBytes, Number(headerLength) || 0);
       const body = decompress(raw, req.headers['content-encoding'], maxBodyBytes);
-      const request = await decoder.decode(body, headerLength, model.signature);
+      // Small bodies decode inline: no await, no extra turn of the microtask queue.
+      const decoding = decoder.decode(body, headerLength, model.signature);
+      const request = decoding instanceof Promise ? await decoding : decoding;
       requestId = request.id;
       trace?.queued(request.rows);
       const outputs = await batcher.submit(request.inputs, request.batchKey, request.rows, clientLeft, trace?.span);

@@ -176,6 +176,45 @@ function requestedOutputs(request: Json, signature: ModelSignature): RequestedOu
 }
 
 /**
+ * What a binary request's JSON header asks for, once validated: the next body with the same header
+ * (clients send the same one over and over, only the tensor bytes differ) is decoded without
+ * parsing or validating it again.
+ */
+interface BinaryPlan {
+  readonly inputs: readonly { readonly name: string; readonly datatype: V2Datatype; readonly shape: readonly number[]; readonly count: number; readonly bytes: number }[];
+  readonly binaryBytes: number;
+  readonly outputs: readonly RequestedOutput[];
+  readonly rows: number;
+  readonly batchKey: string | undefined;
+}
+
+/** Headers remembered per model (a request with an "id" is never remembered: its header is its own). */
+const BINARY_PLANS_PER_MODEL = 64;
+const MAX_PLANNED_HEADER_BYTES = 4096;
+const binaryPlans = new WeakMap<ModelSignature, Map<string, BinaryPlan>>();
+
+function fromBinaryPlan(plan: BinaryPlan, binary: Buffer): InferRequest {
+  const inputs: NamedTensors = {};
+  let offset = 0;
+  for (const { name, datatype, shape, count, bytes } of plan.inputs) {
+    inputs[name] = { datatype, shape: shape.slice(), data: decodeBinaryData(name, datatype, binary.subarray(offset, offset + bytes), count) } satisfies HostTensor;
+    offset += bytes;
+  }
+  return { inputs, rows: plan.rows, batchKey: plan.batchKey, outputs: plan.outputs };
+}
+
+function rememberBinaryPlan(signature: ModelSignature, key: string, request: InferRequest, binaryInputs: readonly { name: string; bytes: number }[], binaryBytes: number): void {
+  let plans = binaryPlans.get(signature);
+  if (!plans) binaryPlans.set(signature, (plans = new Map()));
+  if (plans.size >= BINARY_PLANS_PER_MODEL) plans.clear();
+  const inputs = binaryInputs.map(({ name, bytes }) => {
+    const tensor = request.inputs[name] as HostTensor;
+    return { name, datatype: tensor.datatype, shape: tensor.shape.slice(), count: elementCount(tensor.shape), bytes };
+  });
+  plans.set(key, { inputs, binaryBytes, outputs: request.outputs, rows: request.rows, batchKey: request.batchKey });
+}
+
+/**
  * Decodes and fully validates a V2 inference request against the model's signature, so that only
  * well-formed requests ever reach the batcher. `jsonFastPath: false` parses the whole JSON with
  * JSON.parse: the reference the fast path (json-tensors.ts) must match exactly.
@@ -184,6 +223,9 @@ export function decodeInferRequest(
   body: Buffer, headerLength: string | undefined, signature: ModelSignature, { jsonFastPath = true }: { jsonFastPath?: boolean } = {},
 ): InferRequest {
   const { header, binary } = splitBody(body, headerLength);
+  const planKey = headerLength !== undefined && binary.length > 0 && header.length <= MAX_PLANNED_HEADER_BYTES ? header.toString('latin1') : undefined;
+  const plan = planKey === undefined ? undefined : binaryPlans.get(signature)?.get(planKey);
+  if (plan && plan.binaryBytes === binary.length) return fromBinaryPlan(plan, binary);
   const scanned = jsonFastPath ? scanJsonRequest(header) : undefined;
   const request = scanned?.request ?? parseJson(header);
   if (request.id !== undefined && typeof request.id !== 'string') throw badRequest('"id" must be a string');
@@ -191,6 +233,8 @@ export function decodeInferRequest(
 
   const inputs: NamedTensors = {};
   let binaryOffset = 0;
+  let allBinary = true;
+  const binaryInputs: { name: string; bytes: number }[] = [];
   for (const [index, input] of (request.inputs as unknown[]).entries()) {
     if (!isObject(input) || typeof input.name !== 'string') throw badRequest('each input needs a "name"');
     const { name, datatype, shape, count } = checkInput(signature, inputs, input.name, input.datatype, input.shape);
@@ -201,10 +245,13 @@ export function decodeInferRequest(
       const end = binaryOffset + (binarySize as number);
       if (end > binary.length) throw badRequest(`input "${name}": binary_data_size ${String(binarySize)} overruns the request body`);
       data = decodeBinaryData(name, datatype, binary.subarray(binaryOffset, end), count);
+      binaryInputs.push({ name, bytes: binarySize as number });
       binaryOffset = end;
     } else if (scanned?.runs.has(index)) {
+      allBinary = false;
       data = decodeRun(header, scanned.runs.get(index) as NumericRun, name, datatype, shape);
     } else if (Array.isArray(input.data)) {
+      allBinary = false;
       data = decodeValues(name, datatype, input.data, shape);
     } else {
       throw badRequest(`input "${name}" has neither "data" nor a binary_data_size parameter`);
@@ -214,7 +261,12 @@ export function decodeInferRequest(
   if (binaryOffset !== binary.length) {
     throw badRequest(`the body carries ${binary.length - binaryOffset} bytes of binary data no input claims`);
   }
-  return completeRequest(signature, inputs, request.id as string | undefined, requestedOutputs(request, signature));
+  const decoded = completeRequest(signature, inputs, request.id as string | undefined, requestedOutputs(request, signature));
+  // BYTES elements have lengths of their own: only fixed-size binary inputs are planned.
+  if (planKey !== undefined && allBinary && decoded.id === undefined && binaryInputs.every(({ name }) => inputs[name]?.datatype !== 'BYTES')) {
+    rememberBinaryPlan(signature, planKey, decoded, binaryInputs, binary.length);
+  }
+  return decoded;
 }
 
 /** A "data" array the JSON fast path read: decoded as decodeValues would decode JSON.parse's array. */

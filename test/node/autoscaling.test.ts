@@ -75,7 +75,13 @@ describe('real node: a ModelDeployment autoscaled on CPU scales with real load (
         return pods;
       }, { timeoutMs: 180_000, intervalMs: 2_000 });
       console.log(`      load -> ${scaled.length} ready replicas: ${((Date.now() - loadStarted) / 1000).toFixed(1)} s (HPA: ${await hpaSummary()})`);
-      await eventually(async () => expect(await readyColumn()).to.equal(`${scaled.length}/${scaled.length}`), { timeoutMs: 60_000 });
+      // The HPA may already want more than the pods that were ready just now: the column settles on
+      // the ready pods, whatever their count by then.
+      await eventually(async () => {
+        const ready = (await readyPods()).length;
+        expect(ready).to.be.at.least(2);
+        expect(await readyColumn()).to.equal(`${ready}/${ready}`);
+      }, { timeoutMs: 60_000 });
 
       // kube-proxy spreads the Service's traffic over the added pods: each one answers requests.
       await eventually(async () => {

@@ -4,7 +4,11 @@ import { openInProcessSession } from '../../runtime/model/runner.ts';
 import { decodeInferRequest } from '../../runtime/protocol/infer-request.ts';
 import { requestDecoder } from '../../runtime/protocol/request-decoder.ts';
 import { sampleRequestBody } from '../../runtime/protocol/sample-request.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fraudRequest, modelPath, startTestRuntime } from './helpers.ts';
+import { ensurePython, runPython } from './python.ts';
 
 /**
  * Before it is ready the runtime starts the decoder thread and sends sample requests down the
@@ -62,6 +66,27 @@ describe('runtime: the serving path is warmed up before the model is ready, and 
       expect(await counted()).to.deep.equal({ requests: 1, latency: 1, batches: 1, classes: 3 });
     } finally {
       await runtime.close();
+    }
+  });
+
+  it('serves a model that runs at one row only: the warm-up\'s larger requests fail with a warning, not the start', async function () {
+    this.timeout(300_000);
+    const dir = await mkdtemp(join(tmpdir(), 'modelship-one-row-'));
+    try {
+      await runPython(await ensurePython(), ['test/runtime/build_one_row_model.py', join(dir, 'one-row.onnx')]);
+      const runtime = await startTestRuntime({ modelUri: join(dir, 'one-row.onnx'), modelName: 'one-row' });
+      try {
+        expect(runtime.logs.lines.some((line) => line.msg === 'a warm-up request failed; serving without it')).to.equal(true);
+        const response = await fetch(`${runtime.url}/v2/models/one-row/infer`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }] }),
+        });
+        expect(response.status).to.equal(200);
+        expect(((await response.json()) as { outputs: { data: number[] }[] }).outputs[0]?.data).to.deep.equal([2, 4, 6]);
+      } finally {
+        await runtime.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

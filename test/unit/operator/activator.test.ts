@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { ActivatorMetrics } from '../../../operator/activator/metrics.ts';
 import type { ReadyEndpoints } from '../../../operator/activator/ready-endpoints.ts';
 import { ACTIVATOR_SLICE_MANAGER, readyEndpointsOf, SERVICE_NAME_LABEL, SLICE_MANAGER_LABEL, type Endpoint } from '../../../operator/activator/slices.ts';
+import { drainable } from '../../../operator/activator/drain.ts';
 import { createActivatorServer, HELD_HEADER } from '../../../operator/activator/server.ts';
 import { targetOf, type Target } from '../../../operator/activator/target.ts';
 import { createLogger } from '../../../operator/logging.ts';
@@ -65,8 +66,8 @@ describe('activator: holds requests for a model scaled to zero until a pod is re
   });
 
   /** A V2 request through the activator with this Host (fetch cannot set Host). */
-  const send = (host: string, body = '{"inputs":[]}') => new Promise<{ status: number; held: number; json: () => unknown }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: portOf(activator), method: 'POST', path: '/v2/models/detector/infer', headers: { host, 'content-type': 'application/json' } }, (res) => {
+  const send = (host: string, body = '{"inputs":[]}', port = portOf(activator)) => new Promise<{ status: number; held: number; json: () => unknown }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v2/models/detector/infer', headers: { host, 'content-type': 'application/json' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, held: Number(res.headers[HELD_HEADER]), json: () => JSON.parse(Buffer.concat(chunks).toString()) }));
@@ -105,6 +106,29 @@ describe('activator: holds requests for a model scaled to zero until a pod is re
     expect((response.json() as { error: string }).error).to.equal('model fraud/detector has no ready pod after 2 s: it is scaled to zero and did not start in time');
     expect(await pending()).to.equal(0);
     expect(seen).to.have.length(0);
+  });
+
+  it('when told to stop, takes no new connection but answers the requests it holds once the model\'s pod is ready (a rolling update of the activator)', async () => {
+    const drain = drainable(activator);
+    const held = send('detector.fraud');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(drain.inFlight).to.equal(1);
+    const port = portOf(activator);
+    const closing = drain.close(5_000);
+    const refused = await send('detector.fraud', undefined, port).then(() => 'answered', (error: NodeJS.ErrnoException) => error.code);
+    expect(refused, 'a new connection').to.equal('ECONNREFUSED');
+    pods.start({ address: '127.0.0.1', port: portOf(model) });
+    expect((await held).status).to.equal(200);
+    expect(await closing, 'drained').to.equal(true);
+  });
+
+  it('gives up on the requests it holds after the time it is given to stop', async () => {
+    const drain = drainable(activator);
+    const held = send('detector.fraud');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await drain.close(300), 'drained').to.equal(false);
+    expect(drain.inFlight).to.equal(1);
+    expect((await held).status, 'then its own hold time ends it').to.equal(503);
   });
 
   it('refuses what it cannot place or hold: a Host without a namespace (400), a Service that is not a model (404), a body over the limit (413)', async () => {
