@@ -60,7 +60,7 @@ export async function prepareNamespace(kubectl: Kubectl, namespace: string, oper
   await installExampleModelStore(kubectl);
   await kubectl(['create', 'namespace', namespace]);
   return startOperator(plane().kubeconfigPath, operatorIdentity, {
-    MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
+    MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImageName,
     MODELSHIP_LOG_LEVEL: 'info',
     ...operatorEnv,
   });

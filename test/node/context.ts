@@ -1,11 +1,10 @@
 import type { RealNode } from '../plane/node.ts';
-import type { NodeImage } from '../support/node-images.ts';
 
 /** What real-node tests get besides the plane (test/integration/context.ts's plane()). */
 export interface RealNodeContext {
   node: RealNode;
-  /** The runtime image (Dockerfile.runtime, replayed) as the node knows it: the operator's default image name. */
-  runtimeImage: NodeImage;
+  /** The runtime image's name (Dockerfile.runtime, replayed, loaded into the node): the operator's default image name. */
+  runtimeImageName: string;
 }
 
 let current: RealNodeContext | undefined;

@@ -55,7 +55,7 @@ describe('real node: every example, applied as it is', function () {
     await kubectl(['apply', '--server-side', '-f', join(REPO_ROOT, 'crds')]);
     await installExampleModelStore(kubectl);
     operator = await startOperator(plane().kubeconfigPath, 'operator-examples', {
-      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImage.name,
+      MODELSHIP_RUNTIME_IMAGE: realNode().runtimeImageName,
       MODELSHIP_LOG_LEVEL: 'info',
     });
   });

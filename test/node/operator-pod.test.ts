@@ -52,7 +52,7 @@ describe('real node: the operator installed by the chart runs as pods with its i
     const serverVersion = (JSON.parse(await kubectl(['version', '-o', 'json'])) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
     const { stdout: manifests } = await run(helm, [
       'template', operatorNamespace, CHART, '--namespace', operatorNamespace, '--kube-version', serverVersion,
-      '--set', `image.tag=${OPERATOR_TAG}`, '--set', `runtimeImage=${realNode().runtimeImage.name}`,
+      '--set', `image.tag=${OPERATOR_TAG}`, '--set', `runtimeImage=${realNode().runtimeImageName}`,
     ], { maxBuffer: 16 * 1024 * 1024 });
     await kubectl(['create', 'namespace', operatorNamespace]);
     await kubectl(['apply', '-n', operatorNamespace, '-f', '-'], manifests);
