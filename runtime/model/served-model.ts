@@ -5,7 +5,7 @@ import { readOnnxMetadata } from './onnx-metadata.ts';
 import { verifyModelSignature, type SignatureSettings } from './signing/verify-model.ts';
 import { openInProcessSession, openWorkerSession, type ModelRunner } from './runner.ts';
 import type { ExecutionProvider, SessionSettings } from './session.ts';
-import type { ModelSignature, TensorSpec } from './signature.ts';
+import { sampleShape, type ModelSignature, type TensorSpec } from './signature.ts';
 import type { HostTensor, NamedTensors } from './tensor.ts';
 
 export interface ModelSource {
@@ -52,8 +52,8 @@ export interface LoadedModel {
 }
 
 /** A zero-filled input with every dynamic dim set to 1: enough to make onnxruntime allocate and JIT. */
-function warmUpTensor(spec: TensorSpec): HostTensor {
-  const shape = spec.shape.map((dim) => (dim < 0 ? 1 : dim));
+function warmUpTensor(spec: TensorSpec, signature: ModelSignature): HostTensor {
+  const shape = sampleShape(spec, signature);
   const count = elementCount(shape);
   const data = spec.datatype === 'BYTES' ? new Array<string>(count).fill('') : numericInfo(spec.datatype).create(count);
   return { datatype: spec.datatype, shape, data };
@@ -67,7 +67,7 @@ export async function loadModel(source: ModelSource, settings: SessionSettings):
   const { fallbackWarning } = runner;
   const model = new ServedModel(source.name, source.version, runner);
   try {
-    await model.run(Object.fromEntries(model.signature.inputs.map((spec) => [spec.name, warmUpTensor(spec)])));
+    await model.run(Object.fromEntries(model.signature.inputs.map((spec) => [spec.name, warmUpTensor(spec, model.signature)])));
   } catch (error) {
     await model.dispose();
     throw new ModelLoadError(`warm-up run of ${path} failed: ${(error as Error).message.split('\n')[0]}`);

@@ -15,6 +15,14 @@ export interface ModelSignature {
   readonly batchable: boolean;
 }
 
+/**
+ * A concrete shape for a sample of `spec` (warm-up runs, sample requests): fixed dims as they are,
+ * the batch dim `rows` where the model batches, every other dynamic dim 1.
+ */
+export function sampleShape(spec: TensorSpec, signature: ModelSignature, rows = 1): number[] {
+  return spec.shape.map((dim, i) => (dim >= 0 ? dim : i === 0 && signature.batchable ? rows : 1));
+}
+
 function toSpec(metadata: InferenceSession.ValueMetadata, role: string): TensorSpec {
   if (!metadata.isTensor) throw new Error(`${role} "${metadata.name}" is not a tensor; only tensor inputs and outputs are served`);
   const datatype = v2DatatypeOf(metadata.type);

@@ -1,4 +1,4 @@
-import type { ModelSignature } from '../model/signature.ts';
+import { sampleShape, type ModelSignature } from '../model/signature.ts';
 
 /** Every float of a sample: written with digits and a fraction, as clients' numbers are. */
 const SAMPLE_FLOAT = 0.5;
@@ -8,8 +8,9 @@ const SAMPLE_FLOAT = 0.5;
  * dynamic dim 1), every float 0.5, every integer 0, every string empty.
  */
 export function sampleRequestBody(signature: ModelSignature, rows = 1): Buffer {
-  const inputs = signature.inputs.map(({ name, datatype, shape }) => {
-    const dims = shape.map((dim, i) => (dim >= 0 ? dim : i === 0 && signature.batchable ? rows : 1));
+  const inputs = signature.inputs.map((spec) => {
+    const { name, datatype } = spec;
+    const dims = sampleShape(spec, signature, rows);
     // Integers stay 0: a model may index with them (the load-time run has shown that 0 works).
     const element = datatype === 'BYTES' ? '' : datatype === 'BOOL' ? false : datatype.startsWith('FP') ? SAMPLE_FLOAT : 0;
     return { name, datatype, shape: dims, data: new Array<string | boolean | number>(dims.reduce((a, b) => a * b, 1)).fill(element) };
