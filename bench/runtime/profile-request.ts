@@ -12,7 +12,7 @@ import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowReq
  * Where the runtime's main thread spends its CPU serving 1-row REST JSON requests (wide MLP) at a
  * given concurrency: V8's sampling profiler (--cpu-prof), self time per function, top entries;
  * and CPU per request of each of its threads. `--server floor` profiles the floor server instead.
- *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--protocol json|binary|grpc] [--top 30]
+ *   [MODELSHIP_...=value] npm run bench:profile -- [--concurrency 64] [--duration-ms 5000] [--thread worker|main] [--server runtime|floor] [--protocol json|binary|grpc] [--top 30] [--threads-only]
  */
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +22,8 @@ const { values: args } = parseArgs({
     server: { type: 'string', default: 'runtime' },
     top: { type: 'string', default: '30' },
     protocol: { type: 'string', default: 'json' },
+    // The split of CPU between threads without the profiler's own cost on each of them.
+    'threads-only': { type: 'boolean', default: false },
   },
 });
 if (!['json', 'binary', 'grpc'].includes(args.protocol as string)) throw new Error('--protocol is json, binary or grpc');
@@ -89,7 +91,7 @@ try {
     const answer = join(dir, 'answer.json');
     await writeFile(answer, await oneAnswer(port));
     child = spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: answer, FLOOR_PORT: String(port) }, ['--cpu-prof', '--cpu-prof-dir', dir]);
-  } else child = await spawnRuntime(runtimeEnv(port, grpcPort), ['--cpu-prof', '--cpu-prof-dir', dir]);
+  } else child = await spawnRuntime(runtimeEnv(port, grpcPort), args['threads-only'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir]);
   child.stdout?.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitReady(args.server === 'floor' ? url : `${url}/v2/health/ready`, child, args.server === 'floor');
@@ -118,6 +120,27 @@ try {
   const cpuUs = ((cpuSeconds(child.pid as number) - cpuBefore) * 1e6) / result.requests;
   const threadsAfter = threadCpuSeconds(child.pid as number);
   await stop(child);
+  console.log(`${result.requestsPerSecond.toFixed(0)} req/s, ${cpuUs.toFixed(1)} µs CPU/req (all threads)`);
+  const byName = new Map<string, number>();
+  for (const [tid, { name, seconds }] of threadsAfter) {
+    const label = tid === child.pid ? 'main JS thread' : `${name} (thread ${tid - (child.pid as number)})`;
+    byName.set(label, (byName.get(label) ?? 0) + seconds - (threadsBefore.get(tid)?.seconds ?? 0));
+  }
+  if (batchesBefore && batchesAfter) {
+    const runs = batchesAfter.count - batchesBefore.count;
+    console.log(`${runs} model runs, mean batch ${((batchesAfter.sum - batchesBefore.sum) / runs).toFixed(1)} rows`);
+  }
+  console.log('CPU µs per request by thread:');
+  for (const [name, seconds] of [...byName].sort((a, b) => b[1] - a[1]).filter(([, s]) => s > 0)) {
+    console.log(`${((seconds * 1e6) / result.requests).toFixed(1).padStart(8)}  ${name}`);
+  }
+  if (!args['threads-only']) await printMainThreadProfile(dir, Number(args.top));
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** The main thread's --cpu-prof samples: self time per function, then the runtime's functions inclusive. */
+async function printMainThreadProfile(dir: string, top: number): Promise<void> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
   const profiles = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8')) as Profile));
   // One profile per thread (main, inference worker, the loader's): the main thread's is the one that ran node:http.
@@ -134,22 +157,9 @@ try {
     totalMs += ms;
   });
   const idle = (selfMs.get('(idle) :0') ?? 0);
-  console.log(`${result.requestsPerSecond.toFixed(0)} req/s, ${cpuUs.toFixed(1)} µs CPU/req (all threads), main thread busy ${(100 * (1 - idle / totalMs)).toFixed(0)}% of ${(totalMs / 1000).toFixed(1)} s`);
-  const byName = new Map<string, number>();
-  for (const [tid, { name, seconds }] of threadsAfter) {
-    const label = tid === child.pid ? 'main JS thread' : `${name} (thread ${tid - (child.pid as number)})`;
-    byName.set(label, (byName.get(label) ?? 0) + seconds - (threadsBefore.get(tid)?.seconds ?? 0));
-  }
-  if (batchesBefore && batchesAfter) {
-    const runs = batchesAfter.count - batchesBefore.count;
-    console.log(`${runs} model runs, mean batch ${((batchesAfter.sum - batchesBefore.sum) / runs).toFixed(1)} rows`);
-  }
-  console.log('CPU µs per request by thread:');
-  for (const [name, seconds] of [...byName].sort((a, b) => b[1] - a[1]).filter(([, s]) => s > 0)) {
-    console.log(`${((seconds * 1e6) / result.requests).toFixed(1).padStart(8)}  ${name}`);
-  }
+  console.log(`main thread busy ${(100 * (1 - idle / totalMs)).toFixed(0)}% of ${(totalMs / 1000).toFixed(1)} s`);
   console.log('Main thread profile, self time:');
-  for (const [key, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
+  for (const [key, ms] of [...selfMs].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${key}`);
   }
   // Inclusive time of the runtime's own functions (each counted once per stack, however deep it recurses).
@@ -169,9 +179,7 @@ try {
     }
   });
   console.log('Main thread profile, inclusive time of runtime functions:');
-  for (const [key, ms] of [...inclusiveMs].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
+  for (const [key, ms] of [...inclusiveMs].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`${((100 * ms) / totalMs).toFixed(1).padStart(5)}%  ${key}`);
   }
-} finally {
-  await rm(dir, { recursive: true, force: true });
 }

@@ -33,6 +33,7 @@ const MAX_REQUESTS = 2_000_000;
 const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
 const INFER_PATH = '/v2/models/wide/infer';
 const CEILING_LABEL = 'ceiling: floor + the model, batched';
+const JSON_CEILING_LABEL = 'JSON ceiling: the ceiling + each body parsed, its own answer written';
 
 interface Point {
   readonly server: string;
@@ -158,6 +159,20 @@ async function main(): Promise<void> {
       });
     }
 
+    // The JSON ceiling: the ceiling plus what a V2 JSON server cannot skip (JSON.parse of each body,
+    // its row from the parsed numbers, its own answer written): the most REST JSON can reach here.
+    for (const intraOpThreads of [0, 1]) {
+      const jsonCeilingPort = await freePort();
+      const jsonCeiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
+        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
+        CEILING_PORT: String(jsonCeilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), CEILING_JSON: '1',
+      });
+      const label = `${JSON_CEILING_LABEL} (intra-op threads: ${intraOpThreads || 'default'})`;
+      await withServer(jsonCeiling, `http://127.0.0.1:${jsonCeilingPort}/`, true, async () => {
+        points.push(...await measure(label, jsonCeiling, httpClient(`http://127.0.0.1:${jsonCeilingPort}`, INFER_PATH, jsonBodies)));
+      });
+    }
+
     const naivePort = await freePort();
     const naive = spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) });
     await withServer(naive, `http://127.0.0.1:${naivePort}/`, true, async () => {
@@ -171,17 +186,19 @@ async function main(): Promise<void> {
   const lines = [
     `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up, 1-row requests (wide MLP, FP32), client on the same cores.`,
     '',
-    '| server | concurrency | req/s | % of floor | % of ceiling | x naive | server CPU µs/req | p50 ms | p99 ms |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | concurrency | req/s | % of floor | % of ceiling | % of JSON ceiling | x naive | server CPU µs/req | p50 ms | p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const percent = (point: Point, of: Point | undefined) => (of ? `${fmt((100 * point.requestsPerSecond) / of.requestsPerSecond)}%` : '-');
   for (const point of points) {
     const atSameConcurrency = (match: (server: string) => boolean) => points.filter((p) => match(p.server) && p.concurrency === point.concurrency);
     const floor = atSameConcurrency((server) => server.startsWith('floor'))[0];
-    // The better of the two ceiling servers.
-    const ceiling = atSameConcurrency((server) => server.startsWith(CEILING_LABEL)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
+    // The better of each pair of ceiling servers.
+    const best = (label: string) => atSameConcurrency((server) => server.startsWith(label)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
+    const ceiling = best(CEILING_LABEL);
+    const jsonCeiling = best(JSON_CEILING_LABEL);
     const naive = atSameConcurrency((server) => server === 'naive server')[0];
-    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${percent(point, floor)} | ${percent(point, ceiling)} | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
+    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${percent(point, floor)} | ${percent(point, ceiling)} | ${percent(point, jsonCeiling)} | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
   }
   lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   console.log(lines.join('\n'));
