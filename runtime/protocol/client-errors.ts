@@ -14,22 +14,22 @@ function messageOf(status: number, error: Error): string {
   return `malformed HTTP request: ${error.message}`;
 }
 
+/** node:http's socket of a connection: the response being written on it, if any (node:http's own clientError handler reads the same). */
+interface HttpSocket extends Duplex {
+  readonly _httpMessage?: ServerResponse | null;
+}
+
 /**
  * Replaces node:http's default `clientError` answer (an empty-bodied 400/408/431) with the
  * protocol's `{"error": "..."}`. Once the headers of a response in progress on that connection are
  * out, nothing more may be written (as node:http's own handler does); the connection just closes.
+ * The response in progress is the one node:http assigns to the socket, as its own handler finds it:
+ * tracking every request for this cost each of them a listener and two WeakMap updates.
  */
 export function answerClientErrorsAsJson(server: Server): void {
-  const inProgress = new WeakMap<Duplex, ServerResponse>();
-  server.on('request', (req, res: ServerResponse) => {
-    inProgress.set(req.socket, res);
-    res.once('finish', () => {
-      if (inProgress.get(req.socket) === res) inProgress.delete(req.socket);
-    });
-  });
-  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
+  server.on('clientError', (error: Error & { code?: string }, socket: HttpSocket) => {
     const status = statusOf(error.code);
-    if (socket.writable && !inProgress.get(socket)?.headersSent) {
+    if (socket.writable && !socket._httpMessage?.headersSent) {
       const body = JSON.stringify({ error: messageOf(status, error) });
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +

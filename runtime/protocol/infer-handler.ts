@@ -95,14 +95,16 @@ function readBody(req: IncomingMessage, limit: number, binaryAt: number): Promis
       else chunks.push(chunk);
       size += chunk.length;
     });
-    req.once('end', () => {
+    // Plain listeners, not once(): the promise settles once whatever fires after, and the request
+    // and its listeners are dropped together when it ends.
+    req.on('end', () => {
       if (assembled) resolve(assembled.subarray(pad, pad + size));
       else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     });
     // The only errors a request stream has are the connection breaking: the client is gone.
-    req.once('error', (error) => reject(clientGone(`cannot read the request body: ${error.message}`)));
+    req.on('error', (error) => reject(clientGone(`cannot read the request body: ${error.message}`)));
     // A client gone mid-body must not leave the request (and a graceful drain) waiting forever.
-    req.once('close', () => {
+    req.on('close', () => {
       if (!req.complete) reject(clientGone('the client closed the connection before sending the whole body'));
     });
   });
