@@ -147,30 +147,20 @@ async function main(): Promise<void> {
 
     // The ceiling: the floor plus the model's own work per row, batched per I/O poll, with
     // onnxruntime's pool at its default size and at one thread (the JS thread then computes alone).
-    for (const intraOpThreads of [0, 1]) {
-      const ceilingPort = await freePort();
-      const ceiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
-        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
-        CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads),
-      });
-      const label = `${CEILING_LABEL} (intra-op threads: ${intraOpThreads || 'default'})`;
-      await withServer(ceiling, `http://127.0.0.1:${ceilingPort}/`, true, async () => {
-        points.push(...await measure(label, ceiling, httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies)));
-      });
-    }
-
     // The JSON ceiling: the ceiling plus what a V2 JSON server cannot skip (JSON.parse of each body,
     // its row from the parsed numbers, its own answer written): the most REST JSON can reach here.
-    for (const intraOpThreads of [0, 1]) {
-      const jsonCeilingPort = await freePort();
-      const jsonCeiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
-        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
-        CEILING_PORT: String(jsonCeilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), CEILING_JSON: '1',
-      });
-      const label = `${JSON_CEILING_LABEL} (intra-op threads: ${intraOpThreads || 'default'})`;
-      await withServer(jsonCeiling, `http://127.0.0.1:${jsonCeilingPort}/`, true, async () => {
-        points.push(...await measure(label, jsonCeiling, httpClient(`http://127.0.0.1:${jsonCeilingPort}`, INFER_PATH, jsonBodies)));
-      });
+    for (const [ceilingLabel, json] of [[CEILING_LABEL, false], [JSON_CEILING_LABEL, true]] as const) {
+      for (const intraOpThreads of [0, 1]) {
+        const ceilingPort = await freePort();
+        const ceiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
+          CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
+          CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), ...(json && { CEILING_JSON: '1' }),
+        });
+        const label = `${ceilingLabel} (intra-op threads: ${intraOpThreads || 'default'})`;
+        await withServer(ceiling, `http://127.0.0.1:${ceilingPort}/`, true, async () => {
+          points.push(...await measure(label, ceiling, httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies)));
+        });
+      }
     }
 
     const naivePort = await freePort();

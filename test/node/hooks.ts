@@ -31,17 +31,17 @@ async function stopAll(): Promise<void> {
   }
 }
 
-/**
- * Root hooks of the real-node suite: a control plane with no simulated nodes, one real node
- * (containerd + runc + kubelet + kube-proxy + CoreDNS) that every pod lands on, and the project's
- * images loaded into it as a registry pull would.
- */
 /** Free space and inodes where the node keeps its containers and images (/tmp) and the build caches. */
 async function freeDisk(): Promise<string> {
   const { stdout } = await run('df', ['-h', '--output=target,avail,size,ipcent', '/tmp', homedir()]).catch((error: Error) => ({ stdout: error.message }));
   return stdout.trim().split('\n').join('; ');
 }
 
+/**
+ * Root hooks of the real-node suite: a control plane with no simulated nodes, one real node
+ * (containerd + runc + kubelet + kube-proxy + CoreDNS) that every pod lands on, and the project's
+ * images loaded into it as a registry pull would.
+ */
 export const mochaHooks = {
   async beforeAll(this: Mocha.Context) {
     this.timeout(40 * 60_000);
