@@ -14,7 +14,10 @@ import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowReq
  * the model's own batched work per row: the most any Node server that runs the model can serve here),
  * the naive server, and the runtime over REST JSON, REST binary tensors and gRPC; wide MLP, 1-row
  * requests, closed loop over loopback.
- *   npm run bench:cost -- [--duration-ms 4000] [--concurrency 16,64]
+ * With --rounds N every server is measured N times, in turn, round after round, and each ratio is
+ * reported as the median of the N within-round ratios with their range: on a VM whose speed drifts
+ * by 10-30 % over minutes, that range is the run-to-run spread of one command.
+ *   npm run bench:cost -- [--duration-ms 4000] [--concurrency 16,64] [--only REGEX] [--rounds 6]
  */
 const { values: args } = parseArgs({
   options: {
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     'warmup-ms': { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '64' },
     only: { type: 'string', default: '' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 /** `--only REGEX`: measure only the servers whose label matches (the others are skipped). */
@@ -29,6 +33,8 @@ const only = args.only ? new RegExp(args.only as string) : undefined;
 const durationMs = Number(args['duration-ms']);
 const warmupMs = Number(args['warmup-ms']);
 const concurrencies = (args.concurrency as string).split(',').map(Number);
+const rounds = Number(args.rounds);
+if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds is a whole number, at least 1');
 const MAX_REQUESTS = 2_000_000;
 const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
 const INFER_PATH = '/v2/models/wide/infer';
@@ -37,6 +43,7 @@ const JSON_CEILING_LABEL = 'JSON ceiling: the ceiling + each body parsed, its ow
 
 interface Point {
   readonly server: string;
+  readonly round: number;
   readonly concurrency: number;
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
@@ -46,9 +53,8 @@ interface Point {
 
 type Client = (concurrency: number, durationMs: number) => Promise<{ requests: number; errors: number; requestsPerSecond: number; p50Ms: number; p99Ms: number }>;
 
-async function measure(server: string, child: ChildProcess, client: Client): Promise<Point[]> {
+async function measure(server: string, child: ChildProcess, client: Client, round: number): Promise<Point[]> {
   const points: Point[] = [];
-  if (only && !only.test(server)) return points;
   for (const concurrency of concurrencies) {
     await client(concurrency, warmupMs);
     const before = cpuSeconds(child.pid as number);
@@ -56,7 +62,7 @@ async function measure(server: string, child: ChildProcess, client: Client): Pro
     const cpuUs = ((cpuSeconds(child.pid as number) - before) * 1e6) / load.requests;
     // A server that answers errors fast would look cheap: every answer must be a success.
     if (load.errors > 0) throw new Error(`${server}: ${load.errors} of ${load.requests} requests failed`);
-    points.push({ server, concurrency, requestsPerSecond: load.requestsPerSecond, p50Ms: load.p50Ms, p99Ms: load.p99Ms, cpuUsPerRequest: cpuUs });
+    points.push({ server, round, concurrency, requestsPerSecond: load.requestsPerSecond, p50Ms: load.p50Ms, p99Ms: load.p99Ms, cpuUsPerRequest: cpuUs });
     process.stderr.write(`  ${server} c=${concurrency}: ${load.requestsPerSecond.toFixed(0)} req/s, ${cpuUs.toFixed(1)} µs CPU/req\n`);
   }
   return points;
@@ -78,117 +84,166 @@ const grpcRequest = (i: number) => ({
 });
 const grpcBodies = framedModelInferRequests(grpcRequest, 256);
 
-async function withServer<T>(child: ChildProcess, readyUrl: string, anyStatus: boolean, body: () => Promise<T>): Promise<T> {
-  child.stdout?.resume();
-  try {
-    await waitReady(readyUrl, child, anyStatus);
-    return await body();
-  } finally {
-    await stop(child);
-  }
+/** A server process under measurement, and the clients it is measured with (one per label). */
+interface Started {
+  readonly child: ChildProcess;
+  readonly clients: readonly { readonly label: string; readonly client: Client }[];
 }
+
+const wanted = (label: string) => !only || only.test(label);
+
+async function start(child: ChildProcess, readyUrl: string, anyStatus: boolean, running: ChildProcess[]): Promise<ChildProcess> {
+  running.push(child);
+  child.stdout?.resume();
+  await waitReady(readyUrl, child, anyStatus);
+  return child;
+}
+
+/** Starts every server with a wanted label; all stay up (idle but for the one measured) until the end. */
+async function startServers(dir: string, running: ChildProcess[]): Promise<Started[]> {
+  const started: Started[] = [];
+  // The runtime: REST JSON, REST binary, gRPC on one process with the default settings. It runs
+  // even when none of its labels is wanted: the floors answer its answers.
+  const [port, grpcPort] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${port}`;
+  const runtime = await start(await spawnRuntime({
+    MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
+  }), `${url}/v2/health/ready`, false, running);
+  const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
+  const answer = Buffer.from(await response.arrayBuffer());
+  const grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
+  started.push({ child: runtime, clients: [
+    { label: 'runtime, REST JSON', client: httpClient(url, INFER_PATH, jsonBodies) },
+    { label: 'runtime, REST binary', client: httpClient(url, INFER_PATH, binaryRequests.bodies, true) },
+    { label: 'runtime, gRPC', client: (concurrency, duration) => grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS }) },
+  ] });
+
+  // The gRPC floors: the runtime's own ModelInfer answer, fixed, from grpc-js and from plain node:http2.
+  const grpcAnswerFile = join(dir, 'grpc-response.bin');
+  await writeFile(grpcAnswerFile, grpcAnswer);
+  for (const mode of ['grpc-js', 'node:http2'] as const) {
+    const label = `gRPC floor (${mode}, fixed answer)`;
+    if (!wanted(label)) continue;
+    const floorPort = await freePort();
+    const grpcFloor = spawnNode('bench/runtime/grpc-floor-server.ts', [], {
+      GRPC_FLOOR_MODE: mode === 'grpc-js' ? 'grpc-js' : 'http2', GRPC_FLOOR_RESPONSE_FILE: grpcAnswerFile, GRPC_FLOOR_PORT: String(floorPort),
+    });
+    running.push(grpcFloor);
+    grpcFloor.stdout?.resume();
+    // No HTTP/1 health route: the load generator waits for its connection (bounded) instead.
+    started.push({ child: grpcFloor, clients: [{ label, client: (concurrency, duration) =>
+      grpcLoad(`127.0.0.1:${floorPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS }) }] });
+  }
+
+  // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
+  const mainLabel = 'runtime, REST JSON, inference on the main thread';
+  if (wanted(mainLabel)) {
+    const mainPort = await freePort();
+    const onMain = await start(await spawnRuntime({
+      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(mainPort), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: 'main',
+    }), `http://127.0.0.1:${mainPort}/v2/health/ready`, false, running);
+    started.push({ child: onMain, clients: [{ label: mainLabel, client: httpClient(`http://127.0.0.1:${mainPort}`, INFER_PATH, jsonBodies) }] });
+  }
+
+  const responseFile = join(dir, 'response.json');
+  await writeFile(responseFile, answer);
+  const floorLabel = 'floor (node:http, fixed answer)';
+  if (wanted(floorLabel)) {
+    const floorPort = await freePort();
+    const floor = await start(spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: responseFile, FLOOR_PORT: String(floorPort) }),
+      `http://127.0.0.1:${floorPort}/`, true, running);
+    started.push({ child: floor, clients: [{ label: floorLabel, client: httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies) }] });
+  }
+
+  // The ceiling: the floor plus the model's own work per row, batched per I/O poll, with
+  // onnxruntime's pool at its default size and at one thread (the JS thread then computes alone).
+  // The JSON ceiling: the ceiling plus what a V2 JSON server cannot skip (JSON.parse of each body,
+  // its row from the parsed numbers, its own answer written): the most REST JSON can reach here.
+  for (const [ceilingLabel, json] of [[CEILING_LABEL, false], [JSON_CEILING_LABEL, true]] as const) {
+    for (const intraOpThreads of [0, 1]) {
+      const label = `${ceilingLabel} (intra-op threads: ${intraOpThreads || 'default'})`;
+      if (!wanted(label)) continue;
+      const ceilingPort = await freePort();
+      const ceiling = await start(spawnNode('bench/runtime/floor-model-server.ts', [], {
+        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
+        CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), ...(json && { CEILING_JSON: '1' }),
+      }), `http://127.0.0.1:${ceilingPort}/`, true, running);
+      started.push({ child: ceiling, clients: [{ label, client: httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies) }] });
+    }
+  }
+
+  const naiveLabel = 'naive server';
+  if (wanted(naiveLabel)) {
+    const naivePort = await freePort();
+    const naive = await start(spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) }),
+      `http://127.0.0.1:${naivePort}/`, true, running);
+    started.push({ child: naive, clients: [{ label: naiveLabel, client: httpClient(`http://127.0.0.1:${naivePort}`, '/', jsonBodies) }] });
+  }
+  return started;
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
 
 async function main(): Promise<void> {
   const started = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'modelship-cost-'));
+  const running: ChildProcess[] = [];
   const points: Point[] = [];
   try {
-    // The runtime: REST JSON, REST binary, gRPC on one process with the default settings.
-    const [port, grpcPort] = [await freePort(), await freePort()];
-    const url = `http://127.0.0.1:${port}`;
-    const runtime = await spawnRuntime({
-      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
-    });
-    let answer = Buffer.alloc(0);
-    let grpcAnswer: Buffer = Buffer.alloc(0);
-    await withServer(runtime, `${url}/v2/health/ready`, false, async () => {
-      const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
-      answer = Buffer.from(await response.arrayBuffer());
-      points.push(...await measure('runtime, REST JSON', runtime, httpClient(url, INFER_PATH, jsonBodies)));
-      points.push(...await measure('runtime, REST binary', runtime, httpClient(url, INFER_PATH, binaryRequests.bodies, true)));
-      points.push(...await measure('runtime, gRPC', runtime, (concurrency, duration) =>
-        grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
-      grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
-    });
-
-    // The gRPC floors: the runtime's own ModelInfer answer, fixed, from grpc-js and from plain node:http2.
-    const grpcAnswerFile = join(dir, 'grpc-response.bin');
-    await writeFile(grpcAnswerFile, grpcAnswer);
-    for (const mode of ['grpc-js', 'node:http2'] as const) {
-      const floorPort = await freePort();
-      const grpcFloor = spawnNode('bench/runtime/grpc-floor-server.ts', [], {
-        GRPC_FLOOR_MODE: mode === 'grpc-js' ? 'grpc-js' : 'http2', GRPC_FLOOR_RESPONSE_FILE: grpcAnswerFile, GRPC_FLOOR_PORT: String(floorPort),
-      });
-      grpcFloor.stdout?.resume();
-      try {
-        points.push(...await measure(`gRPC floor (${mode}, fixed answer)`, grpcFloor, (concurrency, duration) =>
-          grpcLoad(`127.0.0.1:${floorPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS })));
-      } finally {
-        await stop(grpcFloor);
+    const measured = (await startServers(dir, running)).flatMap(({ child, clients }) =>
+      clients.filter(({ label }) => wanted(label)).map(({ label, client }) => ({ label, child, client })));
+    // Round after round, each server in turn, the order rotated each round: a machine whose speed
+    // drifts over minutes then weighs on every server alike, and each round gives its own ratios.
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < measured.length; i++) {
+        const { label, child, client } = measured[(i + round) % measured.length] as (typeof measured)[number];
+        points.push(...await measure(label, child, client, round));
       }
     }
-
-    // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
-    const mainPort = await freePort();
-    const onMain = await spawnRuntime({
-      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(mainPort), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: 'main',
-    });
-    await withServer(onMain, `http://127.0.0.1:${mainPort}/v2/health/ready`, false, async () => {
-      points.push(...await measure('runtime, REST JSON, inference on the main thread', onMain, httpClient(`http://127.0.0.1:${mainPort}`, INFER_PATH, jsonBodies)));
-    });
-
-    const responseFile = join(dir, 'response.json');
-    await writeFile(responseFile, answer);
-    const floorPort = await freePort();
-    const floor = spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: responseFile, FLOOR_PORT: String(floorPort) });
-    await withServer(floor, `http://127.0.0.1:${floorPort}/`, true, async () => {
-      points.push(...await measure('floor (node:http, fixed answer)', floor, httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies)));
-    });
-
-    // The ceiling: the floor plus the model's own work per row, batched per I/O poll, with
-    // onnxruntime's pool at its default size and at one thread (the JS thread then computes alone).
-    // The JSON ceiling: the ceiling plus what a V2 JSON server cannot skip (JSON.parse of each body,
-    // its row from the parsed numbers, its own answer written): the most REST JSON can reach here.
-    for (const [ceilingLabel, json] of [[CEILING_LABEL, false], [JSON_CEILING_LABEL, true]] as const) {
-      for (const intraOpThreads of [0, 1]) {
-        const ceilingPort = await freePort();
-        const ceiling = spawnNode('bench/runtime/floor-model-server.ts', [], {
-          CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
-          CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), ...(json && { CEILING_JSON: '1' }),
-        });
-        const label = `${ceilingLabel} (intra-op threads: ${intraOpThreads || 'default'})`;
-        await withServer(ceiling, `http://127.0.0.1:${ceilingPort}/`, true, async () => {
-          points.push(...await measure(label, ceiling, httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies)));
-        });
-      }
-    }
-
-    const naivePort = await freePort();
-    const naive = spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) });
-    await withServer(naive, `http://127.0.0.1:${naivePort}/`, true, async () => {
-      points.push(...await measure('naive server', naive, httpClient(`http://127.0.0.1:${naivePort}`, '/', jsonBodies)));
-    });
   } finally {
+    await Promise.all(running.map(stop));
     await rm(dir, { recursive: true, force: true });
   }
 
   const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const lines = [
-    `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up, 1-row requests (wide MLP, FP32), client on the same cores.`,
+    `Measured ${new Date().toISOString()}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${durationMs} ms per point after ${warmupMs} ms warm-up, ${rounds} round(s), 1-row requests (wide MLP, FP32), client on the same cores.`,
+    ...(rounds > 1 ? ['Each figure is the median over the rounds; a ratio is the median of the ratios within each round, with their range.'] : []),
     '',
     '| server | concurrency | req/s | % of floor | % of ceiling | % of JSON ceiling | x naive | server CPU µs/req | p50 ms | p99 ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const percent = (point: Point, of: Point | undefined) => (of ? `${fmt((100 * point.requestsPerSecond) / of.requestsPerSecond)}%` : '-');
+  const inRound = (round: number, concurrency: number, match: (server: string) => boolean) =>
+    points.filter((p) => p.round === round && p.concurrency === concurrency && match(p.server));
+  // The better of each pair of ceiling servers, in the same round.
+  const best = (round: number, concurrency: number, label: string) =>
+    inRound(round, concurrency, (server) => server.startsWith(label)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
+  const ratio = (series: readonly Point[], of: (round: number, concurrency: number) => Point | undefined, format: (value: number) => string) => {
+    const ratios = series.flatMap((point) => {
+      const reference = of(point.round, point.concurrency);
+      return reference ? [point.requestsPerSecond / reference.requestsPerSecond] : [];
+    });
+    if (ratios.length === 0) return '-';
+    return ratios.length === 1 ? format(ratios[0] as number) : `${format(median(ratios))} (${format(Math.min(...ratios))}-${format(Math.max(...ratios))})`;
+  };
+  const percent = (value: number) => `${fmt(100 * value)}%`;
+  const seen = new Set<string>();
   for (const point of points) {
-    const atSameConcurrency = (match: (server: string) => boolean) => points.filter((p) => match(p.server) && p.concurrency === point.concurrency);
-    const floor = atSameConcurrency((server) => server.startsWith('floor'))[0];
-    // The better of each pair of ceiling servers.
-    const best = (label: string) => atSameConcurrency((server) => server.startsWith(label)).sort((a, b) => b.requestsPerSecond - a.requestsPerSecond)[0];
-    const ceiling = best(CEILING_LABEL);
-    const jsonCeiling = best(JSON_CEILING_LABEL);
-    const naive = atSameConcurrency((server) => server === 'naive server')[0];
-    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(point.requestsPerSecond)} | ${percent(point, floor)} | ${percent(point, ceiling)} | ${percent(point, jsonCeiling)} | ${naive ? fmt(point.requestsPerSecond / naive.requestsPerSecond, 2) : '-'} | ${fmt(point.cpuUsPerRequest, 1)} | ${fmt(point.p50Ms, 2)} | ${fmt(point.p99Ms, 2)} |`);
+    const key = `${point.server}|${point.concurrency}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const series = points.filter((p) => p.server === point.server && p.concurrency === point.concurrency);
+    const mid = (pick: (p: Point) => number) => median(series.map(pick));
+    lines.push(`| ${point.server} | ${point.concurrency} | ${fmt(mid((p) => p.requestsPerSecond))} | ${
+      ratio(series, (round, concurrency) => inRound(round, concurrency, (server) => server.startsWith('floor'))[0], percent)} | ${
+      ratio(series, (round, concurrency) => best(round, concurrency, CEILING_LABEL), percent)} | ${
+      ratio(series, (round, concurrency) => best(round, concurrency, JSON_CEILING_LABEL), percent)} | ${
+      ratio(series, (round, concurrency) => inRound(round, concurrency, (server) => server === 'naive server')[0], (value) => fmt(value, 2))} | ${
+      fmt(mid((p) => p.cpuUsPerRequest), 1)} | ${fmt(mid((p) => p.p50Ms), 2)} | ${fmt(mid((p) => p.p99Ms), 2)} |`);
   }
   lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   console.log(lines.join('\n'));
