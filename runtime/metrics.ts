@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { BatchObserver } from './batching/dynamic-batcher.ts';
+import { RowHistogram } from './row-histogram.ts';
 
 /** The API an inference request came over. */
 export type WireProtocol = 'http' | 'grpc';
@@ -16,9 +17,10 @@ const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** Prometheus metrics in base units; model, version and revision ride on every series as constant labels. */
 export class RuntimeMetrics implements BatchObserver {
   readonly registry = new Registry();
-  private readonly latency: Histogram;
+  private readonly latency: RowHistogram;
   private readonly requests: Counter<'code' | 'protocol'>;
-  private readonly requestsByCode = new Map<string, Counter.Internal>();
+  /** Each protocol's series by status code, found without building a label key per request. */
+  private readonly requestsByCode: Record<WireProtocol, Map<number, Counter.Internal>> = { http: new Map(), grpc: new Map() };
   private readonly batchSize: Histogram;
   private readonly inferenceSeconds: Histogram;
   private readonly cancelled: Counter;
@@ -29,7 +31,7 @@ export class RuntimeMetrics implements BatchObserver {
     this.registry.setDefaultLabels({ ...labels });
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.latency = new Histogram({
+    this.latency = new RowHistogram({
       name: 'prediction_latency_seconds',
       help: 'Inference request latency from request parsed to response ready, in seconds',
       buckets: LATENCY_BUCKETS,
@@ -93,14 +95,14 @@ export class RuntimeMetrics implements BatchObserver {
   }
 
   requestDone(code: number, seconds: number | undefined, protocol: WireProtocol): void {
-    const key = `${protocol}${code}`;
-    let counter = this.requestsByCode.get(key);
+    const byCode = this.requestsByCode[protocol];
+    let counter = byCode.get(code);
     if (!counter) {
       counter = this.requests.labels({ code: String(code), protocol });
-      this.requestsByCode.set(key, counter);
+      byCode.set(code, counter);
     }
     counter.inc();
-    if (seconds !== undefined) this.latency.observe(seconds);
+    if (seconds !== undefined) this.latency.add(seconds);
   }
 
   onRun(batchRows: number, _requests: number, seconds: number): void {

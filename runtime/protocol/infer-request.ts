@@ -191,7 +191,23 @@ interface BinaryPlan {
 /** Headers remembered per model (a request with an "id" is never remembered: its header is its own). */
 const BINARY_PLANS_PER_MODEL = 64;
 const MAX_PLANNED_HEADER_BYTES = 4096;
-const binaryPlans = new WeakMap<ModelSignature, Map<string, BinaryPlan>>();
+
+/**
+ * A model's remembered headers by their length, each kept as its bytes: a body's header is found by
+ * comparing bytes, with no string made of it and hashed per request.
+ */
+interface BinaryPlans {
+  readonly byLength: Map<number, { readonly header: Buffer; readonly plan: BinaryPlan }[]>;
+  size: number;
+}
+const binaryPlans = new WeakMap<ModelSignature, BinaryPlans>();
+
+function findBinaryPlan(signature: ModelSignature, header: Buffer): BinaryPlan | undefined {
+  const sameLength = binaryPlans.get(signature)?.byLength.get(header.length);
+  if (!sameLength) return undefined;
+  for (const entry of sameLength) if (entry.header.equals(header)) return entry.plan;
+  return undefined;
+}
 
 function fromBinaryPlan(plan: BinaryPlan, binary: Buffer): InferRequest {
   const inputs: NamedTensors = {};
@@ -203,15 +219,24 @@ function fromBinaryPlan(plan: BinaryPlan, binary: Buffer): InferRequest {
   return { inputs, rows: plan.rows, batchKey: plan.batchKey, outputs: plan.outputs };
 }
 
-function rememberBinaryPlan(signature: ModelSignature, key: string, request: InferRequest, binaryInputs: readonly { name: string; bytes: number }[], binaryBytes: number): void {
+function rememberBinaryPlan(signature: ModelSignature, header: Buffer, request: InferRequest, binaryInputs: readonly { name: string; bytes: number }[], binaryBytes: number): void {
   let plans = binaryPlans.get(signature);
-  if (!plans) binaryPlans.set(signature, (plans = new Map()));
-  if (plans.size >= BINARY_PLANS_PER_MODEL) plans.clear();
+  if (!plans) binaryPlans.set(signature, (plans = { byLength: new Map(), size: 0 }));
+  if (plans.size >= BINARY_PLANS_PER_MODEL) {
+    plans.byLength.clear();
+    plans.size = 0;
+  }
   const inputs = binaryInputs.map(({ name, bytes }) => {
     const tensor = request.inputs[name] as HostTensor;
     return { name, datatype: tensor.datatype, shape: tensor.shape.slice(), count: elementCount(tensor.shape), bytes };
   });
-  plans.set(key, { inputs, binaryBytes, outputs: request.outputs, rows: request.rows, batchKey: request.batchKey });
+  // A copy of its own: the header is a view into the body, whose buffer (a whole socket read) it would keep.
+  const own = Buffer.allocUnsafeSlow(header.length);
+  header.copy(own);
+  const sameLength = plans.byLength.get(header.length) ?? [];
+  sameLength.push({ header: own, plan: { inputs, binaryBytes, outputs: request.outputs, rows: request.rows, batchKey: request.batchKey } });
+  plans.byLength.set(header.length, sameLength);
+  plans.size++;
 }
 
 /**
@@ -223,8 +248,8 @@ export function decodeInferRequest(
   body: Buffer, headerLength: string | undefined, signature: ModelSignature, { jsonFastPath = true }: { jsonFastPath?: boolean } = {},
 ): InferRequest {
   const { header, binary } = splitBody(body, headerLength);
-  const planKey = headerLength !== undefined && binary.length > 0 && header.length <= MAX_PLANNED_HEADER_BYTES ? header.toString('latin1') : undefined;
-  const plan = planKey === undefined ? undefined : binaryPlans.get(signature)?.get(planKey);
+  const plannable = headerLength !== undefined && binary.length > 0 && header.length <= MAX_PLANNED_HEADER_BYTES;
+  const plan = plannable ? findBinaryPlan(signature, header) : undefined;
   if (plan && plan.binaryBytes === binary.length) return fromBinaryPlan(plan, binary);
   const scanned = jsonFastPath ? scanJsonRequest(header) : undefined;
   const request = scanned?.request ?? parseJson(header);
@@ -263,8 +288,8 @@ export function decodeInferRequest(
   }
   const decoded = completeRequest(signature, inputs, request.id as string | undefined, requestedOutputs(request, signature));
   // BYTES elements have lengths of their own: only fixed-size binary inputs are planned.
-  if (planKey !== undefined && allBinary && decoded.id === undefined && binaryInputs.every(({ name }) => inputs[name]?.datatype !== 'BYTES')) {
-    rememberBinaryPlan(signature, planKey, decoded, binaryInputs, binary.length);
+  if (plannable && !plan && allBinary && decoded.id === undefined && binaryInputs.every(({ name }) => inputs[name]?.datatype !== 'BYTES')) {
+    rememberBinaryPlan(signature, header, decoded, binaryInputs, binary.length);
   }
   return decoded;
 }
@@ -283,10 +308,13 @@ function decodeRun(body: Buffer, run: NumericRun, name: string, datatype: V2Data
  * datatype and shape fit the model.
  */
 export function checkInput(
-  signature: ModelSignature, given: NamedTensors, name: string, datatype: unknown, rawShape: unknown,
+  signature: ModelSignature, given: NamedTensors, requestedName: string, datatype: unknown, rawShape: unknown,
 ): { name: string; datatype: V2Datatype; shape: number[]; count: number } {
-  const spec = signature.inputs.find((candidate) => candidate.name === name);
-  if (!spec) throw badRequest(`unknown input "${name}"; the model takes ${signature.inputs.map((s) => s.name).join(', ')}`);
+  const spec = signature.inputs.find((candidate) => candidate.name === requestedName);
+  if (!spec) throw badRequest(`unknown input "${requestedName}"; the model takes ${signature.inputs.map((s) => s.name).join(', ')}`);
+  // From here on the signature's own copy of the name: a property key V8 has already interned, where
+  // the request's copy (a fresh string from each body) is looked up in its string table on every use.
+  const name = spec.name;
   if (given[name]) throw badRequest(`input "${name}" is given twice`);
   if (!isV2Datatype(datatype)) throw badRequest(`input "${name}": unsupported datatype ${String(datatype)}`);
   const shape = checkShape(name, rawShape);
