@@ -38,7 +38,16 @@ export function startLoad(url: string, options: { concurrency?: number; maxSecon
       const sentAt = Date.now();
       try {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
-        const answer = (await response.json()) as { model_version?: string; error?: string };
+        const text = await response.text();
+        let answer: { model_version?: string; error?: string } | undefined;
+        try {
+          answer = JSON.parse(text) as { model_version?: string; error?: string };
+        } catch {
+          // Not the runtime's JSON: a failure that says who answered what (a CI run once saw only
+          // "Unexpected end of JSON input" for 2,476 answers in a row).
+          const headers = [...response.headers].map(([key, value]) => `${key}: ${value}`).join('; ');
+          throw new Error(`HTTP ${response.status}, not JSON (${text.length} bytes: ${JSON.stringify(text.slice(0, 120))}; headers ${headers})`);
+        }
         answers.push({ sentAt, answeredAt: Date.now(), status: response.status, version: response.ok ? String(answer.model_version) : String(answer.error) });
       } catch (error) {
         answers.push({ sentAt, answeredAt: Date.now(), status: 0, version: error instanceof Error ? `${error.message} ${String((error.cause as Error | undefined)?.message ?? '')}` : String(error) });
