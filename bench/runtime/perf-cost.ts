@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { runLoad, type LoadOptions } from './load.ts';
-import { FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowRequests, SAMPLES, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
+import { FEATURES, freePort, oneRowBinaryRequests, oneRowRequests, runtimeAnswer, SAMPLES, spawnNode, spawnRuntime, stop, waitReady, WIDE_INFER_PATH, WIDE_MODEL, wideRuntimeEnv } from './servers.ts';
 
 /**
  * Server CPU per request by where it runs (onnxruntime, node's own code, JIT-compiled JavaScript,
@@ -33,7 +33,6 @@ const servers = (args.servers as string).split(',').map((name) => {
   if (!(SERVERS as readonly string[]).includes(name)) throw new Error(`--servers: ${name} is not one of ${SERVERS.join(', ')}`);
   return name as ServerName;
 });
-const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
 const PERF_HZ = 1999;
 const run = promisify(execFile);
 
@@ -41,33 +40,13 @@ await run('perf', ['--version']).catch(() => {
   throw new Error('perf is not installed (Debian: apt-get install linux-perf)');
 });
 
-const runtimeEnv = (port: number) => ({
-  MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn',
-});
-
-/** The runtime's answer to the first request: the ceilings answer with it. */
-async function runtimeAnswer(dir: string): Promise<string> {
-  const port = await freePort();
-  const runtime = await spawnRuntime(runtimeEnv(port));
-  runtime.stdout?.resume();
-  try {
-    await waitReady(`http://127.0.0.1:${port}/v2/health/ready`, runtime, false);
-    const answer = await fetch(`http://127.0.0.1:${port}/v2/models/wide/infer`, { method: 'POST', body: oneRowRequests()[0] });
-    const file = join(dir, 'answer.json');
-    await writeFile(file, Buffer.from(await answer.arrayBuffer()));
-    return file;
-  } finally {
-    await stop(runtime);
-  }
-}
-
 /** Starts a server with JIT symbols for perf, and the load that measures it. */
 async function startServer(name: ServerName, answerFile: string): Promise<{ child: ChildProcess; load: LoadOptions }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const base = { url, path: '/v2/models/wide/infer', concurrency: 64, warmupMs: 0, durationMs: 0, maxRequests: 2_000_000, bodies: oneRowRequests() };
+  const base = { url, path: WIDE_INFER_PATH, concurrency: 64, warmupMs: 0, durationMs: 0, maxRequests: 2_000_000, bodies: oneRowRequests() };
   if (name === 'runtime-json' || name === 'runtime-binary') {
-    const child = await spawnRuntime(runtimeEnv(port), ['--perf-basic-prof']);
+    const child = await spawnRuntime(wideRuntimeEnv(port), ['--perf-basic-prof']);
     child.stdout?.resume();
     await waitReady(`${url}/v2/health/ready`, child, false);
     if (name === 'runtime-json') return { child, load: base };
@@ -75,7 +54,7 @@ async function startServer(name: ServerName, answerFile: string): Promise<{ chil
     return { child, load: { ...base, bodies: binary.bodies, contentType: 'application/octet-stream', extraHeaders: binary.bodies.map(() => `Inference-Header-Content-Length: ${binary.headerLength}\r\n`) } };
   }
   const child = spawnNode('bench/runtime/floor-model-server.ts', [], {
-    CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: answerFile, CEILING_PORT: String(port),
+    CEILING_MODEL: WIDE_MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: answerFile, CEILING_PORT: String(port),
     CEILING_INTRA_OP_THREADS: '0', ...(name === 'json-ceiling' && { CEILING_JSON: '1' }),
   }, ['--perf-basic-prof']);
   child.stdout?.resume();
@@ -126,7 +105,8 @@ async function profile(name: ServerName, answerFile: string, dir: string): Promi
 
 const dir = await mkdtemp(join(tmpdir(), 'modelship-perf-cost-'));
 try {
-  const answerFile = await runtimeAnswer(dir);
+  const answerFile = join(dir, 'answer.json');
+  await writeFile(answerFile, await runtimeAnswer());
   const profiles: [ServerName, CostProfile][] = [];
   for (const name of servers) profiles.push([name, await profile(name, answerFile, dir)]);
   const fmt = (value: number | undefined) => (value ?? 0).toFixed(2).padStart(8);

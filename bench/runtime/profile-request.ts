@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from './load.ts';
 import { framedModelInferRequests, grpcLoad } from './grpc-load.ts';
-import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowRequests, spawnNode, spawnRuntime, stop, waitReady } from './servers.ts';
+import { cpuSeconds, FEATURES, freePort, oneRowBinaryRequests, oneRowRequests, runtimeAnswer, spawnNode, spawnRuntime, stop, waitReady, WIDE_INFER_PATH, wideRuntimeEnv } from './servers.ts';
 
 /**
  * Where the runtime's main thread spends its CPU serving 1-row REST JSON requests (wide MLP) at a
@@ -52,25 +52,7 @@ function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: num
   return threads;
 }
 
-/** The runtime's answer to the first benchmark request. */
-async function oneAnswer(port: number): Promise<Buffer> {
-  const runtime = await spawnRuntime(runtimeEnv(port));
-  try {
-    runtime.stdout?.resume();
-    await waitReady(`http://127.0.0.1:${port}/v2/health/ready`, runtime, false);
-    const response = await fetch(`http://127.0.0.1:${port}/v2/models/wide/infer`, { method: 'POST', body: oneRowRequests()[0], headers: { 'content-type': 'application/json' } });
-    return Buffer.from(await response.arrayBuffer());
-  } finally {
-    await stop(runtime);
-  }
-}
-
-function runtimeEnv(port: number, grpcPort = 0): Record<string, string> {
-  return {
-    MODELSHIP_MODEL_URI: `${MODELS}/wide-mlp-fp32.onnx`, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort),
-    MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: args.thread as string,
-  };
-}
+const runtimeEnv = (port: number, grpcPort = 0) => wideRuntimeEnv(port, { MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_INFERENCE_THREAD: args.thread as string });
 
 /** inference_batch_size's sum and count from the runtime's /metrics; undefined for the floor. */
 async function batchTotals(url: string): Promise<{ sum: number; count: number } | undefined> {
@@ -89,7 +71,7 @@ try {
   if (args.server === 'floor') {
     // The floor answers what the runtime answers to the first request: its answer, saved.
     const answer = join(dir, 'answer.json');
-    await writeFile(answer, await oneAnswer(port));
+    await writeFile(answer, await runtimeAnswer());
     child = spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: answer, FLOOR_PORT: String(port) }, ['--cpu-prof', '--cpu-prof-dir', dir]);
   } else child = await spawnRuntime(runtimeEnv(port, grpcPort), args['threads-only'] ? [] : ['--cpu-prof', '--cpu-prof-dir', dir]);
   child.stdout?.resume();
@@ -97,7 +79,7 @@ try {
   await waitReady(args.server === 'floor' ? url : `${url}/v2/health/ready`, child, args.server === 'floor');
   const binary = oneRowBinaryRequests();
   const load = {
-    url, path: '/v2/models/wide/infer', concurrency: Number(args.concurrency), warmupMs: 1000, maxRequests: 2_000_000,
+    url, path: WIDE_INFER_PATH, concurrency: Number(args.concurrency), warmupMs: 1000, maxRequests: 2_000_000,
     ...(args.protocol === 'binary'
       ? { bodies: binary.bodies, contentType: 'application/octet-stream', extraHeaders: binary.bodies.map(() => `Inference-Header-Content-Length: ${binary.headerLength}\r\n`) }
       : { bodies: oneRowRequests() }),

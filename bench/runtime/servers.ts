@@ -8,6 +8,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const MODELS = `${ROOT}examples/models`;
 export const FEATURES = 64;
 export const SAMPLES = `${MODELS}/wide-mlp-validation.f32`;
+export const WIDE_MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
+export const WIDE_INFER_PATH = '/v2/models/wide/infer';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -54,6 +56,33 @@ export async function spawnRuntime(env: Record<string, string>, nodeFlags: reado
   });
 }
 
+/** The runtime's settings for serving the wide MLP as the benchmarks measure it, gRPC off unless `more` turns it on. */
+export function wideRuntimeEnv(port: number, more: Record<string, string> = {}): Record<string, string> {
+  return {
+    MODELSHIP_MODEL_URI: WIDE_MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', ...more,
+  };
+}
+
+/** A running runtime's answer to the first 1-row JSON request: the floors and ceilings answer with it. */
+export async function firstAnswer(url: string): Promise<Buffer> {
+  const response = await fetch(`${url}${WIDE_INFER_PATH}`, { method: 'POST', body: oneRowRequests()[0], headers: { 'content-type': 'application/json' } });
+  if (!response.ok) throw new Error(`the runtime answered the first request with HTTP ${response.status}: ${await response.text()}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+/** The runtime's answer to the first request, from a runtime started for it and stopped after. */
+export async function runtimeAnswer(): Promise<Buffer> {
+  const port = await freePort();
+  const runtime = await spawnRuntime(wideRuntimeEnv(port));
+  runtime.stdout?.resume();
+  try {
+    await waitReady(`http://127.0.0.1:${port}/v2/health/ready`, runtime, false);
+    return await firstAnswer(`http://127.0.0.1:${port}`);
+  } finally {
+    await stop(runtime);
+  }
+}
+
 /** Polls until `url` answers with `okStatus` (the naive server has no health route: any answer will do). */
 export async function waitReady(url: string, child: ChildProcess, anyStatus: boolean): Promise<void> {
   for (let i = 0; i < 600; i++) {
@@ -83,7 +112,6 @@ export async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-/** 1-row JSON V2 requests for the wide MLP, from its held-out validation rows. */
 /** The 1-row requests of oneRowRequests with the data as binary tensor data (extension), and the JSON header's length. */
 export function oneRowBinaryRequests(): { bodies: Buffer[]; headerLength: number } {
   const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
@@ -96,6 +124,7 @@ export function oneRowBinaryRequests(): { bodies: Buffer[]; headerLength: number
   return { bodies, headerLength: header.length };
 }
 
+/** 1-row JSON V2 requests for the wide MLP, from its held-out validation rows. */
 export function oneRowRequests(): Buffer[] {
   const samples = new Float32Array(readFileSync(SAMPLES).buffer.slice(0));
   const rows = samples.length / FEATURES;

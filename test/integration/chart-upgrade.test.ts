@@ -20,7 +20,7 @@ const run = promisify(execFile);
  */
 const PREVIOUS_CHART = join(REPO_ROOT, 'test', 'integration', 'fixtures', 'modelship-0.1.0.tgz');
 
-interface Meta { uid: string; generation?: number; resourceVersion: string; labels?: unknown; annotations?: unknown; finalizers?: unknown; ownerReferences?: unknown }
+interface Meta { uid: string; generation?: number; labels?: unknown; annotations?: unknown; finalizers?: unknown; ownerReferences?: unknown }
 /** What a write by the upgrade would change; status is left out (the running operator may write it at any time). */
 interface Identity { kind: string; uid: string; generation?: number; spec: string; metadata: string }
 

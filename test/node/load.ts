@@ -39,7 +39,7 @@ export function startLoad(url: string, options: { concurrency?: number; maxSecon
       try {
         const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
         const text = await response.text();
-        let answer: { model_version?: string; error?: string } | undefined;
+        let answer: { model_version?: string; error?: string };
         try {
           answer = JSON.parse(text) as { model_version?: string; error?: string };
         } catch {
