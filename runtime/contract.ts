@@ -9,7 +9,16 @@ import type { Setting } from './env-settings.ts';
  */
 
 export const EXECUTION_PROVIDERS = ['cuda', 'tensorrt', 'cpu'] as const;
-export const INFERENCE_THREADS = ['worker', 'main'] as const;
+export const INFERENCE_THREADS = ['auto', 'worker', 'main'] as const;
+/**
+ * `auto` placement: a run expected to take less than this computes on the main JS thread. A run there
+ * holds up HTTP and gRPC parsing and health probes for its length; a few milliseconds are below a
+ * request's own latency under load, and the message hop to the worker costs more than the overlap
+ * it buys when runs are that short (docs/benchmarks.md).
+ */
+export const MAIN_THREAD_RUN_BUDGET_MS = 5;
+/** `auto` then holds the model once per thread; a larger file stays in the worker alone. */
+export const MAIN_THREAD_MAX_MODEL_BYTES = 256 * 1024 * 1024;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** OTLP transports (OpenTelemetry's OTEL_EXPORTER_OTLP_PROTOCOL values). */
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
@@ -131,8 +140,8 @@ export const RuntimeContract = {
     name: 'MODELSHIP_INFERENCE_THREAD',
     type: 'enum',
     values: INFERENCE_THREADS,
-    default: 'worker',
-    doc: "Where `session.run` computes. `worker`: a worker thread of its own, so a model run never stalls HTTP and gRPC parsing and never waits behind it (onnxruntime-node runs on the calling JS thread). `main`: the main JS thread, one message hop less per run (see docs/benchmarks.md for both).",
+    default: 'auto',
+    doc: `Where \`session.run\` computes (onnxruntime-node runs on the calling JS thread). \`worker\`: a worker thread of its own, so a model run never stalls HTTP and gRPC parsing and never waits behind it. \`main\`: the main JS thread, one message hop less per run. \`auto\`: timed at start, runs expected to take under ${MAIN_THREAD_RUN_BUDGET_MS} ms on the main thread, longer ones in the worker (the model is then held once per thread; a file over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB stays in the worker alone); the start's log line says what it chose (see docs/benchmarks.md).`,
   },
   maxBatchSize,
   maxQueueDelayMs: {

@@ -162,7 +162,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
   }
 
   try {
-    const loaded = await loadModel(source, config.session);
+    const loaded = await loadModel(source, config.session, config.batching.maxBatchSize);
     await warmUpServingPath(loaded.model, decoder, { maxBatchSize: config.batching.maxBatchSize, decodeOffloadBytes: config.decodeOffloadBytes }, logger);
     if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
     state.model = loaded.model;
@@ -178,6 +178,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       grpc: grpc.address,
       provider: loaded.model.provider,
       loadSeconds: loaded.loadSeconds,
+      inferenceThread: loaded.placement,
       batching: loaded.model.signature.batchable && config.batching.maxBatchSize > 1,
       decoderThread: decoder.threadReady,
       tracing: config.tracing ? config.tracing.protocol : false,

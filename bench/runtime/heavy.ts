@@ -179,16 +179,19 @@ async function main(): Promise<void> {
   const { binary, binaryHeaders, headerLength, json } = bodies();
   const binaryRequests = { bodies: binary, headers: binaryHeaders, headerLength, contentType: 'application/octet-stream' };
   const on = { MODELSHIP_MAX_BATCH_SIZE: '16' };
+  const worker = { MODELSHIP_INFERENCE_THREAD: 'worker' };
 
   const runs: Served[] = [];
-  runs.push(await serve('FP32, binary, batching on, inference worker', fp32, on, binaryRequests, concurrency));
+  runs.push(await serve('FP32, binary, batching on, inference worker', fp32, { ...on, ...worker }, binaryRequests, concurrency));
   runs.push(await serve('FP32, binary, batching on, inference on the main thread', fp32, { ...on, MODELSHIP_INFERENCE_THREAD: 'main' }, binaryRequests, concurrency));
-  runs.push(await serve('FP32, binary, batching off, inference worker', fp32, { MODELSHIP_MAX_BATCH_SIZE: '1' }, binaryRequests, concurrency));
-  runs.push(await serve('INT8, binary, batching on, inference worker', int8, on, binaryRequests, concurrency));
+  runs.push(await serve('FP32, binary, batching on, auto placement (the default)', fp32, on, binaryRequests, concurrency));
+  runs.push(await serve('FP32, binary, batching off, inference worker', fp32, { MODELSHIP_MAX_BATCH_SIZE: '1', ...worker }, binaryRequests, concurrency));
+  runs.push(await serve('INT8, binary, batching on, inference worker', int8, { ...on, ...worker }, binaryRequests, concurrency));
   const top = await ceiling(fp32, (runs[0] as Served).answer, binaryRequests);
   const jsonRuns = [
-    await serve('FP32, JSON, batching on, inference worker', fp32, on, { bodies: json }, jsonConcurrency, true),
+    await serve('FP32, JSON, batching on, inference worker', fp32, { ...on, ...worker }, { bodies: json }, jsonConcurrency, true),
     await serve('FP32, JSON, batching on, inference on the main thread', fp32, { ...on, MODELSHIP_INFERENCE_THREAD: 'main' }, { bodies: json }, jsonConcurrency, true),
+    await serve('FP32, JSON, batching on, auto placement (the default)', fp32, on, { bodies: json }, jsonConcurrency, true),
   ];
   const batches = [...new Set([1, ...runs.map((r) => Math.max(1, Math.round(r.meanBatch)))])].sort((a, b) => a - b);
   const [rawFp32, rawInt8] = [await raw(fp32, batches), await raw(int8, batches)];

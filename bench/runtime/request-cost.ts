@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { ChildProcess } from 'node:child_process';
 import { framedModelInferRequests, grpcAnswerBytes, grpcLoad } from './grpc-load.ts';
 import { runLoad } from './load.ts';
-import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowRequests, SAMPLES, spawnNode, stop, spawnRuntime, waitReady } from './servers.ts';
+import { cpuSeconds, FEATURES, firstAnswer, freePort, oneRowBinaryRequests, oneRowRequests, SAMPLES, spawnNode, spawnRuntime, stop, waitReady, WIDE_INFER_PATH, WIDE_MODEL, wideRuntimeEnv } from './servers.ts';
 
 /**
  * What one request costs the server process, against Node's own HTTP floor, in one run:
@@ -16,7 +16,7 @@ import { cpuSeconds, FEATURES, freePort, MODELS, oneRowBinaryRequests, oneRowReq
  * requests, closed loop over loopback.
  * With --rounds N every server is measured N times, in turn, round after round, and each ratio is
  * reported as the median of the N within-round ratios with their range: on a VM whose speed drifts
- * by 10-30 % over minutes, that range is the run-to-run spread of one command.
+ * by 10-60 % within minutes, that range is the run-to-run spread of one command.
  *   npm run bench:cost -- [--duration-ms 4000] [--concurrency 16,64] [--only REGEX] [--rounds 6]
  */
 const { values: args } = parseArgs({
@@ -36,8 +36,7 @@ const concurrencies = (args.concurrency as string).split(',').map(Number);
 const rounds = Number(args.rounds);
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds is a whole number, at least 1');
 const MAX_REQUESTS = 2_000_000;
-const MODEL = `${MODELS}/wide-mlp-fp32.onnx`;
-const INFER_PATH = '/v2/models/wide/infer';
+const INFER_PATH = WIDE_INFER_PATH;
 const CEILING_LABEL = 'ceiling: floor + the model, batched';
 const JSON_CEILING_LABEL = 'JSON ceiling: the ceiling + each body parsed, its own answer written';
 
@@ -92,31 +91,35 @@ interface Started {
 
 const wanted = (label: string) => !only || only.test(label);
 
-async function start(child: ChildProcess, readyUrl: string, anyStatus: boolean, running: ChildProcess[]): Promise<ChildProcess> {
-  running.push(child);
+/** Waits for a server to be ready; one that never is, is stopped. */
+async function start(child: ChildProcess, readyUrl: string, anyStatus: boolean): Promise<ChildProcess> {
   child.stdout?.resume();
-  await waitReady(readyUrl, child, anyStatus);
+  try {
+    await waitReady(readyUrl, child, anyStatus);
+  } catch (error) {
+    await stop(child);
+    throw error;
+  }
   return child;
 }
 
-/** Starts every server with a wanted label; all stay up (idle but for the one measured) until the end. */
-async function startServers(dir: string, running: ChildProcess[]): Promise<Started[]> {
-  const started: Started[] = [];
+/**
+ * Starts every server with a wanted label into `started` (so that the caller stops each one started,
+ * even when a later one fails); all stay up (idle but for the one measured) until the end.
+ */
+async function startServers(dir: string, started: Started[]): Promise<void> {
   // The runtime: REST JSON, REST binary, gRPC on one process with the default settings. It runs
   // even when none of its labels is wanted: the floors answer its answers.
   const [port, grpcPort] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${port}`;
-  const runtime = await start(await spawnRuntime({
-    MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(port), MODELSHIP_GRPC_PORT: String(grpcPort), MODELSHIP_LOG_LEVEL: 'warn',
-  }), `${url}/v2/health/ready`, false, running);
-  const response = await fetch(`${url}${INFER_PATH}`, { method: 'POST', body: jsonBodies[0], headers: { 'content-type': 'application/json' } });
-  const answer = Buffer.from(await response.arrayBuffer());
-  const grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
+  const runtime = await start(await spawnRuntime(wideRuntimeEnv(port, { MODELSHIP_GRPC_PORT: String(grpcPort) })), `${url}/v2/health/ready`, false);
   started.push({ child: runtime, clients: [
     { label: 'runtime, REST JSON', client: httpClient(url, INFER_PATH, jsonBodies) },
     { label: 'runtime, REST binary', client: httpClient(url, INFER_PATH, binaryRequests.bodies, true) },
     { label: 'runtime, gRPC', client: (concurrency, duration) => grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS }) },
   ] });
+  const answer = await firstAnswer(url);
+  const grpcAnswer = await grpcAnswerBytes(`127.0.0.1:${grpcPort}`, grpcRequest(0));
 
   // The gRPC floors: the runtime's own ModelInfer answer, fixed, from grpc-js and from plain node:http2.
   const grpcAnswerFile = join(dir, 'grpc-response.bin');
@@ -128,21 +131,23 @@ async function startServers(dir: string, running: ChildProcess[]): Promise<Start
     const grpcFloor = spawnNode('bench/runtime/grpc-floor-server.ts', [], {
       GRPC_FLOOR_MODE: mode === 'grpc-js' ? 'grpc-js' : 'http2', GRPC_FLOOR_RESPONSE_FILE: grpcAnswerFile, GRPC_FLOOR_PORT: String(floorPort),
     });
-    running.push(grpcFloor);
     grpcFloor.stdout?.resume();
     // No HTTP/1 health route: the load generator waits for its connection (bounded) instead.
     started.push({ child: grpcFloor, clients: [{ label, client: (concurrency, duration) =>
       grpcLoad(`127.0.0.1:${floorPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS }) }] });
   }
 
-  // The same runtime with session.run on the main JS thread (MODELSHIP_INFERENCE_THREAD=main), REST JSON.
-  const mainLabel = 'runtime, REST JSON, inference on the main thread';
-  if (wanted(mainLabel)) {
-    const mainPort = await freePort();
-    const onMain = await start(await spawnRuntime({
-      MODELSHIP_MODEL_URI: MODEL, MODELSHIP_MODEL_NAME: 'wide', MODELSHIP_PORT: String(mainPort), MODELSHIP_GRPC_PORT: '0', MODELSHIP_LOG_LEVEL: 'warn', MODELSHIP_INFERENCE_THREAD: 'main',
-    }), `http://127.0.0.1:${mainPort}/v2/health/ready`, false, running);
-    started.push({ child: onMain, clients: [{ label: mainLabel, client: httpClient(`http://127.0.0.1:${mainPort}`, INFER_PATH, jsonBodies) }] });
+  // The same runtime with every session.run in its worker thread (MODELSHIP_INFERENCE_THREAD=worker,
+  // the default before `auto`), REST: what `auto` gains or loses against it.
+  const workerLabels = { json: 'runtime, REST JSON, every run in the worker thread', binary: 'runtime, REST binary, every run in the worker thread' };
+  if (wanted(workerLabels.json) || wanted(workerLabels.binary)) {
+    const workerPort = await freePort();
+    const workerUrl = `http://127.0.0.1:${workerPort}`;
+    const inWorker = await start(await spawnRuntime(wideRuntimeEnv(workerPort, { MODELSHIP_INFERENCE_THREAD: 'worker' })), `${workerUrl}/v2/health/ready`, false);
+    started.push({ child: inWorker, clients: [
+      { label: workerLabels.json, client: httpClient(workerUrl, INFER_PATH, jsonBodies) },
+      { label: workerLabels.binary, client: httpClient(workerUrl, INFER_PATH, binaryRequests.bodies, true) },
+    ] });
   }
 
   const responseFile = join(dir, 'response.json');
@@ -151,7 +156,7 @@ async function startServers(dir: string, running: ChildProcess[]): Promise<Start
   if (wanted(floorLabel)) {
     const floorPort = await freePort();
     const floor = await start(spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: responseFile, FLOOR_PORT: String(floorPort) }),
-      `http://127.0.0.1:${floorPort}/`, true, running);
+      `http://127.0.0.1:${floorPort}/`, true);
     started.push({ child: floor, clients: [{ label: floorLabel, client: httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies) }] });
   }
 
@@ -165,9 +170,9 @@ async function startServers(dir: string, running: ChildProcess[]): Promise<Start
       if (!wanted(label)) continue;
       const ceilingPort = await freePort();
       const ceiling = await start(spawnNode('bench/runtime/floor-model-server.ts', [], {
-        CEILING_MODEL: MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
+        CEILING_MODEL: WIDE_MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
         CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), ...(json && { CEILING_JSON: '1' }),
-      }), `http://127.0.0.1:${ceilingPort}/`, true, running);
+      }), `http://127.0.0.1:${ceilingPort}/`, true);
       started.push({ child: ceiling, clients: [{ label, client: httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies) }] });
     }
   }
@@ -175,11 +180,10 @@ async function startServers(dir: string, running: ChildProcess[]): Promise<Start
   const naiveLabel = 'naive server';
   if (wanted(naiveLabel)) {
     const naivePort = await freePort();
-    const naive = await start(spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: MODEL, NAIVE_PORT: String(naivePort) }),
-      `http://127.0.0.1:${naivePort}/`, true, running);
+    const naive = await start(spawnNode('bench/runtime/naive-server.ts', [], { NAIVE_MODEL: WIDE_MODEL, NAIVE_PORT: String(naivePort) }),
+      `http://127.0.0.1:${naivePort}/`, true);
     started.push({ child: naive, clients: [{ label: naiveLabel, client: httpClient(`http://127.0.0.1:${naivePort}`, '/', jsonBodies) }] });
   }
-  return started;
 }
 
 const median = (values: readonly number[]): number => {
@@ -189,12 +193,13 @@ const median = (values: readonly number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const started = Date.now();
+  const startedAt = Date.now();
   const dir = await mkdtemp(join(tmpdir(), 'modelship-cost-'));
-  const running: ChildProcess[] = [];
+  const started: Started[] = [];
   const points: Point[] = [];
   try {
-    const measured = (await startServers(dir, running)).flatMap(({ child, clients }) =>
+    await startServers(dir, started);
+    const measured = started.flatMap(({ child, clients }) =>
       clients.filter(({ label }) => wanted(label)).map(({ label, client }) => ({ label, child, client })));
     // Round after round, each server in turn, the order rotated each round: a machine whose speed
     // drifts over minutes then weighs on every server alike, and each round gives its own ratios.
@@ -205,7 +210,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    await Promise.all(running.map(stop));
+    await Promise.all(started.map(({ child }) => stop(child)));
     await rm(dir, { recursive: true, force: true });
   }
 
@@ -245,7 +250,7 @@ async function main(): Promise<void> {
       ratio(series, (round, concurrency) => inRound(round, concurrency, (server) => server === 'naive server')[0], (value) => fmt(value, 2))} | ${
       fmt(mid((p) => p.cpuUsPerRequest), 1)} | ${fmt(mid((p) => p.p50Ms), 2)} | ${fmt(mid((p) => p.p99Ms), 2)} |`);
   }
-  lines.push('', `Total benchmark time: ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  lines.push('', `Total benchmark time: ${((Date.now() - startedAt) / 1000).toFixed(0)} s.`);
   console.log(lines.join('\n'));
 }
 

@@ -1,3 +1,4 @@
+import { elementCount } from './datatypes.ts';
 import { ModelLoadError, openSession, runSession, servableSignature, type ExecutionProvider, type SessionSettings } from './session.ts';
 import type { ModelSignature } from './signature.ts';
 import type { NamedTensors } from './tensor.ts';
@@ -41,6 +42,9 @@ function movable(feeds: NamedTensors): NamedTensors {
   let moved: NamedTensors | undefined;
   for (const [name, tensor] of Object.entries(feeds)) {
     const data = tensor.data;
+    // node:worker_threads drops, without a word, a message that transfers a detached buffer: the
+    // run would never answer.
+    if (!Array.isArray(data) && data.buffer.byteLength === 0 && elementCount(tensor.shape) > 0) throw new Error(`input "${name}"'s data was already sent to a run`);
     if (Array.isArray(data) || ownsWholeBuffer(data)) continue;
     moved ??= { ...feeds };
     moved[name] = { ...tensor, data: (data as Float32Array).slice() };
@@ -94,10 +98,15 @@ export async function openWorkerSession(modelPath: string, settings: SessionSett
     ...(opened.fallbackWarning ? { fallbackWarning: opened.fallbackWarning } : {}),
     run(feeds) {
       if (exited) return Promise.reject(exited);
+      let moved: NamedTensors;
+      try {
+        moved = movable(feeds);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
       const id = nextId++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });
-        const moved = movable(feeds);
         send({ type: 'run', id, feeds: moved }, transferList(moved));
       });
     },

@@ -8,7 +8,7 @@ describe('unit: runtime config from MODELSHIP_* env', () => {
     expect(config.model).to.include({ name: 'fraud-fp32', version: '1', uri: 'https://models.example/fraud-fp32.onnx?sig=1' });
     expect(config.port).to.equal(RUNTIME_DEFAULT_PORT);
     expect(config.grpcPort).to.equal(RUNTIME_DEFAULT_GRPC_PORT);
-    expect(config.session).to.deep.equal({ providers: ['cpu'], deviceId: 0, intraOpThreads: 0, interOpThreads: 0, inferenceThread: 'worker' });
+    expect(config.session).to.deep.equal({ providers: ['cpu'], deviceId: 0, intraOpThreads: 0, interOpThreads: 0, inferenceThread: 'auto' });
     expect(config.batching).to.deep.equal({ maxBatchSize: 64, maxQueueDelayMs: 2, preferredBatchSizes: [], maxQueueSize: 1024, maxConcurrentRuns: 1 });
     expect(config).to.include({ revision: '', shutdownGraceMs: 20000, logLevel: 'info', maxBodyBytes: 64 * 1024 * 1024 });
     expect(config).to.include({ headersTimeoutMs: 10_000, requestTimeoutMs: 60_000 });

@@ -1,0 +1,70 @@
+import { expect } from 'chai';
+import { openWorkerSession } from '../../runtime/model/runner.ts';
+import { modelPath, postJson, seededFloats, startTestRuntime, type V2InferResponse } from './helpers.ts';
+
+type Started = Awaited<ReturnType<typeof startTestRuntime>>;
+
+/** What the start's log line says about where runs compute. */
+const placementOf = (runtime: Started): string => String(runtime.logs.lines.find((line) => line.msg === 'model ready')?.inferenceThread);
+
+/**
+ * MODELSHIP_INFERENCE_THREAD: `auto` (the default) times the model at start and runs short batches on
+ * the main thread, long ones in the worker; `worker` and `main` put every run in one place. Which way
+ * `auto` goes depends on this machine's speed, so the test reads the choice from the log line and
+ * checks that every place answers the same.
+ */
+describe('runtime: where model runs compute (auto, worker, main) changes no answer, and the start says where', function () {
+  this.timeout(120_000);
+  const runtimes = new Map<string, Started>();
+
+  before(async () => {
+    for (const inferenceThread of ['auto', 'worker', 'main']) {
+      runtimes.set(inferenceThread, await startTestRuntime({ modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', inferenceThread }));
+    }
+  });
+  after(async () => {
+    await Promise.all([...runtimes.values()].map((runtime) => runtime.close()));
+  });
+
+  it('logs the placement each setting chose, with the timing behind auto\'s choice', () => {
+    expect(placementOf(runtimes.get('worker') as Started)).to.equal('worker: every run in the worker thread');
+    expect(placementOf(runtimes.get('main') as Started)).to.equal('main: every run on the main thread');
+    expect(placementOf(runtimes.get('auto') as Started)).to.match(
+      /^auto: (runs of up to \d+ rows on the main thread \(a 64-row run took [\d.]+ ms\), larger ones in the worker thread|every run in the worker thread: a \d+-row run took [\d.]+ ms, over \d+ ms)$/,
+    );
+  });
+
+  it('answers a one-row request and a batch larger than auto keeps on the main thread the same in every placement', async () => {
+    const mainThreadRows = Number(/up to (\d+) rows/.exec(placementOf(runtimes.get('auto') as Started))?.[1] ?? 64);
+    for (const rows of [1, mainThreadRows + 1]) {
+      const body = { inputs: [{ name: 'features', datatype: 'FP32', shape: [rows, 64], data: seededFloats(rows, rows * 64, 2) }] };
+      const answers = new Map<string, number[]>();
+      for (const [setting, runtime] of runtimes) {
+        const response = await postJson<V2InferResponse>(`${runtime.url}/v2/models/wide/infer`, body);
+        expect(response.status, `${setting}, ${rows} rows`).to.equal(200);
+        const probabilities = response.body.outputs.find((output) => output.name === 'probabilities');
+        expect(probabilities?.shape[0], `${setting}, ${rows} rows`).to.equal(rows);
+        answers.set(setting, probabilities?.data as number[]);
+      }
+      const worker = answers.get('worker') as number[];
+      for (const setting of ['auto', 'main']) {
+        const other = answers.get(setting) as number[];
+        expect(other.length).to.equal(worker.length);
+        other.forEach((value, i) => expect(value, `${setting}, ${rows} rows, value ${i}`).to.be.closeTo(worker[i] as number, 1e-6));
+      }
+    }
+  });
+
+  it('refuses, instead of never answering, a run whose input buffer an earlier run already took to the worker', async () => {
+    const runner = await openWorkerSession(modelPath('wide-mlp-fp32.onnx'), { providers: ['cpu'], deviceId: 0, intraOpThreads: 1, interOpThreads: 1, inferenceThread: 'worker' });
+    try {
+      const feeds = { features: { datatype: 'FP32' as const, shape: [2, 64], data: new Float32Array(128) } };
+      await runner.run(feeds);
+      let refused: Error | undefined;
+      await runner.run(feeds).catch((error: Error) => (refused = error));
+      expect(refused?.message).to.equal('input "features"\'s data was already sent to a run');
+    } finally {
+      await runner.release();
+    }
+  });
+});
