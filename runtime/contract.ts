@@ -141,7 +141,7 @@ export const RuntimeContract = {
     type: 'enum',
     values: INFERENCE_THREADS,
     default: 'auto',
-    doc: `Where \`session.run\` computes (onnxruntime-node runs on the calling JS thread). \`worker\`: a worker thread of its own, so a model run never stalls HTTP and gRPC parsing and never waits behind it. \`main\`: the main JS thread, one message hop less per run. \`auto\`: timed at start, runs expected to take under ${MAIN_THREAD_RUN_BUDGET_MS} ms on the main thread, longer ones in the worker (the model is then held once per thread; a file over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB stays in the worker alone); the start's log line says what it chose (see docs/benchmarks.md).`,
+    doc: `Where \`session.run\` computes (onnxruntime-node runs on the calling JS thread). \`worker\`: a worker thread of its own, so a model run never stalls HTTP and gRPC parsing and never waits behind it. \`main\`: the main JS thread, one message hop less per run. \`auto\`: timed at start, runs expected to take under ${MAIN_THREAD_RUN_BUDGET_MS} ms on the main thread, longer ones in the worker (the model is then held once per thread). Every run stays in the worker where a run's rows do not tell its cost (another dynamic dim, BYTES inputs), on a GPU provider, with \`MODELSHIP_MAX_CONCURRENT_RUNS\` above 1, or for a file over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB; the start's log line says what it chose (see docs/benchmarks.md).`,
   },
   maxBatchSize,
   maxQueueDelayMs: {

@@ -161,8 +161,11 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     throw new Error(`cannot listen for gRPC on ${host}:${config.grpcPort}: ${(error as Error).message}`, { cause: error });
   }
 
+  // A start that fails after the model opened releases its sessions (and the worker's thread).
+  let opened: LoadedModel['model'] | undefined;
   try {
-    const loaded = await loadModel(source, config.session, config.batching.maxBatchSize);
+    const loaded = await loadModel(source, config.session, config.batching);
+    opened = loaded.model;
     await warmUpServingPath(loaded.model, decoder, { maxBatchSize: config.batching.maxBatchSize, decodeOffloadBytes: config.decodeOffloadBytes }, logger);
     if (loaded.fallbackWarning) logger.warn({ provider: loaded.model.provider }, loaded.fallbackWarning);
     state.model = loaded.model;
@@ -185,7 +188,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     }, 'model ready');
   } catch (error) {
     server.closeAllConnections();
-    await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown(), decoder.close()]);
+    await Promise.all([closeServer(server), grpc.close(0), tracing?.shutdown(), decoder.close(), opened?.dispose()]);
     tokens.close();
     certificate?.close();
     throw error;

@@ -1,5 +1,6 @@
 import { MAIN_THREAD_RUN_BUDGET_MS } from '../contract.ts';
 import type { ModelRunner } from './runner.ts';
+import type { ExecutionProvider } from './session.ts';
 import type { ModelSignature } from './signature.ts';
 import type { NamedTensors } from './tensor.ts';
 
@@ -28,32 +29,55 @@ async function fastestRunMs(runner: ModelRunner, feeds: () => NamedTensors, time
   return fastest;
 }
 
+/**
+ * Why `auto` cannot judge a run's length by its rows, or undefined when it can: then every run stays
+ * in the worker thread. A run's cost follows its rows only when every other dim is fixed and no input
+ * is strings; a GPU session held twice would take twice the device's memory; with several runs at
+ * once, runs on both threads would share the cores twice over.
+ */
+export function workerOnlyBecause(signature: ModelSignature, provider: ExecutionProvider, maxConcurrentRuns: number): string | undefined {
+  if (provider !== 'cpu') return `the model runs on ${provider}, held once`;
+  if (maxConcurrentRuns > 1) return `MODELSHIP_MAX_CONCURRENT_RUNS is ${maxConcurrentRuns}`;
+  for (const spec of signature.inputs) {
+    if (spec.datatype === 'BYTES') return `input "${spec.name}" is BYTES: a run's cost depends on its strings, not only its rows`;
+    if ((signature.batchable ? spec.shape.slice(1) : spec.shape).some((dim) => dim < 0)) {
+      return `input "${spec.name}" has a dynamic dim${signature.batchable ? ' beyond the first' : ''}: a run's cost depends on more than its rows`;
+    }
+  }
+  return undefined;
+}
+
 /** What the start's timed runs measured. */
 export interface RunTimes {
   readonly batchable: boolean;
   /** The fastest of a few one-row runs. */
   readonly oneRowMs: number;
-  /** Rows of the larger timed run (1 when the model does not batch or only one row was timed). */
+  /** Rows of the largest timed run (1 when the model does not batch or a larger run failed). */
   readonly probeRows: number;
   readonly probeMs: number;
-}
-
-/** The most rows a run can have and still be expected within MAIN_THREAD_RUN_BUDGET_MS, and why. */
-export function placementFor({ batchable, oneRowMs, probeRows, probeMs }: RunTimes): Placement {
-  const perRowMs = probeMs / probeRows;
-  const rows = oneRowMs < MAIN_THREAD_RUN_BUDGET_MS ? Math.max(1, Math.floor(MAIN_THREAD_RUN_BUDGET_MS / perRowMs)) : 0;
-  // A model of fixed shapes runs the same work every time: all of its runs go one way.
-  const mainThreadRows = rows > 0 && !batchable ? Number.POSITIVE_INFINITY : rows;
-  const timed = `a ${probeRows}-row run took ${probeMs.toFixed(2)} ms`;
-  if (mainThreadRows === 0) return { mainThreadRows, reason: `every run in the worker thread: ${timed}, over ${MAIN_THREAD_RUN_BUDGET_MS} ms` };
-  if (!batchable) return { mainThreadRows, reason: `every run on the main thread: ${timed}` };
-  return { mainThreadRows, reason: `runs of up to ${mainThreadRows} rows on the main thread (${timed}), larger ones in the worker thread` };
+  /** Why a larger run was not timed, when it failed. */
+  readonly probeFailure?: string;
 }
 
 /**
- * Times the model (already warmed up) at one row and at a batch of up to PROBE_ROWS rows: a model
- * that does not batch runs one fixed-shape sample per run, and one whose single row is already over
- * the budget needs no larger run to say so.
+ * The most rows a run can have and still be expected within MAIN_THREAD_RUN_BUDGET_MS, no more than
+ * the largest timed run (a longer run is not extrapolated), and why.
+ */
+export function placementFor({ batchable, oneRowMs, probeRows, probeMs, probeFailure }: RunTimes): Placement {
+  const perRowMs = probeMs / probeRows;
+  const rows = oneRowMs < MAIN_THREAD_RUN_BUDGET_MS ? Math.max(1, Math.min(probeRows, Math.floor(MAIN_THREAD_RUN_BUDGET_MS / perRowMs))) : 0;
+  // A model of fixed shapes runs the same work every time: all of its runs go one way.
+  const mainThreadRows = rows > 0 && !batchable ? Number.POSITIVE_INFINITY : rows;
+  const timed = `a ${probeRows}-row run took ${probeMs.toFixed(2)} ms${probeFailure ? `; a larger one failed: ${probeFailure}` : ''}`;
+  if (mainThreadRows === 0) return { mainThreadRows, reason: `every run in the worker thread: ${timed}, over ${MAIN_THREAD_RUN_BUDGET_MS} ms` };
+  if (!batchable) return { mainThreadRows, reason: `every run on the main thread: ${timed}` };
+  return { mainThreadRows, reason: `runs of up to ${mainThreadRows} row${mainThreadRows === 1 ? '' : 's'} on the main thread (${timed}), larger ones in the worker thread` };
+}
+
+/**
+ * Times the model (already warmed up) at one row and at a batch of up to PROBE_ROWS rows (no more
+ * than the batcher merges): a model that does not batch runs one fixed-shape sample per run, and one
+ * whose single row is already over the budget needs no larger run to say so.
  */
 export async function timeRuns(runner: ModelRunner, signature: ModelSignature, sampleFeeds: SampleFeeds, maxBatchSize: number): Promise<RunTimes> {
   const oneRowMs = await fastestRunMs(runner, () => sampleFeeds(1), 3);
@@ -61,9 +85,11 @@ export async function timeRuns(runner: ModelRunner, signature: ModelSignature, s
   if (probeRows === 1 || oneRowMs >= MAIN_THREAD_RUN_BUDGET_MS) return { batchable: signature.batchable, oneRowMs, probeRows: 1, probeMs: oneRowMs };
   try {
     return { batchable: true, oneRowMs, probeRows, probeMs: await fastestRunMs(runner, () => sampleFeeds(probeRows), 2) };
-  } catch {
-    // A model whose dim 0 is dynamic but works at one row only: its runs are one row.
-    return { batchable: true, oneRowMs, probeRows: 1, probeMs: oneRowMs };
+  } catch (error) {
+    // A model whose dim 0 is dynamic but that runs at one row only. One more one-row run tells that
+    // from a runner that has stopped working (a worker that exited), which fails the start instead.
+    await runner.run(sampleFeeds(1));
+    return { batchable: true, oneRowMs, probeRows: 1, probeMs: oneRowMs, probeFailure: (error as Error).message.split('\n')[0] ?? '' };
   }
 }
 

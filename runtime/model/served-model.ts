@@ -5,7 +5,8 @@ import { resolveModelFile } from './fetch.ts';
 import { readOnnxMetadata } from './onnx-metadata.ts';
 import { verifyModelSignature, type SignatureSettings } from './signing/verify-model.ts';
 import { MAIN_THREAD_MAX_MODEL_BYTES } from '../contract.ts';
-import { placementFor, splitRunner, timeRuns } from './placement.ts';
+import { placementFor, splitRunner, timeRuns, workerOnlyBecause } from './placement.ts';
+import type { BatchingSettings } from '../batching/dynamic-batcher.ts';
 import { openInProcessSession, openWorkerSession, type ModelRunner } from './runner.ts';
 import type { ExecutionProvider, SessionSettings } from './session.ts';
 import { sampleShape, type ModelSignature, type TensorSpec } from './signature.ts';
@@ -82,7 +83,7 @@ async function warmUp(runner: ModelRunner, path: string): Promise<void> {
  * runs there, and when short runs fit the main thread's budget opens it a second time on the main
  * thread for them (placement.ts).
  */
-async function openRunner(path: string, settings: SessionSettings, maxBatchSize: number): Promise<{ runner: ModelRunner; placement: string }> {
+async function openRunner(path: string, settings: SessionSettings, batching: RunLimits): Promise<{ runner: ModelRunner; placement: string }> {
   if (settings.inferenceThread === 'main') {
     const runner = await openInProcessSession(path, settings);
     await warmUp(runner, path);
@@ -91,14 +92,20 @@ async function openRunner(path: string, settings: SessionSettings, maxBatchSize:
   const worker = await openWorkerSession(path, settings);
   await warmUp(worker, path);
   if (settings.inferenceThread === 'worker') return { runner: worker, placement: 'worker: every run in the worker thread' };
+  const workerOnly = (why: string) => ({ runner: worker, placement: `auto: every run in the worker thread (${why})` });
   try {
-    if ((await stat(path)).size > MAIN_THREAD_MAX_MODEL_BYTES) {
-      return { runner: worker, placement: `auto: every run in the worker thread (the file is over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB, held once)` };
-    }
-    const { mainThreadRows, reason } = placementFor(await timeRuns(worker, worker.signature, sampleFeeds(worker.signature), maxBatchSize));
+    const because = workerOnlyBecause(worker.signature, worker.provider, batching.maxConcurrentRuns);
+    if (because) return workerOnly(because);
+    if ((await stat(path)).size > MAIN_THREAD_MAX_MODEL_BYTES) return workerOnly(`the file is over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB, held once`);
+    const { mainThreadRows, reason } = placementFor(await timeRuns(worker, worker.signature, sampleFeeds(worker.signature), batching.maxBatchSize));
     if (mainThreadRows === 0) return { runner: worker, placement: `auto: ${reason}` };
-    const main = await openInProcessSession(path, settings);
-    await warmUp(main, path);
+    let main: ModelRunner;
+    try {
+      main = await openInProcessSession(path, settings);
+      await warmUp(main, path);
+    } catch (error) {
+      return workerOnly(`a second session, on the main thread, failed: ${(error as Error).message.split('\n')[0]}`);
+    }
     return { runner: splitRunner(main, worker, mainThreadRows), placement: `auto: ${reason}` };
   } catch (error) {
     await worker.release();
@@ -106,12 +113,15 @@ async function openRunner(path: string, settings: SessionSettings, maxBatchSize:
   }
 }
 
-/** Loads, verifies, opens and warms up the model; `maxBatchSize` is the most rows the batcher will merge into one run. */
-export async function loadModel(source: ModelSource, settings: SessionSettings, maxBatchSize: number): Promise<LoadedModel> {
+/** What the batcher allows a run: its most rows, and how many runs at once. */
+export type RunLimits = Pick<BatchingSettings, 'maxBatchSize' | 'maxConcurrentRuns'>;
+
+/** Loads, verifies, opens and warms up the model, placed for runs within `batching`'s limits. */
+export async function loadModel(source: ModelSource, settings: SessionSettings, batching: RunLimits): Promise<LoadedModel> {
   const started = process.hrtime.bigint();
   const path = await resolveModelFile(source.uri, source.cacheDir, source.sha256, source.downloadToken);
   if (source.signature) await verifyModelSignature(path, source.uri, source.signature);
-  const { runner, placement } = await openRunner(path, settings, maxBatchSize);
+  const { runner, placement } = await openRunner(path, settings, batching);
   const { fallbackWarning } = runner;
   const model = new ServedModel(source.name, source.version, runner);
   // onnxruntime has parsed the file already; metadata the reader cannot follow is treated as absent.

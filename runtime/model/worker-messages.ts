@@ -22,7 +22,8 @@ export function transferList(tensors: NamedTensors): ArrayBuffer[] {
   const buffers = new Set<ArrayBuffer>();
   for (const tensor of Object.values(tensors)) {
     const data = tensor.data;
-    if (!Array.isArray(data) && ownsWholeBuffer(data)) buffers.add(data.buffer);
+    // An empty buffer has nothing to move, and one already moved (detached) would make node drop the message.
+    if (!Array.isArray(data) && ownsWholeBuffer(data) && data.byteLength > 0) buffers.add(data.buffer);
   }
   return [...buffers];
 }

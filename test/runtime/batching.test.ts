@@ -20,7 +20,7 @@ describe('runtime: dynamic batching under concurrency (wide MLP, real onnxruntim
 
   before(async () => {
     batched = await startTestRuntime({ modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', maxBatchSize: '64', maxConcurrentRuns: '1' });
-    unbatched = await startTestRuntime({ modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', maxBatchSize: '1' });
+    unbatched = await startTestRuntime({ modelUri: modelPath('wide-mlp-fp32.onnx'), modelName: 'wide', maxBatchSize: '1', inferenceThread: 'worker' });
   });
   after(async () => {
     await batched.close();

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { openWorkerSession } from '../../runtime/model/runner.ts';
+import { splitRunner } from '../../runtime/model/placement.ts';
+import { openInProcessSession, openWorkerSession, type ModelRunner } from '../../runtime/model/runner.ts';
+import type { NamedTensors } from '../../runtime/model/tensor.ts';
 import { modelPath, postJson, seededFloats, startTestRuntime, type V2InferResponse } from './helpers.ts';
 
 type Started = Awaited<ReturnType<typeof startTestRuntime>>;
@@ -30,7 +32,7 @@ describe('runtime: where model runs compute (auto, worker, main) changes no answ
     expect(placementOf(runtimes.get('worker') as Started)).to.equal('worker: every run in the worker thread');
     expect(placementOf(runtimes.get('main') as Started)).to.equal('main: every run on the main thread');
     expect(placementOf(runtimes.get('auto') as Started)).to.match(
-      /^auto: (runs of up to \d+ rows on the main thread \(a 64-row run took [\d.]+ ms\), larger ones in the worker thread|every run in the worker thread: a \d+-row run took [\d.]+ ms, over \d+ ms)$/,
+      /^auto: (runs of up to \d+ rows? on the main thread \(a 64-row run took [\d.]+ ms\), larger ones in the worker thread|every run in the worker thread: a \d+-row run took [\d.]+ ms, over \d+ ms)$/,
     );
   });
 
@@ -55,14 +57,36 @@ describe('runtime: where model runs compute (auto, worker, main) changes no answ
     }
   });
 
-  it('refuses, instead of never answering, a run whose input buffer an earlier run already took to the worker', async () => {
-    const runner = await openWorkerSession(modelPath('wide-mlp-fp32.onnx'), { providers: ['cpu'], deviceId: 0, intraOpThreads: 1, interOpThreads: 1, inferenceThread: 'worker' });
+  const settings = { providers: ['cpu'], deviceId: 0, intraOpThreads: 1, interOpThreads: 1, inferenceThread: 'worker' } as const;
+  const features = (rows: number): NamedTensors => ({ features: { datatype: 'FP32', shape: [rows, 64], data: Float32Array.from(seededFloats(rows + 7, rows * 64, 2)) } });
+
+  it('computes each run where its rows send it, with the same answers as the worker alone (a split at one row, whatever this machine\'s speed)', async () => {
+    const [main, worker] = [await openInProcessSession(modelPath('wide-mlp-fp32.onnx'), settings), await openWorkerSession(modelPath('wide-mlp-fp32.onnx'), settings)];
+    const reference = await openWorkerSession(modelPath('wide-mlp-fp32.onnx'), settings);
+    const ran: string[] = [];
+    const counted = (name: string, runner: ModelRunner): ModelRunner => ({ ...runner, run: (feeds) => (ran.push(`${name}:${feeds.features?.shape[0]}`), runner.run(feeds)) });
+    const split = splitRunner(counted('main', main), counted('worker', worker), 1);
     try {
-      const feeds = { features: { datatype: 'FP32' as const, shape: [2, 64], data: new Float32Array(128) } };
+      for (const rows of [1, 2, 1, 40]) {
+        const [got, expected] = [await split.run(features(rows)), await reference.run(features(rows))];
+        const [a, b] = [got.probabilities?.data as Float32Array, expected.probabilities?.data as Float32Array];
+        expect(a.length, `${rows} rows`).to.equal(rows * (b.length / rows));
+        a.forEach((value, i) => expect(value, `${rows} rows, value ${i}`).to.be.closeTo(b[i] as number, 1e-6));
+      }
+      expect(ran).to.deep.equal(['main:1', 'worker:2', 'main:1', 'worker:40']);
+    } finally {
+      await Promise.all([split.release(), reference.release()]);
+    }
+  });
+
+  it('refuses, instead of never answering, a run whose input buffer an earlier run already took to the worker', async () => {
+    const runner = await openWorkerSession(modelPath('wide-mlp-fp32.onnx'), settings);
+    try {
+      const feeds = features(2);
       await runner.run(feeds);
-      let refused: Error | undefined;
-      await runner.run(feeds).catch((error: Error) => (refused = error));
-      expect(refused?.message).to.equal('input "features"\'s data was already sent to a run');
+      const noAnswer = new Promise<string>((resolve) => setTimeout(() => resolve('no answer in 10 s'), 10_000).unref());
+      const second = runner.run(feeds).then(() => 'answered', (error: Error) => error.message);
+      expect(await Promise.race([second, noAnswer])).to.equal('input "features"\'s data was already sent to a run');
     } finally {
       await runner.release();
     }
