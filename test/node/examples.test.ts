@@ -146,7 +146,9 @@ describe('real node: every example, applied as it is', function () {
     const answer = await eventually(async () => {
       const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request) });
       const text = await response.text();
-      expect(response.status, `${url}: ${text.slice(0, 300)}`).to.equal(200);
+      // Who answered, when it is not the runtime's 200 (a CI run once saw a 404 with an empty body here).
+      const headers = [...response.headers].map(([key, value]) => `${key}: ${value}`).join('; ');
+      expect(response.status, `${url}: ${text.slice(0, 300)} (${text.length} bytes; headers ${headers})`).to.equal(200);
       return JSON.parse(text) as V2InferResponse;
     }, { timeoutMs: 30_000, intervalMs: 500 });
     const session = await ort.InferenceSession.create(join(MODELS_DIR, file));
