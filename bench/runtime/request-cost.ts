@@ -36,7 +36,6 @@ const concurrencies = (args.concurrency as string).split(',').map(Number);
 const rounds = Number(args.rounds);
 if (!Number.isSafeInteger(rounds) || rounds < 1) throw new Error('--rounds is a whole number, at least 1');
 const MAX_REQUESTS = 2_000_000;
-const INFER_PATH = WIDE_INFER_PATH;
 const CEILING_LABEL = 'ceiling: floor + the model, batched';
 const JSON_CEILING_LABEL = 'JSON ceiling: the ceiling + each body parsed, its own answer written';
 
@@ -114,8 +113,8 @@ async function startServers(dir: string, started: Started[]): Promise<void> {
   const url = `http://127.0.0.1:${port}`;
   const runtime = await start(await spawnRuntime(wideRuntimeEnv(port, { MODELSHIP_GRPC_PORT: String(grpcPort) })), `${url}/v2/health/ready`, false);
   started.push({ child: runtime, clients: [
-    { label: 'runtime, REST JSON', client: httpClient(url, INFER_PATH, jsonBodies) },
-    { label: 'runtime, REST binary', client: httpClient(url, INFER_PATH, binaryRequests.bodies, true) },
+    { label: 'runtime, REST JSON', client: httpClient(url, WIDE_INFER_PATH, jsonBodies) },
+    { label: 'runtime, REST binary', client: httpClient(url, WIDE_INFER_PATH, binaryRequests.bodies, true) },
     { label: 'runtime, gRPC', client: (concurrency, duration) => grpcLoad(`127.0.0.1:${grpcPort}`, grpcBodies, { concurrency, durationMs: duration, maxRequests: MAX_REQUESTS }) },
   ] });
   const answer = await firstAnswer(url);
@@ -145,8 +144,8 @@ async function startServers(dir: string, started: Started[]): Promise<void> {
     const workerUrl = `http://127.0.0.1:${workerPort}`;
     const inWorker = await start(await spawnRuntime(wideRuntimeEnv(workerPort, { MODELSHIP_INFERENCE_THREAD: 'worker' })), `${workerUrl}/v2/health/ready`, false);
     started.push({ child: inWorker, clients: [
-      { label: workerLabels.json, client: httpClient(workerUrl, INFER_PATH, jsonBodies) },
-      { label: workerLabels.binary, client: httpClient(workerUrl, INFER_PATH, binaryRequests.bodies, true) },
+      { label: workerLabels.json, client: httpClient(workerUrl, WIDE_INFER_PATH, jsonBodies) },
+      { label: workerLabels.binary, client: httpClient(workerUrl, WIDE_INFER_PATH, binaryRequests.bodies, true) },
     ] });
   }
 
@@ -157,7 +156,7 @@ async function startServers(dir: string, started: Started[]): Promise<void> {
     const floorPort = await freePort();
     const floor = await start(spawnNode('bench/runtime/floor-server.ts', [], { FLOOR_RESPONSE_FILE: responseFile, FLOOR_PORT: String(floorPort) }),
       `http://127.0.0.1:${floorPort}/`, true);
-    started.push({ child: floor, clients: [{ label: floorLabel, client: httpClient(`http://127.0.0.1:${floorPort}`, INFER_PATH, jsonBodies) }] });
+    started.push({ child: floor, clients: [{ label: floorLabel, client: httpClient(`http://127.0.0.1:${floorPort}`, WIDE_INFER_PATH, jsonBodies) }] });
   }
 
   // The ceiling: the floor plus the model's own work per row, batched per I/O poll, with
@@ -173,7 +172,7 @@ async function startServers(dir: string, started: Started[]): Promise<void> {
         CEILING_MODEL: WIDE_MODEL, CEILING_SAMPLES: SAMPLES, CEILING_FEATURES: String(FEATURES), CEILING_RESPONSE_FILE: responseFile,
         CEILING_PORT: String(ceilingPort), CEILING_INTRA_OP_THREADS: String(intraOpThreads), ...(json && { CEILING_JSON: '1' }),
       }), `http://127.0.0.1:${ceilingPort}/`, true);
-      started.push({ child: ceiling, clients: [{ label, client: httpClient(`http://127.0.0.1:${ceilingPort}`, INFER_PATH, jsonBodies) }] });
+      started.push({ child: ceiling, clients: [{ label, client: httpClient(`http://127.0.0.1:${ceilingPort}`, WIDE_INFER_PATH, jsonBodies) }] });
     }
   }
 

@@ -79,7 +79,8 @@ export function placementFor({ batchable, oneRowMs, probeRows, probeMs, probeFai
  * than the batcher merges): a model that does not batch runs one fixed-shape sample per run, and one
  * whose single row is already over the budget needs no larger run to say so.
  */
-export async function timeRuns(runner: ModelRunner, signature: ModelSignature, sampleFeeds: SampleFeeds, maxBatchSize: number): Promise<RunTimes> {
+export async function timeRuns(runner: ModelRunner, sampleFeeds: SampleFeeds, maxBatchSize: number): Promise<RunTimes> {
+  const { signature } = runner;
   const oneRowMs = await fastestRunMs(runner, () => sampleFeeds(1), 3);
   const probeRows = signature.batchable ? Math.min(PROBE_ROWS, maxBatchSize) : 1;
   if (probeRows === 1 || oneRowMs >= MAIN_THREAD_RUN_BUDGET_MS) return { batchable: signature.batchable, oneRowMs, probeRows: 1, probeMs: oneRowMs };

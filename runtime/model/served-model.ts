@@ -97,7 +97,7 @@ async function openRunner(path: string, settings: SessionSettings, batching: Run
     const because = workerOnlyBecause(worker.signature, worker.provider, batching.maxConcurrentRuns);
     if (because) return workerOnly(because);
     if ((await stat(path)).size > MAIN_THREAD_MAX_MODEL_BYTES) return workerOnly(`the file is over ${MAIN_THREAD_MAX_MODEL_BYTES / 1024 / 1024} MiB, held once`);
-    const { mainThreadRows, reason } = placementFor(await timeRuns(worker, worker.signature, sampleFeeds(worker.signature), batching.maxBatchSize));
+    const { mainThreadRows, reason } = placementFor(await timeRuns(worker, sampleFeeds(worker.signature), batching.maxBatchSize));
     if (mainThreadRows === 0) return { runner: worker, placement: `auto: ${reason}` };
     let main: ModelRunner;
     try {

@@ -72,22 +72,22 @@ describe('runtime: auto placement of model runs (main thread for short runs, the
 
   it('times one-row runs and a batch no larger than the batcher merges', async () => {
     const log: string[] = [];
-    const times = await timeRuns(fakeRunner('worker', log), batched, feedsOf, 16);
+    const times = await timeRuns(fakeRunner('worker', log), feedsOf, 16);
     expect(log).to.deep.equal(['worker:1', 'worker:1', 'worker:1', 'worker:16', 'worker:16']);
     expect(times).to.include({ batchable: true, probeRows: 16 });
     const fixed: string[] = [];
-    expect(await timeRuns(fakeRunner('worker', fixed), { ...batched, batchable: false }, feedsOf, 64)).to.include({ batchable: false, probeRows: 1 });
+    expect(await timeRuns({ ...fakeRunner('worker', fixed), signature: { ...batched, batchable: false } }, feedsOf, 64)).to.include({ batchable: false, probeRows: 1 });
     expect(fixed).to.deep.equal(['worker:1', 'worker:1', 'worker:1']);
   });
 
   it('falls back to one row when a larger run fails, but fails the start when one row fails too (a runner that stopped)', async () => {
     const log: string[] = [];
-    const times = await timeRuns(fakeRunner('worker', log, (rows) => rows > 1), batched, feedsOf, 64);
+    const times = await timeRuns(fakeRunner('worker', log, (rows) => rows > 1), feedsOf, 64);
     expect(times).to.include({ probeRows: 1, probeFailure: '64 rows refused' });
     expect(log).to.deep.equal(['worker:1', 'worker:1', 'worker:1', 'worker:64', 'worker:1']);
     const dead = fakeRunner('worker', [], (rows, call) => rows > 1 || call > 3);
     let failed: Error | undefined;
-    await timeRuns(dead, batched, feedsOf, 64).catch((error: Error) => (failed = error));
+    await timeRuns(dead, feedsOf, 64).catch((error: Error) => (failed = error));
     expect(failed?.message).to.match(/^1 rows refused/);
   });
 
